@@ -1,0 +1,1 @@
+"""Authentication: token verification and rate limits (grows with the server)."""

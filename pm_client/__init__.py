@@ -1,0 +1,1 @@
+"""Async client library and command line for pm servers (grows with the server)."""

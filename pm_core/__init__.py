@@ -1,0 +1,1 @@
+"""pm domain: plain data and rules. No I/O, nothing async."""

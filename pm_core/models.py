@@ -1,0 +1,200 @@
+"""The domain's entities as frozen pydantic models.
+
+A model is what one row means, independent of storage and protocol. Every
+entity but the activity log carries ``version`` (optimistic concurrency; 1 on
+create, +1 per update) and ``deleted_at`` (soft delete). Times are aware
+datetimes in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from pm_core.enums import (
+    Action,
+    DependencyType,
+    EntityType,
+    LlmContextType,
+    Priority,
+    ProjectStatus,
+    Role,
+    SprintStatus,
+    WorkItemStatus,
+    WorkItemType,
+)
+from pm_core.keys import ProjectKey
+from pm_core.text import (
+    Category,
+    CommentBody,
+    ContextContent,
+    Description,
+    Email,
+    Name,
+    Title,
+)
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Version = Annotated[int, Field(ge=1)]
+StoryPoints = Annotated[int, Field(ge=0, le=1000)]
+ItemNumber = Annotated[int, Field(ge=1)]
+LanePosition = Annotated[int, Field(ge=0)]
+WipLimit = Annotated[int, Field(ge=1, le=10_000)]
+ContextPriority = Annotated[int, Field(ge=0, le=100)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class Entity(Model):
+    """Fields shared by every soft-deletable, versioned row."""
+
+    id: Id
+    version: Version = 1
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    deleted_at: AwareDatetime | None = None
+
+
+class User(Entity):
+    """A person or agent; ``id`` is the token's subject."""
+
+    display_name: Name
+    email: Email | None = None
+    is_tenant_admin: bool = False
+
+
+class Project(Entity):
+    key: ProjectKey
+    name: Name
+    description: Description = ""
+    status: ProjectStatus = ProjectStatus.ACTIVE
+    created_by: Id
+
+
+class ProjectMember(Entity):
+    project_id: Id
+    user_id: Id
+    role: Role
+
+
+class WorkItem(Entity):
+    project_id: Id
+    item_number: ItemNumber
+    type: WorkItemType
+    title: Title
+    description: Description = ""
+    status: WorkItemStatus = WorkItemStatus.BACKLOG
+    priority: Priority = Priority.MEDIUM
+    story_points: StoryPoints | None = None
+    position: float = 0.0
+    parent_id: Id | None = None
+    sprint_id: Id | None = None
+    assignee_id: Id | None = None
+    created_by: Id
+
+
+class Sprint(Entity):
+    project_id: Id
+    name: Name
+    goal: Description = ""
+    status: SprintStatus = SprintStatus.PLANNED
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+
+class Comment(Entity):
+    project_id: Id
+    work_item_id: Id
+    author_id: Id
+    body: CommentBody
+
+
+class TimeEntry(Entity):
+    """Work logged on an item; ``ended_at`` is None while the timer runs."""
+
+    project_id: Id
+    work_item_id: Id
+    user_id: Id
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    note: Description = ""
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None
+
+    def duration_seconds(self, now: datetime) -> float:
+        return ((self.ended_at or now) - self.started_at).total_seconds()
+
+
+class Dependency(Entity):
+    """``from_item_id`` blocks (or relates to) ``to_item_id``."""
+
+    project_id: Id
+    from_item_id: Id
+    to_item_id: Id
+    type: DependencyType
+    created_by: Id
+
+
+class SwimLane(Entity):
+    """A board column; items whose status is ``status`` show in it."""
+
+    project_id: Id
+    name: Name
+    status: WorkItemStatus
+    position: LanePosition
+    wip_limit: WipLimit | None = None
+
+
+class LlmContext(Entity):
+    """Documentation rows that AI agents read and write.
+
+    ``project_id`` None means the row applies to the whole tenant.
+    ``example_sql`` holds runnable SQL for query patterns and examples.
+    """
+
+    project_id: Id | None = None
+    context_type: LlmContextType
+    category: Category = ""
+    title: Title
+    content: ContextContent
+    example_sql: str | None = None
+    priority: ContextPriority = 50
+    created_by: Id | None = None
+
+
+class FieldChange(Model):
+    """One field's old and new value, as JSON-compatible values."""
+
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class ActivityEntry(Model):
+    """One audit-trail row: one per changed field, never deleted."""
+
+    id: Id
+    project_id: Id | None
+    entity_type: EntityType
+    entity_id: Id
+    action: Action
+    field: str | None = None
+    old_value: Any = None
+    new_value: Any = None
+    actor_id: Id | None
+    created_at: AwareDatetime
+
+
+class StoredEvent(Model):
+    """One row of the tenant's event log: the encoded event exactly as sent."""
+
+    seq: Annotated[int, Field(ge=1)]
+    project_id: Id | None
+    payload: bytes
+    created_at: AwareDatetime

@@ -1,0 +1,1 @@
+"""Per-tenant SQLite storage: tenants, units of work, migrations, repositories."""

@@ -1,0 +1,50 @@
+"""How Python values are stored: ids, times and JSON values."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import uuid_utils
+
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def new_id() -> str:
+    """A time-ordered id (UUIDv7): inserts land at the B-tree's right edge."""
+    return str(uuid_utils.uuid7())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def db_time(value: datetime) -> str:
+    """UTC, fixed width, so stored times sort as text: ``2026-11-22T10:00:00.000000Z``."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime; pm stores aware UTC times only")
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def db_time_or_none(value: datetime | None) -> str | None:
+    return None if value is None else db_time(value)
+
+
+def parse_db_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def parse_db_time_or_none(text: str | None) -> datetime | None:
+    return None if text is None else parse_db_time(text)
+
+
+def to_json(value: Any) -> str | None:
+    """A JSON text for the activity log; None stays SQL NULL."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

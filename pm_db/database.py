@@ -1,0 +1,300 @@
+"""One tenant's SQLite database: a single writer and a small pool of readers.
+
+All mutations of a tenant go through one write connection. Callers hand
+:meth:`TenantDatabase.write` a plain function of a :class:`UnitOfWork`; a
+writer task takes every queued function, runs them on a worker thread inside
+one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (each in its own savepoint, so a failure
+rolls back only itself), and resolves each caller only after that commit. One
+thread hop per batch instead of one per statement, and group commit for free.
+
+Reads run on separate ``query_only`` connections inside a read transaction, so
+a snapshot read never waits for the writer (WAL) and sees one consistent state.
+
+The worker threads belong to executors shared by all tenants (see
+:mod:`pm_db.tenants`), so threads stay bounded however many tenants are open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pm_core.errors import PmError, StorageClosedError, UnavailableError
+from pm_db.codec import utc_now
+from pm_db.migrator import Migration, migrate
+from pm_db.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+@dataclass(frozen=True, slots=True)
+class StorageOptions:
+    """Per-connection settings; the defaults are what ``pm serve`` uses."""
+
+    #: WAL + NORMAL: a committed write survives a crash of the process; the
+    #: last commits before a power loss or OS crash may be lost (never corrupted).
+    #: FULL also syncs the WAL on every commit (group commit amortises it).
+    synchronous: Synchronous = "NORMAL"
+    busy_timeout_ms: int = 5_000
+    #: Page cache per connection, in KiB (SQLite's default is 2 MiB).
+    cache_size_kib: int = 1_024
+    read_connections: int = 2
+    #: Most mutations committed in one transaction.
+    max_batch: int = 256
+
+
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[UnitOfWork], object]
+    future: asyncio.Future[object]
+
+
+class TenantDatabase:
+    """The open database of one tenant. Create with :meth:`open`."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        path: Path,
+        writer: sqlite3.Connection,
+        epoch: str,
+        options: StorageOptions,
+        write_executor: Executor,
+        read_executor: Executor,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.path = path
+        self.epoch = epoch
+        self._writer = writer
+        self._options = options
+        self._write_executor = write_executor
+        self._read_executor = read_executor
+        self._queue: asyncio.Queue[_Job | object] = asyncio.Queue()
+        self._readers: list[sqlite3.Connection] = []
+        self._idle_readers: asyncio.Queue[sqlite3.Connection] = asyncio.Queue()
+        self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._writer_task = asyncio.get_running_loop().create_task(
+            self._write_loop(), name=f"pm-writer-{tenant_id}"
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        tenant_id: str,
+        path: Path,
+        options: StorageOptions,
+        migrations: tuple[Migration, ...],
+        write_executor: Executor,
+        read_executor: Executor,
+    ) -> TenantDatabase:
+        """Open (creating if needed) and migrate; the path must already be validated."""
+        loop = asyncio.get_running_loop()
+        writer, epoch = await loop.run_in_executor(
+            write_executor, _open_writer, path, options, migrations
+        )
+        return cls(tenant_id, path, writer, epoch, options, write_executor, read_executor)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def write(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run ``fn`` in a write transaction; return once it is committed.
+
+        ``fn`` runs on a worker thread and must only touch the database through
+        the unit of work it is given. If it raises, its changes (and only its)
+        are rolled back and the exception is raised here.
+        """
+        self._check_open()
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(fn, future))
+        result = await future
+        return result  # type: ignore[return-value]
+
+    async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run ``fn`` against one consistent snapshot on a read connection."""
+        self._check_open()
+        conn = await self._acquire_reader()
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._read_executor, _run_read, conn, fn)
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            # The thread still holds the connection: hand it back only when done.
+            job.add_done_callback(lambda _: self._idle_readers.put_nowait(conn))
+            raise
+        except BaseException:
+            self._idle_readers.put_nowait(conn)
+            raise
+        else:
+            self._idle_readers.put_nowait(conn)
+
+    async def close(self) -> None:
+        """Finish queued writes, checkpoint and close. Idempotent and concurrency-safe."""
+        if self._close_task is None:
+            self._closed = True
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageClosedError(f"database of tenant {self.tenant_id} is closed")
+
+    async def _acquire_reader(self) -> sqlite3.Connection:
+        if self._idle_readers.empty() and len(self._readers) < self._options.read_connections:
+            loop = asyncio.get_running_loop()
+            conn = await loop.run_in_executor(
+                self._read_executor, _open_reader, self.path, self._options
+            )
+            self._readers.append(conn)
+            return conn
+        return await self._idle_readers.get()
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = False
+        while not stop:
+            batch: list[_Job] = []
+            item = await self._queue.get()
+            while True:
+                if item is _STOP:
+                    stop = True
+                    break
+                assert isinstance(item, _Job)
+                if not item.future.cancelled():
+                    batch.append(item)
+                if len(batch) >= self._options.max_batch or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            if not batch:
+                continue
+            outcomes = await loop.run_in_executor(
+                self._write_executor, _run_batch, self._writer, [job.fn for job in batch]
+            )
+            for job, (ok, value) in zip(batch, outcomes, strict=True):
+                if job.future.cancelled():
+                    continue
+                if ok:
+                    job.future.set_result(value)
+                else:
+                    assert isinstance(value, BaseException)
+                    job.future.set_exception(value)
+
+    async def _close(self) -> None:
+        self._queue.put_nowait(_STOP)
+        await self._writer_task
+        for _ in self._readers:
+            await self._idle_readers.get()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._write_executor, _close_connections, self._writer, list(self._readers)
+        )
+        self._readers.clear()
+        log.debug("tenant=%s database closed", self.tenant_id)
+
+
+def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, cached_statements=256
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)}")
+    conn.execute(f"PRAGMA cache_size = -{int(options.cache_size_kib)}")
+    return conn
+
+
+def _open_writer(
+    path: Path, options: StorageOptions, migrations: tuple[Migration, ...]
+) -> tuple[sqlite3.Connection, str]:
+    conn = _connect(path, options)
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise UnavailableError(f"could not switch {path.name} to WAL (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {options.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, migrations)
+        epoch = conn.execute("SELECT value FROM tenant_meta WHERE key = 'epoch'").fetchone()[0]
+    except BaseException:
+        conn.close()
+        raise
+    return conn, str(epoch)
+
+
+def _open_reader(path: Path, options: StorageOptions) -> sqlite3.Connection:
+    conn = _connect(path, options)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def _run_read(conn: sqlite3.Connection, fn: Callable[[UnitOfWork], T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn(UnitOfWork(conn, utc_now()))
+    finally:
+        conn.execute("ROLLBACK")
+
+
+Outcome = tuple[bool, object]
+
+
+def _run_batch(
+    conn: sqlite3.Connection, fns: list[Callable[[UnitOfWork], object]]
+) -> list[Outcome]:
+    """Run each function in its own savepoint inside one transaction, then commit.
+
+    Returns one (ok, result-or-exception) per function. If the transaction
+    itself fails (BEGIN, a savepoint, COMMIT), nothing was committed and every
+    function fails with the same retryable error.
+    """
+    outcomes: list[Outcome] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for fn in fns:
+            conn.execute("SAVEPOINT unit_of_work")
+            try:
+                result = fn(UnitOfWork(conn, utc_now()))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO unit_of_work")
+                conn.execute("RELEASE unit_of_work")
+                outcomes.append((False, exc))
+            else:
+                conn.execute("RELEASE unit_of_work")
+                outcomes.append((True, result))
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        log.warning("write transaction failed: %s", exc.__class__.__name__)
+        return [(False, _transaction_failure(exc)) for _ in fns]
+    return outcomes
+
+
+def _transaction_failure(exc: sqlite3.Error) -> PmError:
+    error = UnavailableError("the write could not be committed; nothing was written")
+    error.__cause__ = exc
+    return error
+
+
+def _close_connections(writer: sqlite3.Connection, readers: list[sqlite3.Connection]) -> None:
+    for conn in readers:
+        conn.close()
+    with contextlib.suppress(sqlite3.Error):
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    writer.close()

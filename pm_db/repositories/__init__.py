@@ -1,0 +1,1 @@
+"""Repositories: one class per aggregate, handed the unit of work's connection."""

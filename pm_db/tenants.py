@@ -1,0 +1,183 @@
+"""The set of tenant databases: validated paths, lazy open, a bounded LRU.
+
+``TenantDatabases.use(tenant_id)`` is the only way to reach a tenant's
+database. It validates the id before any path is built, opens the database
+on first use (concurrent first uses share one open), and holds a lease while
+the caller works, so eviction never closes a database with work in flight.
+
+At most ``max_open`` databases are open. Opening one more first closes the
+least recently used idle one (checkpointing it). If every open database is
+busy, the open goes ahead and the set shrinks back as leases end: the cap
+is exceeded only by the number of tenants with work in flight at the same
+moment beyond it. Worker threads come from two executors shared by all
+tenants, so threads stay bounded however many tenants exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from pm_core.errors import StorageClosedError
+from pm_core.tenancy import check_tenant_id, is_valid_tenant_id
+from pm_db.database import StorageOptions, TenantDatabase
+from pm_db.migrator import Migration, load_migrations
+
+log = logging.getLogger(__name__)
+
+DB_FILE_NAME = "main.db"
+
+
+class TenantDatabases:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        max_open: int = 256,
+        options: StorageOptions | None = None,
+        migrations: tuple[Migration, ...] | None = None,
+        write_threads: int = 2,
+        read_threads: int = 4,
+    ) -> None:
+        if max_open < 1:
+            raise ValueError("max_open must be at least 1")
+        self.root = Path(data_dir).resolve() / "tenants"
+        self.max_open = max_open
+        self._options = options or StorageOptions()
+        self._migrations = load_migrations() if migrations is None else migrations
+        self._write_executor = ThreadPoolExecutor(write_threads, thread_name_prefix="pm-db-write")
+        self._read_executor = ThreadPoolExecutor(read_threads, thread_name_prefix="pm-db-read")
+        self._open: OrderedDict[str, TenantDatabase] = OrderedDict()
+        self._opening: dict[str, asyncio.Future[TenantDatabase]] = {}
+        self._closing: dict[str, asyncio.Future[None]] = {}
+        self._leases: dict[str, int] = {}
+        self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
+
+    # -- paths -------------------------------------------------------------
+
+    def tenant_dir(self, tenant_id: str) -> Path:
+        """The tenant's folder; the id is validated first and the path checked to stay inside."""
+        check_tenant_id(tenant_id)
+        path = self.root / tenant_id
+        # Defence in depth: the rule already excludes separators and dots.
+        if path.parent != self.root:
+            raise AssertionError("tenant path escaped the data dir")
+        return path
+
+    def db_path(self, tenant_id: str) -> Path:
+        return self.tenant_dir(tenant_id) / DB_FILE_NAME
+
+    def existing_tenants(self) -> list[str]:
+        """Tenants that have a database on disk, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in self.root.iterdir()
+            if is_valid_tenant_id(entry.name) and (entry / DB_FILE_NAME).is_file()
+        )
+
+    # -- use ---------------------------------------------------------------
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def open_tenants(self) -> list[str]:
+        """Open tenants, least recently used first."""
+        return list(self._open)
+
+    @asynccontextmanager
+    async def use(self, tenant_id: str) -> AsyncIterator[TenantDatabase]:
+        """Hold ``tenant_id``'s database open for the duration of the block."""
+        self._check_open()
+        check_tenant_id(tenant_id)
+        self._leases[tenant_id] = self._leases.get(tenant_id, 0) + 1
+        try:
+            db = await self._get(tenant_id)
+            yield db
+        finally:
+            remaining = self._leases[tenant_id] - 1
+            if remaining:
+                self._leases[tenant_id] = remaining
+            else:
+                del self._leases[tenant_id]
+
+    async def _get(self, tenant_id: str) -> TenantDatabase:
+        db = self._open.get(tenant_id)
+        if db is not None:
+            self._open.move_to_end(tenant_id)
+            return db
+        pending = self._opening.get(tenant_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._open_tenant(tenant_id))
+            self._opening[tenant_id] = pending
+            pending.add_done_callback(lambda _: self._opening.pop(tenant_id, None))
+        return await asyncio.shield(pending)
+
+    async def _open_tenant(self, tenant_id: str) -> TenantDatabase:
+        closing = self._closing.get(tenant_id)
+        if closing is not None:
+            await asyncio.shield(closing)
+        await self._make_room()
+        folder = self.tenant_dir(tenant_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        db = await TenantDatabase.open(
+            tenant_id,
+            folder / DB_FILE_NAME,
+            self._options,
+            self._migrations,
+            self._write_executor,
+            self._read_executor,
+        )
+        if self._closed:
+            await db.close()
+            raise StorageClosedError("tenant databases are closed")
+        self._open[tenant_id] = db
+        log.debug("tenant=%s database opened (%d open)", tenant_id, len(self._open))
+        return db
+
+    async def _make_room(self) -> None:
+        while len(self._open) + len(self._opening) > self.max_open:
+            victim = next((t for t in self._open if t not in self._leases), None)
+            if victim is None:
+                return
+            await self._evict(victim)
+
+    async def _evict(self, tenant_id: str) -> None:
+        db = self._open.pop(tenant_id)
+        task = asyncio.ensure_future(db.close())
+        self._closing[tenant_id] = task
+        try:
+            await asyncio.shield(task)
+        finally:
+            if self._closing.get(tenant_id) is task:
+                del self._closing[tenant_id]
+
+    # -- close -------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close every open database and the worker threads. Idempotent."""
+        if self._close_task is None:
+            self._closed = True
+            self._close_task = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        await asyncio.gather(*self._opening.values(), return_exceptions=True)
+        await asyncio.gather(*self._closing.values(), return_exceptions=True)
+        databases = list(self._open.values())
+        self._open.clear()
+        await asyncio.gather(*(db.close() for db in databases))
+        self._write_executor.shutdown(wait=True)
+        self._read_executor.shutdown(wait=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageClosedError("tenant databases are closed")

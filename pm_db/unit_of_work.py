@@ -1,0 +1,92 @@
+"""The unit of work: one transaction's connection, its clock, and the repositories.
+
+A function handed to ``TenantDatabase.write`` or ``.read`` receives a
+``UnitOfWork``; it reaches every repository through it, so every statement of
+the function runs on the same connection and inside the same transaction.
+Repositories never begin, commit or roll back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from functools import cached_property
+
+from pm_db.repositories.activity import ActivityLogRepository
+from pm_db.repositories.comments import CommentRepository
+from pm_db.repositories.dependencies import DependencyRepository
+from pm_db.repositories.events import EventLogRepository
+from pm_db.repositories.idempotency import IdempotencyRepository
+from pm_db.repositories.llm_context import LlmContextRepository
+from pm_db.repositories.members import MemberRepository
+from pm_db.repositories.meta import TenantMetaRepository
+from pm_db.repositories.projects import ProjectRepository
+from pm_db.repositories.sprints import SprintRepository
+from pm_db.repositories.swim_lanes import SwimLaneRepository
+from pm_db.repositories.time_entries import TimeEntryRepository
+from pm_db.repositories.users import UserRepository
+from pm_db.repositories.work_items import WorkItemRepository
+
+
+class UnitOfWork:
+    """``now`` is fixed for the whole unit, so every row it writes agrees on the time."""
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    @cached_property
+    def meta(self) -> TenantMetaRepository:
+        return TenantMetaRepository(self.conn)
+
+    @cached_property
+    def users(self) -> UserRepository:
+        return UserRepository(self.conn, self.now)
+
+    @cached_property
+    def projects(self) -> ProjectRepository:
+        return ProjectRepository(self.conn, self.now)
+
+    @cached_property
+    def members(self) -> MemberRepository:
+        return MemberRepository(self.conn, self.now)
+
+    @cached_property
+    def work_items(self) -> WorkItemRepository:
+        return WorkItemRepository(self.conn, self.now)
+
+    @cached_property
+    def sprints(self) -> SprintRepository:
+        return SprintRepository(self.conn, self.now)
+
+    @cached_property
+    def comments(self) -> CommentRepository:
+        return CommentRepository(self.conn, self.now)
+
+    @cached_property
+    def time_entries(self) -> TimeEntryRepository:
+        return TimeEntryRepository(self.conn, self.now)
+
+    @cached_property
+    def dependencies(self) -> DependencyRepository:
+        return DependencyRepository(self.conn, self.now)
+
+    @cached_property
+    def swim_lanes(self) -> SwimLaneRepository:
+        return SwimLaneRepository(self.conn, self.now)
+
+    @cached_property
+    def llm_context(self) -> LlmContextRepository:
+        return LlmContextRepository(self.conn, self.now)
+
+    @cached_property
+    def activity(self) -> ActivityLogRepository:
+        return ActivityLogRepository(self.conn, self.now)
+
+    @cached_property
+    def events(self) -> EventLogRepository:
+        return EventLogRepository(self.conn, self.now)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(self.conn, self.now)

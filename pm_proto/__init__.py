@@ -1,0 +1,1 @@
+"""Protobuf schema bindings, converters and frame codec (grows with the server)."""

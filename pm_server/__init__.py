@@ -1,0 +1,1 @@
+"""The aiohttp server: app, settings, command line."""
