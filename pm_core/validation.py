@@ -27,7 +27,9 @@ def build(model: type[M], data: Mapping[str, Any]) -> M:
         raise ValidationError(field, f"{field}: {first['msg']}") from exc
 
 
-def merge(current: M, changes: Mapping[str, Any], allowed: Collection[str], **bookkeeping: Any) -> M:
+def merge(
+    current: M, changes: Mapping[str, Any], allowed: Collection[str], **bookkeeping: Any
+) -> M:
     """``current`` with ``changes`` applied, re-validated as a whole.
 
     Only fields in ``allowed`` may change; naming any other field is a

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from pm_core.errors import PmError, StorageClosedError, UnavailableError
 from pm_db.codec import utc_now
@@ -102,7 +102,10 @@ class TenantDatabase:
         write_executor: Executor,
         read_executor: Executor,
     ) -> TenantDatabase:
-        """Open (creating if needed) and migrate; the path must already be validated."""
+        """Open (creating the folder and file if needed) and migrate.
+
+        ``path`` must come from ``TenantDatabases.db_path`` (a validated tenant id).
+        """
         loop = asyncio.get_running_loop()
         writer, epoch = await loop.run_in_executor(
             write_executor, _open_writer, path, options, migrations
@@ -123,8 +126,7 @@ class TenantDatabase:
         self._check_open()
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job(fn, future))
-        result = await future
-        return result  # type: ignore[return-value]
+        return cast(T, await future)
 
     async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
         """Run ``fn`` against one consistent snapshot on a read connection."""
@@ -221,6 +223,7 @@ def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
 def _open_writer(
     path: Path, options: StorageOptions, migrations: tuple[Migration, ...]
 ) -> tuple[sqlite3.Connection, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path, options)
     try:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

@@ -111,8 +111,7 @@ def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
             violations = conn.execute("PRAGMA foreign_key_check").fetchall()
             if violations:
                 raise MigrationError(
-                    f"migration {migration.version} leaves {len(violations)} foreign-key "
-                    "violations"
+                    f"migration {migration.version} leaves {len(violations)} foreign-key violations"
                 )
         conn.execute("COMMIT")
     except BaseException as exc:

@@ -126,11 +126,9 @@ class TenantDatabases:
         if closing is not None:
             await asyncio.shield(closing)
         await self._make_room()
-        folder = self.tenant_dir(tenant_id)
-        folder.mkdir(parents=True, exist_ok=True)
         db = await TenantDatabase.open(
             tenant_id,
-            folder / DB_FILE_NAME,
+            self.db_path(tenant_id),
             self._options,
             self._migrations,
             self._write_executor,

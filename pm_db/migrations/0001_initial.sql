@@ -132,7 +132,7 @@ CREATE TABLE time_entries (
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
     deleted_at   TEXT,
-    CHECK (ended_at IS NULL OR started_at < ended_at)
+    CHECK (ended_at IS NULL OR started_at <= ended_at)
 );
 CREATE INDEX time_entries_user ON time_entries (user_id, started_at) WHERE deleted_at IS NULL;
 CREATE INDEX time_entries_item ON time_entries (work_item_id, started_at) WHERE deleted_at IS NULL;

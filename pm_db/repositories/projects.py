@@ -131,22 +131,20 @@ class ProjectRepository:
             raise NotFoundError(ENTITY, key)
         return _from_row(row)
 
-    def list(self, *, include_archived: bool = True) -> list[Project]:
-        sql = SELECT_ALL if include_archived else SELECT_ACTIVE
-        return [_from_row(row) for row in self._conn.execute(sql)]
-
     def list_for_user(self, user_id: str) -> list[Project]:
         """Live projects where ``user_id`` is a live member."""
         return [_from_row(row) for row in self._conn.execute(SELECT_FOR_USER, (user_id,))]
+
+    def list(self, *, include_archived: bool = True) -> list[Project]:
+        sql = SELECT_ALL if include_archived else SELECT_ACTIVE
+        return [_from_row(row) for row in self._conn.execute(sql)]
 
     def update(
         self, project_id: str, expected_version: int | None, changes: Mapping[str, Any]
     ) -> Updated[Project]:
         current = self.get(project_id)
         check_version(ENTITY, current, expected_version)
-        new = merge(
-            current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now
-        )
+        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
         cursor = self._conn.execute(
             UPDATE,
             (
@@ -175,7 +173,11 @@ class ProjectRepository:
         for sql in CASCADE:
             self._conn.execute(sql, (stamp, stamp, project_id))
         return current.model_copy(
-            update={"deleted_at": self._now, "updated_at": self._now, "version": current.version + 1}
+            update={
+                "deleted_at": self._now,
+                "updated_at": self._now,
+                "version": current.version + 1,
+            }
         )
 
     def allocate_item_number(self, project_id: str) -> int:

@@ -1,0 +1,69 @@
+"""The sprint life cycle.
+
+::
+
+    planned ──> active ──> completed
+       │           │
+       └───────────┴─────> cancelled
+
+Completed and cancelled are terminal: nothing leaves them and the sprint can
+no longer be edited. A project has at most one active sprint at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Final
+
+from pm_core.enums import SprintStatus
+from pm_core.errors import InvalidTransitionError, RuleViolationError, ValidationError
+from pm_core.models import Sprint
+
+TRANSITIONS: Final[Mapping[SprintStatus, frozenset[SprintStatus]]] = MappingProxyType(
+    {
+        SprintStatus.PLANNED: frozenset({SprintStatus.ACTIVE, SprintStatus.CANCELLED}),
+        SprintStatus.ACTIVE: frozenset({SprintStatus.COMPLETED, SprintStatus.CANCELLED}),
+        SprintStatus.COMPLETED: frozenset(),
+        SprintStatus.CANCELLED: frozenset(),
+    }
+)
+
+TERMINAL: Final = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
+
+
+def check_transition(sprint: Sprint, target: SprintStatus, *, active_sprint_id: str | None) -> None:
+    """Refuse moving ``sprint`` to ``target``.
+
+    ``active_sprint_id`` is the id of the project's live active sprint, if
+    any; starting a sprint while another one is active is refused. Staying in
+    the same status is not a transition and is refused too.
+    """
+    if target not in TRANSITIONS[sprint.status]:
+        raise InvalidTransitionError("sprint", str(sprint.status), str(target))
+    if (
+        target == SprintStatus.ACTIVE
+        and active_sprint_id is not None
+        and active_sprint_id != sprint.id
+    ):
+        raise RuleViolationError(
+            "sprint.one_active", "status", "another sprint of this project is already active"
+        )
+
+
+def check_mutable(sprint: Sprint) -> None:
+    """Refuse editing a completed or cancelled sprint."""
+    if sprint.status in TERMINAL:
+        raise RuleViolationError(
+            "sprint.immutable", "status", f"a {sprint.status} sprint cannot be changed"
+        )
+
+
+def check_dates(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    """Refuse an end that is not after the start (when both are set)."""
+    for field, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if value is not None and value.utcoffset() is None:
+            raise ValidationError(field, f"{field} must carry a time zone")
+    if starts_at is not None and ends_at is not None and not starts_at < ends_at:
+        raise ValidationError("ends_at", "a sprint must end after it starts")

@@ -1,0 +1,252 @@
+"""Sprints: time boxes of a project, with a small life cycle.
+
+The rules live in :mod:`pm_core.rules.sprints` (transitions, one active sprint
+per project, no edits once completed or cancelled, end after start); this
+module loads what they need and writes the result. The partial unique index
+``sprints_one_active`` backs the one-active rule in the database itself and
+its violation surfaces as the same ``sprint.one_active`` error.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from pm_core.changes import Updated, diff
+from pm_core.enums import SprintStatus
+from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError
+from pm_core.models import Sprint
+from pm_core.rules.sprints import check_dates, check_mutable, check_transition
+from pm_core.validation import build, merge
+from pm_db.codec import (
+    db_time,
+    db_time_or_none,
+    new_id,
+    parse_db_time,
+    parse_db_time_or_none,
+)
+from pm_db.repositories._support import check_version, check_written, is_unique_violation
+
+ENTITY: Final = "sprint"
+UPDATABLE: Final = frozenset({"name", "goal", "starts_at", "ends_at"})
+ONE_ACTIVE_RULE: Final = "sprint.one_active"
+
+_COLUMNS: Final = (
+    "id, project_id, name, goal, status, starts_at, ends_at, version, "
+    "created_at, updated_at, deleted_at"
+)
+INSERT: Final = """
+INSERT INTO sprints (id, project_id, name, goal, status, starts_at, ends_at, version,
+                     created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+"""
+PROJECT_IS_LIVE: Final = "SELECT 1 FROM projects WHERE id = ? AND deleted_at IS NULL"
+SELECT_LIVE: Final = f"SELECT {_COLUMNS} FROM sprints WHERE id = ? AND deleted_at IS NULL"
+# Dated sprints in date order, then undated ones; ties by creation (ids are time-ordered).
+SELECT_BY_PROJECT: Final = f"""
+SELECT {_COLUMNS} FROM sprints
+WHERE project_id = ? AND deleted_at IS NULL
+ORDER BY starts_at IS NULL, starts_at, created_at, id
+"""
+# The statuses arrive as one JSON array, so the SQL stays literal whatever their number.
+SELECT_BY_PROJECT_STATUSES: Final = f"""
+SELECT {_COLUMNS} FROM sprints
+WHERE project_id = ? AND deleted_at IS NULL AND status IN (SELECT value FROM json_each(?))
+ORDER BY starts_at IS NULL, starts_at, created_at, id
+"""
+SELECT_ACTIVE: Final = f"""
+SELECT {_COLUMNS} FROM sprints
+WHERE project_id = ? AND status = 'active' AND deleted_at IS NULL
+"""
+UPDATE: Final = """
+UPDATE sprints SET name = ?, goal = ?, status = ?, starts_at = ?, ends_at = ?,
+                   version = ?, updated_at = ?
+WHERE id = ? AND version = ? AND deleted_at IS NULL
+"""
+SOFT_DELETE: Final = """
+UPDATE sprints SET deleted_at = ?, updated_at = ?, version = version + 1
+WHERE id = ? AND version = ? AND deleted_at IS NULL
+"""
+# The deleted sprint's live items go back to the backlog (no sprint).
+RELEASE_ITEMS: Final = """
+UPDATE work_items SET sprint_id = NULL, version = version + 1, updated_at = ?
+WHERE sprint_id = ? AND deleted_at IS NULL
+RETURNING id
+"""
+
+
+class SprintRepository:
+    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    def create(
+        self,
+        *,
+        project_id: str,
+        name: str,
+        goal: str = "",
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> Sprint:
+        """A planned sprint in a live project."""
+        check_dates(starts_at, ends_at)
+        now = self._now
+        sprint = build(
+            Sprint,
+            {
+                "id": new_id(),
+                "project_id": project_id,
+                "name": name,
+                "goal": goal,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if self._conn.execute(PROJECT_IS_LIVE, (project_id,)).fetchone() is None:
+            raise NotFoundError("project", project_id)
+        self._conn.execute(
+            INSERT,
+            (
+                sprint.id,
+                sprint.project_id,
+                sprint.name,
+                sprint.goal,
+                sprint.status,
+                db_time_or_none(sprint.starts_at),
+                db_time_or_none(sprint.ends_at),
+                db_time(now),
+                db_time(now),
+            ),
+        )
+        return sprint
+
+    def find(self, sprint_id: str) -> Sprint | None:
+        row = self._conn.execute(SELECT_LIVE, (sprint_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def get(self, sprint_id: str) -> Sprint:
+        sprint = self.find(sprint_id)
+        if sprint is None:
+            raise NotFoundError(ENTITY, sprint_id)
+        return sprint
+
+    def list(
+        self, project_id: str, statuses: Collection[SprintStatus] | None = None
+    ) -> list[Sprint]:
+        """Live sprints of the project (only those in ``statuses`` when given).
+
+        Ordered by start date, undated sprints last, then by creation.
+        """
+        if statuses is None:
+            cursor = self._conn.execute(SELECT_BY_PROJECT, (project_id,))
+        else:
+            wanted = json.dumps([str(SprintStatus(status)) for status in statuses])
+            cursor = self._conn.execute(SELECT_BY_PROJECT_STATUSES, (project_id, wanted))
+        return [_from_row(row) for row in cursor]
+
+    def active(self, project_id: str) -> Sprint | None:
+        """The project's active sprint, if one is running."""
+        row = self._conn.execute(SELECT_ACTIVE, (project_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def update(
+        self, sprint_id: str, expected_version: int | None, changes: Mapping[str, Any]
+    ) -> Updated[Sprint]:
+        """Change name, goal or dates of a sprint that is still planned or active."""
+        current = self.get(sprint_id)
+        check_version(ENTITY, current, expected_version)
+        check_mutable(current)
+        new = merge(
+            current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now
+        )
+        check_dates(new.starts_at, new.ends_at)
+        return self._write(current, new)
+
+    def transition(
+        self, sprint_id: str, expected_version: int | None, target: SprintStatus
+    ) -> Updated[Sprint]:
+        """Move the sprint along its life cycle (start, complete, cancel)."""
+        current = self.get(sprint_id)
+        check_version(ENTITY, current, expected_version)
+        active = self.active(current.project_id)
+        check_transition(
+            current, SprintStatus(target), active_sprint_id=None if active is None else active.id
+        )
+        new = merge(
+            current,
+            {"status": target},
+            {"status"},
+            version=current.version + 1,
+            updated_at=self._now,
+        )
+        return self._write(current, new)
+
+    def soft_delete(
+        self, sprint_id: str, expected_version: int | None
+    ) -> tuple[Sprint, list[str]]:
+        """Delete a sprint that is not running; its live items move to the backlog.
+
+        Returns the deleted sprint and the ids of the items that were moved
+        (each got a new version), in creation order.
+        """
+        current = self.get(sprint_id)
+        check_version(ENTITY, current, expected_version)
+        if current.status == SprintStatus.ACTIVE:
+            raise DeleteBlockedError(
+                ENTITY, sprint_id, "the sprint is active; complete or cancel it first", ()
+            )
+        stamp = db_time(self._now)
+        cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, sprint_id, current.version))
+        check_written(cursor, ENTITY, current)
+        moved = sorted(row[0] for row in self._conn.execute(RELEASE_ITEMS, (stamp, sprint_id)))
+        deleted = current.model_copy(
+            update={"deleted_at": self._now, "updated_at": self._now, "version": current.version + 1}
+        )
+        return deleted, moved
+
+    def _write(self, current: Sprint, new: Sprint) -> Updated[Sprint]:
+        try:
+            cursor = self._conn.execute(
+                UPDATE,
+                (
+                    new.name,
+                    new.goal,
+                    new.status,
+                    db_time_or_none(new.starts_at),
+                    db_time_or_none(new.ends_at),
+                    new.version,
+                    db_time(self._now),
+                    current.id,
+                    current.version,
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            if is_unique_violation(exc, "sprints.project_id"):
+                raise RuleViolationError(
+                    ONE_ACTIVE_RULE, "status", "another sprint of this project is already active"
+                ) from exc
+            raise
+        check_written(cursor, ENTITY, current)
+        return Updated(new, diff(current, new))
+
+
+def _from_row(row: sqlite3.Row) -> Sprint:
+    return Sprint(
+        id=row["id"],
+        project_id=row["project_id"],
+        name=row["name"],
+        goal=row["goal"],
+        status=SprintStatus(row["status"]),
+        starts_at=parse_db_time_or_none(row["starts_at"]),
+        ends_at=parse_db_time_or_none(row["ends_at"]),
+        version=row["version"],
+        created_at=parse_db_time(row["created_at"]),
+        updated_at=parse_db_time(row["updated_at"]),
+        deleted_at=parse_db_time_or_none(row["deleted_at"]),
+    )

@@ -1,0 +1,43 @@
+"""Server settings: read once from ``PM_*`` environment variables, then frozen.
+
+This is the only place pm reads the environment. Every variable has a safe
+embedded default, so ``pm serve`` with nothing set serves on 127.0.0.1:8700
+with data in ./var. The README lists each variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pm_db.database import StorageOptions
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PM_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=0, le=65535)
+    data_dir: Path = Path("./var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    #: Open tenant databases held at once (each ~3 file descriptors, 150-250 KB).
+    max_open_tenants: int = Field(default=256, ge=1, le=5_000)
+    #: SQLite ``synchronous``: NORMAL survives a process crash; FULL also a power loss.
+    db_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "NORMAL"
+    db_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    db_cache_size_kib: int = Field(default=1_024, ge=64)
+    db_read_connections: int = Field(default=2, ge=1, le=16)
+    db_write_threads: int = Field(default=2, ge=1, le=64)
+    db_read_threads: int = Field(default=4, ge=1, le=64)
+
+    def storage_options(self) -> StorageOptions:
+        return StorageOptions(
+            synchronous=self.db_synchronous,
+            busy_timeout_ms=self.db_busy_timeout_ms,
+            cache_size_kib=self.db_cache_size_kib,
+            read_connections=self.db_read_connections,
+        )

@@ -1,0 +1,166 @@
+"""TenantDatabase: one writer with group commit, snapshot reads, close semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from pm_core.errors import NotFoundError, StorageClosedError, UnavailableError
+from pm_db.database import StorageOptions, TenantDatabase, _run_batch
+from pm_db.tenants import TenantDatabases
+from pm_db.unit_of_work import UnitOfWork
+
+
+def add_user(user_id: str, name: str = "U"):
+    def fn(uow: UnitOfWork) -> str:
+        return uow.users.upsert(user_id=user_id, display_name=name).id
+
+    return fn
+
+
+def user_ids(uow: UnitOfWork) -> list[str]:
+    return sorted(u.id for u in uow.users.list())
+
+
+async def test_write_is_durable_when_it_returns(db: TenantDatabase) -> None:
+    await db.write(add_user("u1"))
+    # A connection of its own, outside pm, sees the committed row.
+    conn = sqlite3.connect(db.path)
+    try:
+        rows = conn.execute("SELECT id FROM users").fetchall()
+    finally:
+        conn.close()
+    assert rows == [("u1",)]
+
+
+async def test_writer_connection_has_wal_and_foreign_keys(db: TenantDatabase) -> None:
+    def pragmas(uow: UnitOfWork) -> tuple[str, int, int]:
+        return (
+            uow.conn.execute("PRAGMA journal_mode").fetchone()[0],
+            uow.conn.execute("PRAGMA foreign_keys").fetchone()[0],
+            uow.conn.execute("PRAGMA busy_timeout").fetchone()[0],
+        )
+
+    assert await db.write(pragmas) == ("wal", 1, 5000)
+
+
+async def test_failing_unit_of_work_rolls_back_only_itself_in_a_group(db: TenantDatabase) -> None:
+    def fails(uow: UnitOfWork) -> None:
+        uow.users.upsert(user_id="doomed", display_name="D")
+        raise NotFoundError("project", "nope")
+
+    results = await asyncio.gather(
+        db.write(add_user("first")),
+        db.write(fails),
+        db.write(add_user("last")),
+        return_exceptions=True,
+    )
+    assert results[0] == "first"
+    assert isinstance(results[1], NotFoundError)
+    assert results[2] == "last"
+    assert await db.read(user_ids) == ["first", "last"]
+
+
+async def test_many_concurrent_writes_all_commit(db: TenantDatabase) -> None:
+    await asyncio.gather(*(db.write(add_user(f"u{n:03}")) for n in range(300)))
+    assert len(await db.read(user_ids)) == 300
+
+
+def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("PRAGMA query_only = ON")  # every write, and so the batch, must fail
+    try:
+        outcomes = _run_batch(conn, [lambda uow: 1, lambda uow: 2])
+    finally:
+        conn.close()
+    assert [ok for ok, _ in outcomes] == [False, False]
+    assert all(isinstance(error, UnavailableError) for _, error in outcomes)
+
+
+async def test_read_does_not_wait_for_a_running_write_and_sees_a_snapshot(
+    db: TenantDatabase,
+) -> None:
+    await db.write(add_user("before"))
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow_write(uow: UnitOfWork) -> None:
+        uow.users.upsert(user_id="during", display_name="D")
+        inside.set()
+        release.wait(10)
+
+    writing = asyncio.ensure_future(db.write(slow_write))
+    await asyncio.to_thread(inside.wait, 10)
+    try:
+        seen = await asyncio.wait_for(db.read(user_ids), timeout=5)
+    finally:
+        release.set()
+    await writing
+    assert seen == ["before"]
+    assert await db.read(user_ids) == ["before", "during"]
+
+
+async def test_read_connections_cannot_write(db: TenantDatabase) -> None:
+    def sneaky(uow: UnitOfWork) -> None:
+        uow.users.upsert(user_id="x", display_name="X")
+
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await db.read(sneaky)
+    assert await db.read(user_ids) == []
+
+
+async def test_read_pool_survives_a_cancelled_read(db: TenantDatabase) -> None:
+    release = threading.Event()
+
+    def slow_read(uow: UnitOfWork) -> int:
+        release.wait(10)
+        return 1
+
+    tasks = [asyncio.ensure_future(db.read(slow_read)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    for task in tasks:
+        task.cancel()
+    release.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    # Both connections come back to the pool once their threads finish.
+    results = await asyncio.wait_for(
+        asyncio.gather(*(db.read(lambda uow: 7) for _ in range(4))), timeout=5
+    )
+    assert results == [7, 7, 7, 7]
+
+
+async def test_close_finishes_queued_writes_first(tmp_path: Path) -> None:
+    databases = TenantDatabases(tmp_path)
+    try:
+        async with databases.use("acme") as db:
+            writes = [asyncio.ensure_future(db.write(add_user(f"u{n}"))) for n in range(20)]
+            await asyncio.sleep(0)
+            await db.close()
+            assert all(w.done() and not w.exception() for w in writes)
+            with pytest.raises(StorageClosedError):
+                await db.write(add_user("late"))
+        async with databases.use("acme") as reopened:
+            assert len(await reopened.read(user_ids)) == 20
+    finally:
+        await databases.close()
+
+
+async def test_close_is_idempotent_and_concurrency_safe(db: TenantDatabase) -> None:
+    await asyncio.gather(db.close(), db.close())
+    await db.close()
+    assert db.closed
+
+
+async def test_synchronous_setting_is_applied(tmp_path: Path) -> None:
+    databases = TenantDatabases(tmp_path, options=StorageOptions(synchronous="FULL"))
+    try:
+        async with databases.use("acme") as db:
+            level = await db.write(lambda uow: uow.conn.execute("PRAGMA synchronous").fetchone()[0])
+    finally:
+        await databases.close()
+    assert level == 2  # FULL
