@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest clean
+.PHONY: run test lint typecheck layers pytest proto clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -32,6 +32,11 @@ layers: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+proto: $(STAMP)
+	PATH=$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
+		--python_out=. --mypy_out=. proto/pm_proto/v1/*.proto
+	$(BIN)/python -m pm_proto.fields_lock .
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -84,8 +84,8 @@ class RuleViolationError(ValidationError):
 class HierarchyError(RuleViolationError):
     """An epic/story/task parent link that the hierarchy does not allow."""
 
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(rule, "parent_id", message)
+    def __init__(self, rule: str, message: str, field: str = "parent_id") -> None:
+        super().__init__(rule, field, message)
 
 
 class DependencyCycleError(RuleViolationError):

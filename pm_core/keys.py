@@ -17,6 +17,8 @@ from pydantic import AfterValidator
 from pm_core.errors import ValidationError
 
 PROJECT_KEY_PATTERN: Final = r"[A-Z][A-Z0-9]{1,9}"
+#: Item numbers have at most 18 digits, so every formatted key parses back.
+MAX_ITEM_NUMBER: Final = 10**18 - 1
 _PROJECT_KEY = re.compile(rf"^{PROJECT_KEY_PATTERN}$")
 _DISPLAY_KEY = re.compile(rf"^({PROJECT_KEY_PATTERN})-([1-9][0-9]{{0,17}})$")
 
@@ -38,8 +40,8 @@ def format_display_key(project_key: str, item_number: int) -> str:
     """``("PM", 12) -> "PM-12"``."""
     if not is_project_key(project_key):
         raise ValidationError("project_key", "not a valid project key")
-    if item_number < 1:
-        raise ValidationError("item_number", "item numbers start at 1")
+    if not 1 <= item_number <= MAX_ITEM_NUMBER:
+        raise ValidationError("item_number", "item numbers run from 1 to 10**18 - 1")
     return f"{project_key}-{item_number}"
 
 

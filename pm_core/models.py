@@ -25,7 +25,7 @@ from pm_core.enums import (
     WorkItemStatus,
     WorkItemType,
 )
-from pm_core.keys import ProjectKey
+from pm_core.keys import MAX_ITEM_NUMBER, ProjectKey
 from pm_core.text import (
     Category,
     CommentBody,
@@ -39,10 +39,11 @@ from pm_core.text import (
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Version = Annotated[int, Field(ge=1)]
 StoryPoints = Annotated[int, Field(ge=0, le=1000)]
-ItemNumber = Annotated[int, Field(ge=1)]
-LanePosition = Annotated[int, Field(ge=0)]
+ItemNumber = Annotated[int, Field(ge=1, le=MAX_ITEM_NUMBER)]
+LanePosition = Annotated[int, Field(ge=0, le=1_000_000)]
 WipLimit = Annotated[int, Field(ge=1, le=10_000)]
 ContextPriority = Annotated[int, Field(ge=0, le=100)]
+Position = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Model(BaseModel):
@@ -90,7 +91,7 @@ class WorkItem(Entity):
     status: WorkItemStatus = WorkItemStatus.BACKLOG
     priority: Priority = Priority.MEDIUM
     story_points: StoryPoints | None = None
-    position: float = 0.0
+    position: Position = 0.0
     parent_id: Id | None = None
     sprint_id: Id | None = None
     assignee_id: Id | None = None

@@ -61,6 +61,7 @@ _STOP = object()
 class _Job:
     fn: Callable[[UnitOfWork], object]
     future: asyncio.Future[object]
+    on_commit: Callable[[object], None] | None
 
 
 class TenantDatabase:
@@ -116,16 +117,23 @@ class TenantDatabase:
     def closed(self) -> bool:
         return self._closed
 
-    async def write(self, fn: Callable[[UnitOfWork], T]) -> T:
+    async def write(
+        self, fn: Callable[[UnitOfWork], T], on_commit: Callable[[T], None] | None = None
+    ) -> T:
         """Run ``fn`` in a write transaction; return once it is committed.
 
         ``fn`` runs on a worker thread and must only touch the database through
         the unit of work it is given. If it raises, its changes (and only its)
         are rolled back and the exception is raised here.
+
+        ``on_commit(result)`` runs on the event loop right after the commit, in
+        commit order across all writers of this tenant and before any caller
+        resumes: the place to publish events so that subscribers see them in
+        ``seq`` order. It must not block; its exceptions are logged.
         """
         self._check_open()
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future))
+        self._queue.put_nowait(_Job(fn, future, cast(Callable[[object], None] | None, on_commit)))
         return cast(T, await future)
 
     async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
@@ -135,7 +143,7 @@ class TenantDatabase:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._read_executor, _run_read, conn, fn)
         try:
-            return await asyncio.shield(job)
+            result = await asyncio.shield(job)
         except asyncio.CancelledError:
             # The thread still holds the connection: hand it back only when done.
             job.add_done_callback(lambda _: self._idle_readers.put_nowait(conn))
@@ -143,8 +151,8 @@ class TenantDatabase:
         except BaseException:
             self._idle_readers.put_nowait(conn)
             raise
-        else:
-            self._idle_readers.put_nowait(conn)
+        self._idle_readers.put_nowait(conn)
+        return result
 
     async def close(self) -> None:
         """Finish queued writes, checkpoint and close. Idempotent and concurrency-safe."""
@@ -189,6 +197,11 @@ class TenantDatabase:
                 self._write_executor, _run_batch, self._writer, [job.fn for job in batch]
             )
             for job, (ok, value) in zip(batch, outcomes, strict=True):
+                if ok and job.on_commit is not None:
+                    try:
+                        job.on_commit(value)
+                    except Exception:
+                        log.exception("tenant=%s on_commit hook failed", self.tenant_id)
                 if job.future.cancelled():
                     continue
                 if ok:

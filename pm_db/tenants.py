@@ -111,6 +111,9 @@ class TenantDatabases:
 
     async def _get(self, tenant_id: str) -> TenantDatabase:
         db = self._open.get(tenant_id)
+        if db is not None and db.closed:  # closed behind our back: forget it, reopen
+            del self._open[tenant_id]
+            db = None
         if db is not None:
             self._open.move_to_end(tenant_id)
             return db

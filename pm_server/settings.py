@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     db_write_threads: int = Field(default=2, ge=1, le=64)
     db_read_threads: int = Field(default=4, ge=1, le=64)
 
+    #: Seconds between server pings; a peer that does not answer is closed.
+    heartbeat_seconds: float = Field(default=30.0, gt=0)
+    #: Largest WebSocket frame accepted; larger ones close the connection with 1009.
+    max_frame_bytes: int = Field(default=65_536, ge=1_024, le=16 * 1024 * 1024)
+    #: Events queued for one connection before it is closed as a slow consumer (4008).
+    max_queued_events: int = Field(default=10_000, ge=10)
+    #: Commands of one connection handled at the same time (the reader waits beyond it).
+    max_inflight_per_connection: int = Field(default=64, ge=1, le=4_096)
+    #: Seconds between SIGTERM and closing connections: /readyz answers 503 and new
+    #: connections are refused, so a load balancer stops routing here first.
+    drain_delay_seconds: float = Field(default=0.0, ge=0)
+    #: Seconds to finish in-flight work on shutdown before sockets are closed.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
     def storage_options(self) -> StorageOptions:
         return StorageOptions(
             synchronous=self.db_synchronous,

@@ -56,13 +56,14 @@ def check_type_change(
     live child (of ``child_types``) must still be allowed under the new type.
     """
     if parent is not None and parent.type != ALLOWED_PARENT_TYPE[new_type]:
-        raise HierarchyError("hierarchy.parent_type", _parent_type_message(new_type))
+        raise HierarchyError("hierarchy.parent_type", _parent_type_message(new_type), "type")
     for child_type in child_types:
         if ALLOWED_PARENT_TYPE[child_type] != new_type:
             raise HierarchyError(
                 "hierarchy.child_type",
                 f"a {new_type} cannot have a {child_type} as a child; "
                 f"{_parent_type_message(child_type)}",
+                "type",
             )
 
 

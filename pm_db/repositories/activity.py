@@ -114,9 +114,7 @@ class ActivityLogRepository:
     ) -> list[ActivityEntry]:
         """Everything recorded in one project, newest first, paged like ``list_for_entity``."""
         _check_limit(limit)
-        cursor = self._conn.execute(
-            SELECT_FOR_PROJECT, (project_id, before_id, before_id, limit)
-        )
+        cursor = self._conn.execute(SELECT_FOR_PROJECT, (project_id, before_id, before_id, limit))
         return [_from_row(row) for row in cursor]
 
 

@@ -90,9 +90,7 @@ class MemberRepository:
         except sqlite3.IntegrityError as exc:
             if is_unique_violation(exc, "project_members.project_id, project_members.user_id"):
                 existing = self.find(project_id, user_id)
-                raise DuplicateError(
-                    ENTITY, "user_id", existing.id if existing else None
-                ) from exc
+                raise DuplicateError(ENTITY, "user_id", existing.id if existing else None) from exc
             raise
         return member
 
@@ -141,7 +139,11 @@ class MemberRepository:
         cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, current.id, current.version))
         check_written(cursor, ENTITY, current)
         return current.model_copy(
-            update={"deleted_at": self._now, "updated_at": self._now, "version": current.version + 1}
+            update={
+                "deleted_at": self._now,
+                "updated_at": self._now,
+                "version": current.version + 1,
+            }
         )
 
     def _get_by_user(self, project_id: str, user_id: str) -> ProjectMember:

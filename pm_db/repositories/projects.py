@@ -63,6 +63,7 @@ CASCADE: Final = tuple(
         "llm_context",
     )
 )
+USER_IS_LIVE: Final = "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL"
 ALLOCATE_NUMBER: Final = """
 UPDATE projects SET next_item_number = next_item_number + 1
 WHERE id = ? AND deleted_at IS NULL
@@ -89,6 +90,8 @@ class ProjectRepository:
                 "updated_at": now,
             },
         )
+        if self._conn.execute(USER_IS_LIVE, (project.created_by,)).fetchone() is None:
+            raise NotFoundError("user", project.created_by)
         try:
             self._conn.execute(
                 INSERT,

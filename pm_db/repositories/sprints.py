@@ -9,6 +9,7 @@ its violation surfaces as the same ``sprint.one_active`` error.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Collection, Mapping
@@ -146,7 +147,7 @@ class SprintRepository:
         if statuses is None:
             cursor = self._conn.execute(SELECT_BY_PROJECT, (project_id,))
         else:
-            wanted = json.dumps([str(SprintStatus(status)) for status in statuses])
+            wanted = json.dumps([str(status) for status in statuses])
             cursor = self._conn.execute(SELECT_BY_PROJECT_STATUSES, (project_id, wanted))
         return [_from_row(row) for row in cursor]
 
@@ -162,9 +163,7 @@ class SprintRepository:
         current = self.get(sprint_id)
         check_version(ENTITY, current, expected_version)
         check_mutable(current)
-        new = merge(
-            current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now
-        )
+        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
         check_dates(new.starts_at, new.ends_at)
         return self._write(current, new)
 
@@ -175,9 +174,7 @@ class SprintRepository:
         current = self.get(sprint_id)
         check_version(ENTITY, current, expected_version)
         active = self.active(current.project_id)
-        check_transition(
-            current, SprintStatus(target), active_sprint_id=None if active is None else active.id
-        )
+        check_transition(current, target, active_sprint_id=None if active is None else active.id)
         new = merge(
             current,
             {"status": target},
@@ -189,11 +186,11 @@ class SprintRepository:
 
     def soft_delete(
         self, sprint_id: str, expected_version: int | None
-    ) -> tuple[Sprint, list[str]]:
+    ) -> tuple[Sprint, builtins.list[str]]:
         """Delete a sprint that is not running; its live items move to the backlog.
 
         Returns the deleted sprint and the ids of the items that were moved
-        (each got a new version), in creation order.
+        (each got a new version), in id order (ids are time-ordered).
         """
         current = self.get(sprint_id)
         check_version(ENTITY, current, expected_version)
@@ -206,7 +203,11 @@ class SprintRepository:
         check_written(cursor, ENTITY, current)
         moved = sorted(row[0] for row in self._conn.execute(RELEASE_ITEMS, (stamp, sprint_id)))
         deleted = current.model_copy(
-            update={"deleted_at": self._now, "updated_at": self._now, "version": current.version + 1}
+            update={
+                "deleted_at": self._now,
+                "updated_at": self._now,
+                "version": current.version + 1,
+            }
         )
         return deleted, moved
 

@@ -12,6 +12,7 @@ is simply absent from reads until their next upsert.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
@@ -65,7 +66,11 @@ class UserRepository:
         The version moves only when a stored field changes (or the user was
         deleted), so reconnecting with the same token writes nothing.
         """
-        fields = {"display_name": display_name, "email": email, "is_tenant_admin": is_tenant_admin}
+        fields: dict[str, object] = {
+            "display_name": display_name,
+            "email": email,
+            "is_tenant_admin": is_tenant_admin,
+        }
         row = self._conn.execute(SELECT_ANY, (user_id,)).fetchone()
         if row is None:
             return self._insert(user_id, fields)
@@ -89,7 +94,7 @@ class UserRepository:
         check_written(cursor, ENTITY, current)
         return new
 
-    def _insert(self, user_id: str, fields: dict[str, object]) -> User:
+    def _insert(self, user_id: str, fields: Mapping[str, object]) -> User:
         now = self._now
         user = build(User, {"id": user_id, **fields, "created_at": now, "updated_at": now})
         self._conn.execute(
@@ -127,7 +132,11 @@ class UserRepository:
         cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, user_id, current.version))
         check_written(cursor, ENTITY, current)
         return current.model_copy(
-            update={"deleted_at": self._now, "updated_at": self._now, "version": current.version + 1}
+            update={
+                "deleted_at": self._now,
+                "updated_at": self._now,
+                "version": current.version + 1,
+            }
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -134,7 +135,7 @@ def test_find_cycle_matches_reference_reachability(edges, new_edge):
     assert path[1] == new_to
     assert path[-1] == new_from
     existing = set(edges)
-    for pair in zip(path[1:], path[2:], strict=False):
+    for pair in itertools.pairwise(path[1:]):
         assert pair in existing
     # The loop visits no item twice.
     assert len(set(path[1:])) == len(path) - 1

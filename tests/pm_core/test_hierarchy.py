@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -111,7 +112,7 @@ def test_check_type_change_must_fit_parent_and_children(new_type, parent, childr
     assert info.value.rule == rule
 
 
-def chain(parents: dict[str, str | None]):
+def chain(parents: Mapping[str, str | None]):
     return parents.get
 
 

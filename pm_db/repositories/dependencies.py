@@ -1,0 +1,179 @@
+"""Dependencies between work items: ``blocks`` (ordered, acyclic) and ``relates_to``.
+
+A ``relates_to`` link has no direction, so A relates_to B and B relates_to A
+are the same link. Dependencies are not edited, only added and deleted; a
+deleted one can be added again (the unique index covers live rows only).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Final
+
+from pm_core.enums import DependencyType
+from pm_core.errors import DuplicateError, NotFoundError
+from pm_core.models import Dependency
+from pm_core.rules.dependencies import check_cap, check_endpoints, check_no_cycle
+from pm_core.validation import build
+from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
+from pm_db.repositories._support import check_written, is_unique_violation
+from pm_db.repositories.work_items import WorkItemRepository
+
+ENTITY: Final = "dependency"
+_UNIQUE_KEY: Final = "endpoints and type"
+_LIVE_INDEX: Final = "dependencies.from_item_id, dependencies.to_item_id, dependencies.type"
+
+INSERT: Final = """
+INSERT INTO dependencies (id, project_id, from_item_id, to_item_id, type, created_by, version,
+                          created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+"""
+SELECT_LIVE: Final = "SELECT * FROM dependencies WHERE id = ? AND deleted_at IS NULL"
+SELECT_OUTGOING: Final = """
+SELECT * FROM dependencies WHERE from_item_id = ? AND deleted_at IS NULL ORDER BY created_at, id
+"""
+SELECT_INCOMING: Final = """
+SELECT * FROM dependencies WHERE to_item_id = ? AND deleted_at IS NULL ORDER BY created_at, id
+"""
+SELECT_FOR_PROJECT: Final = """
+SELECT * FROM dependencies
+WHERE project_id = :project_id AND deleted_at IS NULL AND (:type IS NULL OR type = :type)
+ORDER BY created_at, id
+"""
+COUNT_FOR_ITEM: Final = """
+SELECT COUNT(*) FROM dependencies WHERE (from_item_id = ? OR to_item_id = ?) AND deleted_at IS NULL
+"""
+# The same link, live: same direction and type, or for relates_to the other direction too.
+SELECT_SAME: Final = """
+SELECT id FROM dependencies
+WHERE deleted_at IS NULL AND type = :type
+  AND ((from_item_id = :from_id AND to_item_id = :to_id)
+       OR (type = 'relates_to' AND from_item_id = :to_id AND to_item_id = :from_id))
+"""
+SELECT_BLOCKS_EDGES: Final = """
+SELECT from_item_id, to_item_id FROM dependencies
+WHERE project_id = ? AND type = 'blocks' AND deleted_at IS NULL
+"""
+# Items waiting on a live blocker that is not done yet.
+SELECT_BLOCKED: Final = """
+SELECT DISTINCT d.to_item_id FROM dependencies AS d
+JOIN work_items AS blocker ON blocker.id = d.from_item_id
+JOIN work_items AS blocked ON blocked.id = d.to_item_id
+WHERE d.project_id = ? AND d.type = 'blocks' AND d.deleted_at IS NULL
+  AND blocker.deleted_at IS NULL AND blocker.status <> 'done' AND blocked.deleted_at IS NULL
+"""
+SOFT_DELETE: Final = """
+UPDATE dependencies SET deleted_at = ?, updated_at = ?, version = version + 1
+WHERE id = ? AND version = ? AND deleted_at IS NULL
+"""
+
+
+class DependencyRepository:
+    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    def create(
+        self, *, from_item_id: str, to_item_id: str, type: DependencyType, created_by: str
+    ) -> Dependency:
+        """``from_item_id`` blocks (or relates to) ``to_item_id``; both live, same project."""
+        items = WorkItemRepository(self._conn, self._now)
+        from_item, to_item = items.get(from_item_id), items.get(to_item_id)
+        check_endpoints(from_item, to_item)
+        dependency = build(
+            Dependency,
+            {
+                "id": new_id(),
+                "project_id": from_item.project_id,
+                "from_item_id": from_item.id,
+                "to_item_id": to_item.id,
+                "type": type,
+                "created_by": created_by,
+                "created_at": self._now,
+                "updated_at": self._now,
+            },
+        )
+        same = {"type": dependency.type, "from_id": from_item.id, "to_id": to_item.id}
+        existing = self._conn.execute(SELECT_SAME, same).fetchone()
+        if existing is not None:
+            raise DuplicateError(ENTITY, _UNIQUE_KEY, existing["id"])
+        check_cap(from_item.id, self._live_count(from_item.id), field="from_item_id")
+        check_cap(to_item.id, self._live_count(to_item.id), field="to_item_id")
+        if dependency.type == DependencyType.BLOCKS:
+            edges = self._conn.execute(SELECT_BLOCKS_EDGES, (dependency.project_id,)).fetchall()
+            check_no_cycle([(row[0], row[1]) for row in edges], from_item.id, to_item.id)
+        try:
+            self._conn.execute(
+                INSERT,
+                (
+                    dependency.id,
+                    dependency.project_id,
+                    dependency.from_item_id,
+                    dependency.to_item_id,
+                    dependency.type,
+                    dependency.created_by,
+                    db_time(self._now),
+                    db_time(self._now),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            if is_unique_violation(exc, _LIVE_INDEX):
+                raise DuplicateError(ENTITY, _UNIQUE_KEY) from exc
+            raise
+        return dependency
+
+    def find(self, dependency_id: str) -> Dependency | None:
+        row = self._conn.execute(SELECT_LIVE, (dependency_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def get(self, dependency_id: str) -> Dependency:
+        dependency = self.find(dependency_id)
+        if dependency is None:
+            raise NotFoundError(ENTITY, dependency_id)
+        return dependency
+
+    def list_for_item(self, item_id: str) -> tuple[list[Dependency], list[Dependency]]:
+        """The item's live dependencies: (outgoing, incoming), oldest first."""
+        outgoing = [_from_row(row) for row in self._conn.execute(SELECT_OUTGOING, (item_id,))]
+        incoming = [_from_row(row) for row in self._conn.execute(SELECT_INCOMING, (item_id,))]
+        return outgoing, incoming
+
+    def list(self, project_id: str, type: DependencyType | None = None) -> list[Dependency]:
+        parameters = {"project_id": project_id, "type": None if type is None else str(type)}
+        return [_from_row(row) for row in self._conn.execute(SELECT_FOR_PROJECT, parameters)]
+
+    def blocked_item_ids(self, project_id: str) -> set[str]:
+        """Live items with a live incoming ``blocks`` from an item that is not done."""
+        return {row[0] for row in self._conn.execute(SELECT_BLOCKED, (project_id,))}
+
+    def soft_delete(self, dependency_id: str) -> Dependency:
+        current = self.get(dependency_id)
+        stamp = db_time(self._now)
+        cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, dependency_id, current.version))
+        check_written(cursor, ENTITY, current)
+        return current.model_copy(
+            update={
+                "deleted_at": self._now,
+                "updated_at": self._now,
+                "version": current.version + 1,
+            }
+        )
+
+    def _live_count(self, item_id: str) -> int:
+        return int(self._conn.execute(COUNT_FOR_ITEM, (item_id, item_id)).fetchone()[0])
+
+
+def _from_row(row: sqlite3.Row) -> Dependency:
+    return Dependency(
+        id=row["id"],
+        project_id=row["project_id"],
+        from_item_id=row["from_item_id"],
+        to_item_id=row["to_item_id"],
+        type=DependencyType(row["type"]),
+        created_by=row["created_by"],
+        version=row["version"],
+        created_at=parse_db_time(row["created_at"]),
+        updated_at=parse_db_time(row["updated_at"]),
+        deleted_at=parse_db_time_or_none(row["deleted_at"]),
+    )

@@ -1,0 +1,448 @@
+"""Work items: epics, stories and tasks, numbered per project (``KEY-12``).
+
+Item numbers come from the project's counter, so a number is never reused,
+not even after a delete. The hierarchy, sprint and assignee rules are checked
+here against the database; the rules themselves live in pm_core.rules.
+
+The list query is one literal statement with named parameters (a filter that
+is None matches everything), so reading this file shows every SQL it runs.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from pm_core.changes import Updated, diff
+from pm_core.enums import Priority, SprintStatus, WorkItemStatus, WorkItemType
+from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError, ValidationError
+from pm_core.keys import parse_display_key
+from pm_core.models import WorkItem
+from pm_core.rules.hierarchy import check_parent, check_reparent, check_type_change
+from pm_core.validation import build, merge
+from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
+from pm_db.repositories._support import check_version, check_written
+from pm_db.repositories.projects import ProjectRepository
+
+ENTITY: Final = "work_item"
+UPDATABLE: Final = frozenset(
+    {
+        "title",
+        "description",
+        "type",
+        "status",
+        "priority",
+        "story_points",
+        "position",
+        "parent_id",
+        "sprint_id",
+        "assignee_id",
+    }
+)
+MAX_LIMIT: Final = 1000
+_CLOSED_SPRINT: Final = frozenset({SprintStatus.COMPLETED, SprintStatus.CANCELLED})
+
+INSERT: Final = """
+INSERT INTO work_items (id, project_id, item_number, type, title, description, status, priority,
+                        story_points, position, parent_id, sprint_id, assignee_id, created_by,
+                        version, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+"""
+SELECT_LIVE: Final = "SELECT * FROM work_items WHERE id = ? AND deleted_at IS NULL"
+SELECT_BY_NUMBER: Final = """
+SELECT * FROM work_items WHERE project_id = ? AND item_number = ? AND deleted_at IS NULL
+"""
+SELECT_BY_KEY: Final = """
+SELECT w.* FROM work_items AS w JOIN projects AS p ON p.id = w.project_id
+WHERE p.key = ? AND p.deleted_at IS NULL AND w.item_number = ? AND w.deleted_at IS NULL
+"""
+SELECT_PARENT_ID: Final = "SELECT parent_id FROM work_items WHERE id = ? AND deleted_at IS NULL"
+SELECT_CHILDREN: Final = """
+SELECT id, type FROM work_items WHERE parent_id = ? AND deleted_at IS NULL ORDER BY item_number
+"""
+SELECT_NEXT_POSITION: Final = """
+SELECT COALESCE(MAX(position), 0) + 1 FROM work_items WHERE project_id = ? AND deleted_at IS NULL
+"""
+SELECT_SPRINT: Final = "SELECT project_id, status FROM sprints WHERE id = ? AND deleted_at IS NULL"
+SELECT_USER: Final = "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL"
+COUNT_BY_STATUS: Final = """
+SELECT status, COUNT(*) FROM work_items WHERE project_id = ? AND deleted_at IS NULL GROUP BY status
+"""
+# Breadth first, nearest first; the depth cap keeps corrupt (looping) data from hanging a read.
+SELECT_DESCENDANTS: Final = """
+WITH RECURSIVE below(id, depth) AS (
+    SELECT id, 1 FROM work_items WHERE parent_id = ? AND deleted_at IS NULL
+    UNION
+    SELECT w.id, b.depth + 1 FROM work_items AS w JOIN below AS b ON w.parent_id = b.id
+    WHERE w.deleted_at IS NULL AND b.depth < 64
+)
+SELECT w.* FROM below AS b JOIN work_items AS w ON w.id = b.id
+ORDER BY b.depth, w.position, w.item_number
+"""
+SELECT_ANCESTORS: Final = """
+WITH RECURSIVE above(id, depth) AS (
+    SELECT parent_id, 1 FROM work_items
+    WHERE id = ? AND parent_id IS NOT NULL AND deleted_at IS NULL
+    UNION
+    SELECT w.parent_id, a.depth + 1 FROM work_items AS w JOIN above AS a ON w.id = a.id
+    WHERE w.parent_id IS NOT NULL AND w.deleted_at IS NULL AND a.depth < 64
+)
+SELECT w.* FROM above AS a JOIN work_items AS w ON w.id = a.id
+WHERE w.deleted_at IS NULL ORDER BY a.depth
+"""
+SELECT_FILTERED: Final = """
+WITH RECURSIVE
+    below(id) AS (
+        SELECT id FROM work_items WHERE parent_id = :descendants_of AND deleted_at IS NULL
+        UNION
+        SELECT w.id FROM work_items AS w JOIN below AS b ON w.parent_id = b.id
+        WHERE w.deleted_at IS NULL
+    ),
+    above(id) AS (
+        SELECT parent_id FROM work_items
+        WHERE id = :ancestors_of AND parent_id IS NOT NULL AND deleted_at IS NULL
+        UNION
+        SELECT w.parent_id FROM work_items AS w JOIN above AS a ON w.id = a.id
+        WHERE w.parent_id IS NOT NULL AND w.deleted_at IS NULL
+    )
+SELECT w.* FROM work_items AS w
+WHERE w.project_id = :project_id AND w.deleted_at IS NULL
+  AND (:types IS NULL OR w.type IN (SELECT value FROM json_each(:types)))
+  AND (:statuses IS NULL OR w.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:include_done OR w.status <> 'done')
+  AND (:sprint_id IS NULL OR w.sprint_id = :sprint_id)
+  AND (NOT :backlog_only OR w.sprint_id IS NULL)
+  AND (:parent_id IS NULL OR w.parent_id = :parent_id)
+  AND (NOT :orphans_only OR w.parent_id IS NULL)
+  AND (:assignee_id IS NULL OR w.assignee_id = :assignee_id)
+  AND (NOT :unassigned_only OR w.assignee_id IS NULL)
+  AND (:descendants_of IS NULL OR w.id IN (SELECT id FROM below))
+  AND (:ancestors_of IS NULL OR w.id IN (SELECT id FROM above))
+  AND (:after_position IS NULL OR (w.position, w.item_number) > (:after_position, :after_number))
+ORDER BY w.position, w.item_number
+LIMIT :limit
+"""
+UPDATE: Final = """
+UPDATE work_items SET title = ?, description = ?, type = ?, status = ?, priority = ?,
+                      story_points = ?, position = ?, parent_id = ?, sprint_id = ?,
+                      assignee_id = ?, version = ?, updated_at = ?
+WHERE id = ? AND version = ? AND deleted_at IS NULL
+"""
+SOFT_DELETE: Final = """
+UPDATE work_items SET deleted_at = ?, updated_at = ?, version = version + 1
+WHERE id = ? AND version = ? AND deleted_at IS NULL
+"""
+# Deleting an item deletes what hangs off it, stamped with the same time.
+CASCADE_COMMENTS: Final = """
+UPDATE comments SET deleted_at = ?, updated_at = ?, version = version + 1
+WHERE work_item_id = ? AND deleted_at IS NULL
+"""
+CASCADE_TIME_ENTRIES: Final = """
+UPDATE time_entries SET deleted_at = ?, updated_at = ?, version = version + 1
+WHERE work_item_id = ? AND deleted_at IS NULL
+"""
+CASCADE_DEPENDENCIES: Final = """
+UPDATE dependencies SET deleted_at = ?, updated_at = ?, version = version + 1
+WHERE (from_item_id = ? OR to_item_id = ?) AND deleted_at IS NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItemFilter:
+    """What :meth:`WorkItemRepository.list` returns; every field left as is matches all.
+
+    ``sprint_id``/``parent_id``/``assignee_id`` pick one value; the ``*_only``
+    flags pick "none" (no sprint, no parent, nobody assigned). ``after`` is the
+    paging cursor: the ``(position, item_number)`` of the last item already seen
+    (see :meth:`after_item`).
+    """
+
+    types: Collection[WorkItemType] | None = None
+    statuses: Collection[WorkItemStatus] | None = None
+    sprint_id: str | None = None
+    backlog_only: bool = False
+    parent_id: str | None = None
+    orphans_only: bool = False
+    assignee_id: str | None = None
+    unassigned_only: bool = False
+    descendants_of: str | None = None
+    ancestors_of: str | None = None
+    include_done: bool = True
+    limit: int = 500
+    after: tuple[float, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValidationError("limit", f"limit must be between 1 and {MAX_LIMIT}")
+        for field, value, flag in (
+            ("sprint_id", self.sprint_id, self.backlog_only),
+            ("parent_id", self.parent_id, self.orphans_only),
+            ("assignee_id", self.assignee_id, self.unassigned_only),
+        ):
+            if value is not None and flag:
+                raise ValidationError(field, f"{field} contradicts the matching *_only flag")
+
+    def after_item(self, item: WorkItem) -> WorkItemFilter:
+        """The same filter for the page that follows ``item``."""
+        return dataclasses.replace(self, after=(item.position, item.item_number))
+
+    def parameters(self, project_id: str) -> dict[str, Any]:
+        after_position, after_number = self.after if self.after is not None else (None, None)
+        return {
+            "project_id": project_id,
+            "types": _json_list(self.types),
+            "statuses": _json_list(self.statuses),
+            "include_done": self.include_done,
+            "sprint_id": self.sprint_id,
+            "backlog_only": self.backlog_only,
+            "parent_id": self.parent_id,
+            "orphans_only": self.orphans_only,
+            "assignee_id": self.assignee_id,
+            "unassigned_only": self.unassigned_only,
+            "descendants_of": self.descendants_of,
+            "ancestors_of": self.ancestors_of,
+            "after_position": after_position,
+            "after_number": after_number,
+            "limit": self.limit,
+        }
+
+
+class WorkItemRepository:
+    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    def create(
+        self,
+        *,
+        project_id: str,
+        type: WorkItemType,
+        title: str,
+        created_by: str,
+        description: str = "",
+        status: WorkItemStatus = WorkItemStatus.BACKLOG,
+        priority: Priority = Priority.MEDIUM,
+        story_points: int | None = None,
+        parent_id: str | None = None,
+        sprint_id: str | None = None,
+        assignee_id: str | None = None,
+        position: float | None = None,
+    ) -> WorkItem:
+        projects = ProjectRepository(self._conn, self._now)
+        projects.get(project_id)
+        if position is None:
+            position = float(self._conn.execute(SELECT_NEXT_POSITION, (project_id,)).fetchone()[0])
+        fields = {
+            "id": new_id(),
+            "project_id": project_id,
+            "item_number": 1,  # validated with a stand-in; allocated once every check passed
+            "type": type,
+            "title": title,
+            "description": description,
+            "status": status,
+            "priority": priority,
+            "story_points": story_points,
+            "position": position,
+            "parent_id": parent_id,
+            "sprint_id": sprint_id,
+            "assignee_id": assignee_id,
+            "created_by": created_by,
+            "created_at": self._now,
+            "updated_at": self._now,
+        }
+        draft = build(WorkItem, fields)
+        check_parent(draft.type, project_id, self._parent(draft.parent_id))
+        if draft.sprint_id is not None:
+            self._check_sprint(project_id, draft.sprint_id)
+        if draft.assignee_id is not None:
+            self._check_user(draft.assignee_id)
+        item = draft.model_copy(update={"item_number": projects.allocate_item_number(project_id)})
+        self._conn.execute(
+            INSERT,
+            (
+                item.id,
+                item.project_id,
+                item.item_number,
+                item.type,
+                item.title,
+                item.description,
+                item.status,
+                item.priority,
+                item.story_points,
+                item.position,
+                item.parent_id,
+                item.sprint_id,
+                item.assignee_id,
+                item.created_by,
+                db_time(self._now),
+                db_time(self._now),
+            ),
+        )
+        return item
+
+    def find(self, item_id: str) -> WorkItem | None:
+        row = self._conn.execute(SELECT_LIVE, (item_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def get(self, item_id: str) -> WorkItem:
+        item = self.find(item_id)
+        if item is None:
+            raise NotFoundError(ENTITY, item_id)
+        return item
+
+    def get_by_number(self, project_id: str, number: int) -> WorkItem:
+        row = self._conn.execute(SELECT_BY_NUMBER, (project_id, number)).fetchone()
+        if row is None:
+            raise NotFoundError(ENTITY, f"{project_id}#{number}")
+        return _from_row(row)
+
+    def get_by_key(self, display_key: str) -> WorkItem:
+        """``"pm-12"`` or ``"PM-12"``: item 12 of the live project with key PM."""
+        key, number = parse_display_key(display_key)
+        row = self._conn.execute(SELECT_BY_KEY, (key, number)).fetchone()
+        if row is None:
+            raise NotFoundError(ENTITY, f"{key}-{number}")
+        return _from_row(row)
+
+    def list(self, project_id: str, filters: WorkItemFilter | None = None) -> list[WorkItem]:
+        """Live items of the project, ordered by (position, item_number)."""
+        parameters = (filters or WorkItemFilter()).parameters(project_id)
+        return [_from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
+
+    def descendants(self, item_id: str) -> builtins.list[WorkItem]:
+        """Every live item below ``item_id``, level by level."""
+        self.get(item_id)
+        return [_from_row(row) for row in self._conn.execute(SELECT_DESCENDANTS, (item_id,))]
+
+    def ancestors(self, item_id: str) -> builtins.list[WorkItem]:
+        """The live items above ``item_id``, its parent first."""
+        self.get(item_id)
+        return [_from_row(row) for row in self._conn.execute(SELECT_ANCESTORS, (item_id,))]
+
+    def count_by_status(self, project_id: str) -> dict[WorkItemStatus, int]:
+        counts = dict.fromkeys(WorkItemStatus, 0)
+        for status, count in self._conn.execute(COUNT_BY_STATUS, (project_id,)):
+            counts[WorkItemStatus(status)] = int(count)
+        return counts
+
+    def update(
+        self, item_id: str, expected_version: int | None, changes: Mapping[str, Any]
+    ) -> Updated[WorkItem]:
+        current = self.get(item_id)
+        check_version(ENTITY, current, expected_version)
+        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        if new.parent_id != current.parent_id or new.type != current.type:
+            parent = self._parent(new.parent_id)
+            if new.parent_id != current.parent_id:
+                check_reparent(item_id, new.parent_id, self._parent_of)
+                check_parent(new.type, new.project_id, parent)
+            if new.type != current.type:
+                children = self._conn.execute(SELECT_CHILDREN, (item_id,)).fetchall()
+                check_type_change(new.type, parent, [WorkItemType(row["type"]) for row in children])
+        if new.sprint_id is not None and new.sprint_id != current.sprint_id:
+            self._check_sprint(new.project_id, new.sprint_id)
+        if new.assignee_id is not None and new.assignee_id != current.assignee_id:
+            self._check_user(new.assignee_id)
+        cursor = self._conn.execute(
+            UPDATE,
+            (
+                new.title,
+                new.description,
+                new.type,
+                new.status,
+                new.priority,
+                new.story_points,
+                new.position,
+                new.parent_id,
+                new.sprint_id,
+                new.assignee_id,
+                new.version,
+                db_time(self._now),
+                item_id,
+                current.version,
+            ),
+        )
+        check_written(cursor, ENTITY, current)
+        return Updated(new, diff(current, new))
+
+    def soft_delete(self, item_id: str, expected_version: int | None) -> WorkItem:
+        """Delete an item without live children, with its comments, time and dependencies."""
+        current = self.get(item_id)
+        check_version(ENTITY, current, expected_version)
+        children = [row["id"] for row in self._conn.execute(SELECT_CHILDREN, (item_id,))]
+        if children:
+            raise DeleteBlockedError(ENTITY, item_id, "it still has child items", children)
+        stamp = db_time(self._now)
+        cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, item_id, current.version))
+        check_written(cursor, ENTITY, current)
+        self._conn.execute(CASCADE_COMMENTS, (stamp, stamp, item_id))
+        self._conn.execute(CASCADE_TIME_ENTRIES, (stamp, stamp, item_id))
+        self._conn.execute(CASCADE_DEPENDENCIES, (stamp, stamp, item_id, item_id))
+        return current.model_copy(
+            update={
+                "deleted_at": self._now,
+                "updated_at": self._now,
+                "version": current.version + 1,
+            }
+        )
+
+    def _parent(self, parent_id: str | None) -> WorkItem | None:
+        return None if parent_id is None else self.get(parent_id)
+
+    def _parent_of(self, item_id: str) -> str | None:
+        row = self._conn.execute(SELECT_PARENT_ID, (item_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _check_sprint(self, project_id: str, sprint_id: str) -> None:
+        row = self._conn.execute(SELECT_SPRINT, (sprint_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("sprint", sprint_id)
+        if row["project_id"] != project_id:
+            raise RuleViolationError(
+                "work_item.sprint_same_project",
+                "sprint_id",
+                "the sprint must belong to the item's project",
+            )
+        if SprintStatus(row["status"]) in _CLOSED_SPRINT:
+            raise RuleViolationError(
+                "work_item.sprint_closed",
+                "sprint_id",
+                f"items cannot be added to a {row['status']} sprint",
+            )
+
+    def _check_user(self, user_id: str) -> None:
+        if self._conn.execute(SELECT_USER, (user_id,)).fetchone() is None:
+            raise NotFoundError("user", user_id)
+
+
+def _json_list(values: Collection[str] | None) -> str | None:
+    return None if values is None else json.dumps(sorted(str(value) for value in values))
+
+
+def _from_row(row: sqlite3.Row) -> WorkItem:
+    return WorkItem(
+        id=row["id"],
+        project_id=row["project_id"],
+        item_number=row["item_number"],
+        type=WorkItemType(row["type"]),
+        title=row["title"],
+        description=row["description"],
+        status=WorkItemStatus(row["status"]),
+        priority=Priority(row["priority"]),
+        story_points=row["story_points"],
+        position=row["position"],
+        parent_id=row["parent_id"],
+        sprint_id=row["sprint_id"],
+        assignee_id=row["assignee_id"],
+        created_by=row["created_by"],
+        version=row["version"],
+        created_at=parse_db_time(row["created_at"]),
+        updated_at=parse_db_time(row["updated_at"]),
+        deleted_at=parse_db_time_or_none(row["deleted_at"]),
+    )

@@ -1,0 +1,255 @@
+"""One WebSocket connection: a bounded outbound queue drained by one writer task.
+
+Everything the server sends to a client (welcome, replies, errors, events)
+goes through :meth:`Connection.send` or :meth:`Connection.deliver`, which
+never block. The writer task sends queued replies as they are, and packs
+consecutive events into one frame (one ``EventBatch`` per drain), so a burst
+costs one send per subscriber per loop tick.
+
+A subscriber whose queue holds more than ``max_queued_events`` events is
+closed with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its last ``seq``.
+While a subscription replays history, live events for that project are held
+in the subscription's buffer and released, de-duplicated by ``seq``, when the
+replay ends: no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import web
+
+from pm_auth.tokens import Principal
+from pm_proto.frames import event_batch_frame, event_frame
+
+log = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_POLICY: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
+CLOSE_INTERNAL: Final = 1011
+#: The client did not read its events fast enough; reconnect and resume.
+CLOSE_SLOW_CONSUMER: Final = 4008
+
+MAX_EVENTS_PER_FRAME: Final = 512
+
+
+@dataclass(slots=True)
+class Subscription:
+    project_id: str
+    #: Highest seq queued for the client (events at or below it are duplicates).
+    last_seq: int = 0
+    replaying: bool = True
+    held: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+class Connection:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        principal: Principal,
+        connection_id: str,
+        *,
+        max_queued_events: int,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
+        self.ws = ws
+        self._transport = transport
+        self.principal = principal
+        self.id = connection_id
+        self.subscriptions: dict[str, Subscription] = {}
+        self.present_in: set[str] = set()
+        self._max_queued_events = max_queued_events
+        self._out: deque[bytes | tuple[int, bytes]] = deque()
+        self._queued_events = 0
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._closing = False
+        self._send_closed = False
+        #: Handler tasks in flight; a graceful close waits for their replies.
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.close_code: int | None = None
+        self.slow_consumer = False
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._finished = asyncio.Event()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def log_context(self) -> str:
+        return f"conn={self.id} tenant={self.principal.tenant_id} user={self.principal.user_id}"
+
+    # -- queueing (never blocks) ---------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        """Queue one encoded ServerMessage (welcome, reply, error).
+
+        Replies are still accepted while a graceful close waits for in-flight
+        commands; only once the socket is about to close are they dropped.
+        """
+        if self._send_closed:
+            return
+        self._out.append(frame)
+        self._kick()
+
+    def deliver(self, project_id: str, seq: int, event: bytes) -> None:
+        """Queue one encoded Event of ``project_id`` (called by the hub)."""
+        if self._closing:
+            return
+        subscription = self.subscriptions.get(project_id)
+        if subscription is None:
+            return
+        if seq and subscription.replaying:
+            subscription.held.append((seq, event))
+            if len(subscription.held) > self._max_queued_events:
+                self._overflow()
+            return
+        if seq:
+            if seq <= subscription.last_seq:
+                return
+            subscription.last_seq = seq
+        self._queue_event(seq, event)
+
+    def finish_replay(self, subscription: Subscription) -> None:
+        """Release the events held during a replay (those not already replayed), go live."""
+        held, subscription.held = subscription.held, []
+        subscription.replaying = False
+        for seq, event in held:
+            if seq > subscription.last_seq:
+                subscription.last_seq = seq
+                self._queue_event(seq, event)
+
+    def queue_replayed(self, subscription: Subscription, seq: int, event: bytes) -> None:
+        if seq > subscription.last_seq:
+            subscription.last_seq = seq
+            self._queue_event(seq, event)
+
+    async def drained(self) -> None:
+        """Wait until the writer has sent everything queued so far."""
+        await self._drained.wait()
+
+    def _queue_event(self, seq: int, event: bytes) -> None:
+        self._out.append((seq, event))
+        self._queued_events += 1
+        if self._queued_events > self._max_queued_events:
+            self._overflow()
+            return
+        self._kick()
+
+    def _kick(self) -> None:
+        self._drained.clear()
+        self._wake.set()
+
+    def _overflow(self) -> None:
+        log.warning("%s slow consumer: closing", self.log_context())
+        self.slow_consumer = True
+        self.begin_close(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect and resume")
+
+    # -- writer task and closing ----------------------------------------------
+
+    def start_writer(self) -> None:
+        self._writer_task = asyncio.get_running_loop().create_task(
+            self._run_writer(), name=f"pm-conn-writer-{self.id}"
+        )
+
+    async def _run_writer(self) -> None:
+        while True:
+            if not self._out:
+                self._drained.set()
+                if self._send_closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self._out.popleft()
+            if isinstance(item, bytes):
+                await self.ws.send_bytes(item)
+                continue
+            events = [item[1]]
+            while self._out and len(events) < MAX_EVENTS_PER_FRAME:
+                nxt = self._out[0]
+                if isinstance(nxt, bytes):
+                    break
+                self._out.popleft()
+                events.append(nxt[1])
+            self._queued_events -= len(events)
+            frame = event_frame(events[0]) if len(events) == 1 else event_batch_frame(events)
+            await self.ws.send_bytes(frame)
+
+    def begin_close(self, code: int, message: str, grace: float = 10.0) -> None:
+        """Close the socket with ``code``. Never blocks.
+
+        No new events are queued from now on. A graceful close first lets the
+        commands in flight finish (up to ``grace`` seconds) and sends their
+        replies; a slow consumer's queue is dropped at once.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code = code
+        if code == CLOSE_SLOW_CONSUMER:
+            self._send_closed = True
+            self._out.clear()
+            self._queued_events = 0
+        self._wake.set()
+        self._closer = asyncio.get_running_loop().create_task(self._close(code, message, grace))
+
+    async def _close(self, code: int, message: str, grace: float) -> None:
+        if self.tasks and not self._send_closed:
+            await asyncio.wait(set(self.tasks), timeout=grace)
+        self._send_closed = True
+        self._wake.set()
+        writer = self._writer_task
+        if writer is not None:
+            if code == CLOSE_SLOW_CONSUMER:
+                writer.cancel()
+            # A peer that stopped reading can hold a send forever: bound the wait.
+            await asyncio.wait({writer}, timeout=2)
+            writer.cancel()
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=message.encode()), timeout=2)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            self._abort()
+            if task is not None and task.cancelling():
+                raise
+        except Exception:
+            self._abort()
+        if code == CLOSE_SLOW_CONSUMER:
+            # Its socket buffer is full, so a graceful close cannot complete.
+            self._abort()
+
+    def _abort(self) -> None:
+        if isinstance(self._transport, asyncio.Transport):
+            self._transport.abort()
+
+    async def wait_finished(self) -> None:
+        await self._finished.wait()
+
+    async def finish(self) -> None:
+        """After the reader loop ended: stop the writer and wait for any close in progress."""
+        try:
+            await self._finish()
+        finally:
+            self._finished.set()
+
+    async def _finish(self) -> None:
+        self._closing = True
+        self._send_closed = True
+        self._wake.set()
+        if self._closer is not None:
+            await self._closer
+        if self._writer_task is not None:
+            if not self._writer_task.done():
+                await asyncio.wait({self._writer_task}, timeout=2)
+            self._writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await self._writer_task

@@ -1,0 +1,34 @@
+"""What a handler gets: who is asking, the tenant's database, and the connection."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pm_auth.tokens import Principal
+from pm_db.database import TenantDatabase
+
+if TYPE_CHECKING:
+    from pm_server.connection import Connection
+    from pm_server.hub import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    principal: Principal
+    db: TenantDatabase
+    hub: Hub
+    connection: Connection
+    request_id: str
+    #: Work to run after the reply is queued, still holding the tenant open
+    #: (a subscription's replay must follow its reply).
+    deferred: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id

@@ -1,0 +1,49 @@
+"""Turning one committed change into its activity rows and its encoded event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pm_core.enums import Action, EntityType
+from pm_core.models import Entity, FieldChange
+from pm_proto import entities as pb_entities
+from pm_proto import enums as pb_enums
+from pm_proto.timestamps import to_timestamp
+from pm_proto.v1 import entities_pb2, events_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one mutation did: enough for the activity log and the event."""
+
+    entity_type: EntityType
+    action: Action
+    entity: Entity
+    project_id: str
+    changes: Sequence[FieldChange] = ()
+    cascaded_ids: Sequence[str] = ()
+    #: For work items: the project key, so the event carries the display key.
+    project_key: str = ""
+
+
+def encode_event(change: Change, *, seq: int, actor_id: str, now: datetime) -> bytes:
+    """The pm.v1.Event of ``change`` at ``seq``, encoded once for storage and fan-out."""
+    event = events_pb2.Event(
+        seq=seq,
+        project_id=change.project_id,
+        actor_id=actor_id,
+        occurred_at=to_timestamp(now),
+        entity_type=pb_enums.to_pb_entity_type(change.entity_type),
+        entity_id=change.entity.id,
+        action=pb_enums.to_pb_action(change.action),
+        changes=[_field_change(c) for c in change.changes],
+        cascaded_ids=list(change.cascaded_ids),
+    )
+    pb_entities.set_entity(event, change.entity, project_key=change.project_key)
+    return event.SerializeToString()
+
+
+def _field_change(change: FieldChange) -> entities_pb2.FieldChange:
+    return pb_entities.field_change_to_pb(change)

@@ -1,0 +1,111 @@
+"""Comments on work items: create, edit, delete, list (oldest first, keyset paged).
+
+Roles: a viewer lists; an editor comments. Only the author edits a comment
+(FORBIDDEN for anyone else, project and tenant admins included) and only
+while still an editor. A comment is deleted by its author (an editor) or by
+a project admin (or a tenant admin). A comment or item of a project the
+caller cannot read is NOT_FOUND naming the id they sent.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pm_auth.tokens import Principal
+from pm_core.enums import Action, EntityType, Role
+from pm_core.errors import ForbiddenError, NotFoundError
+from pm_core.models import Comment
+from pm_db.unit_of_work import UnitOfWork
+from pm_proto import entities as pb_entities
+from pm_proto.v1 import commands_pb2, envelope_pb2
+from pm_server.authz import require_role
+from pm_server.context import Context
+from pm_server.events import Change
+from pm_server.handlers.work_items import load_item
+from pm_server.mutations import Mutation, mutate
+
+ENTITY: Final = "comment"
+DEFAULT_LIMIT: Final = 100
+
+
+def _reply(comment: Comment) -> envelope_pb2.Reply:
+    return envelope_pb2.Reply(
+        comment=commands_pb2.CommentReply(comment=pb_entities.comment_to_pb(comment))
+    )
+
+
+def _load(uow: UnitOfWork, principal: Principal, comment_id: str) -> Comment:
+    """The live comment, once the caller may read its project (else NOT_FOUND)."""
+    comment = uow.comments.get(comment_id)
+    try:
+        require_role(uow, principal, comment.project_id, Role.VIEWER)
+    except NotFoundError as exc:  # name what was asked for, not the hidden project
+        raise NotFoundError(ENTITY, comment_id) from exc
+    return comment
+
+
+async def create_comment(ctx: Context, cmd: commands_pb2.CreateComment) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        item = load_item(uow, principal, cmd.work_item_id, Role.EDITOR)
+        comment = uow.comments.create(
+            work_item_id=item.id, author_id=principal.user_id, body=cmd.body
+        )
+        change = Change(EntityType.COMMENT, Action.CREATED, comment, comment.project_id)
+        return Mutation(_reply(comment), change)
+
+    return await mutate(ctx, unit)
+
+
+async def edit_comment(ctx: Context, cmd: commands_pb2.EditComment) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        comment = _load(uow, principal, cmd.comment_id)
+        if comment.author_id != principal.user_id:
+            raise ForbiddenError("only the author may edit a comment")
+        require_role(uow, principal, comment.project_id, Role.EDITOR)
+        updated = uow.comments.edit(comment.id, cmd.expected_version or None, cmd.body)
+        change = Change(
+            EntityType.COMMENT,
+            Action.UPDATED,
+            updated.entity,
+            comment.project_id,
+            updated.changes,
+        )
+        return Mutation(_reply(updated.entity), change)
+
+    return await mutate(ctx, unit)
+
+
+async def delete_comment(ctx: Context, cmd: commands_pb2.DeleteComment) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        comment = _load(uow, principal, cmd.comment_id)
+        is_author = comment.author_id == principal.user_id
+        require_role(uow, principal, comment.project_id, Role.EDITOR if is_author else Role.ADMIN)
+        deleted = uow.comments.soft_delete(comment.id, cmd.expected_version or None)
+        change = Change(EntityType.COMMENT, Action.DELETED, deleted, deleted.project_id)
+        return Mutation(_reply(deleted), change)
+
+    return await mutate(ctx, unit)
+
+
+async def list_comments(ctx: Context, cmd: commands_pb2.ListComments) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def read(uow: UnitOfWork) -> envelope_pb2.Reply:
+        item = load_item(uow, principal, cmd.work_item_id, Role.VIEWER)
+        comments = uow.comments.list(
+            item.id, limit=cmd.limit or DEFAULT_LIMIT, after_id=cmd.after_id or None
+        )
+        return envelope_pb2.Reply(
+            comments=commands_pb2.CommentList(
+                comments=[pb_entities.comment_to_pb(c) for c in comments],
+                seq=uow.events.latest_seq(),
+            )
+        )
+
+    return await ctx.db.read(read)

@@ -1,0 +1,140 @@
+"""Sprints: create, update, move along the life cycle, delete, list.
+
+Roles: reading (list) needs viewer; every mutation needs editor, delete
+included, because planning sprints is the editors' work and deleting one
+loses no work (its items go back to the backlog and the sprint row is only
+soft-deleted). The life-cycle rules (``sprint.transition``,
+``sprint.one_active``, ``sprint.immutable``) and the date rules live in
+:mod:`pm_core.rules.sprints` and reach the client as VALIDATION_ERROR with
+the rule. An active sprint cannot be deleted (DELETE_BLOCKED). A user who
+cannot read the sprint's project is told the sprint does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pm_auth.tokens import Principal
+from pm_core.enums import Action, EntityType, Role
+from pm_core.errors import NotFoundError, ValidationError
+from pm_core.models import Sprint
+from pm_db.unit_of_work import UnitOfWork
+from pm_proto import entities as pb_entities
+from pm_proto import enums as pb_enums
+from pm_proto.timestamps import get_time
+from pm_proto.v1 import commands_pb2, envelope_pb2
+from pm_server.authz import require_role
+from pm_server.context import Context
+from pm_server.events import Change
+from pm_server.mutations import Mutation, mutate
+
+
+def _reply(sprint: Sprint) -> envelope_pb2.Reply:
+    return envelope_pb2.Reply(
+        sprint=commands_pb2.SprintReply(sprint=pb_entities.sprint_to_pb(sprint))
+    )
+
+
+async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    starts_at = get_time(cmd, "starts_at")
+    ends_at = get_time(cmd, "ends_at")
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        require_role(uow, principal, cmd.project_id, Role.EDITOR)
+        sprint = uow.sprints.create(
+            project_id=cmd.project_id,
+            name=cmd.name,
+            goal=cmd.goal,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        change = Change(EntityType.SPRINT, Action.CREATED, sprint, sprint.project_id)
+        return Mutation(_reply(sprint), change)
+
+    return await mutate(ctx, unit)
+
+
+async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> envelope_pb2.Reply:
+    changes: dict[str, Any] = {}
+    if cmd.HasField("name"):
+        changes["name"] = cmd.name
+    if cmd.HasField("goal"):
+        changes["goal"] = cmd.goal
+    for field, clear in (("starts_at", cmd.clear_starts_at), ("ends_at", cmd.clear_ends_at)):
+        value: datetime | None = get_time(cmd, field)
+        if clear and value is not None:
+            raise ValidationError(field, f"set {field} or clear it, not both")
+        if clear or value is not None:
+            changes[field] = value
+    if not changes:
+        raise ValidationError("name", "name at least one field to change")
+    principal = ctx.principal
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        _authorise(uow, principal, cmd.sprint_id)
+        updated = uow.sprints.update(cmd.sprint_id, cmd.expected_version or None, changes)
+        sprint = updated.entity
+        change = Change(
+            EntityType.SPRINT, Action.UPDATED, sprint, sprint.project_id, updated.changes
+        )
+        return Mutation(_reply(sprint), change)
+
+    return await mutate(ctx, unit)
+
+
+async def transition_sprint(ctx: Context, cmd: commands_pb2.TransitionSprint) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    target = pb_enums.from_pb_sprint_status(cmd.status, "status")
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        _authorise(uow, principal, cmd.sprint_id)
+        updated = uow.sprints.transition(cmd.sprint_id, cmd.expected_version or None, target)
+        sprint = updated.entity
+        change = Change(
+            EntityType.SPRINT, Action.UPDATED, sprint, sprint.project_id, updated.changes
+        )
+        return Mutation(_reply(sprint), change)
+
+    return await mutate(ctx, unit)
+
+
+async def delete_sprint(ctx: Context, cmd: commands_pb2.DeleteSprint) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        _authorise(uow, principal, cmd.sprint_id)
+        deleted, moved = uow.sprints.soft_delete(cmd.sprint_id, cmd.expected_version or None)
+        change = Change(
+            EntityType.SPRINT, Action.DELETED, deleted, deleted.project_id, cascaded_ids=moved
+        )
+        return Mutation(_reply(deleted), change)
+
+    return await mutate(ctx, unit)
+
+
+async def list_sprints(ctx: Context, cmd: commands_pb2.ListSprints) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    statuses = [pb_enums.from_pb_sprint_status(s, "statuses") for s in cmd.statuses]
+
+    def read(uow: UnitOfWork) -> envelope_pb2.Reply:
+        require_role(uow, principal, cmd.project_id, Role.VIEWER)
+        sprints = uow.sprints.list(cmd.project_id, statuses or None)
+        return envelope_pb2.Reply(
+            sprints=commands_pb2.SprintList(
+                sprints=[pb_entities.sprint_to_pb(s) for s in sprints],
+                seq=uow.events.latest_seq(),
+            )
+        )
+
+    return await ctx.db.read(read)
+
+
+def _authorise(uow: UnitOfWork, principal: Principal, sprint_id: str) -> None:
+    """Editor rights on the sprint's project; an unreadable sprint does not exist."""
+    sprint = uow.sprints.get(sprint_id)
+    try:
+        require_role(uow, principal, sprint.project_id, Role.EDITOR)
+    except NotFoundError as exc:
+        raise NotFoundError("sprint", sprint_id) from exc

@@ -1,0 +1,287 @@
+"""Work items: create, update (incl. reparent, move to sprint, reorder, type change), delete, read.
+
+Roles: a viewer reads (get, list); an editor creates, updates and deletes.
+An item of a project the caller cannot read does not exist for them
+(NOT_FOUND naming the item id they sent), and so does a parent or sprint of
+such a project named in a create or update. Replies and events carry the
+display key (``PM-12``). Deleting an item deletes its comments, time entries
+and dependencies with it; their ids are the event's ``cascaded_ids``. An item
+with live children cannot be deleted (DELETE_BLOCKED, the children as
+blockers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from pm_auth.tokens import Principal
+from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
+from pm_core.errors import NotFoundError, ValidationError
+from pm_core.models import WorkItem
+from pm_db.repositories.work_items import WorkItemFilter
+from pm_db.unit_of_work import UnitOfWork
+from pm_proto import entities as pb_entities
+from pm_proto import enums as pb_enums
+from pm_proto.v1 import commands_pb2, envelope_pb2
+from pm_server.authz import can_read, require_role
+from pm_server.context import Context
+from pm_server.events import Change
+from pm_server.mutations import Mutation, mutate
+
+ENTITY: Final = "work_item"
+#: Page size when collecting the rows a delete cascades to.
+_CASCADE_PAGE: Final = 1000
+#: Items a list returns when the client names no limit (the repository allows up to 1000).
+DEFAULT_LIMIT: Final = 500
+
+
+def load_item(uow: UnitOfWork, principal: Principal, item_id: str, required: Role) -> WorkItem:
+    """The live item, once ``principal`` holds ``required`` in its project.
+
+    NOT_FOUND names the item (never its hidden project) when it does not exist
+    or the caller is not a member of its project.
+    """
+    item = uow.work_items.get(item_id)
+    try:
+        require_role(uow, principal, item.project_id, required)
+    except NotFoundError as exc:
+        raise NotFoundError(ENTITY, item_id) from exc
+    return item
+
+
+def _reply(item: WorkItem, project_key: str) -> envelope_pb2.Reply:
+    return envelope_pb2.Reply(
+        work_item=commands_pb2.WorkItemReply(item=pb_entities.work_item_to_pb(item, project_key))
+    )
+
+
+def _check_visible(uow: UnitOfWork, principal: Principal, changes: dict[str, Any]) -> None:
+    """A parent or sprint in a project the caller cannot read does not exist for them.
+
+    Everything else about them (same project, type, sprint status) is the
+    repository's to check.
+    """
+    parent_id = changes.get("parent_id")
+    if parent_id is not None:
+        parent = uow.work_items.find(parent_id)
+        if parent is None or not can_read(uow, principal, parent.project_id):
+            raise NotFoundError(ENTITY, parent_id)
+    sprint_id = changes.get("sprint_id")
+    if sprint_id is not None:
+        sprint = uow.sprints.find(sprint_id)
+        if sprint is None or not can_read(uow, principal, sprint.project_id):
+            raise NotFoundError("sprint", sprint_id)
+
+
+def _id_or_none(value: str) -> str | None:
+    return value or None
+
+
+async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    fields: dict[str, Any] = {
+        "type": pb_enums.from_pb_work_item_type(cmd.type, "type"),
+        "title": cmd.title,
+        "description": cmd.description,
+        "status": (
+            pb_enums.from_pb_work_item_status(cmd.status, "status")
+            if cmd.status
+            else WorkItemStatus.BACKLOG
+        ),
+        "priority": (
+            pb_enums.from_pb_priority(cmd.priority, "priority") if cmd.priority else Priority.MEDIUM
+        ),
+        "story_points": cmd.story_points if cmd.HasField("story_points") else None,
+        "position": cmd.position if cmd.HasField("position") else None,
+        "parent_id": _id_or_none(cmd.parent_id),
+        "sprint_id": _id_or_none(cmd.sprint_id),
+        "assignee_id": _id_or_none(cmd.assignee_id),
+    }
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        require_role(uow, principal, cmd.project_id, Role.EDITOR)
+        project = uow.projects.get(cmd.project_id)
+        _check_visible(uow, principal, fields)
+        item = uow.work_items.create(project_id=project.id, created_by=principal.user_id, **fields)
+        change = Change(
+            EntityType.WORK_ITEM, Action.CREATED, item, project.id, project_key=project.key
+        )
+        return Mutation(_reply(item, project.key), change)
+
+    return await mutate(ctx, unit)
+
+
+def _update_changes(cmd: commands_pb2.UpdateWorkItem) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in ("title", "description", "position"):
+        if cmd.HasField(name):
+            changes[name] = getattr(cmd, name)
+    if cmd.HasField("type"):
+        changes["type"] = pb_enums.from_pb_work_item_type(cmd.type, "type")
+    if cmd.HasField("status"):
+        changes["status"] = pb_enums.from_pb_work_item_status(cmd.status, "status")
+    if cmd.HasField("priority"):
+        changes["priority"] = pb_enums.from_pb_priority(cmd.priority, "priority")
+    if cmd.HasField("story_points") and cmd.clear_story_points:
+        raise ValidationError("story_points", "story_points and clear_story_points contradict")
+    if cmd.HasField("story_points"):
+        changes["story_points"] = cmd.story_points
+    elif cmd.clear_story_points:
+        changes["story_points"] = None
+    # For the nullable ids "" clears: orphan, backlog, unassigned.
+    if cmd.HasField("parent_id"):
+        changes["parent_id"] = _id_or_none(cmd.parent_id)
+    if cmd.HasField("sprint_id"):
+        changes["sprint_id"] = _id_or_none(cmd.sprint_id)
+    if cmd.HasField("assignee_id"):
+        changes["assignee_id"] = _id_or_none(cmd.assignee_id)
+    if not changes:
+        raise ValidationError("item_id", "name at least one field to change")
+    return changes
+
+
+async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    changes = _update_changes(cmd)
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        item = load_item(uow, principal, cmd.item_id, Role.EDITOR)
+        _check_visible(uow, principal, changes)
+        project = uow.projects.get(item.project_id)
+        updated = uow.work_items.update(item.id, cmd.expected_version or None, changes)
+        change = Change(
+            EntityType.WORK_ITEM,
+            Action.UPDATED,
+            updated.entity,
+            project.id,
+            updated.changes,
+            project_key=project.key,
+        )
+        return Mutation(_reply(updated.entity, project.key), change)
+
+    return await mutate(ctx, unit)
+
+
+async def delete_work_item(ctx: Context, cmd: commands_pb2.DeleteWorkItem) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        item = load_item(uow, principal, cmd.item_id, Role.EDITOR)
+        project = uow.projects.get(item.project_id)
+        cascaded = _cascaded_ids(uow, item.id)
+        deleted = uow.work_items.soft_delete(item.id, cmd.expected_version or None)
+        change = Change(
+            EntityType.WORK_ITEM,
+            Action.DELETED,
+            deleted,
+            project.id,
+            cascaded_ids=cascaded,
+            project_key=project.key,
+        )
+        return Mutation(_reply(deleted, project.key), change)
+
+    return await mutate(ctx, unit)
+
+
+def _cascaded_ids(uow: UnitOfWork, item_id: str) -> list[str]:
+    """The live comments, time entries and dependencies a delete of the item takes along."""
+    ids: list[str] = []
+    after: str | None = None
+    while page := uow.comments.list(item_id, limit=_CASCADE_PAGE, after_id=after):
+        ids.extend(comment.id for comment in page)
+        after = page[-1].id
+    entries = uow.time_entries.list(work_item_id=item_id, limit=_CASCADE_PAGE)
+    while entries:
+        ids.extend(entry.id for entry in entries)
+        last = entries[-1]
+        entries = uow.time_entries.list(
+            work_item_id=item_id, limit=_CASCADE_PAGE, before=(last.started_at, last.id)
+        )
+    outgoing, incoming = uow.dependencies.list_for_item(item_id)
+    ids.extend(dependency.id for dependency in [*outgoing, *incoming])
+    return ids
+
+
+async def get_work_item(ctx: Context, cmd: commands_pb2.GetWorkItem) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    by = cmd.WhichOneof("by")
+    if by is None:
+        raise ValidationError("item_id", "name an item by item_id or display_key")
+    asked = cmd.display_key if by == "display_key" else cmd.item_id
+
+    def read(uow: UnitOfWork) -> envelope_pb2.Reply:
+        if by == "display_key":
+            try:
+                found = uow.work_items.get_by_key(asked)
+            except NotFoundError as exc:
+                raise NotFoundError(ENTITY, asked) from exc
+            except ValidationError as exc:
+                raise ValidationError("display_key", exc.message) from exc
+        else:
+            found = uow.work_items.get(asked)
+        try:
+            require_role(uow, principal, found.project_id, Role.VIEWER)
+        except NotFoundError as exc:  # name what was asked for, not the hidden project
+            raise NotFoundError(ENTITY, asked) from exc
+        return _reply(found, uow.projects.get(found.project_id).key)
+
+    return await ctx.db.read(read)
+
+
+def _list_filter(cmd: commands_pb2.ListWorkItems) -> WorkItemFilter:
+    sprint_id, backlog_only = _id_filter(cmd.HasField("sprint_id"), cmd.sprint_id)
+    parent_id, orphans_only = _id_filter(cmd.HasField("parent_id"), cmd.parent_id)
+    assignee_id, unassigned_only = _id_filter(cmd.HasField("assignee_id"), cmd.assignee_id)
+    types = [pb_enums.from_pb_work_item_type(t, "types") for t in cmd.types]
+    statuses = [pb_enums.from_pb_work_item_status(s, "statuses") for s in cmd.statuses]
+    return WorkItemFilter(
+        types=types or None,
+        statuses=statuses or None,
+        sprint_id=sprint_id,
+        backlog_only=backlog_only,
+        parent_id=parent_id,
+        orphans_only=orphans_only,
+        assignee_id=assignee_id,
+        unassigned_only=unassigned_only,
+        descendants_of=cmd.descendants_of if cmd.HasField("descendants_of") else None,
+        ancestors_of=cmd.ancestors_of if cmd.HasField("ancestors_of") else None,
+        include_done=not cmd.exclude_done,
+        limit=cmd.limit or DEFAULT_LIMIT,
+    )
+
+
+def _id_filter(present: bool, value: str) -> tuple[str | None, bool]:
+    """(the id to match, whether to match "none") of an optional id filter; "" is "none"."""
+    if not present:
+        return None, False
+    return (value, False) if value else (None, True)
+
+
+async def list_work_items(ctx: Context, cmd: commands_pb2.ListWorkItems) -> envelope_pb2.Reply:
+    principal = ctx.principal
+    filters = _list_filter(cmd)
+
+    def read(uow: UnitOfWork) -> envelope_pb2.Reply:
+        require_role(uow, principal, cmd.project_id, Role.VIEWER)
+        project = uow.projects.get(cmd.project_id)
+        _check_anchors(uow, project.id, (filters.descendants_of, filters.ancestors_of))
+        items = uow.work_items.list(project.id, filters)
+        return envelope_pb2.Reply(
+            work_items=commands_pb2.WorkItemList(
+                items=[pb_entities.work_item_to_pb(item, project.key) for item in items],
+                seq=uow.events.latest_seq(),
+            )
+        )
+
+    return await ctx.db.read(read)
+
+
+def _check_anchors(uow: UnitOfWork, project_id: str, anchors: Iterable[str | None]) -> None:
+    """``descendants_of``/``ancestors_of`` must name a live item of the listed project."""
+    for anchor in anchors:
+        if anchor is None:
+            continue
+        item = uow.work_items.find(anchor)
+        if item is None or item.project_id != project_id:
+            raise NotFoundError(ENTITY, anchor)

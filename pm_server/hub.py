@@ -1,0 +1,96 @@
+"""The hub: who is subscribed to which project, and who is present where.
+
+``publish`` is called once per committed event, in commit order (by the
+database's ``on_commit`` hook). The event is already encoded; the hub hands
+the same bytes to every subscriber's bounded queue without awaiting anything,
+so a slow subscriber never delays the others (its own queue overflows and it
+is closed instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pm_proto.timestamps import to_timestamp
+from pm_proto.v1 import events_pb2
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pm_server.connection import Connection
+
+log = logging.getLogger(__name__)
+
+Topic = tuple[str, str]  # (tenant id, project id)
+
+
+class Hub:
+    def __init__(self, on_publish: Callable[[], None] | None = None) -> None:
+        self._subscribers: dict[Topic, set[Connection]] = {}
+        self._present: dict[Topic, Counter[str]] = {}
+        self._on_publish = on_publish
+
+    # -- subscriptions -----------------------------------------------------
+
+    def subscribe(self, tenant_id: str, project_id: str, connection: Connection) -> None:
+        self._subscribers.setdefault((tenant_id, project_id), set()).add(connection)
+
+    def unsubscribe(self, tenant_id: str, project_id: str, connection: Connection) -> None:
+        topic = (tenant_id, project_id)
+        subscribers = self._subscribers.get(topic)
+        if subscribers is not None:
+            subscribers.discard(connection)
+            if not subscribers:
+                del self._subscribers[topic]
+
+    def subscriber_count(self, tenant_id: str, project_id: str) -> int:
+        return len(self._subscribers.get((tenant_id, project_id), ()))
+
+    def publish(self, tenant_id: str, project_id: str, seq: int, event: bytes) -> None:
+        """Hand one committed, encoded event to every subscriber of its project."""
+        if self._on_publish is not None:
+            self._on_publish()
+        subscribers = self._subscribers.get((tenant_id, project_id))
+        if not subscribers:
+            return
+        for connection in tuple(subscribers):
+            connection.deliver(project_id, seq, event)
+
+    # -- presence ----------------------------------------------------------
+
+    def join(self, tenant_id: str, project_id: str, user_id: str, now: datetime) -> None:
+        present = self._present.setdefault((tenant_id, project_id), Counter())
+        present[user_id] += 1
+        if present[user_id] == 1:
+            self._announce(tenant_id, project_id, user_id, True, now)
+
+    def leave(self, tenant_id: str, project_id: str, user_id: str, now: datetime) -> None:
+        topic = (tenant_id, project_id)
+        present = self._present.get(topic)
+        if present is None or present[user_id] == 0:
+            return
+        present[user_id] -= 1
+        if present[user_id] == 0:
+            del present[user_id]
+            if not present:
+                del self._present[topic]
+            self._announce(tenant_id, project_id, user_id, False, now)
+
+    def present_users(self, tenant_id: str, project_id: str) -> list[str]:
+        return sorted(self._present.get((tenant_id, project_id), ()))
+
+    def _announce(
+        self, tenant_id: str, project_id: str, user_id: str, present: bool, now: datetime
+    ) -> None:
+        event = events_pb2.Event(
+            seq=0,
+            project_id=project_id,
+            actor_id=user_id,
+            occurred_at=to_timestamp(now),
+            presence=events_pb2.Presence(user_id=user_id, present=present),
+        ).SerializeToString()
+        for connection in tuple(self._subscribers.get((tenant_id, project_id), ())):
+            connection.deliver(project_id, 0, event)

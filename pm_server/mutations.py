@@ -1,0 +1,78 @@
+"""The write path: one mutation = one unit of work on the tenant's single writer.
+
+Inside the transaction, in order: the idempotency lookup (a retry of a
+committed request returns the stored reply and writes nothing), the
+handler's own work (authorisation, domain checks, writes with the atomic
+version predicate), the activity-log rows, the event-log row with its
+``seq``, and the idempotency record. Only after the commit is the event
+published (in commit order, by the database's ``on_commit`` hook) and the
+reply returned to be sent. Nothing is published for a rolled-back write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pm_db.unit_of_work import UnitOfWork
+from pm_proto.v1 import envelope_pb2
+from pm_server.context import Context
+from pm_server.events import Change, encode_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """What a handler's unit of work returns: the reply and the change (if any)."""
+
+    reply: envelope_pb2.Reply
+    change: Change | None
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    reply: bytes
+    project_id: str | None
+    seq: int
+    event: bytes | None
+
+
+async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelope_pb2.Reply:
+    """Run ``unit`` as one idempotent mutation and return its (committed) reply."""
+    user_id = ctx.user_id
+    request_id = ctx.request_id
+
+    def run(uow: UnitOfWork) -> Committed:
+        stored = uow.idempotency.get(user_id, request_id)
+        if stored is not None:
+            return Committed(stored, None, 0, None)
+        mutation = unit(uow)
+        reply = mutation.reply.SerializeToString()
+        change = mutation.change
+        event: bytes | None = None
+        seq = 0
+        if change is not None:
+            uow.activity.record(
+                entity_type=change.entity_type,
+                entity_id=change.entity.id,
+                project_id=change.project_id,
+                action=change.action,
+                actor_id=user_id,
+                changes=change.changes,
+            )
+            stored_event = uow.events.append_encoded(
+                project_id=change.project_id,
+                encode=lambda s: encode_event(change, seq=s, actor_id=user_id, now=uow.now),
+            )
+            event, seq = stored_event.payload, stored_event.seq
+        uow.idempotency.record(user_id, request_id, reply)
+        return Committed(reply, change.project_id if change else None, seq, event)
+
+    def publish(committed: Committed) -> None:
+        if committed.event is not None and committed.project_id is not None:
+            ctx.hub.publish(ctx.tenant_id, committed.project_id, committed.seq, committed.event)
+
+    committed = await ctx.db.write(run, on_commit=publish)
+    return envelope_pb2.Reply.FromString(committed.reply)

@@ -1,0 +1,29 @@
+"""Every command in the schema has a handler, and every handler a command of its type."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+
+import pytest
+
+from pm_proto.v1 import envelope_pb2
+from pm_server.dispatch import HANDLERS
+
+COMMANDS = {
+    field.name: field
+    for field in envelope_pb2.ClientMessage.DESCRIPTOR.oneofs_by_name["command"].fields
+}
+
+
+def test_every_command_has_a_handler_and_every_handler_a_command() -> None:
+    assert set(COMMANDS) == set(HANDLERS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_handler_takes_its_command_message_and_returns_a_reply(name: str) -> None:
+    handler = HANDLERS[name]
+    assert inspect.iscoroutinefunction(handler)
+    hints = typing.get_type_hints(handler)
+    assert hints["cmd"].DESCRIPTOR.full_name == COMMANDS[name].message_type.full_name
+    assert hints["return"] is envelope_pb2.Reply
