@@ -163,6 +163,8 @@ class ConflictError(PmError):
         self.entity_id = entity_id
         self.current_version = current_version
         self.current = current
+        #: For work items: the project key, so ``current`` can carry its display key.
+        self.project_key = ""
 
 
 class DuplicateError(ConflictError):

@@ -65,7 +65,7 @@ def _details(error: envelope_pb2.Error, exc: PmError) -> None:
         if exc.current_version is not None:
             error.current_version = exc.current_version
         if isinstance(exc.current, Entity):
-            pb_entities.set_entity(error, exc.current)
+            pb_entities.set_entity(error, exc.current, project_key=exc.project_key)
     elif isinstance(exc, DeleteBlockedError):
         error.entity, error.entity_id = exc.entity, exc.entity_id
         error.blockers.extend(exc.blockers)

@@ -21,7 +21,8 @@ class Change:
     entity_type: EntityType
     action: Action
     entity: Entity
-    project_id: str
+    #: None for tenant-wide rows (stored in the event log, published to no project).
+    project_id: str | None
     changes: Sequence[FieldChange] = ()
     cascaded_ids: Sequence[str] = ()
     #: For work items: the project key, so the event carries the display key.
@@ -32,7 +33,7 @@ def encode_event(change: Change, *, seq: int, actor_id: str, now: datetime) -> b
     """The pm.v1.Event of ``change`` at ``seq``, encoded once for storage and fan-out."""
     event = events_pb2.Event(
         seq=seq,
-        project_id=change.project_id,
+        project_id=change.project_id or "",
         actor_id=actor_id,
         occurred_at=to_timestamp(now),
         entity_type=pb_enums.to_pb_entity_type(change.entity_type),

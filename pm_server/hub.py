@@ -46,6 +46,18 @@ class Hub:
             if not subscribers:
                 del self._subscribers[topic]
 
+    def drop(self, tenant_id: str, project_id: str, user_id: str | None = None) -> None:
+        """End subscriptions to a project: of one user who lost access, or of everyone
+        (the project was deleted). Tenant admins keep access and are not dropped for a
+        membership change."""
+        topic = (tenant_id, project_id)
+        for connection in tuple(self._subscribers.get(topic, ())):
+            principal = connection.principal
+            if user_id is not None and (principal.user_id != user_id or principal.is_tenant_admin):
+                continue
+            connection.subscriptions.pop(project_id, None)
+            self.unsubscribe(tenant_id, project_id, connection)
+
     def subscriber_count(self, tenant_id: str, project_id: str) -> int:
         return len(self._subscribers.get((tenant_id, project_id), ()))
 

@@ -25,10 +25,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Mutation:
-    """What a handler's unit of work returns: the reply and the change (if any)."""
+    """What a handler's unit of work returns: the reply and the change (if any).
+
+    ``after_commit`` runs on the event loop right after the event is published,
+    before any later commit of the tenant is published (e.g. to stop a removed
+    member's subscriptions exactly at the removal).
+    """
 
     reply: envelope_pb2.Reply
     change: Change | None
+    after_commit: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,7 @@ class Committed:
     project_id: str | None
     seq: int
     event: bytes | None
+    after_commit: Callable[[], None] | None = None
 
 
 async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelope_pb2.Reply:
@@ -68,11 +75,14 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelo
             )
             event, seq = stored_event.payload, stored_event.seq
         uow.idempotency.record(user_id, request_id, reply)
-        return Committed(reply, change.project_id if change else None, seq, event)
+        project_id = change.project_id if change else None
+        return Committed(reply, project_id, seq, event, mutation.after_commit)
 
     def publish(committed: Committed) -> None:
         if committed.event is not None and committed.project_id is not None:
             ctx.hub.publish(ctx.tenant_id, committed.project_id, committed.seq, committed.event)
+        if committed.after_commit is not None:
+            committed.after_commit()
 
     committed = await ctx.db.write(run, on_commit=publish)
     return envelope_pb2.Reply.FromString(committed.reply)

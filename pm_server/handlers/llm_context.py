@@ -51,8 +51,7 @@ def _reply(context: LlmContext) -> envelope_pb2.Reply:
 
 def _change(action: Action, context: LlmContext, **kwargs: Any) -> Change:
     # project_id None: a tenant-wide row (stored with a NULL project, published nowhere).
-    project_id: Any = context.project_id
-    return Change(EntityType.LLM_CONTEXT, action, context, project_id, **kwargs)
+    return Change(EntityType.LLM_CONTEXT, action, context, context.project_id, **kwargs)
 
 
 def _load_for_write(uow: UnitOfWork, principal: Principal, context_id: str) -> LlmContext:

@@ -16,6 +16,8 @@ by ``(project_id, user_id)``; an unknown member is NOT_FOUND naming the user.
 
 from __future__ import annotations
 
+import functools
+
 from pm_core.enums import Action, EntityType, Role
 from pm_core.models import ProjectMember
 from pm_db.unit_of_work import UnitOfWork
@@ -73,7 +75,9 @@ async def remove_member(ctx: Context, cmd: commands_pb2.RemoveMember) -> envelop
         require_role(uow, principal, cmd.project_id, Role.ADMIN)
         removed = uow.members.remove(cmd.project_id, cmd.user_id, cmd.expected_version or None)
         change = Change(EntityType.MEMBER, Action.DELETED, removed, cmd.project_id)
-        return Mutation(_reply(removed), change)
+        # The removal event is the last one the removed user receives.
+        stop = functools.partial(ctx.hub.drop, ctx.tenant_id, cmd.project_id, cmd.user_id)
+        return Mutation(_reply(removed), change, after_commit=stop)
 
     return await mutate(ctx, unit)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pm_core.enums import Action, EntityType, Role
@@ -82,8 +83,11 @@ async def delete_project(ctx: Context, cmd: commands_pb2.DeleteProject) -> envel
     def unit(uow: UnitOfWork) -> Mutation:
         require_role(uow, principal, cmd.project_id, Role.ADMIN)
         deleted = uow.projects.soft_delete(cmd.project_id, cmd.expected_version or None)
+        stop = functools.partial(ctx.hub.drop, ctx.tenant_id, deleted.id)
         return Mutation(
-            _reply(deleted), Change(EntityType.PROJECT, Action.DELETED, deleted, deleted.id)
+            _reply(deleted),
+            Change(EntityType.PROJECT, Action.DELETED, deleted, deleted.id),
+            after_commit=stop,
         )
 
     return await mutate(ctx, unit)

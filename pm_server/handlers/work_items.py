@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
-from pm_core.errors import NotFoundError, ValidationError
+from pm_core.errors import ConflictError, NotFoundError, ValidationError
 from pm_core.models import WorkItem
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
@@ -149,7 +149,11 @@ async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> en
         item = load_item(uow, principal, cmd.item_id, Role.EDITOR)
         _check_visible(uow, principal, changes)
         project = uow.projects.get(item.project_id)
-        updated = uow.work_items.update(item.id, cmd.expected_version or None, changes)
+        try:
+            updated = uow.work_items.update(item.id, cmd.expected_version or None, changes)
+        except ConflictError as exc:
+            exc.project_key = project.key  # so the current item carries its display key
+            raise
         change = Change(
             EntityType.WORK_ITEM,
             Action.UPDATED,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -48,7 +49,7 @@ class Server:
         return client
 
 
-async def start_server(data_dir: Path, **overrides: object) -> tuple[Server, web.AppRunner]:
+async def start_server(data_dir: Path, **overrides: Any) -> tuple[Server, web.AppRunner]:
     settings = Settings(data_dir=data_dir, port=0, heartbeat_seconds=5, **overrides)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -25,5 +25,7 @@ def test_handler_takes_its_command_message_and_returns_a_reply(name: str) -> Non
     handler = HANDLERS[name]
     assert inspect.iscoroutinefunction(handler)
     hints = typing.get_type_hints(handler)
-    assert hints["cmd"].DESCRIPTOR.full_name == COMMANDS[name].message_type.full_name
+    command_type = COMMANDS[name].message_type
+    assert command_type is not None
+    assert hints["cmd"].DESCRIPTOR.full_name == command_type.full_name
     assert hints["return"] is envelope_pb2.Reply

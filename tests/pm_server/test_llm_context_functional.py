@@ -348,7 +348,7 @@ async def test_list_refuses_bad_filters(server: Server) -> None:
     b = await board(server)
     for cmd, field in [
         (commands_pb2.ListLlmContext(limit=-1), "limit"),
-        (commands_pb2.ListLlmContext(types=[0]), "types"),
+        (commands_pb2.ListLlmContext(types=[entities_pb2.LLM_CONTEXT_TYPE_UNSPECIFIED]), "types"),
     ]:
         error = await b.vic.error("list_llm_context", cmd)
         assert (error.code, error.field) == (envelope_pb2.VALIDATION_ERROR, field)

@@ -7,22 +7,23 @@ import json
 
 import aiohttp
 
-from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
+from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
 from tests.pm_server.conftest import Server, create_project, subscribe
 from tests.pm_server.wsclient import WsClient, seqs
 
 
-async def add_member(admin: WsClient, project_id: str, user: str, role: int) -> None:
+async def add_member(
+    admin: WsClient, project_id: str, user: str, role: entities_pb2.Role.ValueType
+) -> None:
     await admin.request(
         "add_member", commands_pb2.AddMember(project_id=project_id, user_id=user, role=role)
     )
 
 
-async def rename(client: WsClient, project_id: str, name: str) -> int:
+async def rename(client: WsClient, project_id: str, name: str) -> None:
     await client.request(
         "update_project", commands_pb2.UpdateProject(project_id=project_id, name=name)
     )
-    return 0
 
 
 async def test_second_client_sees_every_mutation_in_seq_order_with_changes(
@@ -91,7 +92,7 @@ async def test_resume_replays_exactly_the_missed_events_then_live(server: Server
     await writing
     assert not reply.subscribed.must_refetch
     await rename(alice, project.id, "live")
-    events = []
+    events: list[events_pb2.Event] = []
     while not events or events[-1].project.name != "live":
         events.append(await bob2.next_event())
     names = [e.project.name for e in events]
@@ -205,3 +206,33 @@ async def test_slow_consumer_is_closed_and_others_keep_receiving(tmp_path) -> No
             await client.close()
     finally:
         await runner.cleanup()
+
+
+async def test_removed_member_stops_receiving_events_at_the_removal(server: Server) -> None:
+    alice = await server.client(user="alice")
+    project = await create_project(alice, "KICK")
+    bob = await server.client(user="bob")
+    await add_member(alice, project.id, "bob", entities_pb2.ROLE_VIEWER)
+    await subscribe(bob, project.id)
+    await alice.request(
+        "remove_member", commands_pb2.RemoveMember(project_id=project.id, user_id="bob")
+    )
+    removal = await bob.next_event()
+    assert (removal.entity_type, removal.action) == (
+        entities_pb2.ENTITY_TYPE_MEMBER,
+        entities_pb2.ACTION_DELETED,
+    )
+    await rename(alice, project.id, "secret plans")
+    await bob.no_event()
+    error = await bob.error("subscribe", commands_pb2.Subscribe(project_ids=[project.id]))
+    assert error.code == envelope_pb2.NOT_FOUND
+
+
+async def test_deleting_a_project_ends_its_subscriptions(server: Server) -> None:
+    alice = await server.client(user="alice")
+    project = await create_project(alice, "GONE")
+    await subscribe(alice, project.id)
+    await alice.request("delete_project", commands_pb2.DeleteProject(project_id=project.id))
+    deleted = await alice.next_event()
+    assert deleted.action == entities_pb2.ACTION_DELETED
+    assert server.state.hub.subscriber_count("acme", project.id) == 0

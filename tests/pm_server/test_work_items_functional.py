@@ -259,6 +259,7 @@ async def test_update_work_item_with_stale_version_conflicts_with_current_item(
     assert (code(error), error.entity, error.entity_id) == ("CONFLICT", "work_item", item.id)
     assert error.current_version == 2
     assert (error.work_item.title, error.work_item.version) == ("v2", 2)
+    assert error.work_item.display_key == item.display_key
     await b.vic.no_event()
 
 
