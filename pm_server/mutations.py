@@ -27,22 +27,31 @@ log = logging.getLogger(__name__)
 class Mutation:
     """What a handler's unit of work returns: the reply and the change (if any).
 
-    ``after_commit`` runs on the event loop right after the event is published,
-    before any later commit of the tenant is published (e.g. to stop a removed
-    member's subscriptions exactly at the removal).
+    ``side_changes`` are further rows the mutation changed that subscribers must
+    hear about on their own (e.g. the timer a ``start_timer`` stopped, possibly
+    in another project): each gets its activity rows and its own event.
+    ``after_commit`` runs on the event loop right after the events are
+    published, before any later commit of the tenant is published (e.g. to
+    stop a removed member's subscriptions exactly at the removal).
     """
 
     reply: envelope_pb2.Reply
     change: Change | None
     after_commit: Callable[[], None] | None = None
+    side_changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    project_id: str | None
+    seq: int
+    event: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Committed:
     reply: bytes
-    project_id: str | None
-    seq: int
-    event: bytes | None
+    events: tuple[Published, ...] = ()
     after_commit: Callable[[], None] | None = None
 
 
@@ -51,36 +60,36 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelo
     user_id = ctx.user_id
     request_id = ctx.request_id
 
+    def record(uow: UnitOfWork, change: Change) -> Published:
+        uow.activity.record(
+            entity_type=change.entity_type,
+            entity_id=change.entity.id,
+            project_id=change.project_id,
+            action=change.action,
+            actor_id=user_id,
+            changes=change.changes,
+        )
+        stored = uow.events.append_encoded(
+            project_id=change.project_id,
+            encode=lambda s: encode_event(change, seq=s, actor_id=user_id, now=uow.now),
+        )
+        return Published(change.project_id, stored.seq, stored.payload)
+
     def run(uow: UnitOfWork) -> Committed:
         stored = uow.idempotency.get(user_id, request_id)
         if stored is not None:
-            return Committed(stored, None, 0, None)
+            return Committed(stored)
         mutation = unit(uow)
         reply = mutation.reply.SerializeToString()
-        change = mutation.change
-        event: bytes | None = None
-        seq = 0
-        if change is not None:
-            uow.activity.record(
-                entity_type=change.entity_type,
-                entity_id=change.entity.id,
-                project_id=change.project_id,
-                action=change.action,
-                actor_id=user_id,
-                changes=change.changes,
-            )
-            stored_event = uow.events.append_encoded(
-                project_id=change.project_id,
-                encode=lambda s: encode_event(change, seq=s, actor_id=user_id, now=uow.now),
-            )
-            event, seq = stored_event.payload, stored_event.seq
+        changes = (mutation.change,) if mutation.change is not None else ()
+        events = tuple(record(uow, c) for c in (*changes, *mutation.side_changes))
         uow.idempotency.record(user_id, request_id, reply)
-        project_id = change.project_id if change else None
-        return Committed(reply, project_id, seq, event, mutation.after_commit)
+        return Committed(reply, events, mutation.after_commit)
 
     def publish(committed: Committed) -> None:
-        if committed.event is not None and committed.project_id is not None:
-            ctx.hub.publish(ctx.tenant_id, committed.project_id, committed.seq, committed.event)
+        for event in committed.events:
+            if event.project_id is not None:
+                ctx.hub.publish(ctx.tenant_id, event.project_id, event.seq, event.event)
         if committed.after_commit is not None:
             committed.after_commit()
 

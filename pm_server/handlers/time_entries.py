@@ -5,9 +5,9 @@ Entries belong to their user: a user starts, stops and logs only their own.
 - ``start_timer`` and ``create_time_entry`` need editor rights on the item's
   project. Starting a timer stops the user's running one (the reply carries
   it as ``stopped``; the event is the new entry with the stopped entry's id
-  in ``cascaded_ids``). One mutation writes one event, in the new entry's
-  project: when the stopped timer ran in another project, that project's
-  subscribers learn of the stop only by reloading.
+  in ``cascaded_ids``). The stop is an update event of its own, in the
+  stopped entry's project, so that project's subscribers see it even when
+  it is not the new entry's project.
 - ``stop_timer`` and ``get_running_timer`` act on the caller's own timer and
   need no project role: ``start_timer`` stops the running timer wherever it
   runs, and a user removed from a project must still be able to stop a timer
@@ -67,9 +67,17 @@ async def start_timer(ctx: Context, cmd: commands_pb2.StartTimer) -> envelope_pb
         change = Change(
             EntityType.TIME_ENTRY, Action.CREATED, entry, entry.project_id, cascaded_ids=cascaded
         )
-        return Mutation(_reply(entry, stopped), change)
+        # The stopped timer is an update of its own, announced in its own project.
+        side = () if stopped is None else (_stopped_change(stopped),)
+        return Mutation(_reply(entry, stopped), change, side_changes=side)
 
     return await mutate(ctx, unit)
+
+
+def _stopped_change(stopped: TimeEntry) -> Change:
+    # Stopping changes only ended_at (None -> now).
+    changes = diff(stopped.model_copy(update={"ended_at": None}), stopped)
+    return Change(EntityType.TIME_ENTRY, Action.UPDATED, stopped, stopped.project_id, changes)
 
 
 async def stop_timer(ctx: Context, cmd: commands_pb2.StopTimer) -> envelope_pb2.Reply:
@@ -77,10 +85,7 @@ async def stop_timer(ctx: Context, cmd: commands_pb2.StopTimer) -> envelope_pb2.
 
     def unit(uow: UnitOfWork) -> Mutation:
         stopped = uow.time_entries.stop(user_id)  # NOT_FOUND running_timer when none runs
-        # Stopping changes only ended_at (None -> now).
-        changes = diff(stopped.model_copy(update={"ended_at": None}), stopped)
-        change = Change(EntityType.TIME_ENTRY, Action.UPDATED, stopped, stopped.project_id, changes)
-        return Mutation(_reply(stopped), change)
+        return Mutation(_reply(stopped), _stopped_change(stopped))
 
     return await mutate(ctx, unit)
 

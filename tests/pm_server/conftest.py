@@ -50,7 +50,7 @@ class Server:
 
 
 async def start_server(data_dir: Path, **overrides: Any) -> tuple[Server, web.AppRunner]:
-    settings = Settings(data_dir=data_dir, port=0, heartbeat_seconds=5, **overrides)
+    settings = Settings(**{"data_dir": data_dir, "port": 0, "heartbeat_seconds": 5, **overrides})
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -236,3 +236,32 @@ async def test_deleting_a_project_ends_its_subscriptions(server: Server) -> None
     deleted = await alice.next_event()
     assert deleted.action == entities_pb2.ACTION_DELETED
     assert server.state.hub.subscriber_count("acme", project.id) == 0
+
+
+async def test_leave_presence_is_an_event_and_outsiders_cannot_list(server: Server) -> None:
+    alice = await server.client(user="alice")
+    project = await create_project(alice, "LEAVE")
+    await subscribe(alice, project.id)
+    await alice.request("join_presence", commands_pb2.JoinPresence(project_id=project.id))
+    assert (await alice.next_event()).presence.present
+    reply = await alice.request("leave_presence", commands_pb2.LeavePresence(project_id=project.id))
+    assert list(reply.presence.user_ids) == []
+    left = await alice.next_event()
+    assert (left.presence.user_id, left.presence.present) == ("alice", False)
+    eve = await server.client(user="eve")
+    error = await eve.error("list_presence", commands_pb2.ListPresence(project_id=project.id))
+    assert error.code == envelope_pb2.NOT_FOUND
+
+
+async def test_unsubscribe_names_only_what_was_subscribed(server: Server) -> None:
+    alice = await server.client()
+    project = await create_project(alice, "UNS")
+    reply = await alice.request(
+        "unsubscribe", commands_pb2.Unsubscribe(project_ids=[project.id, "nope"])
+    )
+    assert list(reply.unsubscribed.project_ids) == []
+    await subscribe(alice, project.id)
+    reply = await alice.request(
+        "unsubscribe", commands_pb2.Unsubscribe(project_ids=[project.id, "nope"])
+    )
+    assert list(reply.unsubscribed.project_ids) == [project.id]

@@ -145,6 +145,10 @@ async def test_starting_a_second_timer_stops_the_first(board: Board) -> None:
         entities_pb2.ACTION_CREATED,
     )
     assert list(event.cascaded_ids) == [stopped.id]
+    stop_event = await board.carol.next_event()
+    assert (stop_event.entity_id, stop_event.action) == (stopped.id, entities_pb2.ACTION_UPDATED)
+    assert stop_event.seq == event.seq + 1
+    assert list(changes(stop_event)) == ["ended_at"]
     running = await running_timer(board.bob)
     assert running is not None
     assert running.id == second.time_entry.entry.id
@@ -427,3 +431,20 @@ async def test_get_running_timer_is_per_user(board: Board) -> None:
     assert await running_timer(board.bob) is not None
     assert await running_timer(board.carol) is None
     assert await running_timer(board.outsider) is None
+
+
+async def test_starting_a_timer_in_another_project_announces_the_stop_there(
+    board: Board,
+) -> None:
+    await board.bob.request("start_timer", commands_pb2.StartTimer(work_item_id=board.item.id))
+    await board.carol.next_event()
+    elsewhere = await board.bob.request(
+        "create_project", commands_pb2.CreateProject(key="ELSE", name="Elsewhere")
+    )
+    other = await create_item(board.bob, elsewhere.project.project.id, "Other")
+    await board.bob.request("start_timer", commands_pb2.StartTimer(work_item_id=other.id))
+    stop_event = await board.carol.next_event()
+    assert stop_event.project_id == board.project.id
+    assert stop_event.action == entities_pb2.ACTION_UPDATED
+    assert stop_event.time_entry.HasField("ended_at")
+    await board.carol.no_event()

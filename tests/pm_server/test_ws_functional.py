@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from pm_auth.tokens import TokenVerifier, load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from tests.pm_server.conftest import Server, create_project, subscribe
+from tests.pm_server.conftest import Server, create_project, start_server, subscribe
 from tests.pm_server.wsclient import WsClient
 
 
@@ -37,8 +42,6 @@ async def test_upgrade_with_bad_token_is_refused_with_401(server: Server, token:
 
 
 async def test_token_signed_with_another_key_is_refused(server: Server) -> None:
-    from pm_auth.tokens import mint_token
-
     forged = mint_token(b"k" * 32, tenant_id="acme", user_id="mallory")
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
@@ -276,3 +279,60 @@ async def test_readyz_and_metrics(server: Server) -> None:
     assert "pm_open_tenants 1.0" in text
     assert "pm_events_published_total 1.0" in text
     assert "pm_command_seconds_bucket" in text
+
+
+async def test_peer_that_stops_answering_pings_is_closed(tmp_path: Path) -> None:
+    srv, runner = await start_server(tmp_path / "data", heartbeat_seconds=0.2)
+    try:
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(
+                srv.ws_url, headers={"Authorization": f"Bearer {srv.token()}"}, autoping=False
+            )
+            # Never read again: the server's pings go unanswered.
+            for _ in range(100):
+                if not srv.state.connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert not srv.state.connections
+            await ws.close()
+    finally:
+        await runner.cleanup()
+
+
+def test_pm_token_mints_a_token_the_server_accepts(tmp_path: Path) -> None:
+    env = {**os.environ, "PM_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pm_server",
+            "token",
+            "--tenant",
+            "acme",
+            "--user",
+            "bob",
+            "--name",
+            "Bob B",
+            "--admin",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    principal = TokenVerifier(load_or_create_signing_key(tmp_path)).verify(done.stdout.strip())
+    assert (principal.tenant_id, principal.user_id, principal.display_name) == (
+        "acme",
+        "bob",
+        "Bob B",
+    )
+    assert principal.is_tenant_admin
+    refused = subprocess.run(
+        [sys.executable, "-m", "pm_server", "token", "--tenant", "../etc", "--user", "bob"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "tenant id must match" in refused.stderr
