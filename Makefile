@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest proto clean
+.PHONY: run test lint typecheck layers pytest proto fuzz crash bench bench-quick clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -32,6 +32,18 @@ layers: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+fuzz: $(STAMP)
+	PM_FUZZ_FRAMES=100000 $(BIN)/pytest -q -o timeout=3600 tests/pm_server/test_fuzz_functional.py
+
+crash: $(STAMP)
+	PM_CRASH_CYCLES=50 $(BIN)/pytest -q -o timeout=3600 tests/pm_server/test_crash_functional.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
 
 proto: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \

@@ -13,7 +13,8 @@ from datetime import timedelta
 from aiohttp import web
 
 from pm_auth.tokens import load_or_create_signing_key, mint_token
-from pm_server import __version__
+from pm_client import cli as client_cli
+from pm_server import __version__, tenant_cli
 from pm_server.app import create_app
 from pm_server.settings import Settings
 from pm_server.state import STATE
@@ -40,10 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--admin", action="store_true", help="grant the tenant_admin role")
     token.add_argument("--hours", type=float, default=24.0, help="lifetime (default 24)")
 
+    tenant_cli.register(commands)
+    client_cli.register(commands)
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    return _token(args)
+    if args.command == "token":
+        return _token(args)
+    if args.command == "tenant":
+        return tenant_cli.run(args, Settings())
+    return client_cli.run(args)
 
 
 def _token(args: argparse.Namespace) -> int:
