@@ -7,8 +7,9 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -81,8 +82,20 @@ def _serve(args: argparse.Namespace) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(serve(settings))
+    run_event_loop(serve(settings))
     return 0
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop when it is installed (faster I/O), else on asyncio's loop."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional: its absence is a supported setup
+    except ImportError:
+        log.info("event loop: asyncio")
+        asyncio.run(main)
+    else:
+        log.info("event loop: uvloop")
+        uvloop.run(main)
 
 
 async def serve(settings: Settings) -> None:

@@ -228,8 +228,10 @@ class Connection:
             self._abort()
 
     def _abort(self) -> None:
-        if isinstance(self._transport, asyncio.Transport):
-            self._transport.abort()
+        # Duck-typed: uvloop's transports are not asyncio.Transport subclasses.
+        abort = getattr(self._transport, "abort", None)
+        if abort is not None:
+            abort()
 
     async def wait_finished(self) -> None:
         await self._finished.wait()
