@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )
 """
 _SELECT_VERSION: Final = "SELECT coalesce(max(version), 0) FROM schema_migrations"
-_INSERT_RECORD: Final = "INSERT INTO schema_migrations (version, name, applied_at) VALUES"
+_INSERT_RECORD: Final = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,9 @@ def current_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> list[int]:
     """Bring ``conn``'s database up to the newest migration; returns versions applied.
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Each
+    migration reads the current version under the write lock it is applied
+    with, so two processes opening a new database at once apply it once.
     """
     check_sequence(migrations)
     newest = migrations[-1].version if migrations else 0
@@ -90,23 +92,42 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> list
         raise SchemaTooNewError(found, newest)
     applied = []
     for migration in migrations[found:]:
-        _apply(conn, migration)
-        applied.append(migration.version)
+        if _apply(conn, migration):
+            applied.append(migration.version)
     return applied
 
 
-def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
+def _statements(sql: str) -> list[str]:
+    """Split a script into complete statements (triggers' BEGIN ... END stay whole)."""
+    statements, pending = [], ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    if pending.strip() and not _only_comments(pending):
+        raise MigrationError("migration ends with an incomplete statement")
+    return statements
+
+
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration) -> bool:
+    """Apply one migration with its record in one transaction; False if already applied."""
     applied_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # The version, name and time are ours (a file name matched by _FILE_NAME and
-    # a formatted timestamp), never outside input.
-    record = f"{_INSERT_RECORD} ({migration.version}, '{migration.name}', '{applied_at}');"
     rebuild = migration.rebuilds_tables
     if rebuild:
         conn.execute("PRAGMA foreign_keys = OFF")
     try:
-        # executescript() commits any open transaction before it runs, so the
-        # transaction is opened and closed by the script itself.
-        conn.executescript(f"BEGIN IMMEDIATE;\n{migration.sql}\n;\n{record}")
+        conn.execute("BEGIN IMMEDIATE")
+        if current_version(conn) >= migration.version:  # another process got here first
+            conn.execute("ROLLBACK")
+            return False
+        for statement in _statements(migration.sql):
+            conn.execute(statement)
+        conn.execute(_INSERT_RECORD, (migration.version, migration.name, applied_at))
         if rebuild:
             violations = conn.execute("PRAGMA foreign_key_check").fetchall()
             if violations:
@@ -125,3 +146,4 @@ def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
     finally:
         if rebuild:
             conn.execute("PRAGMA foreign_keys = ON")
+    return True

@@ -43,6 +43,8 @@ async def leave_presence(ctx: Context, cmd: commands_pb2.LeavePresence) -> envel
     if cmd.project_id in ctx.connection.present_in:
         ctx.connection.present_in.discard(cmd.project_id)
         ctx.hub.leave(ctx.tenant_id, cmd.project_id, ctx.user_id, datetime.now(UTC))
+    # Leaving needs no role (a removed member may still leave); seeing who is there does.
+    await _require_viewer(ctx, cmd.project_id)
     return _present(ctx, cmd.project_id)
 
 

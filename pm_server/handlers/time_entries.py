@@ -12,9 +12,9 @@ Entries belong to their user: a user starts, stops and logs only their own.
   need no project role: ``start_timer`` stops the running timer wherever it
   runs, and a user removed from a project must still be able to stop a timer
   left running there.
-- ``update_time_entry`` and ``delete_time_entry``: the entry's user, or an
-  admin of its project. Another member gets FORBIDDEN; a user who cannot
-  read the project gets NOT_FOUND for the entry.
+- ``update_time_entry`` and ``delete_time_entry``: the entry's user (while an
+  editor of its project), or an admin of its project. Another member gets
+  FORBIDDEN; a user who cannot read the project gets NOT_FOUND for the entry.
 - ``list_time_entries``: a user may list their own entries anywhere (their
   ``user_id``, or no filter at all); everyone's entries (no ``user_id``) or
   another user's need a ``project_id`` or ``work_item_id`` the caller can
@@ -215,12 +215,15 @@ def _require_item_editor(uow: UnitOfWork, principal: Principal, item_id: str) ->
 
 
 def _require_owner_or_admin(uow: UnitOfWork, principal: Principal, entry_id: str) -> None:
-    """The entry's own user, or an admin of its project (FORBIDDEN for other members)."""
+    """The entry's own user while an editor of its project, or an admin of the project.
+
+    A user removed from the project (or demoted to viewer) no longer changes entries
+    there: NOT_FOUND when they cannot read the project, FORBIDDEN otherwise.
+    """
     entry = uow.time_entries.get(entry_id)
-    if entry.user_id == principal.user_id:
-        return
+    required = Role.EDITOR if entry.user_id == principal.user_id else Role.ADMIN
     try:
-        require_role(uow, principal, entry.project_id, Role.ADMIN)
+        require_role(uow, principal, entry.project_id, required)
     except NotFoundError as exc:
         raise NotFoundError("time_entry", entry_id) from exc
 

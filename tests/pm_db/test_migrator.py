@@ -13,6 +13,7 @@ from pm_db.migrator import (
     REBUILD_MARKER,
     Migration,
     MigrationError,
+    _apply,
     current_version,
     load_migrations,
     migrate,
@@ -168,3 +169,38 @@ def test_table_rebuild_that_breaks_foreign_keys_is_rolled_back(raw: sqlite3.Conn
     assert current_version(raw) == 1
     assert raw.execute("SELECT count(*) FROM parent").fetchone()[0] == 1
     assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_migration_applied_meanwhile_by_another_process_is_skipped(tmp_path: Path) -> None:
+    first = sqlite3.connect(tmp_path / "race.db", isolation_level=None)
+    second = sqlite3.connect(tmp_path / "race.db", isolation_level=None)
+    try:
+        migrations = load_migrations()
+        # Both saw version 0; the first applies everything, then the second tries.
+        assert current_version(second) == 0
+        migrate(first, migrations)
+        assert not _apply(second, migrations[0])
+        records = second.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+        assert records == len(migrations)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_migration_with_a_trigger_is_split_into_whole_statements(raw: sqlite3.Connection) -> None:
+    migration = Migration(
+        1,
+        "trigger",
+        """
+        CREATE TABLE t (x INTEGER);
+        CREATE TABLE log (x INTEGER);
+        -- a trigger body holds semicolons of its own
+        CREATE TRIGGER t_log AFTER INSERT ON t BEGIN
+            INSERT INTO log VALUES (new.x);
+            INSERT INTO log VALUES (new.x * 10);
+        END;
+        INSERT INTO t VALUES (1);
+        """,
+    )
+    migrate(raw, (migration,))
+    assert raw.execute("SELECT x FROM log ORDER BY x").fetchall() == [(1,), (10,)]
