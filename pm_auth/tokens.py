@@ -7,21 +7,38 @@ Tokens are JWTs. The tenant and the user come from the verified claims only:
 - ``name`` / ``email``: optional profile, used to provision the user row;
 - ``roles``: optional list; ``"tenant_admin"`` grants every project permission.
 
-``exp`` is required. This module verifies HS256 with the development key that
-``pm serve`` generates on first start (see :func:`load_or_create_signing_key`).
+``exp`` is required; ``iss`` and ``aud`` are checked when configured (a token that
+carries an ``aud`` is refused unless an audience is configured and listed in it, as
+RFC 7519 4.1.3 asks); ``nbf`` and ``iat`` are honoured when present, all within a
+small leeway.
+
+:class:`AuthConfig` says which algorithms and keys are accepted: HS256 with the
+development key that ``pm serve`` generates on first start (see
+:func:`load_or_create_signing_key`), and RS256, ES256 and EdDSA with public keys
+from a PEM or JWKS file (:mod:`pm_auth.keys`). The key is chosen by the token's
+``kid`` (an unknown ``kid`` is refused) or, without one, by being the only key of
+the token's algorithm. The algorithm is the key's own: an HMAC secret verifies
+HS256 only, an RSA key RS256 only, an EC P-256 key ES256 only, an Ed25519 (or Ed448) key
+EdDSA only, so ``alg: none`` and HS256-signed-with-a-public-key are refused.
+
+Every refusal is an :class:`UnauthenticatedError` whose message says why, never
+with key material or token content in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import jwt
+from jwt.exceptions import InvalidSubjectError
 
+from pm_auth.keys import ALGORITHMS, VerificationKey, check_unique_kids, hmac_key
 from pm_core.errors import UnauthenticatedError
 from pm_core.tenancy import is_valid_tenant_id
 
@@ -30,6 +47,9 @@ TENANT_CLAIM: Final = "tenant"
 TENANT_ADMIN_ROLE: Final = "tenant_admin"
 KEY_FILE_NAME: Final = "signing-key"
 DEFAULT_LIFETIME: Final = timedelta(hours=24)
+DEFAULT_LEEWAY: Final = timedelta(seconds=30)
+MAX_LEEWAY: Final = timedelta(minutes=5)
+_MAX_EXP: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant datetime holds
 _MAX_USER_ID: Final = 64
 _MAX_PROFILE: Final = 200
 
@@ -47,20 +67,41 @@ class Principal:
 
 
 def load_or_create_signing_key(data_dir: Path) -> bytes:
-    """The development HS256 key in ``<data_dir>/signing-key``, created (mode 0600) if absent."""
+    """The development HS256 key in ``<data_dir>/signing-key``, created (mode 0600) if absent.
+
+    The file appears complete or not at all: the key is written to a temporary
+    file, synced, then linked into place (``link`` fails if another process
+    got there first, whose key is then used). A file that does not hold a
+    32-byte hex key is refused with ValueError rather than used.
+    """
     path = data_dir / KEY_FILE_NAME
     try:
-        return bytes.fromhex(path.read_text().strip())
+        return _read_signing_key(path)
     except FileNotFoundError:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
+    temporary = data_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its key
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex() + "\n")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_bytes(32).hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read_signing_key(path)
+
+
+def _read_signing_key(path: Path) -> bytes:
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{path} does not hold a 32-byte hex key; remove it to get a new one")
     return key
 
 
@@ -74,8 +115,10 @@ def mint_token(
     tenant_admin: bool = False,
     lifetime: timedelta = DEFAULT_LIFETIME,
     now: datetime | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
 ) -> str:
-    """A signed development token (``pm token``)."""
+    """A signed development token (``pm token``); ``iss``/``aud`` for a server that checks them."""
     if not is_valid_tenant_id(tenant_id):
         raise ValueError("tenant id must match ^[a-z0-9][a-z0-9_-]{0,62}$")
     issued = now or datetime.now(UTC)
@@ -91,41 +134,150 @@ def mint_token(
         claims["email"] = email
     if tenant_admin:
         claims["roles"] = [TENANT_ADMIN_ROLE]
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Which tokens a :class:`TokenVerifier` accepts."""
+
+    #: Algorithms accepted at all; a key of another algorithm is never used.
+    algorithms: frozenset[str] = frozenset(ALGORITHMS)
+    #: The HS256 secret (the data dir's development key), if HS256 tokens are accepted.
+    hs256_secret: bytes | None = field(default=None, repr=False)
+    #: Public keys (:func:`pm_auth.keys.load_public_keys`).
+    public_keys: tuple[VerificationKey, ...] = ()
+    #: Required ``iss`` value, if any.
+    issuer: str | None = None
+    #: Required member of ``aud``, if any.
+    audience: str | None = None
+    #: Clock skew allowed on ``exp``, ``nbf`` and ``iat`` (0 to 5 minutes).
+    leeway: timedelta = DEFAULT_LEEWAY
+
+    def __post_init__(self) -> None:
+        unknown = self.algorithms - set(ALGORITHMS)
+        if unknown or not self.algorithms:
+            raise ValueError(f"algorithms must be a non-empty subset of {', '.join(ALGORITHMS)}")
+        if not timedelta(0) <= self.leeway <= MAX_LEEWAY:
+            raise ValueError("leeway must be between 0 and 5 minutes")
+        if self.issuer == "" or self.audience == "":
+            raise ValueError("issuer and audience must be None or non-empty")
+        if self.hs256_secret is not None:
+            hmac_key(self.hs256_secret)  # raises if too short
+
+    def keys(self) -> tuple[VerificationKey, ...]:
+        """The keys in use: each configured key whose algorithm is accepted."""
+        keys: list[VerificationKey] = []
+        if self.hs256_secret is not None:
+            keys.append(hmac_key(self.hs256_secret))
+        keys.extend(self.public_keys)
+        return tuple(key for key in keys if key.algorithm in self.algorithms)
+
+
 class TokenVerifier:
-    def __init__(self, key: bytes, *, leeway: timedelta = timedelta(seconds=30)) -> None:
-        self._key = key
-        self._leeway = leeway
+    """Checks tokens against an :class:`AuthConfig`.
+
+    ``TokenVerifier(key_bytes)`` is the development form: HS256 with that key only.
+    """
+
+    def __init__(self, config: AuthConfig | bytes, *, leeway: timedelta = DEFAULT_LEEWAY) -> None:
+        if isinstance(config, bytes):
+            config = AuthConfig(frozenset({ALGORITHM}), hs256_secret=config, leeway=leeway)
+        keys = config.keys()
+        if not keys:
+            raise ValueError(
+                "no verification key: configure a public key file, a JWKS file or the dev key "
+                "for one of the accepted algorithms"
+            )
+        check_unique_kids(keys)
+        self._config = config
+        self._keys = keys
+        self._by_kid = {key.kid: key for key in keys if key.kid is not None}
+
+    def summary(self) -> str:
+        """The keys in use, for the startup log (sources and kids, never key material)."""
+        return "; ".join(
+            f"{key.algorithm} {key.source}" + (f" (kid {key.kid})" if key.kid else "")
+            for key in self._keys
+        )
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; anything else raises UnauthenticatedError."""
+        key = self._key_for(token)
+        config = self._config
         try:
             claims = jwt.decode(
                 token,
-                self._key,
-                algorithms=[ALGORITHM],
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", TENANT_CLAIM]},
+                key.key,
+                algorithms=[key.algorithm],
+                issuer=config.issuer,
+                audience=config.audience,
+                leeway=config.leeway,
+                options={
+                    "require": ["exp", "sub", TENANT_CLAIM],
+                    "enforce_minimum_key_length": True,
+                },
             )
         except jwt.ExpiredSignatureError as exc:
             raise UnauthenticatedError("token expired") from exc
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token: {_reason(exc)}") from exc
         return _principal(claims)
 
+    def _key_for(self, token: str) -> VerificationKey:
+        """The one key that may verify ``token``, chosen from its header.
 
-def _reason(exc: jwt.InvalidTokenError) -> str:
+        The header is not trusted: it only selects among configured keys, and its
+        ``alg`` must be both accepted and the selected key's own algorithm.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise UnauthenticatedError("invalid token: malformed") from exc
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._config.algorithms:
+            raise UnauthenticatedError("invalid token: algorithm not allowed")
+        kid = header.get("kid")
+        if kid is not None:
+            key = self._by_kid.get(kid)
+            if key is None:
+                raise UnauthenticatedError("invalid token: unknown key id")
+            if key.algorithm != alg:
+                raise UnauthenticatedError("invalid token: algorithm does not match the key")
+            return key
+        candidates = [key for key in self._keys if key.algorithm == alg]
+        if not candidates:
+            raise UnauthenticatedError("invalid token: no key for its algorithm")
+        if len(candidates) > 1:
+            raise UnauthenticatedError("invalid token: no key id and several keys could match")
+        return candidates[0]
+
+
+def _reason(exc: jwt.PyJWTError) -> str:
+    """A fixed phrase per failure: PyJWT's own messages may quote the token."""
     if isinstance(exc, jwt.MissingRequiredClaimError):
-        return f"missing claim {exc.claim}"
+        return f"missing claim {exc.claim}"  # one of the names pm requires
     if isinstance(exc, jwt.InvalidSignatureError):
         return "bad signature"
     if isinstance(exc, jwt.InvalidAlgorithmError):
         return "algorithm not allowed"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "wrong issuer"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "wrong audience"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "not yet valid"
+    if isinstance(exc, jwt.InvalidIssuedAtError):
+        return "iat must be a number"
+    if isinstance(exc, InvalidSubjectError):
+        return "sub must be a string"
     if isinstance(exc, jwt.DecodeError):
         return "malformed"
-    return exc.__class__.__name__
+    return "rejected"
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
@@ -137,6 +289,9 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise UnauthenticatedError("invalid token: sub must be a string of 1-64 characters")
     if not user_id.isprintable():
         raise UnauthenticatedError("invalid token: sub must be printable")
+    exp = claims["exp"]
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not 0 < exp <= _MAX_EXP:
+        raise UnauthenticatedError("invalid token: exp must be a NumericDate")
     name = _profile(claims.get("name")) or user_id
     roles = claims.get("roles")
     return Principal(
@@ -145,7 +300,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         display_name=name,
         email=_profile(claims.get("email")),
         is_tenant_admin=isinstance(roles, list) and TENANT_ADMIN_ROLE in roles,
-        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        expires_at=datetime.fromtimestamp(int(exp), UTC),
     )
 
 

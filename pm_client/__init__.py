@@ -1,1 +1,28 @@
-"""Async client library and command line for pm servers (grows with the server)."""
+"""Async client library (and the ``pm`` client command line) for pm servers.
+
+See :class:`pm_client.client.PmClient`; everything it raises is in :mod:`pm_client.errors`.
+"""
+
+from pm_client.client import PmClient
+from pm_client.commands import COMMANDS
+from pm_client.errors import (
+    ClientError,
+    ConnectError,
+    ConnectionLost,
+    MustRefetch,
+    RequestTimeout,
+    ServerError,
+)
+from pm_client.events import EventStream
+
+__all__ = [
+    "COMMANDS",
+    "ClientError",
+    "ConnectError",
+    "ConnectionLost",
+    "EventStream",
+    "MustRefetch",
+    "PmClient",
+    "RequestTimeout",
+    "ServerError",
+]

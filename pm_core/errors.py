@@ -19,6 +19,7 @@ preformatted strings, so the edge can render them however it needs to.
     ├── ForbiddenError                 FORBIDDEN
     ├── RateLimitedError               RATE_LIMITED (+ retry_after), retryable
     ├── NotFoundError                  NOT_FOUND (+ entity, entity_id)
+    │   └── TenantGoneError
     ├── ConflictError                  CONFLICT (+ current version / entity)
     │   └── DuplicateError             (+ unique key)
     ├── DeleteBlockedError             DELETE_BLOCKED (+ blockers)
@@ -139,6 +140,13 @@ class NotFoundError(PmError):
         super().__init__(f"{entity} not found")
         self.entity = entity
         self.entity_id = entity_id
+
+
+class TenantGoneError(NotFoundError):
+    """The tenant's database was deleted (by an operator) while clients were connected."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__("tenant", tenant_id)
 
 
 class ConflictError(PmError):

@@ -33,6 +33,7 @@ from pm_core.text import (
     Description,
     Email,
     Name,
+    Sql,
     Title,
 )
 
@@ -164,7 +165,7 @@ class LlmContext(Entity):
     category: Category = ""
     title: Title
     content: ContextContent
-    example_sql: str | None = None
+    example_sql: Sql | None = None
     priority: ContextPriority = 50
     created_by: Id | None = None
 

@@ -19,9 +19,12 @@ from pydantic import AfterValidator, StringConstraints
 
 TITLE_MAX: Final = 500
 NAME_MAX: Final = 200
-DESCRIPTION_MAX: Final = 50_000
-COMMENT_MAX: Final = 20_000
-CONTEXT_CONTENT_MAX: Final = 100_000
+# Multi-line limits keep the largest command (4 bytes per character at worst) inside the
+# default 64 KiB WebSocket frame (PM_MAX_FRAME_BYTES).
+DESCRIPTION_MAX: Final = 10_000
+COMMENT_MAX: Final = 10_000
+CONTEXT_CONTENT_MAX: Final = 10_000
+SQL_MAX: Final = 4_000
 CATEGORY_MAX: Final = 100
 EMAIL_MAX: Final = 320
 
@@ -79,3 +82,4 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX),
     AfterValidator(check_single_line),
 ]
+Sql = Annotated[str, StringConstraints(max_length=SQL_MAX), AfterValidator(check_multi_line)]

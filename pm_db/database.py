@@ -52,6 +52,10 @@ class StorageOptions:
     read_connections: int = 2
     #: Most mutations committed in one transaction.
     max_batch: int = 256
+    #: Writes waiting for the writer beyond which :meth:`TenantDatabase.write`
+    #: refuses at once (UnavailableError "tenant busy", retryable) instead of
+    #: queueing: memory stays bounded however fast clients send.
+    max_queued_writes: int = 1_000
 
 
 _STOP = object()
@@ -86,6 +90,7 @@ class TenantDatabase:
         self._read_executor = read_executor
         self._queue: asyncio.Queue[_Job | object] = asyncio.Queue()
         self._readers: list[sqlite3.Connection] = []
+        self._readers_opening = 0
         self._idle_readers: asyncio.Queue[sqlite3.Connection] = asyncio.Queue()
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
@@ -130,8 +135,16 @@ class TenantDatabase:
         commit order across all writers of this tenant and before any caller
         resumes: the place to publish events so that subscribers see them in
         ``seq`` order. It must not block; its exceptions are logged.
+
+        When ``max_queued_writes`` writes already wait for the writer, this
+        raises UnavailableError ("tenant busy", retryable) and queues nothing.
         """
         self._check_open()
+        if self._queue.qsize() >= self._options.max_queued_writes:
+            raise UnavailableError(
+                f"tenant busy: {self._options.max_queued_writes} writes are already queued; "
+                "retry shortly"
+            )
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job(fn, future, cast(Callable[[object], None] | None, on_commit)))
         return cast(T, await future)
@@ -166,11 +179,16 @@ class TenantDatabase:
             raise StorageClosedError(f"database of tenant {self.tenant_id} is closed")
 
     async def _acquire_reader(self) -> sqlite3.Connection:
-        if self._idle_readers.empty() and len(self._readers) < self._options.read_connections:
-            loop = asyncio.get_running_loop()
-            conn = await loop.run_in_executor(
-                self._read_executor, _open_reader, self.path, self._options
-            )
+        opened = len(self._readers) + self._readers_opening
+        if self._idle_readers.empty() and opened < self._options.read_connections:
+            # Count the slot before awaiting, so concurrent callers cannot all open one.
+            self._readers_opening += 1
+            try:
+                conn = await asyncio.get_running_loop().run_in_executor(
+                    self._read_executor, _open_reader, self.path, self._options
+                )
+            finally:
+                self._readers_opening -= 1
             self._readers.append(conn)
             return conn
         return await self._idle_readers.get()

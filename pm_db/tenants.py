@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from pm_core.errors import StorageClosedError
+from pm_core.errors import StorageClosedError, TenantGoneError
 from pm_core.tenancy import check_tenant_id, is_valid_tenant_id
 from pm_db.database import StorageOptions, TenantDatabase
 from pm_db.migrator import Migration, load_migrations
@@ -94,13 +94,17 @@ class TenantDatabases:
         return list(self._open)
 
     @asynccontextmanager
-    async def use(self, tenant_id: str) -> AsyncIterator[TenantDatabase]:
-        """Hold ``tenant_id``'s database open for the duration of the block."""
+    async def use(self, tenant_id: str, *, create: bool = True) -> AsyncIterator[TenantDatabase]:
+        """Hold ``tenant_id``'s database open for the duration of the block.
+
+        With ``create=False`` a tenant whose database is not on disk is not
+        created but refused with TenantGoneError (it was deleted).
+        """
         self._check_open()
         check_tenant_id(tenant_id)
         self._leases[tenant_id] = self._leases.get(tenant_id, 0) + 1
         try:
-            db = await self._get(tenant_id)
+            db = await self._get(tenant_id, create)
             yield db
         finally:
             remaining = self._leases[tenant_id] - 1
@@ -109,7 +113,11 @@ class TenantDatabases:
             else:
                 del self._leases[tenant_id]
 
-    async def _get(self, tenant_id: str) -> TenantDatabase:
+    def exists(self, tenant_id: str) -> bool:
+        """True when the tenant has a database on disk."""
+        return self.db_path(tenant_id).is_file()
+
+    async def _get(self, tenant_id: str, create: bool = True) -> TenantDatabase:
         db = self._open.get(tenant_id)
         if db is not None and db.closed:  # closed behind our back: forget it, reopen
             del self._open[tenant_id]
@@ -117,6 +125,8 @@ class TenantDatabases:
         if db is not None:
             self._open.move_to_end(tenant_id)
             return db
+        if not create and not self.exists(tenant_id):
+            raise TenantGoneError(tenant_id)
         pending = self._opening.get(tenant_id)
         if pending is None:
             pending = asyncio.ensure_future(self._open_tenant(tenant_id))

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
-from pm_auth.tokens import TokenVerifier, load_or_create_signing_key
+from pm_auth.keys import load_public_keys
+from pm_auth.tokens import AuthConfig, TokenVerifier, load_or_create_signing_key
 from pm_db.tenants import TenantDatabases
+from pm_db.unit_of_work import UnitOfWork
+from pm_server.connection import CLOSE_TENANT_DELETED
 from pm_server.hub import Hub
+from pm_server.limits import LIMITS, ServerLimits
 from pm_server.metrics import Metrics
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
 from pm_server.ws import websocket
+
+log = logging.getLogger(__name__)
+
+#: Seconds between checks for tenants deleted while their clients are connected.
+DELETED_TENANT_CHECK_SECONDS = 2.0
 
 SETTINGS = web.AppKey("settings", Settings)
 
@@ -38,21 +51,98 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         write_threads=settings.db_write_threads,
         read_threads=settings.db_read_threads,
     )
-    key = load_or_create_signing_key(settings.data_dir)
+    verifier = build_verifier(settings)
+    log.info("accepting tokens: %s", verifier.summary())
     metrics = Metrics()
     state = ServerState(
         settings=settings,
         databases=databases,
-        verifier=TokenVerifier(key),
+        verifier=verifier,
         hub=Hub(on_publish=metrics.events_published.inc),
         metrics=metrics,
     )
     state.metrics.track_open_tenants(lambda: databases.open_count)
+    app[LIMITS] = ServerLimits(settings, metrics.registry)
     app[STATE] = state
+    loop = asyncio.get_running_loop()
+    background = [
+        loop.create_task(_maintain(state), name="pm-maintenance"),
+        loop.create_task(_watch_deleted_tenants(state), name="pm-deleted-tenants"),
+    ]
     state.ready = True
     yield
     state.ready = False
+    for task in background:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await databases.close()
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    """The token verifier the settings describe; a bad key file raises at startup."""
+    return TokenVerifier(
+        AuthConfig(
+            algorithms=frozenset(settings.jwt_algorithms),
+            hs256_secret=(
+                load_or_create_signing_key(settings.data_dir) if settings.jwt_dev_key else None
+            ),
+            public_keys=load_public_keys(settings.jwt_public_key_file, settings.jwt_jwks_file),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=timedelta(seconds=settings.jwt_leeway_seconds),
+        )
+    )
+
+
+async def _maintain(state: ServerState) -> None:
+    """Purge events past retention and old idempotency records of the open tenants."""
+    settings = state.settings
+    while True:
+        await asyncio.sleep(settings.maintenance_interval_seconds)
+        for tenant_id in state.databases.open_tenants():
+            try:
+                await purge_tenant(state, tenant_id)
+            except Exception:
+                log.exception("tenant=%s maintenance failed", tenant_id)
+
+
+async def _watch_deleted_tenants(state: ServerState) -> None:
+    """Close the connections of tenants whose database an operator deleted (4004)."""
+    while True:
+        await asyncio.sleep(DELETED_TENANT_CHECK_SECONDS)
+        close_deleted_tenants(state)
+
+
+def close_deleted_tenants(state: ServerState) -> int:
+    """Close every connection whose tenant has no database on disk; returns how many."""
+    gone: dict[str, bool] = {}
+    closed = 0
+    for connection in list(state.connections):
+        tenant_id = connection.principal.tenant_id
+        if tenant_id not in gone:
+            gone[tenant_id] = not state.databases.exists(tenant_id)
+        if gone[tenant_id] and not connection.closing:
+            connection.begin_close(CLOSE_TENANT_DELETED, "tenant deleted")
+            closed += 1
+    return closed
+
+
+async def purge_tenant(state: ServerState, tenant_id: str) -> tuple[int, int]:
+    """Delete one tenant's expired events and idempotency records; returns both counts."""
+    settings = state.settings
+
+    def purge(uow: UnitOfWork) -> tuple[int, int]:
+        events = uow.events.purge_older_than(
+            uow.now - timedelta(hours=settings.event_retention_hours)
+        )
+        keys = uow.idempotency.purge_older_than(
+            uow.now - timedelta(hours=settings.idempotency_retention_hours)
+        )
+        return events, keys
+
+    async with state.databases.use(tenant_id) as db:
+        return await db.write(purge)
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -1,26 +1,19 @@
-"""The ``pm`` command line: ``pm serve`` and ``pm token``."""
+"""The ``pm`` command line: ``pm serve``, ``pm token``, ``pm tenant`` and the client commands.
+
+Agents call ``pm`` many times, so each branch imports what it needs only when it
+runs: a client command never loads the server, the database layer or aiohttp's
+server side.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
-from aiohttp import web
-
-from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_client import cli as client_cli
 from pm_server import __version__, tenant_cli
-from pm_server.app import create_app
-from pm_server.settings import Settings
-from pm_server.state import STATE
-
-log = logging.getLogger("pm_server")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,15 +40,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        from pm_server.serving import serve_command  # noqa: PLC0415 - see module docstring
+
+        return serve_command(args)
     if args.command == "token":
         return _token(args)
     if args.command == "tenant":
+        from pm_server.settings import Settings  # noqa: PLC0415 - see module docstring
+
         return tenant_cli.run(args, Settings())
     return client_cli.run(args)
 
 
 def _token(args: argparse.Namespace) -> int:
+    from pm_auth.tokens import load_or_create_signing_key, mint_token  # noqa: PLC0415
+    from pm_server.settings import Settings  # noqa: PLC0415
+
     settings = Settings()
     key = load_or_create_signing_key(settings.data_dir)
     try:
@@ -67,63 +67,14 @@ def _token(args: argparse.Namespace) -> int:
             email=args.email,
             tenant_admin=args.admin,
             lifetime=timedelta(hours=args.hours),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         )
     except ValueError as exc:
         print(f"pm token: {exc}", file=sys.stderr)
         return 2
     print(value)
     return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = Settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    run_event_loop(serve(settings))
-    return 0
-
-
-def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on uvloop when it is installed (faster I/O), else on asyncio's loop."""
-    try:
-        import uvloop  # noqa: PLC0415 - optional: its absence is a supported setup
-    except ImportError:
-        log.info("event loop: asyncio")
-        asyncio.run(main)
-    else:
-        log.info("event loop: uvloop")
-        uvloop.run(main)
-
-
-async def serve(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT, then drain: /readyz turns 503, new connections
-    are refused, in-flight commands finish, sockets close with GOING_AWAY, tenants close."""
-    app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    log.info(
-        "pm %s serving on http://%s:%d data_dir=%s",
-        __version__,
-        settings.host,
-        settings.port,
-        settings.data_dir.resolve(),
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-        log.info("shutting down")
-        await app[STATE].drain(settings.shutdown_grace_seconds, settings.drain_delay_seconds)
-    finally:
-        await runner.cleanup()
-        log.info("stopped")
 
 
 if __name__ == "__main__":

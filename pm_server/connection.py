@@ -6,8 +6,10 @@ never block. The writer task sends queued replies as they are, and packs
 consecutive events into one frame (one ``EventBatch`` per drain), so a burst
 costs one send per subscriber per loop tick.
 
-A subscriber whose queue holds more than ``max_queued_events`` events is
-closed with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its last ``seq``.
+A connection whose queue holds more than ``max_queued_events`` frames
+(events, replies and errors alike: a client that sends but never reads is
+bounded too) is closed with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its
+last ``seq``.
 While a subscription replays history, live events for that project are held
 in the subscription's buffer and released, de-duplicated by ``seq``, when the
 replay ends: no gap and no duplicate.
@@ -33,6 +35,10 @@ CLOSE_GOING_AWAY: Final = 1001
 CLOSE_POLICY: Final = 1008
 CLOSE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL: Final = 1011
+#: The token's ``exp`` passed; reconnect with a fresh token (and resume).
+CLOSE_TOKEN_EXPIRED: Final = 4001
+#: The tenant's database was deleted by an operator.
+CLOSE_TENANT_DELETED: Final = 4004
 #: The client did not read its events fast enough; reconnect and resume.
 CLOSE_SLOW_CONSUMER: Final = 4008
 
@@ -56,6 +62,7 @@ class Connection:
         connection_id: str,
         *,
         max_queued_events: int,
+        max_subscriptions: int = 1_000,
         transport: asyncio.BaseTransport | None = None,
     ) -> None:
         self.ws = ws
@@ -64,9 +71,12 @@ class Connection:
         self.id = connection_id
         self.subscriptions: dict[str, Subscription] = {}
         self.present_in: set[str] = set()
-        self._max_queued_events = max_queued_events
+        #: Projects this connection may be subscribed to at once.
+        self.max_subscriptions = max_subscriptions
+        self._max_queued = max_queued_events
         self._out: deque[bytes | tuple[int, bytes]] = deque()
-        self._queued_events = 0
+        #: Frames in ``_out`` (events, replies, errors).
+        self._queued = 0
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -98,6 +108,10 @@ class Connection:
         if self._send_closed:
             return
         self._out.append(frame)
+        self._queued += 1
+        if self._queued > self._max_queued:
+            self._overflow()
+            return
         self._kick()
 
     def deliver(self, project_id: str, seq: int, event: bytes) -> None:
@@ -107,9 +121,11 @@ class Connection:
         subscription = self.subscriptions.get(project_id)
         if subscription is None:
             return
-        if seq and subscription.replaying:
+        if subscription.replaying:
+            # Held until the subscription is authorised and caught up; presence (seq 0)
+            # too, so a refused subscribe never leaks who is present.
             subscription.held.append((seq, event))
-            if len(subscription.held) > self._max_queued_events:
+            if len(subscription.held) > self._max_queued:
                 self._overflow()
             return
         if seq:
@@ -123,23 +139,28 @@ class Connection:
         held, subscription.held = subscription.held, []
         subscription.replaying = False
         for seq, event in held:
-            if seq > subscription.last_seq:
+            if seq == 0:
+                self._queue_event(seq, event)
+            elif seq > subscription.last_seq:
                 subscription.last_seq = seq
                 self._queue_event(seq, event)
 
     def queue_replayed(self, subscription: Subscription, seq: int, event: bytes) -> None:
+        if self._closing:
+            return
         if seq > subscription.last_seq:
             subscription.last_seq = seq
             self._queue_event(seq, event)
 
     async def drained(self) -> None:
-        """Wait until the writer has sent everything queued so far."""
+        """Wait until the writer has sent everything queued so far (or the connection
+        is closing: nothing more will be sent, so nobody should wait for it)."""
         await self._drained.wait()
 
     def _queue_event(self, seq: int, event: bytes) -> None:
         self._out.append((seq, event))
-        self._queued_events += 1
-        if self._queued_events > self._max_queued_events:
+        self._queued += 1
+        if self._queued > self._max_queued:
             self._overflow()
             return
         self._kick()
@@ -171,6 +192,7 @@ class Connection:
                 continue
             item = self._out.popleft()
             if isinstance(item, bytes):
+                self._queued -= 1
                 await self.ws.send_bytes(item)
                 continue
             events = [item[1]]
@@ -180,7 +202,7 @@ class Connection:
                     break
                 self._out.popleft()
                 events.append(nxt[1])
-            self._queued_events -= len(events)
+            self._queued -= len(events)
             frame = event_frame(events[0]) if len(events) == 1 else event_batch_frame(events)
             await self.ws.send_bytes(frame)
 
@@ -198,7 +220,8 @@ class Connection:
         if code == CLOSE_SLOW_CONSUMER:
             self._send_closed = True
             self._out.clear()
-            self._queued_events = 0
+            self._queued = 0
+            self._drained.set()  # release a replay waiting for a reader that is gone
         self._wake.set()
         self._closer = asyncio.get_running_loop().create_task(self._close(code, message, grace))
 
@@ -246,6 +269,7 @@ class Connection:
     async def _finish(self) -> None:
         self._closing = True
         self._send_closed = True
+        self._drained.set()
         self._wake.set()
         if self._closer is not None:
             await self._closer

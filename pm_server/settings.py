@@ -8,10 +8,11 @@ with data in ./var. The README lists each variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pm_db.database import StorageOptions
 
@@ -48,10 +49,97 @@ class Settings(BaseSettings):
     #: Seconds to finish in-flight work on shutdown before sockets are closed.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
+    # -- limits (docs/security.md lists each with the error or close code it produces) --
+
+    #: Open WebSocket connections of the whole process; more are refused with 503
+    #: before the upgrade (each holds a file descriptor; the process has ~20,000).
+    max_connections: int = Field(default=10_000, ge=1)
+    #: Open connections of one tenant (503 beyond).
+    max_connections_per_tenant: int = Field(default=1_000, ge=1)
+    #: Open connections of one user of one tenant (503 beyond): tabs, devices, agents.
+    max_connections_per_user: int = Field(default=128, ge=1)
+    #: Origins browsers may connect from, comma separated (``https://app.example.com``).
+    #: Empty: same origin only (the Origin's host equals the Host header). ``*``: any.
+    #: A request without an Origin header (not a browser) is always allowed.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Commands per second one connection may send, sustained (0: no limit).
+    rate_limit_connection_per_second: float = Field(default=250.0, ge=0)
+    #: Commands one connection may send at once above the sustained rate (a page load).
+    rate_limit_connection_burst: int = Field(default=500, ge=1)
+    #: Commands per second all connections of one tenant may send, sustained (0: no limit).
+    rate_limit_tenant_per_second: float = Field(default=2_000.0, ge=0)
+    #: Commands all connections of one tenant may send at once above the sustained rate.
+    rate_limit_tenant_burst: int = Field(default=4_000, ge=1)
+    #: RATE_LIMITED refusals of one connection within the window that close it with
+    #: 1008 (a client that ignores retry_after_ms is flooding; 0: never close).
+    rate_limit_flood_refusals: int = Field(default=200, ge=0)
+    rate_limit_flood_window_seconds: float = Field(default=10.0, gt=0)
+    #: Projects one connection may be subscribed to at once (VALIDATION_ERROR beyond).
+    max_subscriptions_per_connection: int = Field(default=1_000, ge=1)
+    #: Entries in any repeated field of one command (project_ids, types, statuses, ...).
+    max_list_items: int = Field(default=1_000, ge=1)
+    #: Seconds one command may take before it is answered UNAVAILABLE (retryable).
+    handler_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Writes queued for one tenant's writer beyond which new mutations get
+    #: UNAVAILABLE ("tenant busy", retryable) at once instead of queueing.
+    db_max_queued_writes: int = Field(default=1_000, ge=1)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = []
+        for origin in value:
+            if origin == "*":
+                origins.append(origin)
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+            origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return tuple(origins)
+
+    #: JWT algorithms accepted, comma-separated; a configured key of another algorithm is unused.
+    jwt_algorithms: Annotated[
+        tuple[Literal["HS256", "RS256", "ES256", "EdDSA"], ...], NoDecode, Field(min_length=1)
+    ] = ("HS256", "RS256", "ES256", "EdDSA")
+    #: PEM file with one public key or certificate; used for tokens without a kid.
+    jwt_public_key_file: Path | None = None
+    #: JWKS file with several public keys, chosen by the token's kid.
+    jwt_jwks_file: Path | None = None
+    #: Required ``iss`` claim (unset: not checked).
+    jwt_issuer: str | None = Field(default=None, min_length=1)
+    #: Required member of ``aud`` (unset: a token carrying ``aud`` is refused).
+    jwt_audience: str | None = Field(default=None, min_length=1)
+    #: Clock skew allowed on exp/nbf/iat.
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    #: Accept HS256 dev tokens signed with <data_dir>/signing-key (``pm token``).
+    jwt_dev_key: bool = True
+    #: Events kept for resume; older ones are purged (a resume from before gets must_refetch).
+    event_retention_hours: float = Field(default=24.0 * 7, gt=0)
+    #: Idempotency records kept: a retry later than this runs again.
+    idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    #: Seconds between purges of old events and idempotency records of open tenants.
+    maintenance_interval_seconds: float = Field(default=600.0, gt=0)
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     def storage_options(self) -> StorageOptions:
         return StorageOptions(
             synchronous=self.db_synchronous,
             busy_timeout_ms=self.db_busy_timeout_ms,
             cache_size_kib=self.db_cache_size_kib,
             read_connections=self.db_read_connections,
+            max_queued_writes=self.db_max_queued_writes,
         )

@@ -1,15 +1,309 @@
-"""``pm tenant ...``: administration of tenant databases in the data dir."""
+"""``pm tenant ...``: administration of tenant databases in the data dir.
+
+``list``, ``backup``, ``restore``, ``export``, ``import`` and ``delete`` work
+on the files under ``<data_dir>/tenants`` (``PM_DATA_DIR`` or ``--data-dir``),
+so they run next to a live server, in another process. The rules they follow
+while a server runs are :mod:`pm_db.admin`'s: backup and export are online;
+restore and delete are refused while the server holds the tenant open.
+
+Output is a table or one summary line for people, JSON with ``--json``;
+errors are one line on stderr with the exit code of their class (see
+``EXIT_CODES`` and docs/operations.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, NoReturn
 
+from pm_core.errors import (
+    ConflictError,
+    InvalidTenantIdError,
+    NotFoundError,
+    PmError,
+    SchemaTooNewError,
+    UnavailableError,
+    ValidationError,
+)
+from pm_db import admin, export
 from pm_server.settings import Settings
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_NOT_FOUND: Final = 3
+EXIT_CONFLICT: Final = 4
+EXIT_INVALID_FILE: Final = 5
+EXIT_BUSY: Final = 6
+
+#: Most specific first; the first class an error is an instance of gives its exit code.
+EXIT_CODES: Final[tuple[tuple[type[PmError], int], ...]] = (
+    (InvalidTenantIdError, EXIT_USAGE),
+    (admin.InvalidFileError, EXIT_INVALID_FILE),
+    (ValidationError, EXIT_USAGE),
+    (NotFoundError, EXIT_NOT_FOUND),
+    (ConflictError, EXIT_CONFLICT),
+    (SchemaTooNewError, EXIT_INVALID_FILE),
+    (UnavailableError, EXIT_BUSY),
+)
+
+STDIO: Final = "-"
+
+
+class UsageError(ValidationError):
+    def __init__(self, message: str) -> None:
+        super().__init__("arguments", message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit 2), like every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``pm tenant`` to ``pm``'s sub-command parser."""
+    common = _Parser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (default: PM_DATA_DIR)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    tenant = commands.add_parser(
+        "tenant", help="administer tenant databases: list, backup, restore, export, import, delete"
+    )
+    sub = tenant.add_subparsers(
+        dest="tenant_command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    sub.add_parser(
+        "list", parents=[common], help="tenants on disk: size, schema version, open or not"
+    )
+
+    backup = sub.add_parser(
+        "backup", parents=[common], help="online backup of one tenant into one SQLite file"
+    )
+    backup.add_argument("tenant", metavar="TENANT")
+    backup.add_argument("file", metavar="FILE", type=Path)
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+    restore = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="replace a tenant with a backup (the tenant gets a new epoch); "
+        "refused while a server holds the tenant open",
+    )
+    restore.add_argument("tenant", metavar="TENANT")
+    restore.add_argument("file", metavar="FILE", type=Path)
+    restore.add_argument("--yes", action="store_true", help="replace an existing tenant")
+
+    exporter = sub.add_parser(
+        "export", parents=[common], help="write a tenant as versioned JSON (FILE - : stdout)"
+    )
+    exporter.add_argument("tenant", metavar="TENANT")
+    exporter.add_argument("file", metavar="FILE")
+    exporter.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+    importer = sub.add_parser(
+        "import", parents=[common], help="create a new tenant from an export (FILE - : stdin)"
+    )
+    importer.add_argument("tenant", metavar="TENANT")
+    importer.add_argument("file", metavar="FILE")
+
+    delete = sub.add_parser(
+        "delete",
+        parents=[common],
+        help="remove a tenant's database and folder; refused while a server holds it open",
+    )
+    delete.add_argument("tenant", metavar="TENANT")
+    delete.add_argument("--yes", action="store_true", help="really delete (required)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise SystemExit("pm tenant: not available")
+    """Run one ``pm tenant`` command; returns the process exit code."""
+    name = args.tenant_command
+    data_dir: Path = args.data_dir or settings.data_dir
+    try:
+        result = _COMMANDS[name](args, data_dir, settings)
+    except PmError as exc:
+        return _fail(name, exc.message, exit_code(exc))
+    except OSError as exc:
+        return _fail(name, _os_message(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return _fail(name, "interrupted", 130)
+    if result is None:  # the command wrote its own output
+        return EXIT_OK
+    payload, text = result
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def exit_code(exc: PmError) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_FAILED
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    print(f"pm tenant {command}: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _os_message(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc.__class__.__name__}{where}"
+
+
+Result = tuple[Any, str]
+
+
+# -- the commands --------------------------------------------------------------
+
+
+def _list(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+    tenants = admin.list_tenants(data_dir, busy_timeout_ms=settings.db_busy_timeout_ms)
+    payload = [
+        {
+            "tenant": info.tenant_id,
+            "size_bytes": info.size_bytes,
+            "schema_version": info.facts.schema_version if info.facts else None,
+            "epoch": info.facts.epoch if info.facts else None,
+            "seq": info.facts.seq if info.facts else None,
+            "open": info.in_use,
+            "error": info.error,
+        }
+        for info in tenants
+    ]
+    rows: list[tuple[str, ...]] = [("TENANT", "SIZE", "SCHEMA", "SEQ", "OPEN")]
+    rows.extend(
+        (
+            info.tenant_id,
+            _size(info.size_bytes),
+            str(info.facts.schema_version) if info.facts else "?",
+            str(info.facts.seq) if info.facts else "?",
+            "yes" if info.in_use else ("error" if info.error else "no"),
+        )
+        for info in tenants
+    )
+    return payload, _table(rows) if tenants else f"no tenants in {data_dir}"
+
+
+def _backup(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+    info = admin.backup_tenant(
+        data_dir,
+        args.tenant,
+        args.file,
+        overwrite=args.force,
+        busy_timeout_ms=settings.db_busy_timeout_ms,
+    )
+    payload = {
+        "tenant": info.tenant_id,
+        "file": str(info.path),
+        "size_bytes": info.size_bytes,
+        "schema_version": info.facts.schema_version,
+        "epoch": info.facts.epoch,
+        "seq": info.facts.seq,
+    }
+    text = (
+        f"backed up tenant {info.tenant_id} to {info.path} "
+        f"({_size(info.size_bytes)}, schema {info.facts.schema_version}, seq {info.facts.seq})"
+    )
+    return payload, text
+
+
+def _restore(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+    info = admin.restore_tenant(data_dir, args.tenant, args.file, replace=args.yes)
+    payload = {
+        "tenant": info.tenant_id,
+        "file": str(info.source),
+        "schema_version": info.facts.schema_version,
+        "epoch": info.facts.epoch,
+        "backup_epoch": info.backup_epoch,
+        "seq": info.facts.seq,
+    }
+    text = (
+        f"restored tenant {info.tenant_id} from {info.source} "
+        f"(schema {info.facts.schema_version}, seq {info.facts.seq}, "
+        f"new epoch {info.facts.epoch}); "
+        "clients resuming from before the restore will refetch"
+    )
+    return payload, text
+
+
+def _export(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result | None:
+    document = export.export_tenant(
+        data_dir, args.tenant, busy_timeout_ms=settings.db_busy_timeout_ms
+    )
+    counts = {name: len(rows) for name, rows in document["tables"].items()}
+    if args.file == STDIO:
+        sys.stdout.write(export.dumps(document))
+        sys.stdout.flush()
+        return None
+    size = export.write_export(document, Path(args.file), overwrite=args.force)
+    payload = {"tenant": args.tenant, "file": str(Path(args.file).absolute()), "rows": counts}
+    text = (
+        f"exported tenant {args.tenant} to {args.file} ({sum(counts.values())} rows, {_size(size)})"
+    )
+    return payload, text
+
+
+def _import(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+    if args.file == STDIO:
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise admin.FileNotFound(path.absolute())
+        data = path.read_bytes()
+    validated = export.import_tenant(data_dir, args.tenant, data)
+    counts = validated.counts
+    payload = {"tenant": args.tenant, "rows": counts}
+    text = f"imported tenant {args.tenant} ({sum(counts.values())} rows)"
+    return payload, text
+
+
+def _delete(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+    if not args.yes:
+        # Check the id and the tenant first, so the message names the real problem.
+        if not admin.tenant_dir(data_dir, args.tenant).is_dir():
+            raise admin.TenantNotFoundError(args.tenant)
+        raise UsageError(f"refusing to delete tenant {args.tenant} without --yes")
+    admin.delete_tenant(data_dir, args.tenant)
+    return {"tenant": args.tenant, "deleted": True}, f"deleted tenant {args.tenant}"
+
+
+_COMMANDS: Final[dict[str, Callable[[argparse.Namespace, Path, Settings], Result | None]]] = {
+    "list": _list,
+    "backup": _backup,
+    "restore": _restore,
+    "export": _export,
+    "import": _import,
+    "delete": _delete,
+}
+
+
+# -- formatting ----------------------------------------------------------------
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

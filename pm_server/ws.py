@@ -6,6 +6,13 @@ the server selects ``pm.v1``) or the ``access_token`` query parameter. The
 tenant and user come from the verified token only. A refused upgrade is an
 HTTP error with a JSON body ``{"code": ..., "message": ...}``; the token is
 never logged.
+
+Before the upgrade: the Origin allowlist (403), the token (401), the
+connection caps and the tenant's storage (503). After it, every frame spends a
+token of the connection's and the tenant's rate buckets (RATE_LIMITED when
+either is empty; 1008 for a client that keeps sending anyway), repeated fields
+are bounded, each handler has a deadline (UNAVAILABLE), and the connection is
+closed with 4001 when its token expires. See :mod:`pm_server.limits`.
 """
 
 from __future__ import annotations
@@ -16,21 +23,43 @@ import time
 from typing import Final
 
 from aiohttp import WSMsgType, web
+from google.protobuf.message import Message
 
+from pm_auth.tokens import Principal
 from pm_core.errors import (
     InvalidMessageError,
     PmError,
+    RateLimitedError,
+    TenantGoneError,
     UnauthenticatedError,
     UnavailableError,
 )
+from pm_core.models import User
 from pm_proto import entities as pb_entities
 from pm_proto.frames import decode_client, encode, request_id_of
 from pm_proto.v1 import envelope_pb2
 from pm_server import __version__
-from pm_server.connection import CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, Connection
+from pm_server.connection import (
+    CLOSE_POLICY,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_TENANT_DELETED,
+    CLOSE_TOKEN_EXPIRED,
+    CLOSE_TOO_BIG,
+    Connection,
+)
 from pm_server.context import Context
-from pm_server.dispatch import HANDLERS
+from pm_server.dispatch import HANDLERS, Handler
 from pm_server.errors import error_message
+from pm_server.limits import (
+    LIMITS,
+    REFUSED_ORIGIN,
+    ConnectionLimits,
+    ConnectionRefused,
+    ServerLimits,
+    check_list_sizes,
+    origin_allowed,
+)
+from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
 
 log = logging.getLogger(__name__)
@@ -61,9 +90,14 @@ def _refuse(status: int, code: str, message: str) -> web.Response:
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    limits = request.app[LIMITS]
     if state.draining:
         state.metrics.connections_refused.labels("draining").inc()
         return _refuse(503, "UNAVAILABLE", "server is shutting down")
+    origin = request.headers.get("Origin")
+    if not origin_allowed(origin, request.headers.get("Host"), limits.allowed_origins):
+        state.metrics.connections_refused.labels(REFUSED_ORIGIN).inc()
+        return _refuse(403, "FORBIDDEN", "connections from this origin are not allowed")
     token, as_subprotocol = _token_of(request)
     if not token:
         state.metrics.connections_refused.labels("unauthenticated").inc()
@@ -73,7 +107,33 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     except UnauthenticatedError as exc:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, exc.code, exc.message)
+    try:
+        connection_limits = limits.open(principal.tenant_id, principal.user_id)
+    except ConnectionRefused as exc:
+        state.metrics.connections_refused.labels(exc.reason).inc()
+        return _refuse(503, "UNAVAILABLE", exc.message)
+    try:
+        return await _accept(request, state, limits, connection_limits, principal, as_subprotocol)
+    finally:
+        connection_limits.close()
 
+
+async def _accept(
+    request: web.Request,
+    state: ServerState,
+    limits: ServerLimits,
+    connection_limits: ConnectionLimits,
+    principal: Principal,
+    as_subprotocol: bool,
+) -> web.StreamResponse:
+    try:
+        user = await _provision(state, principal)
+    except UnavailableError as exc:  # tenant busy, storage closing, schema too new
+        state.metrics.connections_refused.labels("unavailable").inc()
+        return _refuse(503, exc.code, exc.message)
+    if state.draining:  # began while the user row was written
+        state.metrics.connections_refused.labels("draining").inc()
+        return _refuse(503, "UNAVAILABLE", "server is shutting down")
     ws = web.WebSocketResponse(
         heartbeat=state.settings.heartbeat_seconds,
         max_msg_size=state.settings.max_frame_bytes,
@@ -86,22 +146,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         principal,
         state.new_connection_id(),
         max_queued_events=state.settings.max_queued_events,
+        max_subscriptions=state.settings.max_subscriptions_per_connection,
         transport=transport,
     )
     state.connections.add(connection)
     state.metrics.connections.inc()
     log.info("%s connected", connection.log_context())
+    expiry = _close_on_expiry(state, limits, connection)
     try:
-        await _serve(state, connection)
+        await _serve(state, limits, connection, connection_limits, user)
     finally:
+        expiry.cancel()
         await _cleanup(state, connection)
     return ws
 
 
-async def _serve(state: ServerState, connection: Connection) -> None:
-    principal = connection.principal
+async def _provision(state: ServerState, principal: Principal) -> User:
+    """Create or update the user row from the token's claims (on every connect)."""
     async with state.databases.use(principal.tenant_id) as db:
-        user = await db.write(
+        return await db.write(
             lambda uow: uow.users.upsert(
                 user_id=principal.user_id,
                 display_name=principal.display_name,
@@ -109,24 +172,68 @@ async def _serve(state: ServerState, connection: Connection) -> None:
                 is_tenant_admin=principal.is_tenant_admin,
             )
         )
+
+
+def _close_on_expiry(
+    state: ServerState, limits: ServerLimits, connection: Connection
+) -> asyncio.TimerHandle:
+    """Close the connection with 4001 once its token's ``exp`` has passed."""
+
+    def expire() -> None:
+        if connection.closing:
+            return
+        log.info("%s token expired: closing", connection.log_context())
+        limits.limit_closes.labels("token_expired").inc()
+        connection.begin_close(
+            CLOSE_TOKEN_EXPIRED,
+            "token expired: reconnect with a fresh token",
+            state.settings.shutdown_grace_seconds,
+        )
+
+    remaining = (connection.principal.expires_at - state.now()).total_seconds()
+    return asyncio.get_running_loop().call_later(max(0.0, remaining), expire)
+
+
+async def _serve(
+    state: ServerState,
+    limits: ServerLimits,
+    connection: Connection,
+    connection_limits: ConnectionLimits,
+    user: User,
+) -> None:
+    principal = connection.principal
+    settings = state.settings
     welcome = envelope_pb2.Welcome(
         protocol_version=PROTOCOL_VERSION,
         server_version=__version__,
         user=pb_entities.user_to_pb(user),
         tenant_id=principal.tenant_id,
         connection_id=connection.id,
-        heartbeat_interval_ms=int(state.settings.heartbeat_seconds * 1000),
-        max_frame_bytes=state.settings.max_frame_bytes,
+        heartbeat_interval_ms=int(settings.heartbeat_seconds * 1000),
+        max_frame_bytes=settings.max_frame_bytes,
     )
     connection.send(encode(envelope_pb2.ServerMessage(welcome=welcome)))
     connection.start_writer()
-    inflight = asyncio.Semaphore(state.settings.max_inflight_per_connection)
+    inflight = asyncio.Semaphore(settings.max_inflight_per_connection)
     tasks = connection.tasks
     ws = connection.ws
     async for message in ws:
-        if message.type == WSMsgType.BINARY:
+        if message.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+            binary = message.type == WSMsgType.BINARY
             if connection.closing:
-                _send_error(connection, UnavailableError("connection is closing"), "")
+                if connection.close_code != CLOSE_POLICY:  # a flooder gets no more answers
+                    request_id = request_id_of(message.data) if binary else ""
+                    _send_error(connection, UnavailableError("connection is closing"), request_id)
+                continue
+            wait = connection_limits.admit()
+            if wait:
+                request_id = request_id_of(message.data) if binary else ""
+                _send_error(connection, RateLimitedError(wait), request_id)
+                if connection_limits.flooding():
+                    _close_flooder(state, limits, connection)
+                continue
+            if not binary:
+                _send_error(connection, InvalidMessageError(TEXT_FRAMES_REFUSED), "")
                 continue
             await inflight.acquire()
             task = asyncio.get_running_loop().create_task(
@@ -134,14 +241,22 @@ async def _serve(state: ServerState, connection: Connection) -> None:
             )
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        elif message.type == WSMsgType.TEXT:
-            _send_error(connection, InvalidMessageError(TEXT_FRAMES_REFUSED), "")
         elif message.type == WSMsgType.ERROR:
             if ws.close_code == CLOSE_TOO_BIG:
                 log.info("%s frame above the size limit", connection.log_context())
             break
     if tasks:
-        await asyncio.wait(tasks, timeout=state.settings.shutdown_grace_seconds)
+        await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+        for task in list(tasks):  # never leave a handler (and its tenant lease) behind
+            task.cancel()
+
+
+def _close_flooder(state: ServerState, limits: ServerLimits, connection: Connection) -> None:
+    log.warning("%s kept sending after RATE_LIMITED: closing", connection.log_context())
+    limits.limit_closes.labels("flood").inc()
+    connection.begin_close(
+        CLOSE_POLICY, "rate limit exceeded: slow down", state.settings.shutdown_grace_seconds
+    )
 
 
 async def _handle(
@@ -162,10 +277,12 @@ async def _handle(
         handler = HANDLERS.get(name)
         if handler is None:
             raise InvalidMessageError(f"unknown command {name}")
+        command = getattr(message, name)
+        check_list_sizes(command, state.settings.max_list_items)
         principal = connection.principal
-        async with state.databases.use(principal.tenant_id) as db:
+        async with state.databases.use(principal.tenant_id, create=False) as db:
             context = Context(principal, db, state.hub, connection, request_id)
-            reply = await handler(context, getattr(message, name))
+            reply = await _run_handler(handler, context, command, state.settings)
             reply.request_id = request_id
             connection.send(encode(envelope_pb2.ServerMessage(reply=reply)))
             state.metrics.commands.labels(name, "ok").inc()
@@ -175,9 +292,29 @@ async def _handle(
         code = exc.code if isinstance(exc, PmError) else "INTERNAL"
         state.metrics.commands.labels(name, code).inc()
         _send_error(connection, exc, request_id)
+        if isinstance(exc, TenantGoneError):
+            connection.begin_close(CLOSE_TENANT_DELETED, "tenant deleted")
     finally:
         state.metrics.command_seconds.labels(name).observe(time.perf_counter() - started)
         inflight.release()
+
+
+async def _run_handler(
+    handler: Handler, context: Context, command: Message, settings: Settings
+) -> envelope_pb2.Reply:
+    """The handler's reply, or UNAVAILABLE (retryable) when it takes too long.
+
+    A mutation cut short may still commit; its retry with the same request_id
+    returns the stored reply instead of writing again.
+    """
+    timeout = settings.handler_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            return await handler(context, command)
+    except TimeoutError as exc:
+        raise UnavailableError(
+            f"the command took longer than {timeout:g}s; retry with the same request_id"
+        ) from exc
 
 
 def _check_envelope(message: envelope_pb2.ClientMessage) -> None:

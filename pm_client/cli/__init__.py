@@ -1,17 +1,10 @@
-"""The client side of the ``pm`` command line (grows with the client library)."""
+"""The client side of the ``pm`` command line: ``pm project``, ``pm item``, ... ``pm watch``.
 
-from __future__ import annotations
+``pm_server.cli`` builds the ``pm`` parser, calls :func:`register` to add
+these commands and hands any of :data:`COMMANDS` to :func:`run`. See
+:mod:`pm_client.cli.runner`.
+"""
 
-import argparse
+from pm_client.cli.runner import COMMANDS, register, run
 
-#: Top-level ``pm`` commands this package handles.
-COMMANDS: frozenset[str] = frozenset()
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the client commands to ``pm``'s sub-command parser."""
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run a client command; returns the process exit code."""
-    raise SystemExit(f"pm: unknown command {args.command}")
+__all__ = ["COMMANDS", "register", "run"]

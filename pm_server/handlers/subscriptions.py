@@ -9,6 +9,12 @@ duplicate. Without a position the subscription is live from the current
 ``seq``. A position from another epoch, from the future, or older than what
 the log still holds gets ``must_refetch``: reload with snapshot queries and
 subscribe from their ``seq``.
+
+A connection holds at most ``Connection.max_subscriptions`` projects
+(``PM_MAX_SUBSCRIPTIONS_PER_CONNECTION``): a subscribe that would pass it is a
+VALIDATION_ERROR on ``project_ids`` and changes nothing. A subscribe that
+fails after registering (authorisation, a handler timeout) leaves the
+connection's subscriptions as they were.
 """
 
 from __future__ import annotations
@@ -38,14 +44,17 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
     if len(project_ids) > MAX_PROJECTS_PER_SUBSCRIBE:
         raise ValidationError("project_ids", f"at most {MAX_PROJECTS_PER_SUBSCRIBE} projects")
     principal = ctx.principal
-
-    def authorise(uow: UnitOfWork) -> None:
-        for project_id in project_ids:
-            require_role(uow, principal, project_id, Role.VIEWER)
-
-    await ctx.db.read(authorise)
-
     connection = ctx.connection
+    cap = connection.max_subscriptions  # checked with no await before registering
+    if len(connection.subscriptions.keys() | project_ids) > cap:
+        raise ValidationError(
+            "project_ids", f"a connection may be subscribed to at most {cap} projects"
+        )
+    # Register first (live events held aside), then authorise and read the position in
+    # one snapshot: a removal committed after that snapshot drops this subscription
+    # (Hub.drop), one committed before it fails the authorisation. No window between.
+    held = connection.subscriptions
+    previous = {p: held[p] for p in project_ids if p in held}
     subscriptions = {}
     for project_id in project_ids:
         subscription = Subscription(project_id)
@@ -54,9 +63,16 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
         ctx.hub.subscribe(ctx.tenant_id, project_id, connection)
 
     def position(uow: UnitOfWork) -> tuple[int, int | None]:
+        for project_id in project_ids:
+            require_role(uow, principal, project_id, Role.VIEWER)
         return uow.events.latest_seq(), uow.events.oldest_seq()
 
-    head, oldest = await ctx.db.read(position)
+    try:
+        head, oldest = await ctx.db.read(position)
+    except BaseException:
+        # The client got an error: undo, rather than hold live events forever.
+        _undo(ctx, subscriptions, previous)
+        raise
     resume = cmd.resume if cmd.HasField("resume") else None
     must_refetch = resume is not None and not _can_resume(resume, ctx.db.epoch, head, oldest)
     if resume is None or must_refetch:
@@ -98,11 +114,22 @@ async def _replay(ctx: Context, subscriptions: dict[str, Subscription], after: i
     def read_page(uow: UnitOfWork, start: int) -> list[StoredEvent]:
         return uow.events.after(start, project_ids=project_ids, limit=REPLAY_PAGE)
 
-    while not connection.closing:
+    def live(project_id: str | None) -> Subscription | None:
+        # Still this subscription? (Unsubscribed, re-subscribed or dropped: stop feeding it.)
+        subscription = subscriptions.get(project_id or "")
+        if (
+            subscription is None
+            or connection.subscriptions.get(project_id or "") is not subscription
+        ):
+            return None
+        return subscription
+
+    while not connection.closing and any(live(p) for p in project_ids):
         page = await ctx.db.read(functools.partial(read_page, start=after))
         for event in page:
-            if event.project_id is not None and event.project_id in subscriptions:
-                connection.queue_replayed(subscriptions[event.project_id], event.seq, event.payload)
+            subscription = live(event.project_id)
+            if subscription is not None:
+                connection.queue_replayed(subscription, event.seq, event.payload)
         if len(page) < REPLAY_PAGE:
             break
         after = page[-1].seq
@@ -110,6 +137,30 @@ async def _replay(ctx: Context, subscriptions: dict[str, Subscription], after: i
     for subscription in subscriptions.values():
         if connection.subscriptions.get(subscription.project_id) is subscription:
             connection.finish_replay(subscription)
+
+
+def _undo(
+    ctx: Context, subscriptions: dict[str, Subscription], previous: dict[str, Subscription]
+) -> None:
+    """Put the connection's subscriptions back as they were before a failed subscribe.
+
+    A project newly named is unsubscribed and its held events are discarded
+    (the caller may not be allowed to see them). A project that was already
+    subscribed gets its earlier subscription back, with the events held
+    meanwhile handed to it (de-duplicated by ``seq``): no gap.
+    """
+    connection = ctx.connection
+    for project_id, subscription in subscriptions.items():
+        if connection.subscriptions.get(project_id) is not subscription:
+            continue  # dropped (access lost) or replaced meanwhile
+        before = previous.get(project_id)
+        if before is None:
+            del connection.subscriptions[project_id]
+            ctx.hub.unsubscribe(ctx.tenant_id, project_id, connection)
+            continue
+        connection.subscriptions[project_id] = before
+        for seq, event in subscription.held:
+            connection.deliver(project_id, seq, event)
 
 
 async def unsubscribe(ctx: Context, cmd: commands_pb2.Unsubscribe) -> envelope_pb2.Reply:

@@ -19,6 +19,7 @@ CASES = [
     (e.ForbiddenError("viewer", "editor"), "FORBIDDEN", False),
     (e.RateLimitedError(1.5), "RATE_LIMITED", True),
     (e.NotFoundError("work_item", "w1"), "NOT_FOUND", False),
+    (e.TenantGoneError("acme"), "NOT_FOUND", False),
     (e.ConflictError("work_item", "w1", 3), "CONFLICT", False),
     (e.DuplicateError("project", "key"), "CONFLICT", False),
     (e.DeleteBlockedError("sprint", "s1", "has items", ["w1"]), "DELETE_BLOCKED", False),

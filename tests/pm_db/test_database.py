@@ -164,3 +164,17 @@ async def test_synchronous_setting_is_applied(tmp_path: Path) -> None:
     finally:
         await databases.close()
     assert level == 2  # FULL
+
+
+async def test_concurrent_reads_open_no_more_connections_than_allowed(tmp_path: Path) -> None:
+    databases = TenantDatabases(tmp_path, options=StorageOptions(read_connections=2))
+    try:
+        async with databases.use("acme") as db:
+            seqs = await asyncio.gather(
+                *(db.read(lambda uow: uow.events.latest_seq()) for _ in range(20))
+            )
+            opened = len(db._readers)
+    finally:
+        await databases.close()
+    assert seqs == [0] * 20
+    assert opened <= 2

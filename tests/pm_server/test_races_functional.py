@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,8 +15,10 @@ from pm_core.enums import Role
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
 from pm_server import connection as connection_module
+from pm_server.app import purge_tenant
+from pm_server.authz import require_role
 from pm_server.handlers import subscriptions as subscriptions_module
-from tests.pm_server.conftest import Server, create_project, subscribe
+from tests.pm_server.conftest import Server, create_project, start_server, subscribe
 from tests.pm_server.wsclient import WsClient
 
 
@@ -127,7 +130,7 @@ async def test_subscribe_racing_a_removal_leaves_no_live_subscription(
     project = await create_project(alice, "RACE")
     bob = await server.client(user="bob")
     await add_member(alice, project.id, "bob")
-    original = subscriptions_module.require_role
+    original = require_role
 
     def slow_require_role(
         uow: UnitOfWork, principal: Principal, project_id: str, required: Role
@@ -199,3 +202,68 @@ async def test_removed_member_cannot_change_their_time_entries(server: Server) -
     assert (error.code, error.entity_id) == (envelope_pb2.NOT_FOUND, entry.id)
     error = await bob.error("delete_time_entry", commands_pb2.DeleteTimeEntry(entry_id=entry.id))
     assert error.code == envelope_pb2.NOT_FOUND
+
+
+async def test_replay_of_a_closed_slow_consumer_ends_and_frees_the_tenant(
+    tmp_path: Path,
+) -> None:
+    srv, runner = await start_server(
+        tmp_path / "data", shutdown_grace_seconds=0.5, max_queued_events=10
+    )
+    try:
+        alice = await srv.client(user="alice")
+        project = await create_project(alice, "SLOW")
+        head = await subscribe(alice, project.id)
+        await fill_events(srv, project.id, 1200)
+        reader = await srv.client(user="bob", admin=True)
+        assert reader._reader is not None
+        reader._reader.cancel()  # never reads again
+        envelope = envelope_pb2.ClientMessage(
+            request_id="s1",
+            subscribe=commands_pb2.Subscribe(
+                project_ids=[project.id],
+                resume=commands_pb2.ResumePosition(epoch=head.epoch, seq=0),
+            ),
+        )
+        await reader.ws.send_bytes(envelope.SerializeToString())
+        for _ in range(100):
+            if srv.state.metrics.slow_consumer_closes._value.get() >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert srv.state.metrics.slow_consumer_closes._value.get() == 1
+        await asyncio.sleep(0.3)
+        assert len(srv.state.connections) == 1  # only alice's
+        assert srv.state.databases._leases == {}
+    finally:
+        for client in srv.clients:
+            await client.close()
+        await asyncio.wait_for(runner.cleanup(), 20)
+
+
+async def test_maintenance_purges_expired_events_and_resume_then_must_refetch(
+    tmp_path: Path,
+) -> None:
+    srv, runner = await start_server(
+        tmp_path / "data", event_retention_hours=1e-6, idempotency_retention_hours=1e-6
+    )
+    try:
+        alice = await srv.client(user="alice")
+        project = await create_project(alice, "OLD")
+        head = await subscribe(alice, project.id)
+        await new_epic(alice, project.id, "soon purged")
+        await asyncio.sleep(0.05)
+        events, keys = await purge_tenant(srv.state, "acme")
+        assert (events, keys) >= (2, 2)
+        reply = await alice.request(
+            "subscribe",
+            commands_pb2.Subscribe(
+                project_ids=[project.id],
+                resume=commands_pb2.ResumePosition(epoch=head.epoch, seq=0),
+            ),
+        )
+        assert reply.subscribed.must_refetch
+        assert reply.subscribed.seq == head.seq + 1
+    finally:
+        for client in srv.clients:
+            await client.close()
+        await runner.cleanup()

@@ -188,7 +188,7 @@ async def test_slow_consumer_is_closed_and_others_keep_receiving(tmp_path) -> No
         await slow.send_bytes(sub.SerializeToString())
         await slow.receive_bytes(timeout=5)
         await subscribe(alice, project.id)
-        big = "x" * 20_000
+        big = "x" * 9_000
         for n in range(400):
             await alice.request(
                 "update_project",

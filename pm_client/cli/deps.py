@@ -1,0 +1,99 @@
+"""``pm dep ...``: ``blocks`` and ``relates_to`` links between work items."""
+
+from __future__ import annotations
+
+import argparse
+
+from pm_client.cli.exits import NotFound, UsageError
+from pm_client.cli.options import Subcommands, choices, enum_arg, group, looks_like_id
+from pm_client.cli.output import Output, enum_name, table, to_json
+from pm_client.cli.session import Session
+from pm_proto.v1 import entities_pb2
+
+TYPE = entities_pb2.DependencyType.DESCRIPTOR
+
+
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
+    add = group(commands, common, "dep", "dependencies between items: add, remove, list")
+    p = add("add", add_dep, "FROM blocks (or relates to) TO")
+    p.add_argument("from_item", metavar="FROM", help="display key (PM-12) or id")
+    p.add_argument("to_item", metavar="TO", help="display key (PM-13) or id")
+    _type_option(p, "blocks")
+
+    p = add("remove", remove, "remove a dependency: by its id, or by FROM and TO")
+    p.add_argument("refs", metavar="ID | FROM TO", nargs="+")
+    _type_option(p, None)
+
+    p = add("list", list_deps, "what an item blocks and what blocks it")
+    p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
+
+
+def _type_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--type",
+        type=enum_arg(TYPE),
+        default=entities_pb2.DEPENDENCY_TYPE_BLOCKS if default else None,
+        help=f"{choices(TYPE)}" + (f" (default {default})" if default else " (default: any)"),
+    )
+
+
+async def dep_line(s: Session, dep: entities_pb2.Dependency) -> str:
+    source = await s.item_key(dep.from_item_id)
+    target = await s.item_key(dep.to_item_id)
+    return f"{source} {enum_name(TYPE, dep.type)} {target} (id {dep.id})"
+
+
+async def add_dep(s: Session, args: argparse.Namespace) -> Output:
+    source = await s.item(args.from_item)
+    target = await s.item(args.to_item)
+    reply = await s.pm.create_dependency(
+        from_item_id=source.id, to_item_id=target.id, type=args.type
+    )
+    return Output(to_json(reply.dependency), f"added {await dep_line(s, reply.dependency)}")
+
+
+async def remove(s: Session, args: argparse.Namespace) -> Output:
+    if len(args.refs) == 1 and looks_like_id(args.refs[0]) and args.type is None:
+        dependency_id = args.refs[0]
+    elif len(args.refs) == 2:
+        dependency_id = await _find(s, args.refs[0], args.refs[1], args.type)
+    else:
+        raise UsageError("name the dependency: its id, or FROM TO (e.g. PM-1 PM-2)")
+    reply = await s.pm.delete_dependency(dependency_id=dependency_id)
+    return Output(to_json(reply.dependency), f"removed {await dep_line(s, reply.dependency)}")
+
+
+async def _find(s: Session, from_ref: str, to_ref: str, dep_type: int | None) -> str:
+    source = await s.item(from_ref)
+    target = await s.item(to_ref)
+    deps = await s.pm.list_dependencies(item_id=source.id)
+    found = [
+        d
+        for d in deps.outgoing
+        if d.to_item_id == target.id and (dep_type is None or d.type == dep_type)
+    ]
+    if not found:
+        raise NotFound(f"dependency {source.display_key} -> {target.display_key} not found")
+    if len(found) > 1:
+        raise UsageError(
+            f"{source.display_key} has several links to {target.display_key}: add --type"
+        )
+    return found[0].id
+
+
+async def list_deps(s: Session, args: argparse.Namespace) -> Output:
+    item = await s.item(args.item)
+    reply = await s.pm.list_dependencies(item_id=item.id)
+    rows = [
+        (
+            await s.item_key(d.from_item_id),
+            enum_name(TYPE, d.type),
+            await s.item_key(d.to_item_id),
+            d.id,
+        )
+        for d in [*reply.outgoing, *reply.incoming]
+    ]
+    text = table(
+        ("from", "type", "to", "id"), rows, empty=f"{item.display_key} has no dependencies"
+    )
+    return Output(to_json(reply), text)

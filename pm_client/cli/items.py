@@ -1,0 +1,311 @@
+"""``pm item ...``: epics, stories and tasks, named by display key (``PM-12``) or id."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from pm_client.cli.exits import UsageError
+from pm_client.cli.options import (
+    Subcommands,
+    add_filter,
+    add_project,
+    add_quiet,
+    add_version,
+    choices,
+    enum_arg,
+    group,
+)
+from pm_client.cli.output import Output, enum_name, fields, local_time, table, to_json
+from pm_client.cli.session import Session
+from pm_proto.v1 import entities_pb2
+
+TYPE = entities_pb2.WorkItemType.DESCRIPTOR
+STATUS = entities_pb2.WorkItemStatus.DESCRIPTOR
+PRIORITY = entities_pb2.Priority.DESCRIPTOR
+DEPENDENCY = entities_pb2.DependencyType.DESCRIPTOR
+#: Largest page the server returns for one list.
+MAX_ITEMS = 1000
+
+
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
+    add = group(commands, common, "item", "work items: create, list, show, update, move, delete")
+    p = add("create", create, "create an epic, story or task")
+    p.add_argument("title", metavar="TITLE")
+    p.add_argument(
+        "--type",
+        "-t",
+        type=enum_arg(TYPE),
+        default=entities_pb2.WORK_ITEM_TYPE_TASK,
+        help=f"{choices(TYPE)} (default task)",
+    )
+    add_project(p, "the project (default: the parent's, or PM_PROJECT)")
+    p.add_argument("--description", "-d", default="")
+    p.add_argument("--status", type=enum_arg(STATUS), help=f"{choices(STATUS)} (default backlog)")
+    p.add_argument(
+        "--priority", type=enum_arg(PRIORITY), help=f"{choices(PRIORITY)} (default medium)"
+    )
+    p.add_argument("--points", type=int, help="story points")
+    p.add_argument("--parent", metavar="ITEM", help="an epic (for a story) or a story (for a task)")
+    p.add_argument("--sprint", metavar="SPRINT", help="sprint name, id or 'active'")
+    p.add_argument("--assignee", metavar="USER", help="user id, or 'me'")
+    p.add_argument("--position", type=float, help="board order (default: last)")
+    add_quiet(p, "item's key")
+    _list_parser(add("list", list_items, "items of a project, in board order"))
+    _change_parsers(add)
+
+
+def _list_parser(p: argparse.ArgumentParser) -> None:
+    add_project(p)
+    add_filter(p, "--type", "-t", dest="types", descriptor=TYPE)
+    add_filter(p, "--status", "-s", dest="statuses", descriptor=STATUS)
+    p.add_argument("--open", action="store_true", help="leave out done items")
+    p.add_argument("--sprint", metavar="SPRINT", help="sprint name, id, 'active' or 'backlog'")
+    p.add_argument("--parent", metavar="ITEM", help="children of ITEM; 'none' for top-level items")
+    p.add_argument("--under", metavar="ITEM", help="every descendant of ITEM")
+    p.add_argument("--assignee", metavar="USER", help="user id, 'me' or 'none'")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help=f"at most this many (server default 500, max {MAX_ITEMS})",
+    )
+
+
+def _change_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("show", show, "one item with its children, dependencies and comments")
+    p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
+
+    p = add("update", update, "change an item's fields")
+    p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
+    p.add_argument("--title")
+    p.add_argument("--description", "-d")
+    p.add_argument("--type", "-t", type=enum_arg(TYPE), help=choices(TYPE))
+    p.add_argument("--status", type=enum_arg(STATUS), help=choices(STATUS))
+    p.add_argument("--priority", type=enum_arg(PRIORITY), help=choices(PRIORITY))
+    points = p.add_mutually_exclusive_group()
+    points.add_argument("--points", type=int, help="story points")
+    points.add_argument("--clear-points", action="store_true", help="remove the story points")
+    p.add_argument("--assignee", metavar="USER", help="user id, 'me', or 'none' to unassign")
+    add_version(p)
+
+    p = add("move", move, "move an item: to a status, a sprint, another parent, another place")
+    p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
+    p.add_argument("--status", type=enum_arg(STATUS), help=choices(STATUS))
+    p.add_argument("--sprint", metavar="SPRINT", help="sprint name, id, 'active', or 'backlog'")
+    p.add_argument("--parent", metavar="ITEM", help="the new parent, or 'none'")
+    place = p.add_mutually_exclusive_group()
+    place.add_argument("--before", metavar="ITEM", help="just before ITEM in board order")
+    place.add_argument("--after", metavar="ITEM", help="just after ITEM in board order")
+    place.add_argument("--top", action="store_true", help="first in board order")
+    place.add_argument("--bottom", action="store_true", help="last in board order")
+    place.add_argument("--position", type=float, help="this exact position")
+    add_version(p)
+
+    p = add("delete", delete, "delete an item (refused while it has children)")
+    p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
+    add_version(p)
+
+
+def item_line(item: entities_pb2.WorkItem) -> str:
+    return (
+        f"{item.display_key} {enum_name(TYPE, item.type)} [{enum_name(STATUS, item.status)}] "
+        f"{item.title} (version {item.version})"
+    )
+
+
+def points(item: entities_pb2.WorkItem) -> str:
+    return str(item.story_points) if item.HasField("story_points") else ""
+
+
+async def items_table(s: Session, items: Sequence[entities_pb2.WorkItem], *, empty: str) -> str:
+    """Items as rows: key, type, status, priority, points, assignee, sprint, parent, title."""
+    keys = {item.id: item.display_key for item in items}
+    sprint_names: dict[str, str] = {}
+    for project_id in {item.project_id for item in items if item.HasField("sprint_id")}:
+        sprint_names.update(await s.sprint_names(project_id))
+    rows = []
+    for item in items:
+        parent = ""
+        if item.HasField("parent_id"):
+            parent = keys.get(item.parent_id) or await s.item_key(item.parent_id)
+        rows.append(
+            (
+                item.display_key,
+                enum_name(TYPE, item.type),
+                enum_name(STATUS, item.status),
+                enum_name(PRIORITY, item.priority),
+                points(item),
+                item.assignee_id if item.HasField("assignee_id") else "",
+                sprint_names.get(item.sprint_id, "") if item.HasField("sprint_id") else "",
+                parent,
+                item.title,
+            )
+        )
+    headers = ("key", "type", "status", "priority", "pts", "assignee", "sprint", "parent", "title")
+    return table(headers, rows, empty=empty)
+
+
+async def create(s: Session, args: argparse.Namespace) -> Output:
+    parent = await s.item(args.parent) if args.parent else None
+    if parent is not None and not args.project:
+        project_id = parent.project_id
+    else:
+        project_id = (await s.project(args.project)).id
+    reply = await s.pm.create_work_item(
+        project_id=project_id,
+        type=args.type,
+        title=args.title,
+        description=args.description,
+        status=args.status or entities_pb2.WORK_ITEM_STATUS_UNSPECIFIED,
+        priority=args.priority or entities_pb2.PRIORITY_UNSPECIFIED,
+        story_points=args.points,
+        position=args.position,
+        parent_id=parent.id if parent is not None else None,
+        sprint_id=await s.sprint_id(args.sprint, project_id) if args.sprint else None,
+        assignee_id=s.user(args.assignee) if args.assignee else None,
+    )
+    item = reply.item
+    return Output(to_json(item), item.display_key if args.quiet else f"created {item_line(item)}")
+
+
+async def list_items(s: Session, args: argparse.Namespace) -> Output:
+    project = await s.project(args.project)
+    reply = await s.pm.list_work_items(
+        project_id=project.id,
+        types=args.types,
+        statuses=args.statuses,
+        sprint_id=await s.sprint_id(args.sprint, project.id) if args.sprint else None,
+        parent_id=await s.optional_item_id(args.parent) if args.parent else None,
+        assignee_id=s.user(args.assignee) if args.assignee else None,
+        descendants_of=await s.item_id(args.under) if args.under else None,
+        exclude_done=args.open,
+        limit=args.limit,
+    )
+    text = await items_table(s, reply.items, empty="no items")
+    return Output(to_json(reply), text)
+
+
+async def show(s: Session, args: argparse.Namespace) -> Output:
+    item = await s.item(args.item)
+    children = (await s.pm.list_work_items(project_id=item.project_id, parent_id=item.id)).items
+    deps = await s.pm.list_dependencies(item_id=item.id)
+    comments = (await s.pm.list_comments(work_item_id=item.id)).comments
+    sprint = ""
+    if item.HasField("sprint_id"):
+        sprint = (await s.sprint_names(item.project_id)).get(item.sprint_id, item.sprint_id)
+    parent = await s.item_key(item.parent_id) if item.HasField("parent_id") else ""
+    lines = [
+        fields(
+            [
+                ("item", f"{item.display_key}: {item.title}"),
+                ("type", enum_name(TYPE, item.type)),
+                ("status", enum_name(STATUS, item.status)),
+                ("priority", enum_name(PRIORITY, item.priority)),
+                ("points", points(item)),
+                ("assignee", item.assignee_id if item.HasField("assignee_id") else ""),
+                ("sprint", sprint),
+                ("parent", parent),
+                ("created", f"{local_time(item.created_at)} by {item.created_by}"),
+                ("updated", local_time(item.updated_at)),
+                ("version", item.version),
+                ("id", item.id),
+            ]
+        )
+    ]
+    if item.description:
+        lines += ["", item.description]
+    if children:
+        lines += ["", "children:", await items_table(s, children, empty="")]
+    dep_rows = [
+        (
+            d.id,
+            await s.item_key(d.from_item_id),
+            enum_name(DEPENDENCY, d.type),
+            await s.item_key(d.to_item_id),
+        )
+        for d in [*deps.outgoing, *deps.incoming]
+    ]
+    if dep_rows:
+        lines += ["", "dependencies:", table(("id", "from", "type", "to"), dep_rows)]
+    if comments:
+        lines += ["", "comments:"]
+        lines += [f"- {c.author_id}, {local_time(c.created_at)}: {c.body}" for c in comments]
+    data = {
+        "item": to_json(item),
+        "children": [to_json(child) for child in children],
+        "dependencies": {
+            "outgoing": [to_json(d) for d in deps.outgoing],
+            "incoming": [to_json(d) for d in deps.incoming],
+        },
+        "comments": [to_json(c) for c in comments],
+    }
+    return Output(data, "\n".join(lines))
+
+
+async def update(s: Session, args: argparse.Namespace) -> Output:
+    item = await s.item(args.item)
+    reply = await s.pm.update_work_item(
+        item_id=item.id,
+        expected_version=args.expected_version,
+        title=args.title,
+        description=args.description,
+        type=args.type,
+        status=args.status,
+        priority=args.priority,
+        story_points=args.points,
+        clear_story_points=args.clear_points,
+        assignee_id=s.user(args.assignee) if args.assignee is not None else None,
+    )
+    return Output(to_json(reply.item), f"updated {item_line(reply.item)}")
+
+
+async def move(s: Session, args: argparse.Namespace) -> Output:
+    item = await s.item(args.item)
+    position = args.position
+    if args.before or args.after or args.top or args.bottom:
+        position = await _new_position(s, item, args)
+    changes = (args.status, args.sprint, args.parent, position)
+    if all(change is None for change in changes):
+        raise UsageError(
+            "say where to: --status, --sprint, --parent, --before/--after/--top/--bottom "
+            "or --position"
+        )
+    reply = await s.pm.update_work_item(
+        item_id=item.id,
+        expected_version=args.expected_version,
+        status=args.status,
+        sprint_id=await s.sprint_id(args.sprint, item.project_id) if args.sprint else None,
+        parent_id=await s.optional_item_id(args.parent) if args.parent is not None else None,
+        position=position,
+    )
+    return Output(to_json(reply.item), f"moved {item_line(reply.item)}")
+
+
+async def _new_position(s: Session, item: entities_pb2.WorkItem, args: argparse.Namespace) -> float:
+    """A position that puts ``item`` before/after another, or first/last, in board order."""
+    reply = await s.pm.list_work_items(project_id=item.project_id, limit=MAX_ITEMS)
+    order = [other for other in reply.items if other.id != item.id]
+    if not order:
+        return item.position
+    if args.top:
+        return order[0].position - 1.0
+    if args.bottom:
+        return order[-1].position + 1.0
+    anchor = await s.item(args.before or args.after)
+    if anchor.id == item.id:
+        raise UsageError("an item cannot be placed next to itself")
+    index = next((i for i, other in enumerate(order) if other.id == anchor.id), None)
+    if index is None:
+        raise UsageError(f"{anchor.display_key} is not in the same project as {item.display_key}")
+    if args.before:
+        before = order[index - 1].position if index > 0 else anchor.position - 2.0
+        return (before + anchor.position) / 2
+    after = order[index + 1].position if index + 1 < len(order) else anchor.position + 2.0
+    return (anchor.position + after) / 2
+
+
+async def delete(s: Session, args: argparse.Namespace) -> Output:
+    item = await s.item(args.item)
+    reply = await s.pm.delete_work_item(item_id=item.id, expected_version=args.expected_version)
+    return Output(to_json(reply.item), f"deleted {reply.item.display_key}")

@@ -1,0 +1,516 @@
+"""The async pm client: one WebSocket, requests correlated by id, events, reconnects.
+
+::
+
+    async with PmClient("ws://127.0.0.1:8700/v1/ws", token) as pm:
+        project = (await pm.create_project(key="PM", name="Board")).project
+        await pm.subscribe([project.id])
+        async for event in pm.events():
+            ...
+
+One reader task per connection reads every frame: replies and errors resolve
+the request waiting on their ``request_id``; events go through
+:class:`~pm_client.events.Positions` (resume positions, duplicates) into one
+queue that :meth:`PmClient.events` iterates.
+
+When the connection drops (not after :meth:`PmClient.close`), the client
+reconnects with exponential backoff and jitter, subscribes every subscription
+again from the last ``seq`` it received (a refused position surfaces as
+:class:`~pm_client.errors.MustRefetch` in the event stream), rejoins presence,
+and only then lets requests through again. Reads and mutations in flight at the
+drop are sent again with the same request id, so a mutation is applied once
+(the server answers a repeated id with the reply it stored). Commands whose
+effect belongs to the connection (subscribe, unsubscribe, presence) raise
+:class:`~pm_client.errors.ConnectionLost` instead. Errors the server marks as
+retryable (``UNAVAILABLE``, ``RATE_LIMITED``) are retried with the same id
+after a pause while the request's time allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Final
+
+import aiohttp
+from google.protobuf.message import DecodeError, Message
+
+from pm_client.commands import COMMANDS, Command, CommandMethods, Kind
+from pm_client.errors import (
+    ClientError,
+    ConnectError,
+    ConnectionLost,
+    MustRefetch,
+    RequestTimeout,
+    ServerError,
+)
+from pm_client.events import END, EventStream, Failed, Item, Positions
+from pm_client.handshake import Connector
+from pm_proto.v1 import commands_pb2, envelope_pb2, events_pb2
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION: Final = 1
+#: Close codes after which reconnecting cannot help (1008: policy violation).
+FINAL_CLOSE_CODES: Final = frozenset({1008})
+_FIRST_BACKOFF: Final = 0.05
+
+
+class _Dropped(Exception):
+    """Internal: the connection a request was sent on is gone."""
+
+
+class PmClient(CommandMethods):
+    """A connection to a pm server for one token (one user in one tenant).
+
+    ``url`` is the WebSocket URL (``ws://host:port/v1/ws``; ``http://host:port``
+    works too). Every request waits at most ``request_timeout`` seconds in
+    all, reconnects included. With ``reconnect=False`` a dropped connection is
+    final. ``heartbeat`` is the client's own ping interval (None: off).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        request_timeout: float = 10.0,
+        reconnect: bool = True,
+        max_backoff: float = 5.0,
+        connect_timeout: float = 10.0,
+        heartbeat: float | None = 30.0,
+    ) -> None:
+        self._connector = Connector(url, token, timeout=connect_timeout, heartbeat=heartbeat)
+        self.url = self._connector.url
+        self.request_timeout = request_timeout
+        self.reconnect = reconnect
+        self.max_backoff = max_backoff
+        #: The server's welcome on the current (or last) connection.
+        self.welcome = envelope_pb2.Welcome()
+        #: How many times the connection was re-established.
+        self.reconnects = 0
+        self._positions = Positions()
+        self._events: asyncio.Queue[Item] = asyncio.Queue()
+        self._present_in: set[str] = set()
+        self._pending: dict[str, asyncio.Future[envelope_pb2.ServerMessage]] = {}
+        self._started = False
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._reconnector: asyncio.Task[None] | None = None
+        #: Set while requests may be sent, or once they never can again.
+        self._usable = asyncio.Event()
+        self._closed = False
+        self._failure: ClientError | None = None
+
+    # -- state -------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> str:
+        """The tenant's epoch, from the last subscribe reply ("" before any)."""
+        return self._positions.epoch
+
+    @property
+    def last_seq(self) -> int:
+        """The highest ``seq`` received or subscribed from, in :attr:`epoch`."""
+        return self._positions.last_seq
+
+    @property
+    def subscribed(self) -> list[str]:
+        """The project ids subscribed to (kept across reconnects)."""
+        return self._positions.project_ids
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self._usable.is_set() and not self._closed
+
+    # -- connect and close -------------------------------------------------------
+
+    async def connect(self) -> envelope_pb2.Welcome:
+        """Open the connection and return the server's welcome; ConnectError when refused."""
+        if self._closed:
+            raise ConnectionLost("the client is closed")
+        if self._failure is not None:
+            raise self._failure  # it gave up for good: make a new client
+        reconnecting = self._reconnector is not None and not self._reconnector.done()
+        if self._ws is not None or reconnecting:
+            await self._ready()
+            return self.welcome
+        try:
+            await self._open()
+        except BaseException:
+            await self._connector.close()
+            raise
+        self._started = True
+        self._usable.set()
+        return self.welcome
+
+    async def close(self) -> None:
+        """Close the connection; requests waiting get ConnectionLost, the event stream ends."""
+        if self._closed:
+            return
+        self._closed = True
+        self._usable.set()  # waiters wake up and see the client is closed
+        if self._reconnector is not None:
+            self._reconnector.cancel()
+            await asyncio.wait({self._reconnector})
+        ws, self._ws = self._ws, None
+        self._drop_pending()
+        if ws is not None:
+            await ws.close()
+        if self._reader is not None:
+            await asyncio.wait({self._reader}, timeout=5)
+        await self._connector.close()
+        self._events.put_nowait(END)
+
+    async def __aenter__(self) -> PmClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _open(self) -> None:
+        """Connect, read the welcome, start the reader. ConnectError on failure."""
+        ws, welcome = await self._connector.open()
+        self._ws = ws
+        self.welcome = welcome
+        self._reader = asyncio.get_running_loop().create_task(self._read(ws))
+        log.info(
+            "connected conn=%s tenant=%s user=%s",
+            welcome.connection_id,
+            welcome.tenant_id,
+            welcome.user.id,
+        )
+
+    # -- requests ----------------------------------------------------------------
+
+    async def request(
+        self,
+        command: str,
+        message: Message,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (raises RequestTimeout with the id)
+    ) -> envelope_pb2.Reply:
+        """Send ``message`` as ``command`` (a ``ClientMessage.command`` field name).
+
+        Returns the Reply; raises ServerError for an Error reply, RequestTimeout
+        when no answer came within ``timeout`` (default ``request_timeout``),
+        ConnectionLost when the connection is gone for good. Pass the
+        ``request_id`` of a timed-out mutation to retry it safely.
+        """
+        spec = COMMANDS.get(command)
+        if spec is None:
+            raise ValueError(f"unknown command {command!r}")
+        if not isinstance(message, spec.message):
+            raise TypeError(
+                f"{command} takes {spec.message.__name__}, not {type(message).__name__}"
+            )
+        request_id = request_id or uuid.uuid4().hex
+        if request_id in self._pending:
+            raise ValueError(f"request {request_id} is already in flight")
+        envelope = envelope_pb2.ClientMessage(
+            request_id=request_id, protocol_version=PROTOCOL_VERSION
+        )
+        getattr(envelope, command).CopyFrom(message)
+        frame = envelope.SerializeToString()
+        limit = self.welcome.max_frame_bytes
+        if limit and len(frame) > limit:
+            raise ClientError(f"{command} is {len(frame)} bytes; the server takes {limit} at most")
+        seconds = self.request_timeout if timeout is None else timeout
+        deadline = asyncio.get_running_loop().time() + seconds
+        try:
+            async with asyncio.timeout_at(deadline):
+                answer = await self._exchange(command, spec, message, request_id, frame, deadline)
+        except TimeoutError:
+            raise RequestTimeout(command, request_id, seconds) from None
+        if answer.WhichOneof("kind") == "error":
+            raise ServerError(answer.error, command)
+        reply = answer.reply
+        if reply.WhichOneof("result") != spec.reply:
+            raise ClientError(f"{command} was answered with {reply.WhichOneof('result')}")
+        return reply
+
+    async def _exchange(
+        self,
+        command: str,
+        spec: Command,
+        message: Message,
+        request_id: str,
+        frame: bytes,
+        deadline: float,
+    ) -> envelope_pb2.ServerMessage:
+        """Send until answered: again after a reconnect, and after a retryable error."""
+        project_ids = _projects_of(message)
+        attempt = 0
+        while True:
+            ws = await self._ready()
+            if command == "subscribe":
+                self._positions.begin(project_ids)
+            try:
+                answer = await self._roundtrip(ws, request_id, frame)
+            except _Dropped:
+                if command == "subscribe":
+                    self._queue_events(self._positions.end(project_ids, None))
+                if spec.kind is Kind.SESSION:
+                    raise ConnectionLost(
+                        f"the connection dropped before {command} was answered; "
+                        "subscriptions and presence in place before are restored"
+                    ) from None
+                continue  # sent again, with the same id, once reconnected
+            except BaseException:
+                if command == "subscribe":
+                    self._queue_events(self._positions.end(project_ids, None))
+                raise
+            if answer.WhichOneof("kind") == "error":
+                if command == "subscribe":
+                    self._queue_events(self._positions.end(project_ids, None))
+                pause = self._retry_pause(answer.error, attempt)
+                now = asyncio.get_running_loop().time()
+                if pause is None or now + pause >= deadline:
+                    return answer
+                attempt += 1
+                await asyncio.sleep(pause)
+                continue
+            self._after_reply(command, project_ids, answer.reply)
+            return answer
+
+    def _retry_pause(self, error: envelope_pb2.Error, attempt: int) -> float | None:
+        """Seconds to wait before sending again, or None when the error is final."""
+        if not error.retryable:
+            return None
+        if error.retry_after_ms:
+            return float(error.retry_after_ms) / 1000
+        return self._backoff(attempt)
+
+    def _after_reply(self, command: str, project_ids: list[str], reply: envelope_pb2.Reply) -> None:
+        """Keep what a session command changed, to restore it after a reconnect."""
+        if command == "subscribe":
+            self._queue_events(self._positions.end(project_ids, reply.subscribed))
+        elif command == "unsubscribe":
+            self._positions.unsubscribed(reply.unsubscribed.project_ids)
+        elif command == "join_presence":
+            self._present_in.update(project_ids)
+        elif command == "leave_presence":
+            self._present_in.difference_update(project_ids)
+
+    async def _ready(self) -> aiohttp.ClientWebSocketResponse:
+        """The connection to send on, once usable; ConnectionLost/ConnectError if never."""
+        while True:
+            if self._closed:
+                raise ConnectionLost("the client is closed")
+            if self._failure is not None:
+                raise self._failure
+            if not self._started:
+                raise ConnectionLost("not connected: call connect() first")
+            if self._ws is not None and self._usable.is_set():
+                return self._ws
+            await self._usable.wait()
+
+    async def _roundtrip(
+        self, ws: aiohttp.ClientWebSocketResponse, request_id: str, frame: bytes
+    ) -> envelope_pb2.ServerMessage:
+        """Send one frame on ``ws`` and wait for its answer; _Dropped if ``ws`` goes away."""
+        if ws is not self._ws:
+            raise _Dropped
+        future: asyncio.Future[envelope_pb2.ServerMessage] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._pending[request_id] = future
+        try:
+            # A send on a closing socket fails; the reader then fails the future.
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+                await ws.send_bytes(frame)
+            return await future
+        finally:
+            if self._pending.get(request_id) is future:
+                del self._pending[request_id]
+
+    async def _call(self, command: str, message: Message) -> envelope_pb2.Reply:
+        """A request on the current connection while it is being restored."""
+        if self._ws is None:
+            raise _Dropped
+        envelope = envelope_pb2.ClientMessage(
+            request_id=uuid.uuid4().hex, protocol_version=PROTOCOL_VERSION
+        )
+        getattr(envelope, command).CopyFrom(message)
+        async with asyncio.timeout(self.request_timeout):
+            answer = await self._roundtrip(
+                self._ws, envelope.request_id, envelope.SerializeToString()
+            )
+        if answer.WhichOneof("kind") == "error":
+            raise ServerError(answer.error, command)
+        return answer.reply
+
+    # -- events ------------------------------------------------------------------
+
+    def events(self) -> EventStream:
+        """The events of every subscribed project, in order, across reconnects.
+
+        Raises MustRefetch when a resume position was not honoured (reload and
+        keep iterating); ends when the client is closed.
+        """
+        return EventStream(self._events)
+
+    def _queue_events(self, events: Iterable[events_pb2.Event]) -> None:
+        for event in events:
+            self._events.put_nowait(event)
+
+    # -- the reader --------------------------------------------------------------
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            async for frame in ws:
+                if frame.type == aiohttp.WSMsgType.BINARY:
+                    self._on_frame(frame.data)
+        except Exception:
+            log.exception("reader failed conn=%s", self.welcome.connection_id)
+        finally:
+            self._on_drop(ws)
+
+    def _on_frame(self, data: bytes) -> None:
+        try:
+            message = envelope_pb2.ServerMessage.FromString(data)
+        except DecodeError:
+            log.warning("undecodable frame from the server ignored")
+            return
+        kind = message.WhichOneof("kind")
+        if kind == "reply":
+            self._resolve(message.reply.request_id, message)
+        elif kind == "error":
+            if not self._resolve(message.error.request_id, message):
+                log.warning("server error for no request: %s", message.error.message)
+        elif kind == "event":
+            self._on_event(message.event)
+        elif kind == "events":
+            for event in message.events.events:
+                self._on_event(event)
+
+    def _resolve(self, request_id: str, message: envelope_pb2.ServerMessage) -> bool:
+        future = self._pending.get(request_id)
+        if future is None or future.done():
+            return False
+        future.set_result(message)
+        return True
+
+    def _on_event(self, event: events_pb2.Event) -> None:
+        if self._positions.accept(event):
+            self._events.put_nowait(event)
+
+    def _drop_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(_Dropped())
+
+    def _on_drop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """The reader of ``ws`` ended: fail what waits on it, reconnect unless that is over."""
+        if ws is not self._ws:
+            return  # closed by close(), or replaced already
+        self._ws = None
+        self._usable.clear()
+        self._drop_pending()
+        if self._closed:
+            return
+        code = ws.close_code
+        if not self.reconnect or code in FINAL_CLOSE_CODES:
+            self._fail(
+                ConnectionLost(f"the server closed the connection (code {code})", close_code=code)
+            )
+            return
+        log.info("connection lost conn=%s code=%s: reconnecting", self.welcome.connection_id, code)
+        if self._reconnector is None or self._reconnector.done():
+            self._reconnector = asyncio.get_running_loop().create_task(self._reconnect())
+
+    def _fail(self, error: ClientError) -> None:
+        """Give up for good: requests and the event stream raise ``error`` from now on."""
+        self._failure = error
+        self._usable.set()
+        self._events.put_nowait(Failed(error))
+
+    # -- reconnecting ------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff capped at ``max_backoff``, with jitter (50-100%)."""
+        delay: float = min(self.max_backoff, _FIRST_BACKOFF * 2.0 ** min(attempt, 30))
+        return delay * random.uniform(0.5, 1.0)
+
+    async def _reconnect(self) -> None:
+        try:
+            await self._reconnect_until_restored()
+        except Exception as exc:  # a bug must not leave requests waiting forever
+            log.exception("reconnecting failed")
+            self._fail(ConnectionLost(f"reconnecting failed: {exc!r}"))
+
+    async def _reconnect_until_restored(self) -> None:
+        attempt = 0
+        while not self._closed:
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+            try:
+                await self._open()
+            except ConnectError as exc:
+                if exc.permanent:
+                    log.warning("reconnect refused for good: %s", exc)
+                    self._fail(exc)
+                    return
+                log.info("reconnect attempt %d failed: %s", attempt, exc)
+                continue
+            try:
+                await self._restore()
+            except (_Dropped, TimeoutError):
+                log.info("connection lost again while restoring subscriptions")
+                if self._ws is not None:
+                    await self._ws.close()
+                continue
+            if self._ws is None:  # dropped again after the restore's last reply
+                continue
+            self.reconnects += 1
+            self._usable.set()
+            return
+
+    async def _restore(self) -> None:
+        """Subscribe again from where each subscription stood; rejoin presence."""
+        for project_ids, seq in self._positions.groups():
+            await self._resubscribe(project_ids, seq)
+        for project_id in sorted(self._present_in):
+            try:
+                await self._call("join_presence", commands_pb2.JoinPresence(project_id=project_id))
+            except ServerError:
+                self._present_in.discard(project_id)
+
+    async def _resubscribe(self, project_ids: list[str], seq: int) -> None:
+        command = commands_pb2.Subscribe(project_ids=project_ids)
+        command.resume.epoch, command.resume.seq = self._positions.epoch, seq
+        self._positions.begin(project_ids)
+        try:
+            reply = (await self._call("subscribe", command)).subscribed
+        except ServerError as exc:  # e.g. the project is gone: this subscription ends
+            self._queue_events(self._positions.end(project_ids, None))
+            self._positions.unsubscribed(project_ids)
+            self._events.put_nowait(exc)
+            return
+        except BaseException:
+            self._positions.end(project_ids, None)
+            raise
+        if reply.must_refetch:
+            self._events.put_nowait(MustRefetch(reply.epoch, reply.seq))
+        self._queue_events(self._positions.end(project_ids, reply))
+
+
+def _projects_of(message: Message) -> list[str]:
+    """The project ids a subscribe or presence command names."""
+    if isinstance(message, commands_pb2.Subscribe):
+        return list(dict.fromkeys(message.project_ids))
+    if isinstance(message, commands_pb2.JoinPresence | commands_pb2.LeavePresence):
+        return [message.project_id]
+    return []

@@ -1,0 +1,609 @@
+"""Export and import of a whole tenant as one versioned JSON document.
+
+The format (``docs/operations.md`` describes it field by field)::
+
+    {"format": "pm-tenant-export", "version": 1, "schema_version": 2,
+     "exported_at": "...", "source": {"tenant_id": ..., "epoch": ..., "seq": ...},
+     "meta": {"created_at": ...},
+     "tables": {"users": [{column: value, ...}, ...], "projects": [...], ...}}
+
+Every row of every board table is included, soft-deleted rows too, and the
+whole activity log. Values are the stored ones: ids and times as the text the
+database holds, ``users.is_tenant_admin`` as a boolean and the activity log's
+``old_value``/``new_value`` as the JSON values they encode. The event log and
+the idempotency keys are left out (they belong to the live tenant and its
+epoch), and so is the epoch: an imported tenant gets its own.
+
+Import validates the whole document before anything is written (format and
+version, every column of every row through the pm_core model of its table,
+unique ids, every reference), builds the new tenant in a private file in one
+transaction and only then links it into place under the tenant's id, so a bad
+file, or any failure, leaves no tenant behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pydantic
+
+from pm_core.errors import SchemaTooNewError
+from pm_core.keys import MAX_ITEM_NUMBER
+from pm_core.models import (
+    ActivityEntry,
+    Comment,
+    Dependency,
+    LlmContext,
+    Model,
+    Project,
+    ProjectMember,
+    Sprint,
+    SwimLane,
+    TimeEntry,
+    User,
+    WorkItem,
+)
+from pm_db.admin import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    FileExistsConflict,
+    FileNotFound,
+    InvalidFileError,
+    TenantExistsError,
+    TenantNotFoundError,
+    check_database,
+    connect,
+    db_path,
+    fsync,
+    fsync_dir,
+    read_facts,
+    remove_with_sidecars,
+    scratch_path,
+    tenants_root,
+)
+from pm_db.codec import db_time, from_json, to_json, utc_now
+from pm_db.migrator import MigrationError, load_migrations, migrate
+
+FORMAT: Final = "pm-tenant-export"
+VERSION: Final = 1
+#: tenant_meta keys carried by the export (the epoch is the tenant's own, never copied).
+META_KEYS: Final = ("created_at",)
+_TOP_LEVEL: Final = ("format", "version", "schema_version", "exported_at", "source", "meta")
+_DB_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_META_MAX: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One exported table: its columns in schema order and what they mean."""
+
+    name: str
+    model: type[Model]
+    columns: tuple[str, ...]
+    #: (column, table) pairs: the column holds an id of that table (or null).
+    refs: tuple[tuple[str, str], ...] = ()
+    #: Columns that are not fields of the model, checked here instead.
+    extra: tuple[str, ...] = ()
+    #: JSON text in the database, the JSON value itself in the file.
+    json_columns: tuple[str, ...] = ()
+    #: 0/1 in the database, false/true in the file.
+    bool_columns: tuple[str, ...] = ()
+    select: str = field(init=False)
+    insert: str = field(init=False)
+    #: The schema's convention: every ``*_at`` column is a time, and only those.
+    time_columns: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = ", ".join(self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        object.__setattr__(self, "select", f"SELECT {names} FROM {self.name} ORDER BY id")
+        object.__setattr__(self, "insert", f"INSERT INTO {self.name} ({names}) VALUES ({marks})")
+        object.__setattr__(
+            self, "time_columns", tuple(c for c in self.columns if c.endswith("_at"))
+        )
+
+
+_STAMPS: Final = ("version", "created_at", "updated_at", "deleted_at")
+
+#: In an order that satisfies every reference between tables.
+TABLES: Final = (
+    Table(
+        "users",
+        User,
+        ("id", "display_name", "email", "is_tenant_admin", *_STAMPS),
+        bool_columns=("is_tenant_admin",),
+    ),
+    Table(
+        "projects",
+        Project,
+        ("id", "key", "name", "description", "status", "next_item_number", "created_by", *_STAMPS),
+        refs=(("created_by", "users"),),
+        extra=("next_item_number",),
+    ),
+    Table(
+        "project_members",
+        ProjectMember,
+        ("id", "project_id", "user_id", "role", *_STAMPS),
+        refs=(("project_id", "projects"), ("user_id", "users")),
+    ),
+    Table(
+        "sprints",
+        Sprint,
+        ("id", "project_id", "name", "goal", "status", "starts_at", "ends_at", *_STAMPS),
+        refs=(("project_id", "projects"),),
+    ),
+    Table(
+        "work_items",
+        WorkItem,
+        (
+            "id",
+            "project_id",
+            "item_number",
+            "type",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "story_points",
+            "position",
+            "parent_id",
+            "sprint_id",
+            "assignee_id",
+            "created_by",
+            *_STAMPS,
+        ),
+        refs=(
+            ("project_id", "projects"),
+            ("parent_id", "work_items"),
+            ("sprint_id", "sprints"),
+            ("assignee_id", "users"),
+            ("created_by", "users"),
+        ),
+    ),
+    Table(
+        "comments",
+        Comment,
+        ("id", "project_id", "work_item_id", "author_id", "body", *_STAMPS),
+        refs=(("project_id", "projects"), ("work_item_id", "work_items"), ("author_id", "users")),
+    ),
+    Table(
+        "time_entries",
+        TimeEntry,
+        ("id", "project_id", "work_item_id", "user_id", "started_at", "ended_at", "note", *_STAMPS),
+        refs=(("project_id", "projects"), ("work_item_id", "work_items"), ("user_id", "users")),
+    ),
+    Table(
+        "dependencies",
+        Dependency,
+        ("id", "project_id", "from_item_id", "to_item_id", "type", "created_by", *_STAMPS),
+        refs=(
+            ("project_id", "projects"),
+            ("from_item_id", "work_items"),
+            ("to_item_id", "work_items"),
+            ("created_by", "users"),
+        ),
+    ),
+    Table(
+        "swim_lanes",
+        SwimLane,
+        ("id", "project_id", "name", "status", "position", "wip_limit", *_STAMPS),
+        refs=(("project_id", "projects"),),
+    ),
+    Table(
+        "llm_context",
+        LlmContext,
+        (
+            "id",
+            "project_id",
+            "context_type",
+            "category",
+            "title",
+            "content",
+            "example_sql",
+            "priority",
+            "created_by",
+            *_STAMPS,
+        ),
+        refs=(("project_id", "projects"), ("created_by", "users")),
+    ),
+    Table(
+        "activity_log",
+        ActivityEntry,
+        (
+            "id",
+            "project_id",
+            "entity_type",
+            "entity_id",
+            "action",
+            "field",
+            "old_value",
+            "new_value",
+            "actor_id",
+            "created_at",
+        ),
+        json_columns=("old_value", "new_value"),
+    ),
+)
+TABLE_NAMES: Final = tuple(table.name for table in TABLES)
+
+
+# -- export --------------------------------------------------------------------
+
+
+def export_tenant(
+    data_dir: Path, tenant_id: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+) -> dict[str, Any]:
+    """The tenant as an export document, read from one consistent snapshot.
+
+    Safe while a server writes to the tenant (a read transaction in WAL mode).
+    """
+    path = db_path(data_dir, tenant_id)
+    if not path.is_file():
+        raise TenantNotFoundError(tenant_id)
+    conn = connect(path, "rw", busy_timeout_ms)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("BEGIN")
+        facts = read_facts(conn)
+        newest = len(load_migrations())
+        if facts.schema_version > newest:  # columns this code does not know would be lost
+            raise SchemaTooNewError(facts.schema_version, newest)
+        meta = dict(conn.execute("SELECT key, value FROM tenant_meta").fetchall())
+        tables = {
+            table.name: [_to_file(table, row) for row in conn.execute(table.select)]
+            for table in TABLES
+        }
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "schema_version": facts.schema_version,
+        "exported_at": db_time(utc_now()),
+        "source": {"tenant_id": tenant_id, "epoch": facts.epoch, "seq": facts.seq},
+        "meta": {key: meta[key] for key in META_KEYS if key in meta},
+        "tables": tables,
+    }
+
+
+def _to_file(table: Table, row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(table.columns, row, strict=True))
+    for name in table.bool_columns:
+        out[name] = bool(out[name])
+    for name in table.json_columns:
+        out[name] = from_json(out[name])
+    return out
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """The document as UTF-8 JSON text: one row per line, keys in schema order."""
+
+    def encode(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+    lines = ["{"]
+    lines.extend(f" {encode(key)}: {encode(document[key])}," for key in _TOP_LEVEL)
+    lines.append(' "tables": {')
+    tables = document["tables"]
+    for number, name in enumerate(tables):
+        rows = tables[name]
+        comma = "," if number < len(tables) - 1 else ""
+        if not rows:
+            lines.append(f"  {encode(name)}: []{comma}")
+            continue
+        lines.append(f"  {encode(name)}: [")
+        lines.extend(f"   {encode(row)}," for row in rows[:-1])
+        lines.append(f"   {encode(rows[-1])}")
+        lines.append(f"  ]{comma}")
+    lines.append(" }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def write_export(document: Mapping[str, Any], dest: Path, *, overwrite: bool = False) -> int:
+    """Write the document to ``dest`` (via a temporary file and a rename); returns bytes written."""
+    dest = Path(dest).absolute()
+    if dest.exists() and not overwrite:
+        raise FileExistsConflict(dest)
+    if not dest.parent.is_dir():
+        raise FileNotFound(dest.parent)
+    data = dumps(document).encode("utf-8")
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(data)
+
+
+# -- validation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedExport:
+    """A document that passed every check, its rows in database form."""
+
+    schema_version: int
+    meta: dict[str, str]
+    rows: dict[str, list[tuple[Any, ...]]]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(rows) for name, rows in self.rows.items()}
+
+
+def parse_export(data: str | bytes) -> ValidatedExport:
+    """Decode and validate an export; any problem is one InvalidFileError naming where."""
+    try:
+        document = json.loads(data, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidFileError(f"not valid JSON: {_one_line(str(exc))}") from exc
+    return validate_export(document)
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def validate_export(document: object) -> ValidatedExport:
+    if not isinstance(document, dict):
+        raise InvalidFileError("not a pm tenant export: the top level is not an object")
+    if document.get("format") != FORMAT:
+        raise InvalidFileError(
+            f"not a pm tenant export: format is {_show(document.get('format'))}, "
+            f"expected {FORMAT!r}"
+        )
+    version = document.get("version")
+    if type(version) is not int or version != VERSION:
+        raise InvalidFileError(
+            f"export format version {_show(version)} is not supported; "
+            f"this pm reads version {VERSION}"
+        )
+    _exact_keys(document, (*_TOP_LEVEL, "tables"), "the document")
+    schema_version = _schema_version(document["schema_version"])
+    if not isinstance(document["exported_at"], str):
+        raise InvalidFileError("exported_at: must be a string")
+    if not isinstance(document["source"], dict):
+        raise InvalidFileError("source: must be an object")
+    meta = _meta(document["meta"])
+    tables = document["tables"]
+    if not isinstance(tables, dict):
+        raise InvalidFileError("tables: must be an object")
+    _exact_keys(tables, TABLE_NAMES, "tables")
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for table in TABLES:
+        rows[table.name] = _table_rows(table, tables[table.name])
+    _check_references(rows)
+    return ValidatedExport(
+        schema_version=schema_version,
+        meta=meta,
+        rows={
+            table.name: [tuple(row[c] for c in table.columns) for row in rows[table.name]]
+            for table in TABLES
+        },
+    )
+
+
+def _schema_version(value: object) -> int:
+    newest = len(load_migrations())
+    if type(value) is not int or not 1 <= value <= newest:
+        raise InvalidFileError(
+            f"schema_version {_show(value)} is not one this pm can import (1 to {newest})"
+        )
+    return value
+
+
+def _meta(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidFileError("meta: must be an object")
+    _exact_keys(value, META_KEYS, "meta")
+    for key, text in value.items():
+        if not isinstance(text, str) or not 0 < len(text) <= _META_MAX or not text.isprintable():
+            raise InvalidFileError(f"meta.{key}: must be a short single-line string")
+    return dict(value)
+
+
+def _table_rows(table: Table, rows: object) -> list[dict[str, Any]]:
+    if not isinstance(rows, list):
+        raise InvalidFileError(f"tables.{table.name}: must be a list of rows")
+    fields = tuple(c for c in table.columns if c not in table.extra)
+    seen: set[str] = set()
+    out = []
+    for index, raw in enumerate(rows):
+        where = f"tables.{table.name}[{index}]"
+        if not isinstance(raw, dict):
+            raise InvalidFileError(f"{where}: a row must be an object")
+        _exact_keys(raw, table.columns, where)
+        for name in table.time_columns:
+            value = raw[name]
+            if value is not None and not (isinstance(value, str) and _DB_TIME.fullmatch(value)):
+                raise InvalidFileError(
+                    f"{where}.{name}: a time must be UTC text like 2026-11-22T10:00:00.000000Z"
+                )
+        try:
+            model = table.model.model_validate_json(
+                json.dumps({name: raw[name] for name in fields}), strict=True
+            )
+        except pydantic.ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            loc = ".".join(str(part) for part in first["loc"])
+            raise InvalidFileError(f"{where}.{loc}: {first['msg']}") from exc
+        row = _to_database(table, model, raw, where)
+        if row["id"] in seen:
+            raise InvalidFileError(f"{where}: duplicate id {row['id']!r}")
+        seen.add(row["id"])
+        out.append(row)
+    return out
+
+
+def _to_database(table: Table, model: Model, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The row as it is stored, taken from the validated model so it is in canonical form.
+
+    Times are the file's text, already checked to be canonical (the model parsed
+    the same text). Enums and booleans are bound as they are (a StrEnum binds as
+    its value, a bool as 0/1).
+    """
+    values = model.model_dump()
+    row: dict[str, Any] = {}
+    for name in table.columns:
+        if name in table.time_columns:
+            row[name] = raw[name]
+        elif name in table.json_columns:
+            row[name] = to_json(values[name])
+        elif name in table.extra:
+            row[name] = _extra(table, name, raw[name], where)
+        else:
+            row[name] = values[name]
+    return row
+
+
+def _extra(table: Table, name: str, value: Any, where: str) -> Any:
+    if (table.name, name) == ("projects", "next_item_number"):
+        if type(value) is not int or not 1 <= value <= MAX_ITEM_NUMBER + 1:
+            raise InvalidFileError(
+                f"{where}.next_item_number: must be an integer from 1 to {MAX_ITEM_NUMBER + 1}"
+            )
+        return value
+    raise AssertionError(f"no check for {table.name}.{name}")  # pragma: no cover
+
+
+def _check_references(rows: Mapping[str, list[dict[str, Any]]]) -> None:
+    ids = {name: {row["id"] for row in table_rows} for name, table_rows in rows.items()}
+    for table in TABLES:
+        for index, row in enumerate(rows[table.name]):
+            for column, target in table.refs:
+                value = row[column]
+                if value is not None and value not in ids[target]:
+                    raise InvalidFileError(
+                        f"tables.{table.name}[{index}].{column}: refers to {target} id "
+                        f"{value!r}, which is not in the file"
+                    )
+    highest: dict[str, int] = {}
+    for item in rows["work_items"]:
+        number = item["item_number"]
+        highest[item["project_id"]] = max(highest.get(item["project_id"], 0), number)
+    for index, project in enumerate(rows["projects"]):
+        if project["next_item_number"] <= highest.get(project["id"], 0):
+            raise InvalidFileError(
+                f"tables.projects[{index}].next_item_number: must be above the project's "
+                f"highest item number ({highest[project['id']]})"
+            )
+
+
+def _exact_keys(mapping: Mapping[str, Any], expected: tuple[str, ...], where: str) -> None:
+    for name in expected:
+        if name not in mapping:
+            raise InvalidFileError(f"{where}: missing {name!r}")
+    for name in mapping:
+        if name not in expected:
+            raise InvalidFileError(f"{where}: unknown key {_show(name)}")
+
+
+def _show(value: object) -> str:
+    """An untrusted value for a one-line message: repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- import --------------------------------------------------------------------
+
+
+def import_tenant(data_dir: Path, tenant_id: str, data: str | bytes) -> ValidatedExport:
+    """Create the new tenant ``tenant_id`` from an export; refuse an existing one.
+
+    The whole document is validated first. The database is then built in a
+    private file: migrated to the export's schema version, filled in one
+    transaction, migrated to the newest schema, and hard-linked into place
+    (which fails, atomically, if the tenant appeared meanwhile).
+    """
+    path = db_path(data_dir, tenant_id)
+    if path.exists():
+        raise TenantExistsError(tenant_id, "import into a new tenant id, or delete it first")
+    validated = parse_export(data)
+    root = tenants_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = scratch_path(root, "import", tenant_id)
+    try:
+        conn = sqlite3.connect(staging, isolation_level=None)
+        try:
+            # A private file until it is linked into place: no syncing while it is
+            # built (a crash leaves only a scratch file), one fsync at the end.
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("PRAGMA journal_mode = MEMORY")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrations = load_migrations()
+            migrate(conn, migrations[: validated.schema_version])
+            _write(conn, validated)
+            try:
+                migrate(conn, migrations)
+            except MigrationError as exc:
+                raise InvalidFileError(
+                    f"the rows of schema version {validated.schema_version} cannot be "
+                    f"migrated to this pm's schema: {exc}"
+                ) from exc
+            check_database(conn, f"the imported tenant {tenant_id}")
+            conn.execute("PRAGMA journal_mode = WAL")
+        finally:
+            conn.close()
+        fsync(staging)
+        created = not path.parent.exists()
+        path.parent.mkdir(exist_ok=True)
+        try:
+            os.link(staging, path)
+            fsync_dir(path.parent)
+        except FileExistsError:
+            raise TenantExistsError(tenant_id, "it was created while importing") from None
+        except BaseException:
+            if created:
+                path.parent.rmdir()
+            raise
+    finally:
+        remove_with_sidecars(staging)
+    return validated
+
+
+def _write(conn: sqlite3.Connection, validated: ValidatedExport) -> None:
+    """Replace every row of the fresh database (its seeded rows too) in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        for table in reversed(TABLES):
+            conn.execute(f"DELETE FROM {table.name}")
+        for key, value in validated.meta.items():
+            conn.execute(
+                "INSERT INTO tenant_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        for table in TABLES:
+            for index, row in enumerate(validated.rows[table.name]):
+                try:
+                    conn.execute(table.insert, row)
+                except sqlite3.IntegrityError as exc:
+                    raise InvalidFileError(
+                        f"tables.{table.name}[{index}]: breaks a database constraint ({exc})"
+                    ) from exc
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            raise InvalidFileError(f"the rows break a database constraint ({exc})") from exc
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

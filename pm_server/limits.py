@@ -1,0 +1,317 @@
+"""What one client, user or tenant may use: connection caps, rate limits, list sizes.
+
+- **Connection caps** (total, per tenant, per user) are checked before the
+  WebSocket upgrade; :meth:`ServerLimits.open` raises :class:`ConnectionRefused`
+  with the reason (a ``pm_connections_refused_total`` label) when one is full.
+- **Rate limits** are token buckets, one per connection and one per tenant
+  (shared by all its connections). Every frame a client sends costs one token
+  of each; a frame that finds either bucket empty is refused with
+  RATE_LIMITED and the time until a token is back. A connection refused
+  ``flood_refusals`` times within ``flood_window`` seconds ignores those
+  answers: :meth:`ConnectionLimits.flooding` tells the reader to close it.
+- **Origins**: a browser (a request with an ``Origin`` header) may connect from
+  the same origin or a configured one; other clients send no Origin.
+- **List sizes**: no repeated field of a command may hold more than
+  ``max_list_items`` entries.
+
+All of it is in-memory state of one process, touched only from the event loop.
+docs/security.md lists every limit with its default and what it produces.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import web
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
+from prometheus_client import CollectorRegistry, Counter
+
+from pm_core.errors import ValidationError
+from pm_server.settings import Settings
+
+Clock = Callable[[], float]
+
+#: ``pm_connections_refused_total`` reasons of the connection caps.
+REFUSED_TOTAL: Final = "max_connections"
+REFUSED_TENANT: Final = "max_connections_per_tenant"
+REFUSED_USER: Final = "max_connections_per_user"
+REFUSED_ORIGIN: Final = "origin"
+
+#: Idle tenants' state is swept once per this many connection opens.
+_SWEEP_EVERY: Final = 1_024
+#: Float slack: a client that waited exactly the time it was told gets its token.
+_EPSILON: Final = 1e-9
+
+
+class ConnectionRefused(Exception):
+    """A connection cap is full; ``reason`` labels the metric, ``message`` the reply."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """``capacity`` tokens, refilled at ``rate`` per second."""
+
+    rate: float
+    capacity: float
+    tokens: float
+    updated: float
+
+    @classmethod
+    def full(cls, rate: float, capacity: float, now: float) -> TokenBucket:
+        return cls(rate, capacity, capacity, now)
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is available (0.0: one is available now)."""
+        self._refill(now)
+        if self.tokens >= 1 - _EPSILON:
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+    def is_full(self, now: float) -> bool:
+        self._refill(now)
+        return self.tokens >= self.capacity - _EPSILON
+
+
+@dataclass(slots=True)
+class _TenantUsage:
+    connections: int = 0
+    users: dict[str, int] = field(default_factory=dict)
+    bucket: TokenBucket | None = None
+
+
+class ServerLimits:
+    """The process-wide limits: connection counts and the tenants' rate buckets."""
+
+    def __init__(
+        self, settings: Settings, registry: CollectorRegistry, clock: Clock = time.monotonic
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._total = 0
+        self._tenants: dict[str, _TenantUsage] = {}
+        self._opens = 0
+        self.allowed_origins = frozenset(settings.allowed_origins)
+        self.rate_limited = Counter(
+            "pm_rate_limited",
+            "Commands refused with RATE_LIMITED, by the bucket that was empty",
+            ["scope"],
+            registry=registry,
+        )
+        self.limit_closes = Counter(
+            "pm_limit_closes",
+            "Connections closed by a limit, by reason (flood: 1008, token_expired: 4001)",
+            ["reason"],
+            registry=registry,
+        )
+
+    @property
+    def open_connections(self) -> int:
+        return self._total
+
+    def open(self, tenant_id: str, user_id: str) -> ConnectionLimits:
+        """Count one more connection of ``user_id`` in ``tenant_id``, or refuse it.
+
+        Raises :class:`ConnectionRefused` when a cap is full; otherwise the
+        caller must :meth:`ConnectionLimits.close` the result exactly once.
+        """
+        settings = self.settings
+        if self._total >= settings.max_connections:
+            raise ConnectionRefused(REFUSED_TOTAL, "the server has too many connections")
+        usage = self._tenants.get(tenant_id)
+        if usage is None:
+            usage = self._tenants[tenant_id] = _TenantUsage()
+        if usage.connections >= settings.max_connections_per_tenant:
+            raise ConnectionRefused(
+                REFUSED_TENANT,
+                f"this tenant has {settings.max_connections_per_tenant} connections open",
+            )
+        if usage.users.get(user_id, 0) >= settings.max_connections_per_user:
+            raise ConnectionRefused(
+                REFUSED_USER, f"this user has {settings.max_connections_per_user} connections open"
+            )
+        now = self._clock()
+        if usage.bucket is None and settings.rate_limit_tenant_per_second > 0:
+            usage.bucket = TokenBucket.full(
+                settings.rate_limit_tenant_per_second, settings.rate_limit_tenant_burst, now
+            )
+        connection_bucket = None
+        if settings.rate_limit_connection_per_second > 0:
+            connection_bucket = TokenBucket.full(
+                settings.rate_limit_connection_per_second,
+                settings.rate_limit_connection_burst,
+                now,
+            )
+        self._total += 1
+        usage.connections += 1
+        usage.users[user_id] = usage.users.get(user_id, 0) + 1
+        self._opens += 1
+        if self._opens % _SWEEP_EVERY == 0:
+            self._sweep(now)
+        return ConnectionLimits(self, tenant_id, user_id, usage, connection_bucket)
+
+    def release(self, tenant_id: str, user_id: str, usage: _TenantUsage) -> None:
+        self._total -= 1
+        usage.connections -= 1
+        left = usage.users[user_id] - 1
+        if left:
+            usage.users[user_id] = left
+        else:
+            del usage.users[user_id]
+        if not usage.connections and self._forgettable(usage, self._clock()):
+            del self._tenants[tenant_id]
+
+    @staticmethod
+    def _forgettable(usage: _TenantUsage, now: float) -> bool:
+        """A tenant with no connection and a full bucket is the same as an unknown one.
+
+        A tenant whose last connection closes with a depleted bucket keeps it,
+        so reconnecting does not refill it early.
+        """
+        return not usage.connections and (usage.bucket is None or usage.bucket.is_full(now))
+
+    def _sweep(self, now: float) -> None:
+        for tenant_id, usage in list(self._tenants.items()):
+            if self._forgettable(usage, now):
+                del self._tenants[tenant_id]
+
+    def admit(self, usage: _TenantUsage, connection_bucket: TokenBucket | None) -> float:
+        """Spend a token of both buckets: 0.0, or the seconds until both have one."""
+        now = self._clock()
+        own = connection_bucket.wait(now) if connection_bucket is not None else 0.0
+        shared = usage.bucket.wait(now) if usage.bucket is not None else 0.0
+        if not own and not shared:
+            if connection_bucket is not None:
+                connection_bucket.take()
+            if usage.bucket is not None:
+                usage.bucket.take()
+            return 0.0
+        self.rate_limited.labels("connection" if own >= shared else "tenant").inc()
+        # Whole milliseconds, rounded up: retrying after retry_after_ms succeeds.
+        return math.ceil(max(own, shared) * 1000) / 1000
+
+    def now(self) -> float:
+        return self._clock()
+
+
+class ConnectionLimits:
+    """The limits of one open connection (from :meth:`ServerLimits.open`)."""
+
+    def __init__(
+        self,
+        server: ServerLimits,
+        tenant_id: str,
+        user_id: str,
+        usage: _TenantUsage,
+        bucket: TokenBucket | None,
+    ) -> None:
+        self._server = server
+        self._tenant_id = tenant_id
+        self._user_id = user_id
+        self._usage = usage
+        self._bucket = bucket
+        self._window = server.settings.rate_limit_flood_window_seconds
+        flood = server.settings.rate_limit_flood_refusals
+        self._refusals: deque[float] | None = deque(maxlen=flood) if flood else None
+        self._closed = False
+
+    def admit(self) -> float:
+        """Spend one token for a command: 0.0 when admitted, else seconds to wait."""
+        wait = self._server.admit(self._usage, self._bucket)
+        if wait and self._refusals is not None:
+            self._refusals.append(self._server.now())
+        return wait
+
+    def flooding(self) -> bool:
+        """Whether this connection was refused ``flood_refusals`` times within the window."""
+        refusals = self._refusals
+        if refusals is None or len(refusals) < (refusals.maxlen or 0):
+            return False
+        return refusals[-1] - refusals[0] <= self._window
+
+    def close(self) -> None:
+        """Stop counting this connection. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._server.release(self._tenant_id, self._user_id, self._usage)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: frozenset[str]) -> bool:
+    """Whether a request with this ``Origin`` (None: not a browser) may connect.
+
+    Allowed: no Origin at all, the same origin (its host and port equal the
+    ``Host`` header), any origin in ``allowed`` (scheme://host[:port],
+    lower case), or anything when ``allowed`` holds ``*``.
+    """
+    if origin is None or "*" in allowed:
+        return True
+    normalised = origin.strip().rstrip("/").lower()
+    if normalised in allowed:
+        return True
+    scheme, sep, authority = normalised.partition("://")
+    if not sep or scheme not in ("http", "https") or host is None:
+        return False
+    return _with_port(authority, scheme) == _with_port(host.strip().lower(), scheme)
+
+
+def _with_port(authority: str, scheme: str) -> str:
+    """``host:port`` with the scheme's default port filled in."""
+    if authority.endswith("]") or ":" not in authority.rpartition("]")[2]:
+        return f"{authority}:{443 if scheme == 'https' else 80}"
+    return authority
+
+
+def check_list_sizes(message: Message, max_items: int, prefix: str = "") -> None:
+    """VALIDATION_ERROR naming the first repeated field with more than ``max_items`` entries."""
+    if not _may_hold_lists(message.DESCRIPTOR):
+        return  # most commands: nothing to walk
+    for descriptor, value in message.ListFields():
+        name = prefix + descriptor.name
+        if descriptor.is_repeated:
+            if len(value) > max_items:
+                raise ValidationError(name, f"{name} may hold at most {max_items} entries")
+            if descriptor.message_type is not None:
+                for item in value:
+                    if isinstance(item, Message):
+                        check_list_sizes(item, max_items, name + ".")
+        elif descriptor.message_type is not None:
+            check_list_sizes(value, max_items, name + ".")
+
+
+@functools.cache
+def _may_hold_lists(descriptor: Descriptor) -> bool:
+    """Whether messages of this type can hold a repeated field, at any depth."""
+    return _holds_repeated(descriptor, set())
+
+
+def _holds_repeated(descriptor: Descriptor, visiting: set[str]) -> bool:
+    if descriptor.full_name in visiting:
+        return False  # a recursive type: its fields are being looked at already
+    visiting.add(descriptor.full_name)
+    return any(
+        field.is_repeated
+        or (field.message_type is not None and _holds_repeated(field.message_type, visiting))
+        for field in descriptor.fields
+    )
+
+
+LIMITS = web.AppKey("limits", ServerLimits)
