@@ -104,27 +104,38 @@ def request_id_of(data: bytes) -> str:
 def _scan_request_id(data: bytes) -> str:
     found = ""
     pos = 0
-    end = len(data)
-    while pos < end:
-        tag, pos = _read_varint(data, pos)
-        number, wire = tag >> 3, tag & 7
-        if tag > 0xFFFFFFFF or not 0 < number <= _MAX_FIELD_NUMBER:
+    while pos < len(data):
+        try:
+            step = _scan_field(data, pos)
+        except ValueError:  # a varint cut short ends the scan: keep what was read
             break
-        if number == _REQUEST_ID_NUMBER and wire == _WIRE_LEN:
-            length, pos = _read_varint(data, pos)
-            if pos + length > end:
-                break
-            try:
-                found = data[pos : pos + length].decode("utf-8")
-            except UnicodeDecodeError:
-                break
-            pos += length
-            continue
-        next_pos = _skip_field(data, pos, number, wire)
-        if next_pos is None:
+        if step is None:
             break
-        pos = next_pos
+        pos, request_id = step
+        if request_id is not None:
+            found = request_id
     return found
+
+
+def _scan_field(data: bytes, pos: int) -> tuple[int, str | None] | None:
+    """One top-level field at ``pos``: the position after it and, for ``request_id``,
+    its value. None when the field is malformed."""
+    end = len(data)
+    tag, pos = _read_varint(data, pos)
+    number, wire = tag >> 3, tag & 7
+    if tag > 0xFFFFFFFF or not 0 < number <= _MAX_FIELD_NUMBER:
+        return None
+    if number == _REQUEST_ID_NUMBER and wire == _WIRE_LEN:
+        length, pos = _read_varint(data, pos)
+        if pos + length > end:
+            return None
+        try:
+            value = data[pos : pos + length].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return pos + length, value
+    next_pos = _skip_field(data, pos, number, wire)
+    return None if next_pos is None else (next_pos, None)
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -24,12 +24,14 @@ INSERT INTO comments (id, project_id, work_item_id, author_id, body, version,
 VALUES (?, ?, ?, ?, ?, 1, ?, ?)
 """
 SELECT_LIVE: Final = "SELECT * FROM comments WHERE id = ? AND deleted_at IS NULL"
-# Keyset paging: the page after ``after_id`` (a comment of the same item, live or not).
+# Keyset paging: the page after ``after_id`` (a comment of the same item, live or not; a
+# comment of another item is no cursor, so the answer reveals nothing about it).
 SELECT_FOR_ITEM: Final = """
 SELECT * FROM comments
 WHERE work_item_id = :work_item_id AND deleted_at IS NULL
   AND (:after_id IS NULL
-       OR (created_at, id) > (SELECT created_at, id FROM comments WHERE id = :after_id))
+       OR (created_at, id) > (SELECT created_at, id FROM comments
+                              WHERE id = :after_id AND work_item_id = :work_item_id))
 ORDER BY created_at, id
 LIMIT :limit
 """
