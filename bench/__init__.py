@@ -1,0 +1,1 @@
+"""The pm benchmark suite: `python -m bench` (full) and `python -m bench --quick`."""

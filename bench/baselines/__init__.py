@@ -1,0 +1,1 @@
+"""The bare baselines pm is compared with, measured in the same run."""

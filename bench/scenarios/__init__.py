@@ -1,0 +1,1 @@
+"""One module per scenario family; each function runs one scenario and returns its figures."""
