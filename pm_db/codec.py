@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 import uuid_utils
-
-TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def new_id() -> str:
@@ -24,7 +23,15 @@ def db_time(value: datetime) -> str:
     """UTC, fixed width, so stored times sort as text: ``2026-11-22T10:00:00.000000Z``."""
     if value.tzinfo is None:
         raise ValueError("naive datetime; pm stores aware UTC times only")
-    return value.astimezone(UTC).strftime(TIME_FORMAT)
+    return _utc_text(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _utc_text(value: datetime) -> str:
+    # A unit of work stamps all its rows with one ``now``: formatted once, not per row.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def db_time_or_none(value: datetime | None) -> str | None:
@@ -32,7 +39,8 @@ def db_time_or_none(value: datetime | None) -> str | None:
 
 
 def parse_db_time(text: str) -> datetime:
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    """The aware UTC time of a stored text (``fromisoformat`` reads the ``Z``)."""
+    return datetime.fromisoformat(text)
 
 
 def parse_db_time_or_none(text: str | None) -> datetime | None:

@@ -296,6 +296,8 @@ def _run_batch(
     itself fails (BEGIN, a savepoint, COMMIT), nothing was committed and every
     function fails with the same retryable error.
     """
+    if len(fns) == 1:
+        return [_run_alone(conn, fns[0])]
     outcomes: list[Outcome] = []
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -312,15 +314,32 @@ def _run_batch(
                 outcomes.append((True, result))
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        log.warning("write transaction failed: %s", exc.__class__.__name__)
-        return [(False, _transaction_failure(exc)) for _ in fns]
+        failure = _transaction_failure(conn, exc)
+        return [(False, failure) for _ in fns]
     return outcomes
 
 
-def _transaction_failure(exc: sqlite3.Error) -> PmError:
+def _run_alone(conn: sqlite3.Connection, fn: Callable[[UnitOfWork], object]) -> Outcome:
+    """A batch of one needs no savepoint: its failure rolls back the whole transaction."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(UnitOfWork(conn, utc_now()))
+        except Exception as exc:
+            conn.execute("ROLLBACK")
+            return (False, exc)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        return (False, _transaction_failure(conn, exc))
+    return (True, result)
+
+
+def _transaction_failure(conn: sqlite3.Connection, exc: sqlite3.Error) -> PmError:
+    """Roll back what is left of a failed transaction; the error every unit in it gets."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+    log.warning("write transaction failed: %s", exc.__class__.__name__)
     error = UnavailableError("the write could not be committed; nothing was written")
     error.__cause__ = exc
     return error

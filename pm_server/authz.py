@@ -11,19 +11,21 @@ from __future__ import annotations
 from pm_auth.tokens import Principal
 from pm_core.enums import Role
 from pm_core.errors import ForbiddenError, NotFoundError
+from pm_core.models import Project
 from pm_db.unit_of_work import UnitOfWork
 
 
-def require_role(uow: UnitOfWork, principal: Principal, project_id: str, required: Role) -> None:
-    """Raise unless ``principal`` holds at least ``required`` in the live project."""
+def require_role(uow: UnitOfWork, principal: Principal, project_id: str, required: Role) -> Project:
+    """The live project, once ``principal`` holds at least ``required`` in it."""
     if principal.is_tenant_admin:
-        uow.projects.get(project_id)
-        return
+        return uow.projects.get(project_id)
     role = uow.members.role_of(project_id, principal.user_id)
-    if role is None or uow.projects.find(project_id) is None:
+    project = None if role is None else uow.projects.find(project_id)
+    if role is None or project is None:
         raise NotFoundError("project", project_id)
     if not role.allows(required):
         raise ForbiddenError(f"requires the {required} role in this project", str(required))
+    return project
 
 
 def can_read(uow: UnitOfWork, principal: Principal, project_id: str) -> bool:

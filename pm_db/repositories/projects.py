@@ -27,6 +27,7 @@ INSERT INTO projects (id, key, name, description, status, created_by, version,
 VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
 """
 SELECT_LIVE: Final = f"SELECT {_COLUMNS} FROM projects WHERE id = ? AND deleted_at IS NULL"
+IS_LIVE: Final = "SELECT 1 FROM projects WHERE id = ? AND deleted_at IS NULL"
 SELECT_ANY: Final = f"SELECT {_COLUMNS} FROM projects WHERE id = ?"
 SELECT_BY_KEY: Final = f"SELECT {_COLUMNS} FROM projects WHERE key = ? AND deleted_at IS NULL"
 SELECT_ALL: Final = f"SELECT {_COLUMNS} FROM projects WHERE deleted_at IS NULL ORDER BY key"
@@ -122,6 +123,11 @@ class ProjectRepository:
             raise NotFoundError(ENTITY, project_id)
         return project
 
+    def check_live(self, project_id: str) -> None:
+        """Raise NotFoundError unless the project exists and is not deleted."""
+        if self._conn.execute(IS_LIVE, (project_id,)).fetchone() is None:
+            raise NotFoundError(ENTITY, project_id)
+
     def get_including_deleted(self, project_id: str) -> Project:
         row = self._conn.execute(SELECT_ANY, (project_id,)).fetchone()
         if row is None:
@@ -192,7 +198,8 @@ class ProjectRepository:
 
 
 def _from_row(row: sqlite3.Row) -> Project:
-    return Project(
+    # Rows were validated on the way in: construct without validating again.
+    return Project.model_construct(
         id=row["id"],
         key=row["key"],
         name=row["name"],

@@ -235,7 +235,7 @@ class WorkItemRepository:
         position: float | None = None,
     ) -> WorkItem:
         projects = ProjectRepository(self._conn, self._now)
-        projects.get(project_id)
+        projects.check_live(project_id)
         if position is None:
             position = float(self._conn.execute(SELECT_NEXT_POSITION, (project_id,)).fetchone()[0])
         fields = {
@@ -426,7 +426,8 @@ def _json_list(values: Collection[str] | None) -> str | None:
 
 
 def _from_row(row: sqlite3.Row) -> WorkItem:
-    return WorkItem(
+    # Rows were validated on the way in: construct without validating again (hot on lists).
+    return WorkItem.model_construct(
         id=row["id"],
         project_id=row["project_id"],
         item_number=row["item_number"],

@@ -100,8 +100,7 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> en
     }
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.EDITOR)
-        project = uow.projects.get(cmd.project_id)
+        project = require_role(uow, principal, cmd.project_id, Role.EDITOR)
         _check_visible(uow, principal, fields)
         item = uow.work_items.create(project_id=project.id, created_by=principal.user_id, **fields)
         change = Change(
@@ -267,8 +266,7 @@ async def list_work_items(ctx: Context, cmd: commands_pb2.ListWorkItems) -> enve
     filters = _list_filter(cmd)
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        require_role(uow, principal, cmd.project_id, Role.VIEWER)
-        project = uow.projects.get(cmd.project_id)
+        project = require_role(uow, principal, cmd.project_id, Role.VIEWER)
         _check_anchors(uow, project.id, (filters.descendants_of, filters.ancestors_of))
         items = uow.work_items.list(project.id, filters)
         return envelope_pb2.Reply(

@@ -12,6 +12,7 @@ import pytest
 from pm_core.enums import LlmContextType
 from pm_core.errors import InvalidTenantIdError
 from pm_db import admin
+from pm_db.migrator import load_migrations
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
 
@@ -341,7 +342,7 @@ async def test_list_shows_each_tenant_with_size_schema_and_whether_it_is_open(
     assert [t.in_use for t in listed] == [False, True]
     for info in listed:
         assert info.facts is not None
-        assert info.facts.schema_version == 2
+        assert info.facts.schema_version == len(load_migrations())
         assert info.size_bytes >= info.path.stat().st_size > 0
         assert info.error is None
 

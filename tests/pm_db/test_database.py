@@ -65,6 +65,32 @@ async def test_failing_unit_of_work_rolls_back_only_itself_in_a_group(db: Tenant
     assert await db.read(user_ids) == ["first", "last"]
 
 
+async def test_failing_unit_of_work_alone_rolls_back_and_the_next_write_works(
+    db: TenantDatabase,
+) -> None:
+    def fails(uow: UnitOfWork) -> None:
+        uow.users.upsert(user_id="doomed", display_name="D")
+        raise NotFoundError("project", "nope")
+
+    with pytest.raises(NotFoundError):
+        await db.write(fails)
+    assert await db.write(add_user("after")) == "after"
+    assert await db.read(user_ids) == ["after"]
+
+
+def test_batch_of_one_without_savepoint_still_reports_a_failed_commit(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("PRAGMA query_only = ON")
+    try:
+        ((ok, error),) = _run_batch(conn, [lambda uow: 1])
+        assert not conn.in_transaction
+    finally:
+        conn.close()
+    assert not ok
+    assert isinstance(error, UnavailableError)
+
+
 async def test_many_concurrent_writes_all_commit(db: TenantDatabase) -> None:
     await asyncio.gather(*(db.write(add_user(f"u{n:03}")) for n in range(300)))
     assert len(await db.read(user_ids)) == 300

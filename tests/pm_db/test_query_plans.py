@@ -1,0 +1,62 @@
+"""The hot work-item queries use an index, so their cost does not grow with the project.
+
+Checked on the query plan, not on timings: a plan that scans the project's
+items or sorts them all is the regression these tests catch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+from pm_core.enums import WorkItemStatus
+from pm_db.migrator import load_migrations, migrate
+from pm_db.repositories.work_items import (
+    SELECT_BY_KEY,
+    SELECT_FILTERED,
+    SELECT_NEXT_POSITION,
+    WorkItemFilter,
+)
+
+
+@pytest.fixture
+def conn() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(conn, load_migrations())
+    yield conn
+    conn.close()
+
+
+def plan(conn: sqlite3.Connection, sql: str, parameters: object) -> str:
+    rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", parameters).fetchall()
+    return "\n".join(row[3] for row in rows)
+
+
+def test_next_position_is_an_index_probe(conn: sqlite3.Connection) -> None:
+    text = plan(conn, SELECT_NEXT_POSITION, ("p",))
+    assert "USING INDEX work_items_order" in text or "COVERING INDEX work_items_order" in text
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        WorkItemFilter(limit=50),
+        WorkItemFilter(statuses=[WorkItemStatus.TODO], limit=50),
+        WorkItemFilter(statuses=[WorkItemStatus.DONE], include_done=True, limit=50),
+        WorkItemFilter(include_done=False, limit=50, after=(10.0, 3)),
+    ],
+)
+def test_lists_walk_the_order_index_without_sorting(
+    conn: sqlite3.Connection, filters: WorkItemFilter
+) -> None:
+    text = plan(conn, SELECT_FILTERED, filters.parameters("p"))
+    assert "work_items_order" in text
+    assert "TEMP B-TREE FOR ORDER BY" not in text
+
+
+def test_get_by_display_key_uses_the_number_index(conn: sqlite3.Connection) -> None:
+    text = plan(conn, SELECT_BY_KEY, ("PM", 12))
+    assert "work_items_number" in text
+    assert "SCAN w" not in text
