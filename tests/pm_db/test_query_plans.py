@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def conn() -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
-def plan(conn: sqlite3.Connection, sql: str, parameters: object) -> str:
+def plan(conn: sqlite3.Connection, sql: str, parameters: Any) -> str:
     rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", parameters).fetchall()
     return "\n".join(row[3] for row in rows)
 
