@@ -164,7 +164,8 @@ class MemberRepository:
 
 
 def _from_row(row: sqlite3.Row) -> ProjectMember:
-    return ProjectMember(
+    # Rows were validated on the way in: construct without validating again (every command).
+    return ProjectMember.model_construct(
         id=row["id"],
         project_id=row["project_id"],
         user_id=row["user_id"],
