@@ -45,6 +45,33 @@ CLOSE_SLOW_CONSUMER: Final = 4008
 MAX_EVENTS_PER_FRAME: Final = 512
 
 
+class _FrameCache:
+    """The last event frame built, reused while the next writer sends the same events.
+
+    Subscribers of a project drain the same event objects in the same loop
+    tick, so the frame is built once per tick instead of once per subscriber.
+    Events are compared by identity (the hub hands every subscriber the same
+    bytes object), which is exact and cheap.
+    """
+
+    __slots__ = ("_events", "_frame")
+
+    def __init__(self) -> None:
+        self._events: list[bytes] = []
+        self._frame = b""
+
+    def frame(self, events: list[bytes]) -> bytes:
+        cached = self._events
+        if len(cached) == len(events) and all(a is b for a, b in zip(cached, events, strict=True)):
+            return self._frame
+        frame = event_frame(events[0]) if len(events) == 1 else event_batch_frame(events)
+        self._events, self._frame = events, frame
+        return frame
+
+
+_FRAMES: Final = _FrameCache()
+
+
 @dataclass(slots=True)
 class Subscription:
     project_id: str
@@ -203,8 +230,7 @@ class Connection:
                 self._out.popleft()
                 events.append(nxt[1])
             self._queued -= len(events)
-            frame = event_frame(events[0]) if len(events) == 1 else event_batch_frame(events)
-            await self.ws.send_bytes(frame)
+            await self.ws.send_bytes(_FRAMES.frame(events))
 
     def begin_close(self, code: int, message: str, grace: float = 10.0) -> None:
         """Close the socket with ``code``. Never blocks.

@@ -138,6 +138,11 @@ async def _accept(
         heartbeat=state.settings.heartbeat_seconds,
         max_msg_size=state.settings.max_frame_bytes,
         protocols=(SUBPROTOCOL,) if as_subprotocol else (),
+        # No permessage-deflate, even when the client (every browser) offers it: an
+        # event's frame is built once and sent as is to every subscriber, where
+        # deflate would compress it again per connection and keep a zlib context
+        # (hundreds of KiB) per socket.
+        compress=False,
     )
     transport = request.transport
     await ws.prepare(request)

@@ -61,6 +61,21 @@ async def test_welcome_names_user_tenant_and_limits(server: Server) -> None:
     assert welcome.max_frame_bytes == 65536
 
 
+async def test_permessage_deflate_offered_by_a_browser_is_not_negotiated(server: Server) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(
+            server.ws_url,
+            headers={"Authorization": f"Bearer {server.token('acme', 'alice')}"},
+            compress=15,  # offer permessage-deflate, as every browser does
+        )
+        try:
+            welcome = envelope_pb2.ServerMessage.FromString(await ws.receive_bytes(timeout=5))
+            assert welcome.WhichOneof("kind") == "welcome"
+            assert ws.compress == 0  # the server accepted without the extension
+        finally:
+            await ws.close()
+
+
 @pytest.mark.parametrize("how", ["subprotocol", "query"])
 async def test_browser_token_transports_are_accepted(server: Server, how: str) -> None:
     token = server.token("acme", "carol")
