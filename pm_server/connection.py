@@ -8,8 +8,8 @@ costs one send per subscriber per loop tick.
 
 A connection whose queue holds more than ``max_queued_events`` frames
 (events, replies and errors alike: a client that sends but never reads is
-bounded too) is closed with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its
-last ``seq``.
+bounded too), or more than ``max_queued_event_bytes`` of events, is closed
+with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its last ``seq``.
 While a subscription replays history, live events for that project are held
 in the subscription's buffer and released, de-duplicated by ``seq``, when the
 replay ends: no gap and no duplicate.
@@ -89,6 +89,7 @@ class Connection:
         connection_id: str,
         *,
         max_queued_events: int,
+        max_queued_event_bytes: int = 16 * 1024 * 1024,
         max_subscriptions: int = 1_000,
         transport: asyncio.BaseTransport | None = None,
     ) -> None:
@@ -101,9 +102,12 @@ class Connection:
         #: Projects this connection may be subscribed to at once.
         self.max_subscriptions = max_subscriptions
         self._max_queued = max_queued_events
+        self._max_queued_event_bytes = max_queued_event_bytes
         self._out: deque[bytes | tuple[int, bytes]] = deque()
         #: Frames in ``_out`` (events, replies, errors).
         self._queued = 0
+        #: Bytes of the events in ``_out``.
+        self._queued_event_bytes = 0
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -187,7 +191,11 @@ class Connection:
     def _queue_event(self, seq: int, event: bytes) -> None:
         self._out.append((seq, event))
         self._queued += 1
-        if self._queued > self._max_queued:
+        self._queued_event_bytes += len(event)
+        if (
+            self._queued > self._max_queued
+            or self._queued_event_bytes > self._max_queued_event_bytes
+        ):
             self._overflow()
             return
         self._kick()
@@ -230,6 +238,7 @@ class Connection:
                 self._out.popleft()
                 events.append(nxt[1])
             self._queued -= len(events)
+            self._queued_event_bytes -= sum(map(len, events))
             await self.ws.send_bytes(_FRAMES.frame(events))
 
     def begin_close(self, code: int, message: str, grace: float = 10.0) -> None:
@@ -247,6 +256,7 @@ class Connection:
             self._send_closed = True
             self._out.clear()
             self._queued = 0
+            self._queued_event_bytes = 0
             self._drained.set()  # release a replay waiting for a reader that is gone
         self._wake.set()
         self._closer = asyncio.get_running_loop().create_task(self._close(code, message, grace))

@@ -151,6 +151,7 @@ async def _accept(
         principal,
         state.new_connection_id(),
         max_queued_events=state.settings.max_queued_events,
+        max_queued_event_bytes=state.settings.max_queued_event_bytes,
         max_subscriptions=state.settings.max_subscriptions_per_connection,
         transport=transport,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -78,3 +79,9 @@ def test_invalid_setting_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PM_PORT", "not-a-port")
     with pytest.raises(ValueError, match="port"):
         Settings()
+
+
+def test_readme_documents_every_setting_and_no_other() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(PM_[A-Z0-9_]+)`", readme, re.MULTILINE))
+    assert documented == {f"PM_{name.upper()}" for name in Settings.model_fields}

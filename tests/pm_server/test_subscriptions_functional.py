@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import aiohttp
+import pytest
 
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
 from tests.pm_server.conftest import Server, create_project, subscribe
@@ -167,10 +168,19 @@ async def test_outsider_cannot_join_presence(server: Server) -> None:
     assert error.code == envelope_pb2.NOT_FOUND
 
 
-async def test_slow_consumer_is_closed_and_others_keep_receiving(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_queued_events": 50},
+        # Few but big events: the byte bound closes it long before the count would.
+        {"max_queued_events": 100_000, "max_queued_event_bytes": 256 * 1024},
+    ],
+    ids=["events", "bytes"],
+)
+async def test_slow_consumer_is_closed_and_others_keep_receiving(tmp_path, limits) -> None:
     from tests.pm_server.conftest import start_server
 
-    server, runner = await start_server(tmp_path / "data", max_queued_events=50)
+    server, runner = await start_server(tmp_path / "data", **limits)
     try:
         alice = await server.client(user="alice")
         project = await create_project(alice, "SLOW")
