@@ -4,7 +4,8 @@ Inside the transaction, in order: the idempotency lookup (a retry of a
 committed request returns the stored reply and writes nothing), the
 handler's own work (authorisation, domain checks, writes with the atomic
 version predicate), the activity-log rows, the event-log row with its
-``seq``, and the idempotency record. Only after the commit is the event
+``seq``, and the idempotency record. An update that changes nothing wrote
+nothing and gets neither activity rows nor an event. Only after the commit is the event
 published (in commit order, by the database's ``on_commit`` hook) and the
 reply returned to be sent. Nothing is published for a rolled-back write.
 """
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pm_core.enums import Action
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import envelope_pb2
 from pm_server.context import Context
@@ -82,7 +84,9 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelo
         mutation = unit(uow)
         reply = mutation.reply.SerializeToString()
         changes = (mutation.change,) if mutation.change is not None else ()
-        events = tuple(record(uow, c) for c in (*changes, *mutation.side_changes))
+        events = tuple(
+            record(uow, c) for c in (*changes, *mutation.side_changes) if not _changes_nothing(c)
+        )
         uow.idempotency.record(user_id, request_id, reply)
         return Committed(reply, events, mutation.after_commit)
 
@@ -95,3 +99,8 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelo
 
     committed = await ctx.db.write(run, on_commit=publish)
     return envelope_pb2.Reply.FromString(committed.reply)
+
+
+def _changes_nothing(change: Change) -> bool:
+    """An update that found every field already as asked: no activity row, no event."""
+    return change.action is Action.UPDATED and not change.changes and not change.cascaded_ids

@@ -104,11 +104,14 @@ class CommentRepository:
         new = merge(
             current, {"body": body}, UPDATABLE, version=current.version + 1, updated_at=self._now
         )
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         cursor = self._conn.execute(
             UPDATE, (new.body, new.version, db_time(self._now), comment_id, current.version)
         )
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def soft_delete(self, comment_id: str, expected_version: int | None) -> Comment:
         current = self.get(comment_id)

@@ -167,6 +167,9 @@ class LlmContextRepository:
         current = self.get(context_id)
         check_version(ENTITY, current, expected_version)
         new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         cursor = self._conn.execute(
             UPDATE,
             (
@@ -183,7 +186,7 @@ class LlmContextRepository:
             ),
         )
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def soft_delete(self, context_id: str, expected_version: int | None) -> LlmContext:
         """Mark the row deleted; it stays in the table but no read returns it."""

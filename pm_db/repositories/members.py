@@ -122,13 +122,16 @@ class MemberRepository:
         new = merge(
             current, {"role": role}, UPDATABLE, version=current.version + 1, updated_at=self._now
         )
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         if new.role != Role.ADMIN:
             self._check_not_last_admin(current)
         cursor = self._conn.execute(
             UPDATE, (new.role, new.version, db_time(self._now), current.id, current.version)
         )
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def remove(self, project_id: str, user_id: str, expected_version: int | None) -> ProjectMember:
         """Soft-delete the membership; removing the last admin is refused."""

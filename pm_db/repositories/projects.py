@@ -154,6 +154,9 @@ class ProjectRepository:
         current = self.get(project_id)
         check_version(ENTITY, current, expected_version)
         new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         cursor = self._conn.execute(
             UPDATE,
             (
@@ -167,7 +170,7 @@ class ProjectRepository:
             ),
         )
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def archive(self, project_id: str, expected_version: int | None) -> Updated[Project]:
         return self.update(project_id, expected_version, {"status": ProjectStatus.ARCHIVED})

@@ -212,6 +212,9 @@ class SprintRepository:
         return deleted, moved
 
     def _write(self, current: Sprint, new: Sprint) -> Updated[Sprint]:
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         try:
             cursor = self._conn.execute(
                 UPDATE,
@@ -234,7 +237,7 @@ class SprintRepository:
                 ) from exc
             raise
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
 
 def _from_row(row: sqlite3.Row) -> Sprint:

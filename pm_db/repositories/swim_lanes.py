@@ -145,6 +145,9 @@ class SwimLaneRepository:
         current = self.get(lane_id)
         check_version(ENTITY, current, expected_version)
         new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         try:
             cursor = self._conn.execute(
                 UPDATE,
@@ -162,7 +165,7 @@ class SwimLaneRepository:
         except sqlite3.IntegrityError as exc:
             self._raise_duplicate(exc, new)
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def soft_delete(self, lane_id: str, expected_version: int | None) -> SwimLane:
         """Mark the lane deleted; its items keep their status (another lane may show it)."""

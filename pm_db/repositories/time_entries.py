@@ -150,6 +150,9 @@ class TimeEntryRepository:
         check_version(ENTITY, current, expected_version)
         allowed = UPDATABLE_RUNNING if current.running else UPDATABLE
         new = merge(current, changes, allowed, version=current.version + 1, updated_at=self._now)
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         new = new.model_copy(update=_in_utc(new.started_at, new.ended_at))
         if new.ended_at is None:
             if current.ended_at is not None:
@@ -174,7 +177,7 @@ class TimeEntryRepository:
             ),
         )
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def soft_delete(self, entry_id: str, expected_version: int | None) -> TimeEntry:
         current = self.get(entry_id)

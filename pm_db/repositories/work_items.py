@@ -337,6 +337,9 @@ class WorkItemRepository:
         current = self.get(item_id)
         check_version(ENTITY, current, expected_version)
         new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        changed = diff(current, new)
+        if not changed:  # every field already holds the value asked for: write nothing
+            return Updated(current, changed)
         if new.parent_id != current.parent_id or new.type != current.type:
             parent = self._parent(new.parent_id)
             if new.parent_id != current.parent_id:
@@ -369,7 +372,7 @@ class WorkItemRepository:
             ),
         )
         check_written(cursor, ENTITY, current)
-        return Updated(new, diff(current, new))
+        return Updated(new, changed)
 
     def soft_delete(self, item_id: str, expected_version: int | None) -> WorkItem:
         """Delete an item without live children, with its comments, time and dependencies."""

@@ -204,15 +204,18 @@ class Legit:
             self.writes.append((item.id, E.ACTION_CREATED))
         elif op.op == "retitle":
             assert item_id is not None
-            _, version = self.items[item_id]
+            title, version = self.items[item_id]
             reply = await self._write(
                 "update_work_item",
                 P.UpdateWorkItem(item_id=item_id, expected_version=version, title=op.text),
             )
             item = reply.work_item.item
-            assert (item.id, item.title, item.version) == (item_id, op.text, version + 1)
-            self.items[item_id] = (op.text, version + 1)
-            self.writes.append((item_id, E.ACTION_UPDATED))
+            if op.text == title:  # changes nothing: no new version, no event
+                assert (item.id, item.title, item.version) == (item_id, title, version)
+            else:
+                assert (item.id, item.title, item.version) == (item_id, op.text, version + 1)
+                self.items[item_id] = (op.text, version + 1)
+                self.writes.append((item_id, E.ACTION_UPDATED))
         elif op.op == "comment":
             assert item_id is not None
             reply = await self._write(

@@ -166,6 +166,20 @@ async def test_change_member_role_is_seen_with_field_change(server: Server) -> N
     await b.bob.request("create_swim_lane", lane)  # the new role holds at once
 
 
+async def test_change_member_role_to_the_role_held_writes_nothing(server: Server) -> None:
+    b = await board(server)
+    await add(b.alice, b.project.id, "bob", VIEWER)
+    await b.dave.next_event()
+    reply = await b.alice.request(
+        "change_member_role",
+        commands_pb2.ChangeMemberRole(
+            project_id=b.project.id, user_id="bob", expected_version=1, role=VIEWER
+        ),
+    )
+    assert (reply.member.member.role, reply.member.member.version) == (VIEWER, 1)
+    await b.dave.no_event()
+
+
 async def test_change_member_role_by_non_admin_is_forbidden(server: Server) -> None:
     b = await board(server)
     error = await b.dave.error(

@@ -338,3 +338,15 @@ async def test_tenant_admin_may_manage_any_project(server: Server) -> None:
     event = await bob.next_event()
     assert event.actor_id == "boss"
     assert changes_of(event) == {"name": ("Project", "Renamed")}
+
+
+async def test_update_project_with_its_current_values_writes_nothing(server: Server) -> None:
+    alice = await server.client()
+    project = await create_project(alice, "SAME", "Same")
+    await subscribe(alice, project.id)
+    reply = await alice.request(
+        "update_project",
+        commands_pb2.UpdateProject(project_id=project.id, expected_version=1, name="Same"),
+    )
+    assert (reply.project.project.version, reply.project.project.name) == (1, "Same")
+    await alice.no_event()

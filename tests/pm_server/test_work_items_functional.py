@@ -463,3 +463,30 @@ async def test_list_work_items_refusals(server: Server) -> None:
             "project",
             b.project.id,
         )
+
+
+async def test_update_that_changes_nothing_writes_nothing_and_emits_no_event(
+    server: Server,
+) -> None:
+    b = await board(server)
+    item = await new_item(b.bob, b.project.id, "Login page", story_points=3)
+    assert (await b.vic.next_event()).action == CREATED
+    same = await update(b.bob, item.id, expected_version=1, title="Login page", story_points=3)
+    assert (same.version, same.title, same.updated_at) == (1, "Login page", item.updated_at)
+    await b.vic.no_event()
+    history = await b.bob.request(
+        "list_activity",
+        commands_pb2.ListActivity(entity=commands_pb2.EntityRef(type=WORK_ITEM, id=item.id)),
+    )
+    assert [e.action for e in history.activity.entries] == [CREATED]
+    # A stale version is still a conflict, even for a change of nothing.
+    error = await b.bob.error(
+        "update_work_item",
+        commands_pb2.UpdateWorkItem(item_id=item.id, expected_version=7, title="Login page"),
+    )
+    assert code(error) == "CONFLICT"
+    # A real change after it is version 2, and the watcher sees only that one.
+    changed = await update(b.bob, item.id, expected_version=1, title="Sign-in page")
+    assert changed.version == 2
+    event = await b.vic.next_event()
+    assert (event.action, changes(event)) == (UPDATED, {"title": ("Login page", "Sign-in page")})
