@@ -318,8 +318,12 @@ class CommandMethods:
         ancestors_of: str | None = None,
         exclude_done: bool = False,
         limit: int = 0,
+        after: str = "",
     ) -> commands_pb2.WorkItemList:
-        """Items of a project; ``""`` for sprint/parent/assignee means none."""
+        """Items of a project in board order; ``""`` for sprint/parent/assignee means none.
+
+        A full page carries ``next_after``: pass it as ``after`` for the next page.
+        """
         cmd = commands_pb2.ListWorkItems(
             project_id=project_id,
             types=types,
@@ -331,6 +335,7 @@ class CommandMethods:
             ancestors_of=ancestors_of,
             exclude_done=exclude_done,
             limit=limit,
+            after=after,
         )
         return (await self.request("list_work_items", cmd)).work_items
 

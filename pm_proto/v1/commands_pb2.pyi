@@ -600,6 +600,7 @@ class ListWorkItems(_message.Message):
     ANCESTORS_OF_FIELD_NUMBER: _builtins.int
     EXCLUDE_DONE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     sprint_id: _builtins.str
     """"" = backlog (no sprint)"""
@@ -612,6 +613,8 @@ class ListWorkItems(_message.Message):
     exclude_done: _builtins.bool
     limit: _builtins.int
     """0: server default"""
+    after: _builtins.str
+    """"": first page; else the next_after of the previous page"""
     @_builtins.property
     def types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.WorkItemType.ValueType]: ...
     @_builtins.property
@@ -629,10 +632,11 @@ class ListWorkItems(_message.Message):
         ancestors_of: _builtins.str | None = ...,
         exclude_done: _builtins.bool = ...,
         limit: _builtins.int = ...,
+        after: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "parent_id", b"parent_id", "sprint_id", b"sprint_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "exclude_done", b"exclude_done", "limit", b"limit", "parent_id", b"parent_id", "project_id", b"project_id", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "after", b"after", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "exclude_done", b"exclude_done", "limit", b"limit", "parent_id", b"parent_id", "project_id", b"project_id", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__ancestors_of: _TypeAlias = _typing.Literal["ancestors_of"]  # noqa: Y015
     _WhichOneofArgType__ancestors_of: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of"]  # noqa: Y015
@@ -683,7 +687,10 @@ class WorkItemList(_message.Message):
 
     ITEMS_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
+    NEXT_AFTER_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
+    next_after: _builtins.str
+    """"": no more pages; else pass it as `after` for the next"""
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.WorkItem]: ...
     def __init__(
@@ -691,10 +698,11 @@ class WorkItemList(_message.Message):
         *,
         items: _abc.Iterable[_entities_pb2.WorkItem] | None = ...,
         seq: _builtins.int = ...,
+        next_after: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_after", b"next_after", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

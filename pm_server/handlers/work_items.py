@@ -12,6 +12,7 @@ blockers).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -251,7 +252,24 @@ def _list_filter(cmd: commands_pb2.ListWorkItems) -> WorkItemFilter:
         ancestors_of=cmd.ancestors_of if cmd.HasField("ancestors_of") else None,
         include_done=not cmd.exclude_done,
         limit=cmd.limit or DEFAULT_LIMIT,
+        after=_parse_after(cmd.after) if cmd.after else None,
     )
+
+
+def _format_after(item: WorkItem) -> str:
+    """The paging cursor after ``item``: its place in board order, ``position/item_number``."""
+    return f"{item.position!r}/{item.item_number}"
+
+
+def _parse_after(cursor: str) -> tuple[float, int]:
+    position, _, number = cursor.partition("/")
+    try:
+        parsed = (float(position), int(number))
+    except ValueError:
+        parsed = None
+    if parsed is None or not math.isfinite(parsed[0]) or parsed[1] < 1:
+        raise ValidationError("after", "after must be the next_after of a previous page")
+    return parsed
 
 
 def _id_filter(present: bool, value: str) -> tuple[str | None, bool]:
@@ -269,10 +287,12 @@ async def list_work_items(ctx: Context, cmd: commands_pb2.ListWorkItems) -> enve
         project = require_role(uow, principal, cmd.project_id, Role.VIEWER)
         _check_anchors(uow, project.id, (filters.descendants_of, filters.ancestors_of))
         items = uow.work_items.list(project.id, filters)
+        full = len(items) == filters.limit
         return envelope_pb2.Reply(
             work_items=commands_pb2.WorkItemList(
                 items=[pb_entities.work_item_to_pb(item, project.key) for item in items],
                 seq=uow.events.latest_seq(),
+                next_after=_format_after(items[-1]) if full else "",
             )
         )
 

@@ -441,6 +441,41 @@ async def test_list_work_items_carries_display_keys_and_the_seq_it_was_read_at(
     assert [i.display_key for i in reply.work_items.items] == ["PM-1"]
 
 
+async def test_list_work_items_pages_with_next_after_until_the_last_page(server: Server) -> None:
+    b = await board(server)
+    for n in range(7):
+        await new_item(b.bob, b.project.id, f"Item {n}")
+    # Two items share a position: the item number breaks the tie, no item is lost or repeated.
+    await update(b.bob, (await list_pages(b.vic, b.project.id, 7))[0][0].id, position=2.0)
+    pages = await list_pages(b.vic, b.project.id, 3)
+    assert [len(page) for page in pages] == [3, 3, 1]
+    keys = [item.display_key for page in pages for item in page]
+    whole = await b.vic.request(
+        "list_work_items", commands_pb2.ListWorkItems(project_id=b.project.id)
+    )
+    assert keys == [item.display_key for item in whole.work_items.items]
+    assert sorted(keys) == sorted(f"PM-{n}" for n in range(1, 8))
+    assert whole.work_items.next_after == ""  # not a full page: the last one
+
+
+async def list_pages(
+    client: WsClient, project_id: str, limit: int
+) -> list[list[entities_pb2.WorkItem]]:
+    pages: list[list[entities_pb2.WorkItem]] = []
+    after = ""
+    while True:
+        reply = await client.request(
+            "list_work_items",
+            commands_pb2.ListWorkItems(project_id=project_id, limit=limit, after=after),
+        )
+        page = list(reply.work_items.items)
+        if page:
+            pages.append(page)
+        after = reply.work_items.next_after
+        if not after:
+            return pages
+
+
 async def test_list_work_items_refusals(server: Server) -> None:
     b = await board(server)
     limit = await b.vic.error(
@@ -452,6 +487,11 @@ async def test_list_work_items_refusals(server: Server) -> None:
         commands_pb2.ListWorkItems(project_id=b.project.id, descendants_of="nope"),
     )
     assert (code(anchor), anchor.entity_id) == ("NOT_FOUND", "nope")
+    for cursor in ("garbage", "1.0", "nan/3", "1.0/0", "1.0/x"):
+        bad = await b.vic.error(
+            "list_work_items", commands_pb2.ListWorkItems(project_id=b.project.id, after=cursor)
+        )
+        assert (code(bad), bad.field) == ("VALIDATION_ERROR", "after"), cursor
     outsider = await server.client(user="mallory")
     stranger = await server.client(tenant="other", user="alice")
     for client in (outsider, stranger):
