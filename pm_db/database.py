@@ -10,6 +10,11 @@ thread hop per batch instead of one per statement, and group commit for free.
 Reads run on separate ``query_only`` connections inside a read transaction, so
 a snapshot read never waits for the writer (WAL) and sees one consistent state.
 
+Checkpoints (copying the WAL back into the database file, with its fsyncs) run
+in the background on a read connection every ``checkpoint_every_writes``
+writes, so a commit never waits for one; the writer's own automatic
+checkpoint stays as a backstop at ``wal_backstop_pages``.
+
 The worker threads belong to executors shared by all tenants (see
 :mod:`pm_db.tenants`), so threads stay bounded however many tenants are open.
 """
@@ -56,6 +61,10 @@ class StorageOptions:
     #: refuses at once (UnavailableError "tenant busy", retryable) instead of
     #: queueing: memory stays bounded however fast clients send.
     max_queued_writes: int = 1_000
+    #: Writes after which a PASSIVE checkpoint runs in the background (off the write path).
+    checkpoint_every_writes: int = 100
+    #: WAL pages at which the writer checkpoints itself (only if the background falls behind).
+    wal_backstop_pages: int = 4_000
 
 
 _STOP = object()
@@ -94,6 +103,10 @@ class TenantDatabase:
         self._idle_readers: asyncio.Queue[sqlite3.Connection] = asyncio.Queue()
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
+        self._writes_since_checkpoint = 0
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        #: Background checkpoints run so far.
+        self.checkpoints = 0
         self._writer_task = asyncio.get_running_loop().create_task(
             self._write_loop(), name=f"pm-writer-{tenant_id}"
         )
@@ -214,6 +227,7 @@ class TenantDatabase:
             outcomes = await loop.run_in_executor(
                 self._write_executor, _run_batch, self._writer, [job.fn for job in batch]
             )
+            self._after_batch(len(batch))
             for job, (ok, value) in zip(batch, outcomes, strict=True):
                 if ok and job.on_commit is not None:
                     try:
@@ -228,9 +242,35 @@ class TenantDatabase:
                     assert isinstance(value, BaseException)
                     job.future.set_exception(value)
 
+    def _after_batch(self, writes: int) -> None:
+        self._writes_since_checkpoint += writes
+        due = self._writes_since_checkpoint >= self._options.checkpoint_every_writes
+        if due and self._checkpoint_task is None and not self._closed:
+            self._writes_since_checkpoint = 0
+            self._checkpoint_task = asyncio.get_running_loop().create_task(
+                self._checkpoint(), name=f"pm-checkpoint-{self.tenant_id}"
+            )
+
+    async def _checkpoint(self) -> None:
+        try:
+            conn = await self._acquire_reader()
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._read_executor, _passive_checkpoint, conn
+                )
+            finally:
+                self._idle_readers.put_nowait(conn)
+            self.checkpoints += 1
+        except Exception as exc:  # the backstop still bounds the WAL
+            log.warning("tenant=%s checkpoint failed: %s", self.tenant_id, exc)
+        finally:
+            self._checkpoint_task = None
+
     async def _close(self) -> None:
         self._queue.put_nowait(_STOP)
         await self._writer_task
+        if self._checkpoint_task is not None:  # only the writer starts them: none after this
+            await asyncio.wait({self._checkpoint_task})
         for _ in self._readers:
             await self._idle_readers.get()
         loop = asyncio.get_running_loop()
@@ -262,6 +302,7 @@ def _open_writer(
             raise UnavailableError(f"could not switch {path.name} to WAL (got {mode})")
         conn.execute(f"PRAGMA synchronous = {options.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(options.wal_backstop_pages)}")
         migrate(conn, migrations)
         epoch = conn.execute("SELECT value FROM tenant_meta WHERE key = 'epoch'").fetchone()[0]
     except BaseException:
@@ -274,6 +315,10 @@ def _open_reader(path: Path, options: StorageOptions) -> sqlite3.Connection:
     conn = _connect(path, options)
     conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+def _passive_checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
 
 def _run_read(conn: sqlite3.Connection, fn: Callable[[UnitOfWork], T]) -> T:

@@ -204,3 +204,30 @@ async def test_concurrent_reads_open_no_more_connections_than_allowed(tmp_path: 
         await databases.close()
     assert seqs == [0] * 20
     assert opened <= 2
+
+
+async def test_checkpoints_run_in_the_background_and_close_waits_for_them(tmp_path: Path) -> None:
+    options = StorageOptions(checkpoint_every_writes=10, wal_backstop_pages=4_000)
+    dbs = TenantDatabases(tmp_path, options=options)
+    async with dbs.use("acme") as db:
+        for n in range(60):
+            await db.write(add_user(f"u{n:02}"))
+        for _ in range(100):
+            if db.checkpoints >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert db.checkpoints >= 3
+        backstop = await db.write(
+            lambda uow: uow.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        )
+        assert backstop == 4_000
+        for n in range(60, 75):  # close right after more writes: one may be in flight
+            await db.write(add_user(f"u{n:02}"))
+    await dbs.close()
+    # Everything is in the database file once closed, and the WAL is gone.
+    conn = sqlite3.connect(tmp_path / "tenants" / "acme" / "main.db")
+    try:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 75
+    finally:
+        conn.close()
+    assert not (tmp_path / "tenants" / "acme" / "main.db-wal").exists()
