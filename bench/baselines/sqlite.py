@@ -58,6 +58,27 @@ def _uuid() -> str:
     return str(uuid_utils.uuid7())
 
 
+def _write_create(
+    conn: sqlite3.Connection,
+    project: str,
+    user: str,
+    request_id: str,
+    payload: bytes,
+    reply: bytes,
+    stamp: str,
+) -> None:
+    """The rows pm writes for one create: counter, item, activity, event, idempotency key."""
+    (number,) = conn.execute(ALLOCATE, (project,)).fetchone()
+    item = _uuid()
+    conn.execute(
+        INSERT_ITEM,
+        (item, project, number, f"Raw item {number}", float(number), user, stamp, stamp),
+    )
+    conn.execute(INSERT_ACTIVITY, (_uuid(), project, item, user, stamp))
+    conn.execute(INSERT_EVENT, (project, payload, stamp))
+    conn.execute(INSERT_KEY, (user, request_id, reply, stamp))
+
+
 def _open(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
@@ -97,15 +118,7 @@ def group_commit(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
         conn.execute("BEGIN IMMEDIATE")
         for _ in range(batch):
             request += 1
-            (number,) = conn.execute(ALLOCATE, (project,)).fetchone()
-            item = _uuid()
-            conn.execute(
-                INSERT_ITEM,
-                (item, project, number, f"Raw item {number}", float(number), user, stamp, stamp),
-            )
-            conn.execute(INSERT_ACTIVITY, (_uuid(), project, item, user, stamp))
-            conn.execute(INSERT_EVENT, (project, payload, stamp))
-            conn.execute(INSERT_KEY, (user, f"request-{request}", reply, stamp))
+            _write_create(conn, project, user, f"request-{request}", payload, reply, stamp)
         conn.execute("COMMIT")
         if now >= measure_from:
             committed += batch
@@ -187,15 +200,7 @@ def churn(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
             conn = _open(path, params["synchronous"])
             stamp = db_time(datetime.now(UTC))
             conn.execute("BEGIN IMMEDIATE")
-            (number,) = conn.execute(ALLOCATE, (project,)).fetchone()
-            item = _uuid()
-            conn.execute(
-                INSERT_ITEM,
-                (item, project, number, f"Raw item {number}", float(number), user, stamp, stamp),
-            )
-            conn.execute(INSERT_ACTIVITY, (_uuid(), project, item, user, stamp))
-            conn.execute(INSERT_EVENT, (project, payload, stamp))
-            conn.execute(INSERT_KEY, (user, f"churn-{next(requests)}", reply, stamp))
+            _write_create(conn, project, user, f"churn-{next(requests)}", payload, reply, stamp)
             conn.execute("COMMIT")
             conn.close()
             if now >= measure_from:
