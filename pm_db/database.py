@@ -63,7 +63,9 @@ class StorageOptions:
     max_queued_writes: int = 1_000
     #: Writes after which a PASSIVE checkpoint runs in the background (off the write path).
     checkpoint_every_writes: int = 100
-    #: WAL pages at which the writer checkpoints itself (only if the background falls behind).
+    #: WAL pages at which the writer checkpoints itself; under steady writes this is what
+    #: resets the WAL (the background ones have already copied most of its pages), and a
+    #: WAL grown past it is truncated back to it.
     wal_backstop_pages: int = 4_000
 
 
@@ -165,13 +167,19 @@ class TenantDatabase:
     async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
         """Run ``fn`` against one consistent snapshot on a read connection."""
         self._check_open()
+        return await self._on_reader(lambda conn: _run_read(conn, fn))
+
+    async def _on_reader(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``call`` on a read connection in the read pool's thread.
+
+        Cancelling the caller never hands the connection back while the thread
+        still uses it: it returns to the pool when the thread is done.
+        """
         conn = await self._acquire_reader()
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._read_executor, _run_read, conn, fn)
+        job = asyncio.get_running_loop().run_in_executor(self._read_executor, call, conn)
         try:
             result = await asyncio.shield(job)
         except asyncio.CancelledError:
-            # The thread still holds the connection: hand it back only when done.
             job.add_done_callback(lambda _: self._idle_readers.put_nowait(conn))
             raise
         except BaseException:
@@ -253,13 +261,7 @@ class TenantDatabase:
 
     async def _checkpoint(self) -> None:
         try:
-            conn = await self._acquire_reader()
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._read_executor, _passive_checkpoint, conn
-                )
-            finally:
-                self._idle_readers.put_nowait(conn)
+            await self._on_reader(_passive_checkpoint)
             self.checkpoints += 1
         except Exception as exc:  # the backstop still bounds the WAL
             log.warning("tenant=%s checkpoint failed: %s", self.tenant_id, exc)
@@ -303,6 +305,9 @@ def _open_writer(
         conn.execute(f"PRAGMA synchronous = {options.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA wal_autocheckpoint = {int(options.wal_backstop_pages)}")
+        # A WAL a long read let grow past the backstop is cut back to it once reset.
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute(f"PRAGMA journal_size_limit = {int(options.wal_backstop_pages) * page_size}")
         migrate(conn, migrations)
         epoch = conn.execute("SELECT value FROM tenant_meta WHERE key = 'epoch'").fetchone()[0]
     except BaseException:

@@ -9,10 +9,13 @@ costs one send per subscriber per loop tick.
 A connection whose queue holds more than ``max_queued_events`` frames
 (events, replies and errors alike: a client that sends but never reads is
 bounded too), or more than ``max_queued_event_bytes`` of events, is closed
-with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its last ``seq``.
+with :data:`CLOSE_SLOW_CONSUMER`; it resumes from its last ``seq``. One event
+is always accepted into a queue that holds no event bytes, so an event larger
+than the byte bound is still delivered instead of closing its reader on every
+resume.
 While a subscription replays history, live events for that project are held
-in the subscription's buffer and released, de-duplicated by ``seq``, when the
-replay ends: no gap and no duplicate.
+in the subscription's buffer (bounded by the same two limits) and released,
+de-duplicated by ``seq``, when the replay ends: no gap and no duplicate.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class _FrameCache:
     __slots__ = ("_events", "_frame")
 
     def __init__(self) -> None:
-        self._events: list[bytes] = []
+        self._events: tuple[bytes, ...] = ()
         self._frame = b""
 
     def frame(self, events: list[bytes]) -> bytes:
@@ -65,7 +68,7 @@ class _FrameCache:
         if len(cached) == len(events) and all(a is b for a, b in zip(cached, events, strict=True)):
             return self._frame
         frame = event_frame(events[0]) if len(events) == 1 else event_batch_frame(events)
-        self._events, self._frame = events, frame
+        self._events, self._frame = tuple(events), frame
         return frame
 
 
@@ -79,6 +82,8 @@ class Subscription:
     last_seq: int = 0
     replaying: bool = True
     held: list[tuple[int, bytes]] = field(default_factory=list)
+    #: Bytes of the events in ``held``.
+    held_bytes: int = 0
 
 
 class Connection:
@@ -89,7 +94,7 @@ class Connection:
         connection_id: str,
         *,
         max_queued_events: int,
-        max_queued_event_bytes: int = 16 * 1024 * 1024,
+        max_queued_event_bytes: int,
         max_subscriptions: int = 1_000,
         transport: asyncio.BaseTransport | None = None,
     ) -> None:
@@ -155,9 +160,13 @@ class Connection:
         if subscription.replaying:
             # Held until the subscription is authorised and caught up; presence (seq 0)
             # too, so a refused subscribe never leaks who is present.
-            subscription.held.append((seq, event))
-            if len(subscription.held) > self._max_queued:
+            if len(subscription.held) >= self._max_queued or self._over_bytes(
+                subscription.held_bytes, event
+            ):
                 self._overflow()
+                return
+            subscription.held.append((seq, event))
+            subscription.held_bytes += len(event)
             return
         if seq:
             if seq <= subscription.last_seq:
@@ -168,6 +177,7 @@ class Connection:
     def finish_replay(self, subscription: Subscription) -> None:
         """Release the events held during a replay (those not already replayed), go live."""
         held, subscription.held = subscription.held, []
+        subscription.held_bytes = 0
         subscription.replaying = False
         for seq, event in held:
             if seq == 0:
@@ -189,16 +199,18 @@ class Connection:
         await self._drained.wait()
 
     def _queue_event(self, seq: int, event: bytes) -> None:
+        if self._queued >= self._max_queued or self._over_bytes(self._queued_event_bytes, event):
+            self._overflow()
+            return
         self._out.append((seq, event))
         self._queued += 1
         self._queued_event_bytes += len(event)
-        if (
-            self._queued > self._max_queued
-            or self._queued_event_bytes > self._max_queued_event_bytes
-        ):
-            self._overflow()
-            return
         self._kick()
+
+    def _over_bytes(self, queued_bytes: int, event: bytes) -> bool:
+        """Whether ``event`` would take ``queued_bytes`` of events past the byte bound
+        (never when none are queued: one event of any size always fits)."""
+        return queued_bytes > 0 and queued_bytes + len(event) > self._max_queued_event_bytes
 
     def _kick(self) -> None:
         self._drained.clear()

@@ -4,8 +4,9 @@ Inside the transaction, in order: the idempotency lookup (a retry of a
 committed request returns the stored reply and writes nothing), the
 handler's own work (authorisation, domain checks, writes with the atomic
 version predicate), the activity-log rows, the event-log row with its
-``seq``, and the idempotency record. An update that changes nothing wrote
-nothing and gets neither activity rows nor an event. Only after the commit is the event
+``seq``, and the idempotency record. An update that changes nothing changed
+no row and gets neither activity rows nor an event (only the idempotency
+record). Only after the commit is the event
 published (in commit order, by the database's ``on_commit`` hook) and the
 reply returned to be sent. Nothing is published for a rolled-back write.
 """

@@ -150,10 +150,10 @@ class TimeEntryRepository:
         check_version(ENTITY, current, expected_version)
         allowed = UPDATABLE_RUNNING if current.running else UPDATABLE
         new = merge(current, changes, allowed, version=current.version + 1, updated_at=self._now)
+        new = new.model_copy(update=_in_utc(new.started_at, new.ended_at))
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)
-        new = new.model_copy(update=_in_utc(new.started_at, new.ended_at))
         if new.ended_at is None:
             if current.ended_at is not None:
                 raise ValidationError("ended_at", "a stopped entry cannot be restarted")

@@ -11,7 +11,6 @@ is None matches everything), so reading this file shows every SQL it runs.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import json
 import sqlite3
 from collections.abc import Collection, Mapping
@@ -124,7 +123,7 @@ WHERE w.project_id = :project_id AND w.deleted_at IS NULL
   AND (NOT :unassigned_only OR w.assignee_id IS NULL)
   AND (:descendants_of IS NULL OR w.id IN (SELECT id FROM below))
   AND (:ancestors_of IS NULL OR w.id IN (SELECT id FROM above))
-  AND (:after_position IS NULL OR (w.position, w.item_number) > (:after_position, :after_number))
+  AND (w.position, w.item_number) > (COALESCE(:after_position, -9e999), COALESCE(:after_number, 0))
 ORDER BY w.position, w.item_number
 LIMIT :limit
 """
@@ -160,7 +159,8 @@ class WorkItemFilter:
     ``sprint_id``/``parent_id``/``assignee_id`` pick one value; the ``*_only``
     flags pick "none" (no sprint, no parent, nobody assigned). ``after`` is the
     paging cursor: the ``(position, item_number)`` of the last item already seen
-    (see :meth:`after_item`).
+    (-9e999 reads as minus infinity, so without a cursor the same range scan of
+    the board-order index starts at its beginning).
     """
 
     types: Collection[WorkItemType] | None = None
@@ -187,10 +187,6 @@ class WorkItemFilter:
         ):
             if value is not None and flag:
                 raise ValidationError(field, f"{field} contradicts the matching *_only flag")
-
-    def after_item(self, item: WorkItem) -> WorkItemFilter:
-        """The same filter for the page that follows ``item``."""
-        return dataclasses.replace(self, after=(item.position, item.item_number))
 
     def parameters(self, project_id: str) -> dict[str, Any]:
         after_position, after_number = self.after if self.after is not None else (None, None)

@@ -262,14 +262,16 @@ def _format_after(item: WorkItem) -> str:
 
 
 def _parse_after(cursor: str) -> tuple[float, int]:
+    """The ``(position, item_number)`` of a cursor made by :func:`_format_after`."""
+    bad = ValidationError("after", "after must be the next_after of a previous page")
     position, _, number = cursor.partition("/")
     try:
-        parsed = (float(position), int(number))
-    except ValueError:
-        parsed = None
-    if parsed is None or not math.isfinite(parsed[0]) or parsed[1] < 1:
-        raise ValidationError("after", "after must be the next_after of a previous page")
-    return parsed
+        after = (float(position), int(number))
+    except ValueError as exc:
+        raise bad from exc
+    if not math.isfinite(after[0]) or after[1] < 1:
+        raise bad
+    return after
 
 
 def _id_filter(present: bool, value: str) -> tuple[str | None, bool]:

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -78,7 +79,39 @@ async def test_failing_unit_of_work_alone_rolls_back_and_the_next_write_works(
     assert await db.read(user_ids) == ["after"]
 
 
-def test_batch_of_one_without_savepoint_still_reports_a_failed_commit(tmp_path: Path) -> None:
+def deferred_fk_db(path: Path) -> sqlite3.Connection:
+    """A database where inserting an orphan child passes, and its COMMIT fails."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        "CREATE TABLE child (parent_id INTEGER REFERENCES parent (id)"
+        " DEFERRABLE INITIALLY DEFERRED)"
+    )
+    return conn
+
+
+def insert_orphan(uow: UnitOfWork) -> int:
+    uow.conn.execute("INSERT INTO child VALUES (42)")
+    return 1
+
+
+@pytest.mark.parametrize("batch", [1, 3], ids=["alone", "batch"])
+def test_a_failed_commit_fails_every_unit_and_leaves_nothing(tmp_path: Path, batch: int) -> None:
+    conn = deferred_fk_db(tmp_path / "x.db")
+    try:
+        outcomes = _run_batch(conn, [insert_orphan] * batch)
+        assert not conn.in_transaction
+        assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
+    finally:
+        conn.close()
+    assert [ok for ok, _ in outcomes] == [False] * batch
+    errors = [error for _, error in outcomes]
+    assert all(isinstance(error, UnavailableError) for error in errors)
+    assert all(isinstance(cast(BaseException, e).__cause__, sqlite3.IntegrityError) for e in errors)
+
+
+def test_batch_of_one_that_cannot_begin_is_unavailable(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     conn.execute("CREATE TABLE t (x INTEGER)")
     conn.execute("PRAGMA query_only = ON")
@@ -206,7 +239,7 @@ async def test_concurrent_reads_open_no_more_connections_than_allowed(tmp_path: 
     assert opened <= 2
 
 
-async def test_checkpoints_run_in_the_background_and_close_waits_for_them(tmp_path: Path) -> None:
+async def test_checkpoints_run_in_the_background_and_close_leaves_no_wal(tmp_path: Path) -> None:
     options = StorageOptions(checkpoint_every_writes=10, wal_backstop_pages=4_000)
     dbs = TenantDatabases(tmp_path, options=options)
     async with dbs.use("acme") as db:
@@ -217,11 +250,14 @@ async def test_checkpoints_run_in_the_background_and_close_waits_for_them(tmp_pa
                 break
             await asyncio.sleep(0.01)
         assert db.checkpoints >= 3
-        backstop = await db.write(
-            lambda uow: uow.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        backstop, size_limit = await db.write(
+            lambda uow: (
+                uow.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+                uow.conn.execute("PRAGMA journal_size_limit").fetchone()[0],
+            )
         )
-        assert backstop == 4_000
-        for n in range(60, 75):  # close right after more writes: one may be in flight
+        assert (backstop, size_limit) == (4_000, 4_000 * 4_096)
+        for n in range(60, 75):  # close right after more writes
             await db.write(add_user(f"u{n:02}"))
     await dbs.close()
     # Everything is in the database file once closed, and the WAL is gone.
@@ -231,3 +267,32 @@ async def test_checkpoints_run_in_the_background_and_close_waits_for_them(tmp_pa
     finally:
         conn.close()
     assert not (tmp_path / "tenants" / "acme" / "main.db-wal").exists()
+
+
+async def test_a_cancelled_checkpoint_returns_its_connection_only_when_its_thread_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def blocking_checkpoint(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(10)
+
+    monkeypatch.setattr("pm_db.database._passive_checkpoint", blocking_checkpoint)
+    options = StorageOptions(checkpoint_every_writes=1, read_connections=1)
+    dbs = TenantDatabases(tmp_path, options=options)
+    try:
+        async with dbs.use("acme") as db:
+            await db.write(add_user("u1"))
+            task = db._checkpoint_task
+            assert task is not None
+            assert await asyncio.to_thread(started.wait, 5)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            # The thread still runs on the only read connection: it is not back in the pool.
+            assert db._idle_readers.empty()
+            release.set()
+            assert await asyncio.wait_for(db.read(user_ids), timeout=5) == ["u1"]
+    finally:
+        release.set()
+        await dbs.close()

@@ -164,6 +164,24 @@ def test_create_manual_entry_in_other_zone_is_stored_in_utc(entries, item, user,
     assert created.started_at == start
 
 
+def test_update_to_the_same_instants_in_another_zone_changes_nothing(
+    entries, item, user, now
+) -> None:
+    created = entries.create_manual(
+        work_item_id=item.id, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
+    )
+    plus_two = timezone(timedelta(hours=2))
+    same = {
+        "started_at": created.started_at.astimezone(plus_two),
+        "ended_at": created.ended_at.astimezone(plus_two),
+    }
+
+    updated = entries.update(created.id, 1, same)
+
+    assert (updated.entity, updated.changes) == (created, [])
+    assert entries.get(created.id).version == 1
+
+
 @pytest.mark.parametrize(
     ("start", "end", "rule"),
     [

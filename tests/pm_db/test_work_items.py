@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
@@ -324,7 +325,7 @@ def test_list_with_filter_returns_matching_items(
     assert titles(items.list(project.id, make_filter(board, user, project))) == expected
 
 
-def test_list_pages_through_every_item_with_after_item(items, project, board) -> None:
+def test_list_pages_through_every_item_with_after(items, project, board) -> None:
     page_filter = WorkItemFilter(limit=4)
     seen: list[str] = []
     while True:
@@ -332,7 +333,9 @@ def test_list_pages_through_every_item_with_after_item(items, project, board) ->
         seen += titles(page)
         if len(page) < page_filter.limit:
             break
-        page_filter = page_filter.after_item(page[-1])
+        page_filter = dataclasses.replace(
+            page_filter, after=(page[-1].position, page[-1].item_number)
+        )
 
     assert seen == ["E1", "S1", "T1", "T2", "S2", "T3"]
 

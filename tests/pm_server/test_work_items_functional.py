@@ -447,15 +447,19 @@ async def test_list_work_items_pages_with_next_after_until_the_last_page(server:
         await new_item(b.bob, b.project.id, f"Item {n}")
     # Two items share a position: the item number breaks the tie, no item is lost or repeated.
     await update(b.bob, (await list_pages(b.vic, b.project.id, 7))[0][0].id, position=2.0)
-    pages = await list_pages(b.vic, b.project.id, 3)
-    assert [len(page) for page in pages] == [3, 3, 1]
-    keys = [item.display_key for page in pages for item in page]
     whole = await b.vic.request(
         "list_work_items", commands_pb2.ListWorkItems(project_id=b.project.id)
     )
-    assert keys == [item.display_key for item in whole.work_items.items]
-    assert sorted(keys) == sorted(f"PM-{n}" for n in range(1, 8))
+    order = [item.display_key for item in whole.work_items.items]
+    positions = [item.position for item in whole.work_items.items]
+    assert len(set(positions)) == 6  # the tie
+    assert sorted(order) == sorted(f"PM-{n}" for n in range(1, 8))
     assert whole.work_items.next_after == ""  # not a full page: the last one
+    # Pages of one put the tie across a page boundary; pages of three within one.
+    for limit, sizes in ((1, [1] * 7), (3, [3, 3, 1])):
+        pages = await list_pages(b.vic, b.project.id, limit)
+        assert [len(page) for page in pages] == sizes
+        assert [item.display_key for page in pages for item in page] == order
 
 
 async def list_pages(
