@@ -4,7 +4,9 @@ Everything the server sends to a client (welcome, replies, errors, events)
 goes through :meth:`Connection.send` or :meth:`Connection.deliver`, which
 never block. The writer task sends queued replies as they are, and packs
 consecutive events into one frame (one ``EventBatch`` per drain), so a burst
-costs one send per subscriber per loop tick.
+costs one send per subscriber per loop tick. Events for a connection whose
+writer is idle skip the writer task: the :class:`~pm_server.fanout.Flusher`
+writes them to the socket at the end of the tick (see :mod:`pm_server.fanout`).
 
 A connection whose queue holds more than ``max_queued_events`` frames
 (events, replies and errors alike: a client that sends but never reads is
@@ -30,7 +32,7 @@ from typing import Final
 from aiohttp import web
 
 from pm_auth.tokens import Principal
-from pm_proto.frames import event_batch_frame, event_frame
+from pm_server.fanout import DIRECT_WRITE_LIMIT, Flusher, FrameCache, wire_transport
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +50,7 @@ CLOSE_SLOW_CONSUMER: Final = 4008
 MAX_EVENTS_PER_FRAME: Final = 512
 
 
-class _FrameCache:
-    """The last event frame built, reused while the next writer sends the same events.
-
-    Subscribers of a project drain the same event objects in the same loop
-    tick, so the frame is built once per tick instead of once per subscriber.
-    Events are compared by identity (the hub hands every subscriber the same
-    bytes object), which is exact and cheap.
-    """
-
-    __slots__ = ("_events", "_frame")
-
-    def __init__(self) -> None:
-        self._events: tuple[bytes, ...] = ()
-        self._frame = b""
-
-    def frame(self, events: list[bytes]) -> bytes:
-        cached = self._events
-        if len(cached) == len(events) and all(a is b for a, b in zip(cached, events, strict=True)):
-            return self._frame
-        frame = event_frame(events[0]) if len(events) == 1 else event_batch_frame(events)
-        self._events, self._frame = tuple(events), frame
-        return frame
-
-
-_FRAMES: Final = _FrameCache()
+_FRAMES: Final = FrameCache()
 
 
 @dataclass(slots=True)
@@ -97,9 +75,15 @@ class Connection:
         max_queued_event_bytes: int,
         max_subscriptions: int = 1_000,
         transport: asyncio.BaseTransport | None = None,
+        flusher: Flusher | None = None,
     ) -> None:
         self.ws = ws
         self._transport = transport
+        #: Writes events of an idle connection at the end of the tick (None: the writer does).
+        self._wire = wire_transport(transport) if flusher is not None else None
+        self._flusher = flusher if self._wire is not None else None
+        self._flush_requested = False
+        self._writer_idle = False
         self.principal = principal
         self.id = connection_id
         self.subscriptions: dict[str, Subscription] = {}
@@ -205,7 +189,33 @@ class Connection:
         self._out.append((seq, event))
         self._queued += 1
         self._queued_event_bytes += len(event)
-        self._kick()
+        if self._flusher is None or not self._writer_idle:
+            self._kick()
+        elif not self._flush_requested:
+            self._drained.clear()
+            self._flush_requested = True
+            self._flusher.request(self)
+
+    def flush(self) -> None:
+        """Write the queued events straight to the socket (called by the Flusher at the
+        end of the tick); whatever cannot go that way is left to the writer task."""
+        self._flush_requested = False
+        transport = self._wire
+        while self._out and self._writer_idle and isinstance(self._out[0], tuple):
+            if (
+                transport is None
+                or self._closing
+                or self.ws.closed
+                or transport.is_closing()
+                or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT
+            ):
+                break
+            events = self._take_events()
+            transport.write(_FRAMES.wire(events))
+        if self._out:
+            self._kick()
+        elif self._writer_idle:
+            self._drained.set()
 
     def _over_bytes(self, queued_bytes: int, event: bytes) -> bool:
         """Whether ``event`` would take ``queued_bytes`` of events past the byte bound
@@ -235,23 +245,33 @@ class Connection:
                 if self._send_closed:
                     return
                 self._wake.clear()
-                await self._wake.wait()
+                self._writer_idle = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._writer_idle = False
                 continue
-            item = self._out.popleft()
+            item = self._out[0]
             if isinstance(item, bytes):
+                self._out.popleft()
                 self._queued -= 1
                 await self.ws.send_bytes(item)
                 continue
-            events = [item[1]]
-            while self._out and len(events) < MAX_EVENTS_PER_FRAME:
-                nxt = self._out[0]
-                if isinstance(nxt, bytes):
-                    break
-                self._out.popleft()
-                events.append(nxt[1])
-            self._queued -= len(events)
-            self._queued_event_bytes -= sum(map(len, events))
-            await self.ws.send_bytes(_FRAMES.frame(events))
+            await self.ws.send_bytes(_FRAMES.payload(self._take_events()))
+
+    def _take_events(self) -> list[bytes]:
+        """Pop the events at the head of the queue (up to a frame's worth)."""
+        events: list[bytes] = []
+        out = self._out
+        while out and len(events) < MAX_EVENTS_PER_FRAME:
+            head = out[0]
+            if isinstance(head, bytes):
+                break
+            out.popleft()
+            events.append(head[1])
+        self._queued -= len(events)
+        self._queued_event_bytes -= sum(map(len, events))
+        return events
 
     def begin_close(self, code: int, message: str, grace: float = 10.0) -> None:
         """Close the socket with ``code``. Never blocks.

@@ -14,6 +14,7 @@ from aiohttp import web
 from pm_auth.tokens import TokenVerifier
 from pm_db.tenants import TenantDatabases
 from pm_server.connection import CLOSE_GOING_AWAY, Connection
+from pm_server.fanout import Flusher
 from pm_server.hub import Hub
 from pm_server.metrics import Metrics
 from pm_server.settings import Settings
@@ -29,6 +30,7 @@ class ServerState:
     hub: Hub
     metrics: Metrics
     connections: set[Connection] = field(default_factory=set)
+    flusher: Flusher = field(default_factory=Flusher)
     ready: bool = False
     draining: bool = False
     _ids: itertools.count[int] = field(default_factory=itertools.count)

@@ -154,6 +154,7 @@ async def _accept(
         max_queued_event_bytes=state.settings.max_queued_event_bytes,
         max_subscriptions=state.settings.max_subscriptions_per_connection,
         transport=transport,
+        flusher=state.flusher,
     )
     state.connections.add(connection)
     state.metrics.connections.inc()

@@ -1,28 +1,64 @@
-"""The event frame is built once per tick and reused only for the very same events."""
+"""The event frame is built once per tick and reused only for the very same events;
+the WebSocket framing of direct writes is byte for byte aiohttp's."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, cast
+
+import pytest
+from aiohttp import WSMsgType
+from aiohttp._websocket.writer import WebSocketWriter
+from aiohttp.base_protocol import BaseProtocol
+
 from pm_proto.frames import event_batch_frame, event_frame
-from pm_server.connection import _FrameCache
+from pm_server.fanout import FrameCache, ws_binary_frame
 
 
 def test_same_event_objects_reuse_the_frame() -> None:
-    cache = _FrameCache()
+    cache = FrameCache()
     events = [b"\x08\x01", b"\x08\x02"]
-    first = cache.frame(list(events))
+    first = cache.payload(list(events))
     assert first == event_batch_frame(events)
-    assert cache.frame(list(events)) is first
+    assert cache.payload(list(events)) is first
+    wire = cache.wire(list(events))
+    assert wire == ws_binary_frame(first)
+    assert cache.wire(list(events)) is wire
 
 
 def test_other_events_get_their_own_frame() -> None:
-    cache = _FrameCache()
+    cache = FrameCache()
     one, two = b"\x08\x01", b"\x08\x02"
-    assert cache.frame([one]) == event_frame(one)
-    assert cache.frame([two]) == event_frame(two)
-    assert cache.frame([one, two]) == event_batch_frame([one, two])
+    assert cache.payload([one]) == event_frame(one)
+    assert cache.payload([two]) == event_frame(two)
+    assert cache.wire([two]) == ws_binary_frame(event_frame(two))
+    assert cache.payload([one, two]) == event_batch_frame([one, two])
     # Equal bytes but another object (another event): never served from the cache.
-    cached = cache.frame([one])
+    cached = cache.payload([one])
+    cached_wire = cache.wire([one])
     other = bytes(bytearray(one))
     assert other is not one
-    assert cache.frame([other]) is not cached
-    assert cache.frame([other]) == event_frame(other)
+    assert cache.payload([other]) is not cached
+    assert cache.wire([other]) is not cached_wire
+    assert cache.payload([other]) == event_frame(other)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 200_000])
+async def test_ws_binary_frame_is_what_aiohttp_sends(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    transport = Recorder()
+    protocol = BaseProtocol(asyncio.get_running_loop())
+    writer = WebSocketWriter(protocol, cast(Any, transport), use_mask=False)
+    await writer.send_frame(payload, WSMsgType.BINARY)
+    assert ws_binary_frame(payload) == bytes(transport.data)

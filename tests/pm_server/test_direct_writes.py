@@ -1,0 +1,127 @@
+"""Events of an idle connection are written straight to its transport at the end of
+the tick, in order with its replies; a busy transport leaves them to the writer task."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from aiohttp import web
+
+from pm_auth.tokens import Principal
+from pm_proto.frames import event_batch_frame, event_frame
+from pm_server.connection import Connection, Subscription
+from pm_server.fanout import DIRECT_WRITE_LIMIT, Flusher, ws_binary_frame
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.buffered = 0
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+class Socket:
+    """The WebSocket's own sends (the writer task's) go to the same transport."""
+
+    closed = False
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.sent_by_writer = 0
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent_by_writer += 1
+        self.transport.write(ws_binary_frame(data))
+
+    async def close(self, *, code: int, message: bytes) -> bool:
+        self.closed = True
+        return True
+
+
+def connection(transport: Transport) -> tuple[Connection, Socket]:
+    socket = Socket(transport)
+    principal = Principal("acme", "alice", "Alice", None, False, datetime(2100, 1, 1, tzinfo=UTC))
+    conn = Connection(
+        cast(web.WebSocketResponse, cast(Any, socket)),
+        principal,
+        "c1",
+        max_queued_events=1_000,
+        max_queued_event_bytes=1 << 20,
+        transport=cast(Any, transport),
+        flusher=Flusher(),
+    )
+    conn.subscriptions["p"] = Subscription("p", replaying=False)
+    conn.start_writer()
+    return conn, socket
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def stop(conn: Connection) -> None:
+    await conn.finish()
+
+
+async def test_events_of_one_tick_go_out_as_one_frame_without_the_writer() -> None:
+    transport = Transport()
+    conn, socket = connection(transport)
+    await settle()  # the writer is idle
+    one, two = b"\x08\x01", b"\x08\x02"
+    conn.deliver("p", 1, one)
+    conn.deliver("p", 2, two)
+    await conn.drained()
+    assert transport.frames == [ws_binary_frame(event_batch_frame([one, two]))]
+    assert socket.sent_by_writer == 0
+    await stop(conn)
+
+
+async def test_a_reply_queued_before_events_is_sent_before_them() -> None:
+    transport = Transport()
+    conn, _ = connection(transport)
+    await settle()
+    event = b"\x08\x01"
+    conn.send(b"reply")
+    conn.deliver("p", 1, event)
+    await settle()
+    await conn.drained()
+    assert transport.frames == [ws_binary_frame(b"reply"), ws_binary_frame(event_frame(event))]
+    await stop(conn)
+
+
+async def test_events_before_a_reply_stay_before_it() -> None:
+    transport = Transport()
+    conn, _ = connection(transport)
+    await settle()
+    event = b"\x08\x01"
+    conn.deliver("p", 1, event)
+    conn.send(b"reply")
+    await settle()
+    await conn.drained()
+    assert transport.frames == [ws_binary_frame(event_frame(event)), ws_binary_frame(b"reply")]
+    await stop(conn)
+
+
+async def test_a_full_transport_leaves_events_to_the_writer_task() -> None:
+    transport = Transport()
+    transport.buffered = DIRECT_WRITE_LIMIT + 1
+    conn, socket = connection(transport)
+    await settle()
+    event = b"\x08\x01"
+    conn.deliver("p", 1, event)
+    await settle()
+    await conn.drained()
+    assert transport.frames == [ws_binary_frame(event_frame(event))]
+    assert socket.sent_by_writer == 1
+    await stop(conn)
