@@ -22,6 +22,9 @@ class Sizes:
     # 3: fan-out
     s3_subscribers: tuple[int, ...]
     s3_window: int
+    #: Creates/s of the paced fan-out phase at the most subscribers (110/s x 1,000
+    #: subscribers: 110k deliveries/s, just above the target rate).
+    s3_paced_rate: float
     # 4: many tenants
     s4_tenants: int
     s4_open_cap: int
@@ -49,6 +52,7 @@ FULL = Sizes(
     s2_subscribers=10,
     s3_subscribers=(100, 1_000),
     s3_window=16,
+    s3_paced_rate=110.0,
     s4_tenants=1_000,
     s4_open_cap=100,
     s4_concurrency=50,
@@ -70,6 +74,7 @@ QUICK = Sizes(
     s2_subscribers=10,
     s3_subscribers=(100, 1_000),
     s3_window=16,
+    s3_paced_rate=110.0,
     s4_tenants=500,
     s4_open_cap=50,
     s4_concurrency=50,

@@ -144,7 +144,8 @@ async def tenant_round_robin(params: dict[str, Any], ctl: Control) -> dict[str, 
 
 
 async def pipelined_writer(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
-    """One connection keeps ``window`` creates in flight until the end of the window."""
+    """One connection keeps ``window`` creates in flight until the end of the window,
+    or, given a ``rate``, starts that many creates per second (each in its own task)."""
     async with session() as http:
         client = await Client.connect(http, params["url"], params["token"])
         ctl.signal("ready", 1)
@@ -154,16 +155,33 @@ async def pipelined_writer(params: dict[str, Any], ctl: Control) -> dict[str, An
         total = 0
         counter = itertools.count()
 
-        async def lane() -> None:
+        async def create() -> None:
             nonlocal total
+            await client.request(
+                "create_work_item", create_item(project_id, f"Fan-out {next(counter)}")
+            )
+            total += 1
+
+        async def lane() -> None:
             await _sleep_until(window["start"])
             while time.time() < until:
-                await client.request(
-                    "create_work_item", create_item(project_id, f"Fan-out {next(counter)}")
-                )
-                total += 1
+                await create()
 
-        await asyncio.gather(*(lane() for _ in range(params["window"])))
+        async def paced(rate: float) -> None:
+            tasks: set[asyncio.Task[None]] = set()
+            due = window["start"]
+            while due < until:
+                await _sleep_until(due)
+                task = asyncio.create_task(create())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                due += 1 / rate
+            await asyncio.gather(*tasks)
+
+        if params.get("rate"):
+            await paced(params["rate"])
+        else:
+            await asyncio.gather(*(lane() for _ in range(params["window"])))
         await client.close()
     return {"total": total}
 

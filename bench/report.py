@@ -97,31 +97,7 @@ def figures(results: dict[str, Any]) -> list[Figure]:
         event_p99 = _get(two, "event_latency", "p99_ms")
         add(Figure("2", "commit to receipt p99 at subscribers", "ms", event_p99))
         add(Figure("2", "events missing at subscribers", "", two["events_missing"]))
-    for n, fan in sorted((s.get("3") or {}).items(), key=lambda kv: int(kv[0])):
-        base = _get(b, "fanout", n) or {}
-        name = f"bare aiohttp fan-out to {n}"
-        base_lat = base.get("latency", {})
-        add(
-            Figure(
-                "3",
-                f"deliveries/s, {n} subscribers",
-                "/s",
-                fan["deliveries_per_s"],
-                name,
-                base.get("deliveries_per_s"),
-            )
-        )
-        for q in ("p50", "p99"):
-            add(
-                Figure(
-                    "3",
-                    f"commit to receipt {q}, {n} subscribers",
-                    "ms",
-                    fan["latency"][f"{q}_ms"],
-                    name,
-                    base_lat.get(f"{q}_ms"),
-                )
-            )
+    out += _fan_out_figures(s.get("3") or {}, b)
     if "4" in s:
         four = s["4"]
         rate = four["mutations_per_s"]
@@ -171,6 +147,44 @@ def figures(results: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _fan_out_figures(three: dict[str, Any], b: dict[str, Any]) -> list[Figure]:
+    """Scenario 3's figures: per subscriber count, and the paced phase where there is one."""
+    out: list[Figure] = []
+    add = out.append
+    for n, fan in sorted(three.items(), key=lambda kv: int(kv[0])):
+        base = _get(b, "fanout", n) or {}
+        name = f"bare aiohttp fan-out to {n}"
+        base_lat = base.get("latency", {})
+        add(
+            Figure(
+                "3",
+                f"deliveries/s, {n} subscribers",
+                "/s",
+                fan["deliveries_per_s"],
+                name,
+                base.get("deliveries_per_s"),
+            )
+        )
+        for q in ("p50", "p99"):
+            add(
+                Figure(
+                    "3",
+                    f"commit to receipt {q}, {n} subscribers",
+                    "ms",
+                    fan["latency"][f"{q}_ms"],
+                    name,
+                    base_lat.get(f"{q}_ms"),
+                )
+            )
+        paced = fan.get("paced")
+        if paced:
+            at = f"{n} subscribers, writer paced at {paced['writer_rate']:g} creates/s"
+            add(Figure("3", f"deliveries/s, {at}", "/s", paced["deliveries_per_s"]))
+            for q in ("p50", "p99"):
+                add(Figure("3", f"commit to receipt {q}, {at}", "ms", paced["latency"][f"{q}_ms"]))
+    return out
+
+
 def _check(value: float | None, test: Callable[[float], bool]) -> bool | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -216,7 +230,26 @@ def targets(results: dict[str, Any]) -> list[Target]:
     )
     fan_p99 = _get(fan, "latency", "p99_ms")
     out.append(
-        Target("3", "p99 ≤ 100 ms at 1,000", fan_p99, "ms", _check(fan_p99, lambda v: v <= 100))
+        Target(
+            "3",
+            "p99 ≤ 100 ms at 1,000, writer at full speed",
+            fan_p99,
+            "ms",
+            _check(fan_p99, lambda v: v <= 100),
+        )
+    )
+    paced = fan.get("paced") or {}
+    paced_p99 = _get(paced, "latency", "p99_ms")
+    rate_ok = _check(paced.get("deliveries_per_s"), lambda v: v >= 100_000)
+    p99_ok = _check(paced_p99, lambda v: v <= 100)
+    out.append(
+        Target(
+            "3",
+            "p99 ≤ 100 ms at 1,000 while delivering ≥ 100,000/s (writer paced)",
+            paced_p99,
+            "ms",
+            None if rate_ok is None or p99_ok is None else rate_ok and p99_ok,
+        )
     )
     four = _get(s, "4", "mutations_per_s")
     out.append(
@@ -477,7 +510,11 @@ def _method_lines(results: dict[str, Any]) -> list[str]:
         f"3. One writer connection keeps {sizes['s3_window']} creates in flight; "
         f"{', '.join(f'{n:,}' for n in sizes['s3_subscribers'])} subscribers; {window}. "
         "Deliveries/s = events received in the window / (last receipt - window start); "
-        "latency = receipt time - the event's `occurred_at` (same clock).",
+        "latency = receipt time - the event's `occurred_at` (same clock). At full speed the "
+        "server and the subscribers' load processes saturate the machine, so latency there is "
+        "mostly queueing; a second run at the most subscribers paces the writer at "
+        f"{sizes.get('s3_paced_rate', 0):g} creates/s (a new create every 1/rate s, whatever "
+        "the replies) to measure latency at a set delivery rate just above the target's.",
         f"4. {sizes['s4_tenants']:,} tenants (copies of one), `PM_MAX_OPEN_TENANTS="
         f"{sizes['s4_open_cap']}`, {sizes['s4_concurrency']} loops creating one item in the "
         f"next tenant in turn; {window}.",

@@ -25,12 +25,17 @@ from pm_proto.v1 import entities_pb2
 
 
 def scenario_3(run: Run) -> dict[str, Any]:
-    return {str(n): fan_out(run, n) for n in run.sizes.s3_subscribers}
+    out = {str(n): fan_out(run, n) for n in run.sizes.s3_subscribers}
+    biggest = max(run.sizes.s3_subscribers)
+    out[str(biggest)]["paced"] = fan_out(run, biggest, rate=run.sizes.s3_paced_rate)
+    return out
 
 
-def fan_out(run: Run, subscriber_count: int) -> dict[str, Any]:
+def fan_out(run: Run, subscriber_count: int, rate: float | None = None) -> dict[str, Any]:
+    """Fan-out to ``subscriber_count``: the writer at full speed (``s3_window`` creates in
+    flight), or paced at ``rate`` creates/s, so latency is also measured at a set load."""
     sizes = run.sizes
-    name = f"s3-{subscriber_count}"
+    name = f"s3-{subscriber_count}" + ("-paced" if rate else "")
     users = [f"sub{i:05d}" for i in range(subscriber_count)]
     members = [("writer", entities_pb2.ROLE_EDITOR)]
     members += [(u, entities_pb2.ROLE_VIEWER) for u in users]
@@ -52,11 +57,14 @@ def fan_out(run: Run, subscriber_count: int) -> dict[str, Any]:
         ]
         writer = Worker(
             "bench.load:pipelined_writer",
-            common | {"token": server.token(TENANT, "writer"), "window": sizes.s3_window},
+            common
+            | {"token": server.token(TENANT, "writer"), "window": sizes.s3_window, "rate": rate},
             f"{name}-writer",
         )
         workers = [*receivers, writer]
         out: dict[str, Any] = {"subscribers": subscriber_count, "writer_window": sizes.s3_window}
+        if rate:
+            out = {"subscribers": subscriber_count, "writer_rate": rate}
         try:
             wait_all(workers, "ready", 180)
             window = release(workers, sizes.warmup_s, sizes.duration_s)
