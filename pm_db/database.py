@@ -288,8 +288,12 @@ def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
         path, isolation_level=None, check_same_thread=False, cached_statements=256
     )
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)}")
-    conn.execute(f"PRAGMA cache_size = -{int(options.cache_size_kib)}")
+    # One-time settings go through executescript, which keeps no compiled statement in the
+    # connection's cache (each costs memory for as long as the tenant is open).
+    conn.executescript(
+        f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)};"
+        f"PRAGMA cache_size = -{int(options.cache_size_kib)};"
+    )
     return conn
 
 
@@ -297,18 +301,13 @@ def _open_writer(
     path: Path, options: StorageOptions, migrations: tuple[Migration, ...]
 ) -> tuple[sqlite3.Connection, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect(path, options)
+    conn = _configured_writer(path, options)
     try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise UnavailableError(f"could not switch {path.name} to WAL (got {mode})")
-        conn.execute(f"PRAGMA synchronous = {options.synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA wal_autocheckpoint = {int(options.wal_backstop_pages)}")
-        # A WAL a long read let grow past the backstop is cut back to it once reset.
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        conn.execute(f"PRAGMA journal_size_limit = {int(options.wal_backstop_pages) * page_size}")
-        migrate(conn, migrations)
+        if migrate(conn, migrations):
+            # The connection that ran migrations keeps their statements and the pages they
+            # wrote cached (about 700 KiB for a new tenant): the writer starts afresh.
+            conn.close()
+            conn = _configured_writer(path, options)
         epoch = conn.execute("SELECT value FROM tenant_meta WHERE key = 'epoch'").fetchone()[0]
     except BaseException:
         conn.close()
@@ -316,9 +315,29 @@ def _open_writer(
     return conn, str(epoch)
 
 
+def _configured_writer(path: Path, options: StorageOptions) -> sqlite3.Connection:
+    conn = _connect(path, options)
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise UnavailableError(f"could not switch {path.name} to WAL (got {mode})")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.executescript(
+            f"PRAGMA synchronous = {options.synchronous};"
+            "PRAGMA foreign_keys = ON;"
+            f"PRAGMA wal_autocheckpoint = {int(options.wal_backstop_pages)};"
+            # A WAL a long read let grow past the backstop is cut back to it once reset.
+            f"PRAGMA journal_size_limit = {int(options.wal_backstop_pages) * page_size};"
+        )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _open_reader(path: Path, options: StorageOptions) -> sqlite3.Connection:
     conn = _connect(path, options)
-    conn.execute("PRAGMA query_only = ON")
+    conn.executescript("PRAGMA query_only = ON;")
     return conn
 
 

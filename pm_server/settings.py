@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    #: Open tenant databases held at once (each ~3 file descriptors, 150-250 KB).
+    #: Open tenant databases held at once (each a few file descriptors and ~380 KiB with
+    #: its read connection).
     max_open_tenants: int = Field(default=256, ge=1, le=5_000)
     #: SQLite ``synchronous``: NORMAL survives a process crash; FULL also a power loss.
     db_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "NORMAL"
