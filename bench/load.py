@@ -18,7 +18,7 @@ import random
 import time
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from bench.client import Client, EventsCallback, close_all, connect_many, session
 from bench.fixtures import create_item
@@ -143,6 +143,10 @@ async def tenant_round_robin(params: dict[str, Any], ctl: Control) -> dict[str, 
 # -- 3: one writer with requests in flight ------------------------------------------
 
 
+#: Creates of the paced writer waiting for their replies at most.
+PACED_MAX_IN_FLIGHT: Final = 256
+
+
 async def pipelined_writer(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
     """One connection keeps ``window`` creates in flight until the end of the window,
     or, given a ``rate``, starts that many creates per second (each in its own task)."""
@@ -167,23 +171,35 @@ async def pipelined_writer(params: dict[str, Any], ctl: Control) -> dict[str, An
             while time.time() < until:
                 await create()
 
-        async def paced(rate: float) -> None:
-            tasks: set[asyncio.Task[None]] = set()
+        async def paced(rate: float) -> int:
+            """Creates started on schedule; returns how many failed. At most
+            ``PACED_MAX_IN_FLIGHT`` wait for replies (a server that falls behind is
+            then no longer offered the rate, and the result says so)."""
+            tasks: list[asyncio.Task[None]] = []
+            gate = asyncio.Semaphore(PACED_MAX_IN_FLIGHT)
+
+            async def gated() -> None:
+                try:
+                    await create()
+                finally:
+                    gate.release()
+
             due = window["start"]
             while due < until:
                 await _sleep_until(due)
-                task = asyncio.create_task(create())
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                await gate.acquire()
+                tasks.append(asyncio.create_task(gated()))
                 due += 1 / rate
-            await asyncio.gather(*tasks)
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            return sum(isinstance(outcome, BaseException) for outcome in outcomes)
 
+        failed = 0
         if params.get("rate"):
-            await paced(params["rate"])
+            failed = await paced(params["rate"])
         else:
             await asyncio.gather(*(lane() for _ in range(params["window"])))
         await client.close()
-    return {"total": total}
+    return {"total": total, "failed": failed}
 
 
 # -- subscribers (2 and 3) ------------------------------------------------------------

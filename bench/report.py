@@ -182,6 +182,7 @@ def _fan_out_figures(three: dict[str, Any], b: dict[str, Any]) -> list[Figure]:
             add(Figure("3", f"deliveries/s, {at}", "/s", paced["deliveries_per_s"]))
             for q in ("p50", "p99"):
                 add(Figure("3", f"commit to receipt {q}, {at}", "ms", paced["latency"][f"{q}_ms"]))
+            add(Figure("3", f"creates failed, {at}", "", paced.get("writer_failed", 0)))
     return out
 
 
@@ -425,6 +426,11 @@ def _cpu_lines(results: dict[str, Any]) -> list[str]:
         ("2: 50 clients creating", _get(s, "2", "cpu")),
     ]
     rows += [(f"3: fan-out to {n}", fan.get("cpu")) for n, fan in (s.get("3") or {}).items()]
+    rows += [
+        (f"3: fan-out to {n}, writer paced", fan["paced"].get("cpu"))
+        for n, fan in (s.get("3") or {}).items()
+        if "paced" in fan
+    ]
     rows.append(("4: many tenants", _get(s, "4", "cpu")))
     rows.append(("baseline: echo, 50 clients", _get(b, "echo", "concurrent", "cpu")))
     rows += [

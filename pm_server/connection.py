@@ -16,8 +16,10 @@ is always accepted into a queue that holds no event bytes, so an event larger
 than the byte bound is still delivered instead of closing its reader on every
 resume.
 While a subscription replays history, live events for that project are held
-in the subscription's buffer (bounded by the same two limits) and released,
-de-duplicated by ``seq``, when the replay ends: no gap and no duplicate.
+in the subscription's buffer (all buffers of the connection together bounded
+by the same two limits) and released, de-duplicated by ``seq``, when the replay
+ends: no gap and no duplicate. A direct write that fails closes the connection
+with :data:`CLOSE_INTERNAL` (its events are gone; the client resumes).
 """
 
 from __future__ import annotations
@@ -143,10 +145,10 @@ class Connection:
             return
         if subscription.replaying:
             # Held until the subscription is authorised and caught up; presence (seq 0)
-            # too, so a refused subscribe never leaks who is present.
-            if len(subscription.held) >= self._max_queued or self._over_bytes(
-                subscription.held_bytes, event
-            ):
+            # too, so a refused subscribe never leaks who is present. The bounds count
+            # what every replaying subscription of the connection holds.
+            held_count, held_bytes = self._held()
+            if held_count >= self._max_queued or self._over_bytes(held_bytes, event):
                 self._overflow()
                 return
             subscription.held.append((seq, event))
@@ -164,6 +166,8 @@ class Connection:
         subscription.held_bytes = 0
         subscription.replaying = False
         for seq, event in held:
+            if self._closing:  # overflowed part-way: the client resumes from its last seq
+                return
             if seq == 0:
                 self._queue_event(seq, event)
             elif seq > subscription.last_seq:
@@ -183,6 +187,8 @@ class Connection:
         await self._drained.wait()
 
     def _queue_event(self, seq: int, event: bytes) -> None:
+        if self._closing:  # nothing is queued once closing (after a 4008, nothing is sent)
+            return
         if self._queued >= self._max_queued or self._over_bytes(self._queued_event_bytes, event):
             self._overflow()
             return
@@ -191,10 +197,19 @@ class Connection:
         self._queued_event_bytes += len(event)
         if self._flusher is None or not self._writer_idle:
             self._kick()
-        elif not self._flush_requested:
-            self._drained.clear()
+            return
+        self._drained.clear()
+        if not self._flush_requested:
             self._flush_requested = True
             self._flusher.request(self)
+
+    def _held(self) -> tuple[int, int]:
+        """Events, and their bytes, held by the replaying subscriptions."""
+        count = size = 0
+        for subscription in self.subscriptions.values():
+            count += len(subscription.held)
+            size += subscription.held_bytes
+        return count, size
 
     def flush(self) -> None:
         """Write the queued events straight to the socket (called by the Flusher at the
@@ -211,7 +226,14 @@ class Connection:
             ):
                 break
             events = self._take_events()
-            transport.write(_FRAMES.wire(events))
+            try:
+                transport.write(_FRAMES.wire(events))
+            except Exception:  # its events are gone: the client must resume, not skip them
+                log.exception("%s direct write failed: closing", self.log_context())
+                self._drop_queue()
+                self.begin_close(CLOSE_INTERNAL, "internal error: reconnect and resume")
+                self._abort()
+                return
         if self._out:
             self._kick()
         elif self._writer_idle:
@@ -285,13 +307,17 @@ class Connection:
         self._closing = True
         self.close_code = code
         if code == CLOSE_SLOW_CONSUMER:
-            self._send_closed = True
-            self._out.clear()
-            self._queued = 0
-            self._queued_event_bytes = 0
-            self._drained.set()  # release a replay waiting for a reader that is gone
+            self._drop_queue()
         self._wake.set()
         self._closer = asyncio.get_running_loop().create_task(self._close(code, message, grace))
+
+    def _drop_queue(self) -> None:
+        """Send nothing more: the client will resume from the last seq it got."""
+        self._send_closed = True
+        self._out.clear()
+        self._queued = 0
+        self._queued_event_bytes = 0
+        self._drained.set()  # release a replay waiting for a reader that is gone
 
     async def _close(self, code: int, message: str, grace: float) -> None:
         if self.tasks and not self._send_closed:

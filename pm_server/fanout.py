@@ -119,4 +119,7 @@ class Flusher:
         self._scheduled = False
         pending, self._pending = self._pending, []
         for connection in pending:
-            connection.flush()
+            try:
+                connection.flush()
+            except Exception:  # one connection's failure never stops the others' events
+                log.exception("flushing a connection failed")

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(default=65_536, ge=1_024, le=16 * 1024 * 1024)
     #: Events queued for one connection before it is closed as a slow consumer (4008).
     max_queued_events: int = Field(default=10_000, ge=10)
-    #: Bytes of events queued for one connection (and held for each replaying subscription)
+    #: Bytes of events queued for one connection (and held for its replaying subscriptions)
     #: before it is closed as a slow consumer (4008): bounds the memory a client that stops
     #: reading can hold, whatever the event size. A single larger event is still delivered.
     max_queued_event_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)

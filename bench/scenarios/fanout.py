@@ -84,6 +84,7 @@ def fan_out(run: Run, subscriber_count: int, rate: float | None = None) -> dict[
     run.event_frame_bytes = max(r["event_frame_bytes"] for r in reads) or run.event_frame_bytes
     out |= {
         "events_written": writes["total"],
+        "writer_failed": writes.get("failed", 0),
         "deliveries": in_window,
         "deliveries_per_s": in_window / max(1e-9, last - window["measure_from"]),
         "missing": sum(r["missing"] for r in reads),

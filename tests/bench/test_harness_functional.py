@@ -112,3 +112,28 @@ def test_report_marks_met_and_missed_targets_with_ratios(tmp_path: Path):
     share = next(t for t in saved["targets"] if t["target"].startswith("≥ 0.5"))
     assert share["value"] == 0.6
     assert share["met"] is True
+
+
+def test_report_judges_fan_out_latency_at_full_speed_and_paced(tmp_path: Path):
+    results = _results(creates_per_s=3_000, p50_ms=0.8)
+
+    def fan(rate: float, p99_ms: float) -> dict[str, Any]:
+        return {
+            "deliveries_per_s": rate,
+            "latency": {"p50_ms": p99_ms / 3, "p99_ms": p99_ms},
+        }
+
+    full = fan(300_000.0, 120.0)
+    full["paced"] = fan(99_000.0, 40.0) | {"writer_rate": 110.0, "writer_failed": 0}
+    results["scenarios"]["3"] = {"1000": full}
+    report.write(results, tmp_path / "r.json", tmp_path / "r.md")
+
+    page = (tmp_path / "r.md").read_text()
+    assert "| 3 | p99 ≤ 100 ms at 1,000, writer at full speed | 120 ms | **missed** |" in page
+    # Under 100k deliveries/s the paced latency cannot meet the target, however low.
+    assert "(writer paced) | 40.00 ms | **missed** |" in page
+    assert "writer paced at 110 creates/s | 99,000 /s" in page
+
+    full["paced"] = fan(109_000.0, 40.0) | {"writer_rate": 110.0, "writer_failed": 0}
+    report.write(results, tmp_path / "r.json", tmp_path / "r.md")
+    assert "(writer paced) | 40.00 ms | met |" in (tmp_path / "r.md").read_text()

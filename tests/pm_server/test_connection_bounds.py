@@ -126,3 +126,33 @@ async def test_released_held_events_count_against_the_queue_once() -> None:
     assert not connection.slow_consumer
     connection.deliver("p", 5, b"x")
     assert connection.slow_consumer
+
+
+async def test_an_overflow_while_releasing_held_events_queues_none_after_it() -> None:
+    connection = stuck_connection(max_events=3)
+    live(connection)
+    for seq in range(1, 4):
+        connection.deliver("p", seq, b"e")  # the queue is full
+    replaying = Subscription("q")
+    connection.subscriptions["q"] = replaying
+    for seq in (10, 11, 12):
+        connection.deliver("q", seq, b"e")
+
+    connection.finish_replay(replaying)  # overflows on 10
+
+    assert connection.slow_consumer
+    # Nothing after the overflow is queued (sending 11 and 12 would skip 1-3 and 10).
+    assert not connection._out
+    assert await closed_code(connection) == CLOSE_SLOW_CONSUMER
+
+
+async def test_held_events_are_bounded_across_all_replaying_subscriptions() -> None:
+    connection = stuck_connection(max_events=1_000, max_bytes=64 * KIB)
+    for project_id in ("p", "q", "r", "s"):
+        connection.subscriptions[project_id] = Subscription(project_id)
+        connection.deliver(project_id, 1, b"x" * (16 * KIB))  # 64 KiB held in all
+    assert not connection.slow_consumer
+
+    connection.subscriptions["t"] = Subscription("t")
+    connection.deliver("t", 1, b"x")
+    assert connection.slow_consumer

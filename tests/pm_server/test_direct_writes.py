@@ -11,7 +11,7 @@ from aiohttp import web
 
 from pm_auth.tokens import Principal
 from pm_proto.frames import event_batch_frame, event_frame
-from pm_server.connection import Connection, Subscription
+from pm_server.connection import CLOSE_INTERNAL, Connection, Subscription
 from pm_server.fanout import DIRECT_WRITE_LIMIT, Flusher, ws_binary_frame
 
 
@@ -48,7 +48,7 @@ class Socket:
         return True
 
 
-def connection(transport: Transport) -> tuple[Connection, Socket]:
+def connection(transport: Transport, flusher: Flusher | None = None) -> tuple[Connection, Socket]:
     socket = Socket(transport)
     principal = Principal("acme", "alice", "Alice", None, False, datetime(2100, 1, 1, tzinfo=UTC))
     conn = Connection(
@@ -58,7 +58,7 @@ def connection(transport: Transport) -> tuple[Connection, Socket]:
         max_queued_events=1_000,
         max_queued_event_bytes=1 << 20,
         transport=cast(Any, transport),
-        flusher=Flusher(),
+        flusher=flusher or Flusher(),
     )
     conn.subscriptions["p"] = Subscription("p", replaying=False)
     conn.start_writer()
@@ -125,3 +125,49 @@ async def test_a_full_transport_leaves_events_to_the_writer_task() -> None:
     assert transport.frames == [ws_binary_frame(event_frame(event))]
     assert socket.sent_by_writer == 1
     await stop(conn)
+
+
+async def test_drained_is_false_while_an_event_waits_for_a_pending_flush() -> None:
+    transport = Transport()
+    conn, _ = connection(transport)
+    await settle()
+    seen: list[bool] = []
+
+    def late_event() -> None:
+        # The writer has already sent the reply and the first event and gone idle;
+        # the flush asked for by the first event has not run yet.
+        conn.deliver("p", 2, b"\x08\x02")
+        seen.append(conn._drained.is_set())
+
+    conn.send(b"reply")  # the writer wakes first
+    asyncio.get_running_loop().call_soon(late_event)
+    conn.deliver("p", 1, b"\x08\x01")  # asks for a flush, queued after late_event
+    await settle()
+    await conn.drained()
+    assert seen == [False]
+    assert transport.frames[-1] == ws_binary_frame(event_frame(b"\x08\x02"))
+    await stop(conn)
+
+
+class BrokenTransport(Transport):
+    def write(self, data: bytes) -> None:
+        raise RuntimeError("transport is broken")
+
+
+async def test_a_failed_direct_write_closes_that_connection_and_spares_the_others() -> None:
+    broken, healthy = BrokenTransport(), Transport()
+    flusher = Flusher()
+    first, first_socket = connection(broken, flusher)
+    second, _ = connection(healthy, flusher)
+    await settle()
+    first.deliver("p", 1, b"\x08\x01")
+    second.deliver("p", 1, b"\x08\x01")
+    await settle()
+    await asyncio.wait_for(second.drained(), timeout=2)
+    assert healthy.frames == [ws_binary_frame(event_frame(b"\x08\x01"))]
+    # Its event is lost, so the client must reconnect and resume: closed with 1011.
+    assert first.close_code == CLOSE_INTERNAL
+    await asyncio.wait_for(first.drained(), timeout=2)
+    await stop(first)
+    await stop(second)
+    assert first_socket.closed
