@@ -374,10 +374,10 @@ def markdown(results: dict[str, Any]) -> str:
         "- Server and load share the machine: the server is one process; "
         "load runs in separate processes over 127.0.0.1.",
         f"- Load average (1 min) at start {results['loadavg_start']}, at end "
-        f"{results['loadavg_end']}"
+        f"{results['loadavg_end']} (the end includes the run's own load)"
         + (
             ": **the machine was busy with other work; figures are pessimistic and noisy**"
-            if max(results["loadavg_start"], results["loadavg_end"]) > 1.0
+            if results["loadavg_start"] > 1.0
             else ""
         ),
         "",

@@ -137,3 +137,14 @@ def test_report_judges_fan_out_latency_at_full_speed_and_paced(tmp_path: Path):
     full["paced"] = fan(109_000.0, 40.0) | {"writer_rate": 110.0, "writer_failed": 0}
     report.write(results, tmp_path / "r.json", tmp_path / "r.md")
     assert "(writer paced) | 40.00 ms | met |" in (tmp_path / "r.md").read_text()
+
+
+def test_report_judges_a_busy_machine_by_the_load_before_the_run(tmp_path: Path):
+    results = _results(creates_per_s=3_000, p50_ms=0.8)
+    results["loadavg_start"], results["loadavg_end"] = 0.2, 1.9  # the run's own load
+    report.write(results, tmp_path / "r.json", tmp_path / "r.md")
+    assert "busy with other work" not in (tmp_path / "r.md").read_text()
+
+    results["loadavg_start"] = 1.4
+    report.write(results, tmp_path / "r.json", tmp_path / "r.md")
+    assert "busy with other work" in (tmp_path / "r.md").read_text()
