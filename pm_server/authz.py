@@ -19,10 +19,10 @@ def require_role(uow: UnitOfWork, principal: Principal, project_id: str, require
     """The live project, once ``principal`` holds at least ``required`` in it."""
     if principal.is_tenant_admin:
         return uow.projects.get(project_id)
-    role = uow.members.role_of(project_id, principal.user_id)
-    project = None if role is None else uow.projects.find(project_id)
-    if role is None or project is None:
+    found = uow.projects.find_as_member(project_id, principal.user_id)
+    if found is None:
         raise NotFoundError("project", project_id)
+    project, role = found
     if not role.allows(required):
         raise ForbiddenError(f"requires the {required} role in this project", str(required))
     return project

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import ProjectStatus
+from pm_core.enums import ProjectStatus, Role
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import Project
 from pm_core.validation import build, merge
@@ -40,6 +40,12 @@ FROM projects AS p
 JOIN project_members AS m ON m.project_id = p.id AND m.deleted_at IS NULL
 WHERE m.user_id = ? AND p.deleted_at IS NULL
 ORDER BY p.key
+"""
+SELECT_AS_MEMBER: Final = f"""
+SELECT {", ".join("p." + c.strip() for c in _COLUMNS.split(","))}, m.role AS member_role
+FROM projects AS p
+JOIN project_members AS m ON m.project_id = p.id AND m.deleted_at IS NULL
+WHERE p.id = ? AND m.user_id = ? AND p.deleted_at IS NULL
 """
 UPDATE: Final = """
 UPDATE projects SET name = ?, description = ?, status = ?, version = ?, updated_at = ?
@@ -139,6 +145,12 @@ class ProjectRepository:
         if row is None:
             raise NotFoundError(ENTITY, key)
         return _from_row(row)
+
+    def find_as_member(self, project_id: str, user_id: str) -> tuple[Project, Role] | None:
+        """The live project and ``user_id``'s role in it; None unless both are live
+        (one query: every command checks it)."""
+        row = self._conn.execute(SELECT_AS_MEMBER, (project_id, user_id)).fetchone()
+        return None if row is None else (_from_row(row), Role(row["member_role"]))
 
     def list_for_user(self, user_id: str) -> list[Project]:
         """Live projects where ``user_id`` is a live member."""

@@ -152,6 +152,25 @@ def test_list_for_user_returns_projects_where_the_user_is_a_live_member(
     assert uow.projects.list_for_user(bob.id) == []
 
 
+def test_find_as_member_gives_the_project_and_role_of_live_members_only(
+    uow: UnitOfWork, project: Project, user: User
+) -> None:
+    bob = uow.users.upsert(user_id="u-bob", display_name="Bob")
+    carol = uow.users.upsert(user_id="u-carol", display_name="Carol")
+    uow.members.add(project_id=project.id, user_id=user.id, role=Role.ADMIN)
+    uow.members.add(project_id=project.id, user_id=bob.id, role=Role.VIEWER)
+    uow.members.add(project_id=project.id, user_id=carol.id, role=Role.EDITOR)
+    uow.members.remove(project.id, carol.id, 1)
+
+    assert uow.projects.find_as_member(project.id, user.id) == (project, Role.ADMIN)
+    assert uow.projects.find_as_member(project.id, bob.id) == (project, Role.VIEWER)
+    assert uow.projects.find_as_member(project.id, carol.id) is None  # removed
+    assert uow.projects.find_as_member(project.id, "u-nobody") is None
+    assert uow.projects.find_as_member("no-such-project", user.id) is None
+    uow.projects.soft_delete(project.id, 1)
+    assert uow.projects.find_as_member(project.id, user.id) is None  # project deleted
+
+
 def test_update_project_changes_fields_and_reports_them(uow: UnitOfWork, project: Project) -> None:
     updated = uow.projects.update(project.id, 1, {"name": "PM tool", "description": "notes"})
 
