@@ -4,9 +4,12 @@ the tick, in order with its replies; a busy transport leaves them to the writer 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
+import pytest
 from aiohttp import web
 
 from pm_auth.tokens import Principal
@@ -70,10 +73,6 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def stop(conn: Connection) -> None:
-    await conn.finish()
-
-
 async def test_events_of_one_tick_go_out_as_one_frame_without_the_writer() -> None:
     transport = Transport()
     conn, socket = connection(transport)
@@ -84,33 +83,29 @@ async def test_events_of_one_tick_go_out_as_one_frame_without_the_writer() -> No
     await conn.drained()
     assert transport.frames == [ws_binary_frame(event_batch_frame([one, two]))]
     assert socket.sent_by_writer == 0
-    await stop(conn)
+    await conn.finish()
 
 
-async def test_a_reply_queued_before_events_is_sent_before_them() -> None:
+@pytest.mark.parametrize("reply_first", [True, False], ids=["reply-first", "event-first"])
+async def test_replies_and_events_go_out_in_the_order_they_were_queued(reply_first: bool) -> None:
     transport = Transport()
     conn, _ = connection(transport)
     await settle()
     event = b"\x08\x01"
-    conn.send(b"reply")
-    conn.deliver("p", 1, event)
+    queued: list[Callable[[], None]] = [
+        partial(conn.send, b"reply"),
+        partial(conn.deliver, "p", 1, event),
+    ]
+    sent = [ws_binary_frame(b"reply"), ws_binary_frame(event_frame(event))]
+    if not reply_first:
+        queued.reverse()
+        sent.reverse()
+    for queue in queued:
+        queue()
     await settle()
     await conn.drained()
-    assert transport.frames == [ws_binary_frame(b"reply"), ws_binary_frame(event_frame(event))]
-    await stop(conn)
-
-
-async def test_events_before_a_reply_stay_before_it() -> None:
-    transport = Transport()
-    conn, _ = connection(transport)
-    await settle()
-    event = b"\x08\x01"
-    conn.deliver("p", 1, event)
-    conn.send(b"reply")
-    await settle()
-    await conn.drained()
-    assert transport.frames == [ws_binary_frame(event_frame(event)), ws_binary_frame(b"reply")]
-    await stop(conn)
+    assert transport.frames == sent
+    await conn.finish()
 
 
 async def test_a_full_transport_leaves_events_to_the_writer_task() -> None:
@@ -124,7 +119,7 @@ async def test_a_full_transport_leaves_events_to_the_writer_task() -> None:
     await conn.drained()
     assert transport.frames == [ws_binary_frame(event_frame(event))]
     assert socket.sent_by_writer == 1
-    await stop(conn)
+    await conn.finish()
 
 
 async def test_drained_is_false_while_an_event_waits_for_a_pending_flush() -> None:
@@ -146,7 +141,7 @@ async def test_drained_is_false_while_an_event_waits_for_a_pending_flush() -> No
     await conn.drained()
     assert seen == [False]
     assert transport.frames[-1] == ws_binary_frame(event_frame(b"\x08\x02"))
-    await stop(conn)
+    await conn.finish()
 
 
 class BrokenTransport(Transport):
@@ -168,6 +163,6 @@ async def test_a_failed_direct_write_closes_that_connection_and_spares_the_other
     # Its event is lost, so the client must reconnect and resume: closed with 1011.
     assert first.close_code == CLOSE_INTERNAL
     await asyncio.wait_for(first.drained(), timeout=2)
-    await stop(first)
-    await stop(second)
+    await first.finish()
+    await second.finish()
     assert first_socket.closed
