@@ -1,12 +1,10 @@
-"""pm_core entities <-> ``pm.v1`` entity messages.
+"""pm_core entities -> ``pm.v1`` entity messages.
 
-One pair of converters per entity: ``<name>_to_pb(model)`` builds the message,
-``<name>_from_pb(msg)`` validates the message's content through
-:func:`pm_core.validation.build`, so anything a model refuses (an unknown enum
-number, a title that is too long or holds NUL, a missing time) raises a
-:class:`~pm_core.errors.ValidationError` naming the field. Optional fields map
-absent <-> None. ``WorkItem.display_key`` is derived: filled from the project
-key on the way out, ignored on the way in.
+One converter per entity, ``<name>_to_pb(model)``. Optional fields map None to
+absent. ``WorkItem.display_key`` is derived: filled from the project key.
+The server only ever sends entities (in replies, events and CONFLICT errors);
+it never reads one, so there is no way back here (the tests hold the decoders
+that prove a round trip loses nothing).
 
 The activity log's converters (``ActivityEntry``, ``FieldChange``) live in
 :mod:`pm_proto.activity` and are re-exported here. ``entity_to_pb`` and
@@ -38,22 +36,8 @@ from pm_core.models import (
     User,
     WorkItem,
 )
-from pm_core.validation import build
-from pm_proto.activity import (
-    activity_entry_from_pb,
-    activity_entry_to_pb,
-    field_change_from_pb,
-    field_change_to_pb,
-)
+from pm_proto.activity import activity_entry_to_pb, field_change_to_pb
 from pm_proto.enums import (
-    from_pb_dependency_type,
-    from_pb_llm_context_type,
-    from_pb_priority,
-    from_pb_project_status,
-    from_pb_role,
-    from_pb_sprint_status,
-    from_pb_work_item_status,
-    from_pb_work_item_type,
     to_pb_dependency_type,
     to_pb_llm_context_type,
     to_pb_priority,
@@ -63,51 +47,30 @@ from pm_proto.enums import (
     to_pb_work_item_status,
     to_pb_work_item_type,
 )
-from pm_proto.timestamps import get_time, to_timestamp
+from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import entities_pb2 as pb
 
 __all__ = [
     "ONEOF_FIELDS",
-    "activity_entry_from_pb",
     "activity_entry_to_pb",
-    "comment_from_pb",
     "comment_to_pb",
-    "dependency_from_pb",
     "dependency_to_pb",
     "entity_to_pb",
-    "field_change_from_pb",
     "field_change_to_pb",
-    "llm_context_from_pb",
     "llm_context_to_pb",
-    "project_from_pb",
-    "project_member_from_pb",
     "project_member_to_pb",
     "project_to_pb",
     "set_entity",
-    "sprint_from_pb",
     "sprint_to_pb",
-    "swim_lane_from_pb",
     "swim_lane_to_pb",
-    "time_entry_from_pb",
     "time_entry_to_pb",
-    "user_from_pb",
     "user_to_pb",
-    "work_item_from_pb",
     "work_item_to_pb",
 ]
 
 
 def _ts(dt: datetime | None) -> Timestamp | None:
     return None if dt is None else to_timestamp(dt)
-
-
-def _times(msg: Message) -> dict[str, datetime | None]:
-    """The three bookkeeping times every versioned entity carries."""
-    return {
-        "created_at": get_time(msg, "created_at"),
-        "updated_at": get_time(msg, "updated_at"),
-        "deleted_at": get_time(msg, "deleted_at"),
-    }
 
 
 # ---- users and projects ----------------------------------------------------
@@ -126,20 +89,6 @@ def user_to_pb(user: User) -> pb.User:
     )
 
 
-def user_from_pb(msg: pb.User) -> User:
-    return build(
-        User,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "display_name": msg.display_name,
-            "email": msg.email if msg.HasField("email") else None,
-            "is_tenant_admin": msg.is_tenant_admin,
-        },
-    )
-
-
 def project_to_pb(project: Project) -> pb.Project:
     return pb.Project(
         id=project.id,
@@ -155,22 +104,6 @@ def project_to_pb(project: Project) -> pb.Project:
     )
 
 
-def project_from_pb(msg: pb.Project) -> Project:
-    return build(
-        Project,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "key": msg.key,
-            "name": msg.name,
-            "description": msg.description,
-            "status": from_pb_project_status(msg.status, "status"),
-            "created_by": msg.created_by,
-        },
-    )
-
-
 def project_member_to_pb(member: ProjectMember) -> pb.ProjectMember:
     return pb.ProjectMember(
         id=member.id,
@@ -181,20 +114,6 @@ def project_member_to_pb(member: ProjectMember) -> pb.ProjectMember:
         project_id=member.project_id,
         user_id=member.user_id,
         role=to_pb_role(member.role),
-    )
-
-
-def project_member_from_pb(msg: pb.ProjectMember) -> ProjectMember:
-    return build(
-        ProjectMember,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "user_id": msg.user_id,
-            "role": from_pb_role(msg.role, "role"),
-        },
     )
 
 
@@ -226,31 +145,6 @@ def work_item_to_pb(item: WorkItem, project_key: str) -> pb.WorkItem:
     )
 
 
-def work_item_from_pb(msg: pb.WorkItem) -> WorkItem:
-    """The item; ``display_key`` is derived data and is ignored."""
-    return build(
-        WorkItem,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "item_number": msg.item_number,
-            "type": from_pb_work_item_type(msg.type, "type"),
-            "title": msg.title,
-            "description": msg.description,
-            "status": from_pb_work_item_status(msg.status, "status"),
-            "priority": from_pb_priority(msg.priority, "priority"),
-            "story_points": msg.story_points if msg.HasField("story_points") else None,
-            "position": msg.position,
-            "parent_id": msg.parent_id if msg.HasField("parent_id") else None,
-            "sprint_id": msg.sprint_id if msg.HasField("sprint_id") else None,
-            "assignee_id": msg.assignee_id if msg.HasField("assignee_id") else None,
-            "created_by": msg.created_by,
-        },
-    )
-
-
 def sprint_to_pb(sprint: Sprint) -> pb.Sprint:
     return pb.Sprint(
         id=sprint.id,
@@ -264,23 +158,6 @@ def sprint_to_pb(sprint: Sprint) -> pb.Sprint:
         status=to_pb_sprint_status(sprint.status),
         starts_at=_ts(sprint.starts_at),
         ends_at=_ts(sprint.ends_at),
-    )
-
-
-def sprint_from_pb(msg: pb.Sprint) -> Sprint:
-    return build(
-        Sprint,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "name": msg.name,
-            "goal": msg.goal,
-            "status": from_pb_sprint_status(msg.status, "status"),
-            "starts_at": get_time(msg, "starts_at"),
-            "ends_at": get_time(msg, "ends_at"),
-        },
     )
 
 
@@ -301,21 +178,6 @@ def comment_to_pb(comment: Comment) -> pb.Comment:
     )
 
 
-def comment_from_pb(msg: pb.Comment) -> Comment:
-    return build(
-        Comment,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "work_item_id": msg.work_item_id,
-            "author_id": msg.author_id,
-            "body": msg.body,
-        },
-    )
-
-
 def time_entry_to_pb(entry: TimeEntry) -> pb.TimeEntry:
     return pb.TimeEntry(
         id=entry.id,
@@ -332,23 +194,6 @@ def time_entry_to_pb(entry: TimeEntry) -> pb.TimeEntry:
     )
 
 
-def time_entry_from_pb(msg: pb.TimeEntry) -> TimeEntry:
-    return build(
-        TimeEntry,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "work_item_id": msg.work_item_id,
-            "user_id": msg.user_id,
-            "started_at": get_time(msg, "started_at"),
-            "ended_at": get_time(msg, "ended_at"),
-            "note": msg.note,
-        },
-    )
-
-
 def dependency_to_pb(dependency: Dependency) -> pb.Dependency:
     return pb.Dependency(
         id=dependency.id,
@@ -361,22 +206,6 @@ def dependency_to_pb(dependency: Dependency) -> pb.Dependency:
         to_item_id=dependency.to_item_id,
         type=to_pb_dependency_type(dependency.type),
         created_by=dependency.created_by,
-    )
-
-
-def dependency_from_pb(msg: pb.Dependency) -> Dependency:
-    return build(
-        Dependency,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "from_item_id": msg.from_item_id,
-            "to_item_id": msg.to_item_id,
-            "type": from_pb_dependency_type(msg.type, "type"),
-            "created_by": msg.created_by,
-        },
     )
 
 
@@ -398,22 +227,6 @@ def swim_lane_to_pb(lane: SwimLane) -> pb.SwimLane:
     )
 
 
-def swim_lane_from_pb(msg: pb.SwimLane) -> SwimLane:
-    return build(
-        SwimLane,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id,
-            "name": msg.name,
-            "status": from_pb_work_item_status(msg.status, "status"),
-            "position": msg.position,
-            "wip_limit": msg.wip_limit if msg.HasField("wip_limit") else None,
-        },
-    )
-
-
 def llm_context_to_pb(context: LlmContext) -> pb.LlmContext:
     return pb.LlmContext(
         id=context.id,
@@ -429,25 +242,6 @@ def llm_context_to_pb(context: LlmContext) -> pb.LlmContext:
         example_sql=context.example_sql,
         priority=context.priority,
         created_by=context.created_by,
-    )
-
-
-def llm_context_from_pb(msg: pb.LlmContext) -> LlmContext:
-    return build(
-        LlmContext,
-        {
-            "id": msg.id,
-            "version": msg.version,
-            **_times(msg),
-            "project_id": msg.project_id if msg.HasField("project_id") else None,
-            "context_type": from_pb_llm_context_type(msg.context_type, "context_type"),
-            "category": msg.category,
-            "title": msg.title,
-            "content": msg.content,
-            "example_sql": msg.example_sql if msg.HasField("example_sql") else None,
-            "priority": msg.priority,
-            "created_by": msg.created_by if msg.HasField("created_by") else None,
-        },
     )
 
 

@@ -3,15 +3,15 @@
 Each pair is one literal table, StrEnum member -> protobuf number. ``UNSPECIFIED``
 (0) never maps: ``from_pb_*`` refuses it, and any number the table does not know
 (proto3 enums are open, so a peer can send any int), with a ValidationError
-naming the field. ``ENUM_PAIRS`` lists every pair so a test can check that both
-sides have the same members.
+naming the field. A test finds every ``EnumPair`` of this module and checks that
+both sides have the same members.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from google.protobuf.descriptor import EnumDescriptor
 
@@ -153,19 +153,6 @@ ACTION: Final = EnumPair(
         Action.UPDATED: pb.ACTION_UPDATED,
         Action.DELETED: pb.ACTION_DELETED,
     },
-)
-
-ENUM_PAIRS: Final[tuple[EnumPair[Any, Any], ...]] = (
-    PROJECT_STATUS,
-    ROLE,
-    WORK_ITEM_TYPE,
-    WORK_ITEM_STATUS,
-    PRIORITY,
-    SPRINT_STATUS,
-    DEPENDENCY_TYPE,
-    LLM_CONTEXT_TYPE,
-    ENTITY_TYPE,
-    ACTION,
 )
 
 to_pb_project_status: Final = PROJECT_STATUS.to_pb

@@ -44,14 +44,6 @@ def from_timestamp(ts: Timestamp, field: str = "timestamp") -> datetime:
     return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
-def set_time(msg: Message, field_name: str, dt: datetime | None) -> None:
-    """Set the Timestamp field ``field_name`` of ``msg``, or clear it for None."""
-    if dt is None:
-        msg.ClearField(field_name)
-    else:
-        getattr(msg, field_name).CopyFrom(to_timestamp(dt))
-
-
 def get_time(msg: Message, field_name: str) -> datetime | None:
     """The Timestamp field ``field_name`` of ``msg``; None when it is absent."""
     if not msg.HasField(field_name):

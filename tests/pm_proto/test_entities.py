@@ -41,40 +41,40 @@ from pm_core.text import (
     TITLE_MAX,
 )
 from pm_core.validation import build
-from pm_proto.activity import (
-    activity_entry_from_pb,
-    activity_entry_to_pb,
-    field_change_from_pb,
-    field_change_to_pb,
-)
+from pm_proto.activity import activity_entry_to_pb, field_change_to_pb
 from pm_proto.entities import (
     ONEOF_FIELDS,
-    comment_from_pb,
     comment_to_pb,
-    dependency_from_pb,
     dependency_to_pb,
     entity_to_pb,
-    llm_context_from_pb,
     llm_context_to_pb,
-    project_from_pb,
-    project_member_from_pb,
     project_member_to_pb,
     project_to_pb,
     set_entity,
-    sprint_from_pb,
     sprint_to_pb,
-    swim_lane_from_pb,
     swim_lane_to_pb,
-    time_entry_from_pb,
     time_entry_to_pb,
-    user_from_pb,
     user_to_pb,
-    work_item_from_pb,
     work_item_to_pb,
 )
-from pm_proto.timestamps import from_timestamp, get_time, set_time, to_timestamp
+from pm_proto.timestamps import from_timestamp, get_time, to_timestamp
 from pm_proto.v1 import entities_pb2 as pb
 from pm_proto.v1 import envelope_pb2, events_pb2
+from tests.pm_proto.converters import (
+    activity_entry_from_pb,
+    comment_from_pb,
+    dependency_from_pb,
+    field_change_from_pb,
+    llm_context_from_pb,
+    project_from_pb,
+    project_member_from_pb,
+    set_time,
+    sprint_from_pb,
+    swim_lane_from_pb,
+    time_entry_from_pb,
+    user_from_pb,
+    work_item_from_pb,
+)
 
 EMOJI, CJK = "\U0001f600", "\u6f22"
 T0 = datetime(2026, 1, 1, 12, 30, 15, 123456, tzinfo=UTC)

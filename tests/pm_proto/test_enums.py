@@ -13,9 +13,11 @@ from pm_core import enums as core_enums
 from pm_core.enums import Role, WorkItemStatus
 from pm_core.errors import ValidationError
 from pm_proto import enums
-from pm_proto.enums import ENUM_PAIRS, EnumPair, from_pb_role, to_pb_work_item_status
+from pm_proto.enums import EnumPair, from_pb_role, to_pb_work_item_status
 from pm_proto.v1 import entities_pb2 as pb
 
+# Every pair the module defines: a pair added there is checked here without a list to keep.
+ENUM_PAIRS = [value for value in vars(enums).values() if isinstance(value, EnumPair)]
 PAIR_IDS = [pair.enum.__name__ for pair in ENUM_PAIRS]
 
 
