@@ -8,7 +8,6 @@ datetimes in UTC.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -128,9 +127,6 @@ class TimeEntry(Entity):
     @property
     def running(self) -> bool:
         return self.ended_at is None
-
-    def duration_seconds(self, now: datetime) -> float:
-        return ((self.ended_at or now) - self.started_at).total_seconds()
 
 
 class Dependency(Entity):

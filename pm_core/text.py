@@ -32,11 +32,6 @@ _SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 _MULTI_LINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def char_count(text: str) -> int:
-    """Characters as the limits count them (code points)."""
-    return len(text)
-
-
 def check_single_line(text: str) -> str:
     if _SINGLE_LINE_FORBIDDEN.search(text):
         raise ValueError("must be a single line without control characters")

@@ -41,7 +41,6 @@ def test_stop_time_with_clock_behind_start_never_goes_negative():
     started = NOW + timedelta(seconds=5)
     stopped = stop_time(entry(started), NOW)
     assert stopped == started
-    assert entry(started, stopped).duration_seconds(NOW) == 0
 
 
 def test_stop_time_of_stopped_timer_is_refused():
