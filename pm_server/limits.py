@@ -124,10 +124,6 @@ class ServerLimits:
             registry=registry,
         )
 
-    @property
-    def open_connections(self) -> int:
-        return self._total
-
     def open(self, tenant_id: str, user_id: str) -> ConnectionLimits:
         """Count one more connection of ``user_id`` in ``tenant_id``, or refuse it.
 

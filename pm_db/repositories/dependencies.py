@@ -55,14 +55,6 @@ SELECT_BLOCKS_EDGES: Final = """
 SELECT from_item_id, to_item_id FROM dependencies
 WHERE project_id = ? AND type = 'blocks' AND deleted_at IS NULL
 """
-# Items waiting on a live blocker that is not done yet.
-SELECT_BLOCKED: Final = """
-SELECT DISTINCT d.to_item_id FROM dependencies AS d
-JOIN work_items AS blocker ON blocker.id = d.from_item_id
-JOIN work_items AS blocked ON blocked.id = d.to_item_id
-WHERE d.project_id = ? AND d.type = 'blocks' AND d.deleted_at IS NULL
-  AND blocker.deleted_at IS NULL AND blocker.status <> 'done' AND blocked.deleted_at IS NULL
-"""
 SOFT_DELETE: Final = """
 UPDATE dependencies SET deleted_at = ?, updated_at = ?, version = version + 1
 WHERE id = ? AND version = ? AND deleted_at IS NULL
@@ -142,10 +134,6 @@ class DependencyRepository:
     def list(self, project_id: str, type: DependencyType | None = None) -> list[Dependency]:
         parameters = {"project_id": project_id, "type": None if type is None else str(type)}
         return [_from_row(row) for row in self._conn.execute(SELECT_FOR_PROJECT, parameters)]
-
-    def blocked_item_ids(self, project_id: str) -> set[str]:
-        """Live items with a live incoming ``blocks`` from an item that is not done."""
-        return {row[0] for row in self._conn.execute(SELECT_BLOCKED, (project_id,))}
 
     def soft_delete(self, dependency_id: str) -> Dependency:
         current = self.get(dependency_id)

@@ -104,11 +104,6 @@ class MemberRepository:
         row = self._conn.execute(SELECT_BY_USER, (project_id, user_id)).fetchone()
         return None if row is None else _from_row(row)
 
-    def role_of(self, project_id: str, user_id: str) -> Role | None:
-        """The user's role in the project; None when they are not a live member."""
-        member = self.find(project_id, user_id)
-        return None if member is None else member.role
-
     def list(self, project_id: str) -> list[ProjectMember]:
         """Live members of the project, oldest membership first."""
         return [_from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]

@@ -28,7 +28,6 @@ VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
 """
 SELECT_LIVE: Final = f"SELECT {_COLUMNS} FROM projects WHERE id = ? AND deleted_at IS NULL"
 IS_LIVE: Final = "SELECT 1 FROM projects WHERE id = ? AND deleted_at IS NULL"
-SELECT_ANY: Final = f"SELECT {_COLUMNS} FROM projects WHERE id = ?"
 SELECT_BY_KEY: Final = f"SELECT {_COLUMNS} FROM projects WHERE key = ? AND deleted_at IS NULL"
 SELECT_ALL: Final = f"SELECT {_COLUMNS} FROM projects WHERE deleted_at IS NULL ORDER BY key"
 SELECT_ACTIVE: Final = (
@@ -134,12 +133,6 @@ class ProjectRepository:
         if self._conn.execute(IS_LIVE, (project_id,)).fetchone() is None:
             raise NotFoundError(ENTITY, project_id)
 
-    def get_including_deleted(self, project_id: str) -> Project:
-        row = self._conn.execute(SELECT_ANY, (project_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(ENTITY, project_id)
-        return _from_row(row)
-
     def get_by_key(self, key: str) -> Project:
         row = self._conn.execute(SELECT_BY_KEY, (key.upper(),)).fetchone()
         if row is None:
@@ -183,9 +176,6 @@ class ProjectRepository:
         )
         check_written(cursor, ENTITY, current)
         return Updated(new, changed)
-
-    def archive(self, project_id: str, expected_version: int | None) -> Updated[Project]:
-        return self.update(project_id, expected_version, {"status": ProjectStatus.ARCHIVED})
 
     def soft_delete(self, project_id: str, expected_version: int | None) -> Project:
         """Mark the project and every row in it deleted; rows stay for the audit trail."""

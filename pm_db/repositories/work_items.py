@@ -10,7 +10,6 @@ is None matches everything), so reading this file shows every SQL it runs.
 
 from __future__ import annotations
 
-import builtins
 import json
 import sqlite3
 from collections.abc import Collection, Mapping
@@ -54,9 +53,6 @@ INSERT INTO work_items (id, project_id, item_number, type, title, description, s
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 """
 SELECT_LIVE: Final = "SELECT * FROM work_items WHERE id = ? AND deleted_at IS NULL"
-SELECT_BY_NUMBER: Final = """
-SELECT * FROM work_items WHERE project_id = ? AND item_number = ? AND deleted_at IS NULL
-"""
 SELECT_BY_KEY: Final = """
 SELECT w.* FROM work_items AS w JOIN projects AS p ON p.id = w.project_id
 WHERE p.key = ? AND p.deleted_at IS NULL AND w.item_number = ? AND w.deleted_at IS NULL
@@ -70,31 +66,6 @@ SELECT COALESCE(MAX(position), 0) + 1 FROM work_items WHERE project_id = ? AND d
 """
 SELECT_SPRINT: Final = "SELECT project_id, status FROM sprints WHERE id = ? AND deleted_at IS NULL"
 SELECT_USER: Final = "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL"
-COUNT_BY_STATUS: Final = """
-SELECT status, COUNT(*) FROM work_items WHERE project_id = ? AND deleted_at IS NULL GROUP BY status
-"""
-# Breadth first, nearest first; the depth cap keeps corrupt (looping) data from hanging a read.
-SELECT_DESCENDANTS: Final = """
-WITH RECURSIVE below(id, depth) AS (
-    SELECT id, 1 FROM work_items WHERE parent_id = ? AND deleted_at IS NULL
-    UNION
-    SELECT w.id, b.depth + 1 FROM work_items AS w JOIN below AS b ON w.parent_id = b.id
-    WHERE w.deleted_at IS NULL AND b.depth < 64
-)
-SELECT w.* FROM below AS b JOIN work_items AS w ON w.id = b.id
-ORDER BY b.depth, w.position, w.item_number
-"""
-SELECT_ANCESTORS: Final = """
-WITH RECURSIVE above(id, depth) AS (
-    SELECT parent_id, 1 FROM work_items
-    WHERE id = ? AND parent_id IS NOT NULL AND deleted_at IS NULL
-    UNION
-    SELECT w.parent_id, a.depth + 1 FROM work_items AS w JOIN above AS a ON w.id = a.id
-    WHERE w.parent_id IS NOT NULL AND w.deleted_at IS NULL AND a.depth < 64
-)
-SELECT w.* FROM above AS a JOIN work_items AS w ON w.id = a.id
-WHERE w.deleted_at IS NULL ORDER BY a.depth
-"""
 SELECT_FILTERED: Final = """
 WITH RECURSIVE
     below(id) AS (
@@ -292,12 +263,6 @@ class WorkItemRepository:
             raise NotFoundError(ENTITY, item_id)
         return item
 
-    def get_by_number(self, project_id: str, number: int) -> WorkItem:
-        row = self._conn.execute(SELECT_BY_NUMBER, (project_id, number)).fetchone()
-        if row is None:
-            raise NotFoundError(ENTITY, f"{project_id}#{number}")
-        return _from_row(row)
-
     def get_by_key(self, display_key: str) -> WorkItem:
         """``"pm-12"`` or ``"PM-12"``: item 12 of the live project with key PM."""
         key, number = parse_display_key(display_key)
@@ -310,22 +275,6 @@ class WorkItemRepository:
         """Live items of the project, ordered by (position, item_number)."""
         parameters = (filters or WorkItemFilter()).parameters(project_id)
         return [_from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
-
-    def descendants(self, item_id: str) -> builtins.list[WorkItem]:
-        """Every live item below ``item_id``, level by level."""
-        self.get(item_id)
-        return [_from_row(row) for row in self._conn.execute(SELECT_DESCENDANTS, (item_id,))]
-
-    def ancestors(self, item_id: str) -> builtins.list[WorkItem]:
-        """The live items above ``item_id``, its parent first."""
-        self.get(item_id)
-        return [_from_row(row) for row in self._conn.execute(SELECT_ANCESTORS, (item_id,))]
-
-    def count_by_status(self, project_id: str) -> dict[WorkItemStatus, int]:
-        counts = dict.fromkeys(WorkItemStatus, 0)
-        for status, count in self._conn.execute(COUNT_BY_STATUS, (project_id,)):
-            counts[WorkItemStatus(status)] = int(count)
-        return counts
 
     def update(
         self, item_id: str, expected_version: int | None, changes: Mapping[str, Any]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pm_core.enums import DependencyType, WorkItemStatus, WorkItemType
+from pm_core.enums import DependencyType, WorkItemType
 from pm_core.errors import DependencyCycleError, DuplicateError, NotFoundError, RuleViolationError
 from pm_core.models import Dependency, Project, User, WorkItem
 from pm_core.rules.dependencies import MAX_DEPENDENCIES_PER_ITEM
@@ -169,18 +169,6 @@ def test_dependency_cap_is_enforced_per_item(link, new_item, a) -> None:
     with pytest.raises(RuleViolationError) as info:
         link(new_item("another"), a, RELATES)
     assert (info.value.rule, info.value.field) == ("dependency.cap", "to_item_id")
-
-
-def test_blocked_item_ids_follow_blocker_status(uow, deps, link, a, b, c) -> None:
-    link(a, b)
-    c_blocks_b = link(c, b)
-    link(a, c, RELATES)
-
-    assert deps.blocked_item_ids(a.project_id) == {b.id}
-    uow.work_items.update(a.id, a.version, {"status": WorkItemStatus.DONE})
-    assert deps.blocked_item_ids(a.project_id) == {b.id}
-    deps.soft_delete(c_blocks_b.id)
-    assert deps.blocked_item_ids(a.project_id) == set()
 
 
 def test_soft_delete_dependency_hides_it_and_allows_re_adding(conn, deps, link, a, b, now):

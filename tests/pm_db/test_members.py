@@ -52,7 +52,6 @@ def test_add_member_reads_back_through_every_read(
     assert member.created_at == now
     assert uow.members.get(member.id) == member
     assert uow.members.find(project.id, user.id) == member
-    assert uow.members.role_of(project.id, user.id) is Role.EDITOR
     assert uow.members.list(project.id) == [member]
 
 
@@ -123,7 +122,8 @@ def test_re_adding_a_removed_member_creates_a_new_membership(
     again = uow.members.add(project_id=project.id, user_id=bob.id, role=Role.VIEWER)
 
     assert again.id != first.id
-    assert uow.members.role_of(project.id, bob.id) is Role.VIEWER
+    assert again.role is Role.VIEWER
+    assert uow.members.find(project.id, bob.id) == again
     assert deleted_at_of(conn, first.id) is not None
 
 
@@ -152,7 +152,7 @@ def test_change_role_with_stale_version_conflicts_carrying_current(
 
     assert excinfo.value.current_version == 2
     assert excinfo.value.current == current
-    assert uow.members.role_of(project.id, bob.id) is Role.EDITOR
+    assert uow.members.get(member.id) == current
 
 
 def test_change_role_of_non_member_raises_not_found(
@@ -244,7 +244,6 @@ def test_removed_member_is_gone_from_reads_but_the_row_stays(
 
     assert (removed.deleted_at, removed.version) == (now, 2)
     assert uow.members.find(project.id, bob.id) is None
-    assert uow.members.role_of(project.id, bob.id) is None
     assert uow.members.list(project.id) == [admin]
     with pytest.raises(NotFoundError):
         uow.members.get(member.id)
@@ -257,7 +256,7 @@ def test_list_members_is_per_project(
     other = uow.projects.create(key="OPS", name="Operations", created_by=user.id)
 
     assert uow.members.list(other.id) == []
-    assert uow.members.role_of(other.id, user.id) is None
+    assert uow.members.find(other.id, user.id) is None
     assert uow.members.list(project.id) == [admin]
 
 

@@ -73,7 +73,6 @@ def test_create_work_item_reads_back_equal(items, project, user) -> None:
     assert created.version == 1
     assert created.item_number == 1
     assert items.get(created.id) == created
-    assert items.get_by_number(project.id, 1) == created
 
 
 def test_create_work_item_numbers_count_per_project(items, project, other_project, user) -> None:
@@ -362,27 +361,6 @@ def test_work_item_filter_with_contradictions_is_refused(kwargs, field) -> None:
     with pytest.raises(ValidationError) as info:
         WorkItemFilter(**kwargs)
     assert info.value.field == field
-
-
-def test_descendants_and_ancestors_nearest_first(items, board) -> None:
-    assert titles(items.descendants(board["E1"].id)) == ["S1", "S2", "T1", "T2"]
-    assert titles(items.descendants(board["T1"].id)) == []
-    assert titles(items.ancestors(board["T1"].id)) == ["S1", "E1"]
-    assert titles(items.ancestors(board["E1"].id)) == []
-    with pytest.raises(NotFoundError):
-        items.descendants("nope")
-
-
-def test_count_by_status_counts_live_items(items, project, board) -> None:
-    items.soft_delete(board["T3"].id, board["T3"].version)
-
-    counts = items.count_by_status(project.id)
-
-    assert counts[WorkItemStatus.BACKLOG] == 3
-    assert counts[WorkItemStatus.DONE] == 1
-    assert counts[WorkItemStatus.IN_PROGRESS] == 1
-    assert counts[WorkItemStatus.TODO] == 0
-    assert set(counts) == set(WorkItemStatus)
 
 
 def test_update_work_item_returns_changes_and_persists(items, project, user, bob) -> None:
