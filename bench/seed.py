@@ -17,7 +17,7 @@ from pathlib import Path
 import uuid_utils
 
 from pm_db.codec import db_time
-from pm_db.tenants import DB_FILE_NAME
+from pm_db.paths import TenantPaths
 
 STATUSES = ("backlog", "todo", "in_progress", "in_review", "done")
 _CHUNK = 50_000
@@ -31,7 +31,7 @@ VALUES (?, ?, ?, 'task', ?, '', ?, 'medium', NULL, ?, NULL, NULL, NULL, ?, 1, ?,
 
 
 def tenant_db(data_dir: Path, tenant: str) -> Path:
-    return data_dir / "tenants" / tenant / DB_FILE_NAME
+    return TenantPaths(data_dir).db_path(tenant)
 
 
 def clone_tenant(data_dir: Path, template: str, tenants: list[str]) -> None:

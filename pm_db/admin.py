@@ -1,8 +1,9 @@
 """Tenant administration on the data dir: list, online backup, restore, delete.
 
-These functions work on the files under ``<data_dir>/tenants`` with their own
-short-lived SQLite connections, so they can run in another process than the
-server (``pm tenant ...``). What they guarantee while a server runs:
+These functions work on the files a :class:`~pm_db.paths.TenantPaths` names,
+with the short-lived connections of :func:`pm_db.paths.connect`, so they can
+run in another process than the server (``pm tenant ...``). What they
+guarantee while a server runs:
 
 - **Backup** is online: SQLite's backup API copies one consistent snapshot (a
   single read transaction; in WAL mode the server keeps writing meanwhile).
@@ -17,8 +18,8 @@ server (``pm tenant ...``). What they guarantee while a server runs:
 - **Restore** gives the tenant a new epoch, so clients resuming from a
   position taken before the restore get ``must_refetch``.
 
-Tenant ids are checked with :func:`pm_core.tenancy.check_tenant_id` before any
-path is built.
+Tenant ids are checked (by :class:`~pm_db.paths.TenantPaths`) before any path
+is built.
 """
 
 from __future__ import annotations
@@ -34,17 +35,20 @@ from pathlib import Path
 from typing import Final
 
 from pm_core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
-from pm_core.tenancy import check_tenant_id, is_valid_tenant_id
 from pm_db.codec import utc_now
 from pm_db.migrator import load_migrations
+from pm_db.paths import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    TenantPaths,
+    connect,
+    fsync,
+    fsync_dir,
+    remove,
+    remove_with_sidecars,
+    sidecar,
+)
 from pm_db.repositories.events import EventLogRepository
 from pm_db.repositories.meta import TenantMetaRepository
-from pm_db.tenants import DB_FILE_NAME
-
-TENANTS_DIR: Final = "tenants"
-#: Files SQLite keeps next to a database.
-SIDECARS: Final = ("-wal", "-shm", "-journal")
-DEFAULT_BUSY_TIMEOUT_MS: Final = 5_000
 
 _SQLITE_BUSY: Final = 5
 _SQLITE_LOCKED: Final = 6
@@ -97,48 +101,7 @@ class InvalidFileError(ValidationError):
         super().__init__(field, message)
 
 
-# -- paths ---------------------------------------------------------------------
-
-
-def tenants_root(data_dir: Path) -> Path:
-    return Path(data_dir).resolve() / TENANTS_DIR
-
-
-def tenant_dir(data_dir: Path, tenant_id: str) -> Path:
-    """The tenant's folder; the id is validated first and the path checked to stay inside."""
-    check_tenant_id(tenant_id)
-    root = tenants_root(data_dir)
-    path = root / tenant_id
-    if path.parent != root:  # defence in depth: the rule already excludes separators and dots
-        raise AssertionError("tenant path escaped the data dir")
-    return path
-
-
-def db_path(data_dir: Path, tenant_id: str) -> Path:
-    return tenant_dir(data_dir, tenant_id) / DB_FILE_NAME
-
-
-def sidecar(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
-
-
-def scratch_path(root: Path, purpose: str, tenant_id: str) -> Path:
-    """A private name in ``root``; the leading dot keeps it out of the tenant list."""
-    return root / f".{purpose}-{tenant_id}-{secrets.token_hex(6)}"
-
-
-# -- connections and the exclusive lock ---------------------------------------
-
-
-def connect(path: Path, mode: str, busy_timeout_ms: int) -> sqlite3.Connection:
-    """A connection that never creates the file unless ``mode`` is ``rwc``."""
-    return sqlite3.connect(
-        f"{path.as_uri()}?mode={mode}",
-        uri=True,
-        isolation_level=None,
-        timeout=busy_timeout_ms / 1000,
-        check_same_thread=False,
-    )
+# -- the exclusive lock ------------------------------------------------------
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -154,7 +117,7 @@ def exclusive(path: Path, tenant_id: str, *, create: bool = False) -> Iterator[s
     connection closes, so no other connection (of this or any process) can
     read or write the database meanwhile.
     """
-    conn = connect(path, "rwc" if create else "rw", busy_timeout_ms=0)
+    conn = connect(path, create=create, busy_timeout_ms=0)
     try:
         conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         try:
@@ -179,6 +142,22 @@ def in_use(path: Path, tenant_id: str) -> bool:
 
 
 # -- inspection ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def snapshot(path: Path, busy_timeout_ms: int) -> Iterator[sqlite3.Connection]:
+    """A read-only connection inside one read transaction: one consistent state of ``path``.
+
+    In WAL mode a server keeps writing meanwhile; it is never blocked by this.
+    """
+    conn = connect(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("BEGIN")
+        yield conn
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,18 +223,13 @@ class TenantInfo:
 
 
 def list_tenants(
-    data_dir: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    paths: TenantPaths, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 ) -> list[TenantInfo]:
     """Every tenant with a database on disk, sorted by id."""
-    root = tenants_root(data_dir)
-    if not root.is_dir():
-        return []
-    found = []
-    for entry in sorted(root.iterdir()):
-        path = entry / DB_FILE_NAME
-        if is_valid_tenant_id(entry.name) and path.is_file():
-            found.append(_describe(entry.name, path, busy_timeout_ms))
-    return found
+    return [
+        _describe(tenant_id, paths.db_path(tenant_id), busy_timeout_ms)
+        for tenant_id in paths.tenant_ids()
+    ]
 
 
 def _describe(tenant_id: str, path: Path, busy_timeout_ms: int) -> TenantInfo:
@@ -263,14 +237,8 @@ def _describe(tenant_id: str, path: Path, busy_timeout_ms: int) -> TenantInfo:
     facts: TenantFacts | None = None
     error: str | None = None
     try:
-        conn = connect(path, "rw", busy_timeout_ms)
-        try:
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute("BEGIN")
+        with snapshot(path, busy_timeout_ms) as conn:
             facts = read_facts(conn)
-            conn.execute("ROLLBACK")
-        finally:
-            conn.close()
     except (sqlite3.Error, LookupError) as exc:
         error = f"unreadable: {exc}"
     busy = error is None and in_use(path, tenant_id)
@@ -296,7 +264,7 @@ class BackupInfo:
 
 
 def backup_tenant(
-    data_dir: Path,
+    paths: TenantPaths,
     tenant_id: str,
     dest: Path,
     *,
@@ -309,7 +277,7 @@ def backup_tenant(
     The result is a self-contained SQLite file in rollback-journal mode,
     integrity-checked before it is renamed into place.
     """
-    path = db_path(data_dir, tenant_id)
+    path = paths.db_path(tenant_id)
     if not path.is_file():
         raise TenantNotFoundError(tenant_id)
     dest = Path(dest).absolute()
@@ -319,10 +287,10 @@ def backup_tenant(
         raise FileNotFound(dest.parent)
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.tmp")
     try:
-        src = connect(path, "rw", busy_timeout_ms)
+        src = connect(path, busy_timeout_ms=busy_timeout_ms)
         try:
             src.execute("PRAGMA query_only = ON")
-            out = sqlite3.connect(tmp, isolation_level=None)
+            out = connect(tmp, create=True)
             try:
                 out.execute("PRAGMA synchronous = OFF")  # one fsync once it is complete
                 # pages=-1: one step, so the whole copy comes from one read snapshot.
@@ -354,7 +322,9 @@ class RestoreInfo:
     backup_epoch: str
 
 
-def restore_tenant(data_dir: Path, tenant_id: str, source: Path, *, replace: bool) -> RestoreInfo:
+def restore_tenant(
+    paths: TenantPaths, tenant_id: str, source: Path, *, replace: bool
+) -> RestoreInfo:
     """Replace the tenant's database with the backup ``source``; the tenant gets a new epoch.
 
     The backup is copied to a private staging file and checked there
@@ -364,7 +334,7 @@ def restore_tenant(data_dir: Path, tenant_id: str, source: Path, *, replace: boo
     A tenant that does not exist yet is created (restore into a new id).
     ``replace`` must be True to overwrite an existing tenant.
     """
-    path = db_path(data_dir, tenant_id)
+    path = paths.db_path(tenant_id)
     source = Path(source).absolute()
     if not source.is_file():
         raise FileNotFound(source)
@@ -373,12 +343,11 @@ def restore_tenant(data_dir: Path, tenant_id: str, source: Path, *, replace: boo
         raise TenantExistsError(tenant_id, "pass --yes to replace it with the backup")
     if existed and in_use(path, tenant_id):  # fail fast, before copying anything
         raise TenantBusyError(tenant_id)
-    root = tenants_root(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = scratch_path(root, "restore", tenant_id)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    staging = paths.scratch("restore", tenant_id)
     try:
         shutil.copyfile(source, staging)
-        stage = sqlite3.connect(staging, isolation_level=None)
+        stage = connect(staging)
         try:
             backup_facts = _prepare_staging(stage, source)
             path.parent.mkdir(exist_ok=True)
@@ -386,7 +355,7 @@ def restore_tenant(data_dir: Path, tenant_id: str, source: Path, *, replace: boo
                 # Leaving WAL checkpoints and deletes the -wal under our lock; any
                 # -shm left is stale (nobody else can have the database open).
                 conn.execute("PRAGMA journal_mode = DELETE")
-                _remove(sidecar(path, "-shm"))
+                remove(sidecar(path, "-shm"))
                 stage.backup(conn, pages=-1)
                 facts = read_facts(conn)
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -426,7 +395,7 @@ def _remove_empty_tenant(path: Path) -> None:
 # -- delete --------------------------------------------------------------------
 
 
-def delete_tenant(data_dir: Path, tenant_id: str) -> None:
+def delete_tenant(paths: TenantPaths, tenant_id: str) -> None:
     """Remove the tenant's database, its -wal/-shm and its folder.
 
     Refused with :class:`TenantBusyError` while a server holds it open. Under
@@ -435,18 +404,18 @@ def delete_tenant(data_dir: Path, tenant_id: str) -> None:
     moment finds either the whole old database (and waits for the lock) or no
     tenant at all; the renamed folder is then removed.
     """
-    directory = tenant_dir(data_dir, tenant_id)
+    directory = paths.tenant_dir(tenant_id)
     if not directory.is_dir():
         raise TenantNotFoundError(tenant_id)
-    path = directory / DB_FILE_NAME
-    trash = scratch_path(directory.parent, "deleted", tenant_id)
+    path = paths.db_path(tenant_id)
+    trash = paths.scratch("deleted", tenant_id)
     if path.is_file():
         try:
             with exclusive(path, tenant_id) as conn:
                 # MEMORY: checkpoint and delete the -wal now, under the lock, and
                 # never create a journal file that closing could delete by name.
                 conn.execute("PRAGMA journal_mode = MEMORY")
-                _remove(sidecar(path, "-shm"))
+                remove(sidecar(path, "-shm"))
                 directory.rename(trash)
         except sqlite3.DatabaseError as exc:
             if _is_busy(exc):
@@ -456,30 +425,3 @@ def delete_tenant(data_dir: Path, tenant_id: str) -> None:
     else:
         directory.rename(trash)
     shutil.rmtree(trash)
-
-
-# -- files ---------------------------------------------------------------------
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def remove_with_sidecars(path: Path) -> None:
-    _remove(path)
-    for suffix in SIDECARS:
-        _remove(sidecar(path, suffix))
-
-
-def fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fsync(path)

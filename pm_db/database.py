@@ -34,6 +34,7 @@ from typing import Literal, TypeVar, cast
 from pm_core.errors import PmError, StorageClosedError, UnavailableError
 from pm_db.codec import utc_now
 from pm_db.migrator import Migration, migrate
+from pm_db.paths import TenantPaths
 from pm_db.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -116,17 +117,15 @@ class TenantDatabase:
     @classmethod
     async def open(
         cls,
+        paths: TenantPaths,
         tenant_id: str,
-        path: Path,
         options: StorageOptions,
         migrations: tuple[Migration, ...],
         write_executor: Executor,
         read_executor: Executor,
     ) -> TenantDatabase:
-        """Open (creating the folder and file if needed) and migrate.
-
-        ``path`` must come from ``TenantDatabases.db_path`` (a validated tenant id).
-        """
+        """Open ``tenant_id``'s database (creating the folder and file if needed) and migrate."""
+        path = paths.db_path(tenant_id)  # validates the id before any path exists
         loop = asyncio.get_running_loop()
         writer, epoch = await loop.run_in_executor(
             write_executor, _open_writer, path, options, migrations

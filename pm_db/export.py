@@ -51,24 +51,25 @@ from pm_core.models import (
     WorkItem,
 )
 from pm_db.admin import (
-    DEFAULT_BUSY_TIMEOUT_MS,
     FileExistsConflict,
     FileNotFound,
     InvalidFileError,
     TenantExistsError,
     TenantNotFoundError,
     check_database,
-    connect,
-    db_path,
-    fsync,
-    fsync_dir,
     read_facts,
-    remove_with_sidecars,
-    scratch_path,
-    tenants_root,
+    snapshot,
 )
 from pm_db.codec import db_time, from_json, to_json, utc_now
 from pm_db.migrator import MigrationError, load_migrations, migrate
+from pm_db.paths import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    TenantPaths,
+    connect,
+    fsync,
+    fsync_dir,
+    remove_with_sidecars,
+)
 
 FORMAT: Final = "pm-tenant-export"
 VERSION: Final = 1
@@ -237,19 +238,16 @@ TABLE_NAMES: Final = tuple(table.name for table in TABLES)
 
 
 def export_tenant(
-    data_dir: Path, tenant_id: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    paths: TenantPaths, tenant_id: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 ) -> dict[str, Any]:
     """The tenant as an export document, read from one consistent snapshot.
 
     Safe while a server writes to the tenant (a read transaction in WAL mode).
     """
-    path = db_path(data_dir, tenant_id)
+    path = paths.db_path(tenant_id)
     if not path.is_file():
         raise TenantNotFoundError(tenant_id)
-    conn = connect(path, "rw", busy_timeout_ms)
-    try:
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("BEGIN")
+    with snapshot(path, busy_timeout_ms) as conn:
         facts = read_facts(conn)
         newest = len(load_migrations())
         if facts.schema_version > newest:  # columns this code does not know would be lost
@@ -259,9 +257,6 @@ def export_tenant(
             table.name: [_to_file(table, row) for row in conn.execute(table.select)]
             for table in TABLES
         }
-        conn.execute("ROLLBACK")
-    finally:
-        conn.close()
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -524,7 +519,7 @@ def _one_line(text: str) -> str:
 # -- import --------------------------------------------------------------------
 
 
-def import_tenant(data_dir: Path, tenant_id: str, data: str | bytes) -> ValidatedExport:
+def import_tenant(paths: TenantPaths, tenant_id: str, data: str | bytes) -> ValidatedExport:
     """Create the new tenant ``tenant_id`` from an export; refuse an existing one.
 
     The whole document is validated first. The database is then built in a
@@ -532,15 +527,14 @@ def import_tenant(data_dir: Path, tenant_id: str, data: str | bytes) -> Validate
     transaction, migrated to the newest schema, and hard-linked into place
     (which fails, atomically, if the tenant appeared meanwhile).
     """
-    path = db_path(data_dir, tenant_id)
+    path = paths.db_path(tenant_id)
     if path.exists():
         raise TenantExistsError(tenant_id, "import into a new tenant id, or delete it first")
     validated = parse_export(data)
-    root = tenants_root(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = scratch_path(root, "import", tenant_id)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    staging = paths.scratch("import", tenant_id)
     try:
-        conn = sqlite3.connect(staging, isolation_level=None)
+        conn = connect(staging, create=True)
         try:
             # A private file until it is linked into place: no syncing while it is
             # built (a crash leaves only a scratch file), one fsync at the end.

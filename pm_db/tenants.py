@@ -1,7 +1,8 @@
-"""The set of tenant databases: validated paths, lazy open, a bounded LRU.
+"""The set of tenant databases: lazy open, a bounded LRU.
 
 ``TenantDatabases.use(tenant_id)`` is the only way to reach a tenant's
-database. It validates the id before any path is built, opens the database
+database. It validates the id before any path is built (paths come from
+:class:`pm_db.paths.TenantPaths`, shared with the administration), opens the database
 on first use (concurrent first uses share one open), and holds a lease while
 the caller works, so eviction never closes a database with work in flight.
 
@@ -24,13 +25,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pm_core.errors import StorageClosedError, TenantGoneError
-from pm_core.tenancy import check_tenant_id, is_valid_tenant_id
+from pm_core.tenancy import check_tenant_id
 from pm_db.database import StorageOptions, TenantDatabase
 from pm_db.migrator import Migration, load_migrations
+from pm_db.paths import TenantPaths
 
 log = logging.getLogger(__name__)
-
-DB_FILE_NAME = "main.db"
 
 
 class TenantDatabases:
@@ -46,7 +46,7 @@ class TenantDatabases:
     ) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
-        self.root = Path(data_dir).resolve() / "tenants"
+        self.paths = TenantPaths(data_dir)
         self.max_open = max_open
         self._options = options or StorageOptions()
         self._migrations = load_migrations() if migrations is None else migrations
@@ -58,30 +58,6 @@ class TenantDatabases:
         self._leases: dict[str, int] = {}
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
-
-    # -- paths -------------------------------------------------------------
-
-    def tenant_dir(self, tenant_id: str) -> Path:
-        """The tenant's folder; the id is validated first and the path checked to stay inside."""
-        check_tenant_id(tenant_id)
-        path = self.root / tenant_id
-        # Defence in depth: the rule already excludes separators and dots.
-        if path.parent != self.root:
-            raise AssertionError("tenant path escaped the data dir")
-        return path
-
-    def db_path(self, tenant_id: str) -> Path:
-        return self.tenant_dir(tenant_id) / DB_FILE_NAME
-
-    def existing_tenants(self) -> list[str]:
-        """Tenants that have a database on disk, sorted."""
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            entry.name
-            for entry in self.root.iterdir()
-            if is_valid_tenant_id(entry.name) and (entry / DB_FILE_NAME).is_file()
-        )
 
     # -- use ---------------------------------------------------------------
 
@@ -115,7 +91,7 @@ class TenantDatabases:
 
     def exists(self, tenant_id: str) -> bool:
         """True when the tenant has a database on disk."""
-        return self.db_path(tenant_id).is_file()
+        return self.paths.has_database(tenant_id)
 
     async def _get(self, tenant_id: str, create: bool = True) -> TenantDatabase:
         db = self._open.get(tenant_id)
@@ -140,8 +116,8 @@ class TenantDatabases:
             await asyncio.shield(closing)
         await self._make_room()
         db = await TenantDatabase.open(
+            self.paths,
             tenant_id,
-            self.db_path(tenant_id),
             self._options,
             self._migrations,
             self._write_executor,

@@ -30,6 +30,7 @@ from pm_core.errors import (
     ValidationError,
 )
 from pm_db import admin, export
+from pm_db.paths import TenantPaths
 from pm_server.settings import Settings
 
 EXIT_OK: Final = 0
@@ -125,9 +126,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one ``pm tenant`` command; returns the process exit code."""
     name = args.tenant_command
-    data_dir: Path = args.data_dir or settings.data_dir
+    paths = TenantPaths(args.data_dir or settings.data_dir)
     try:
-        result = _COMMANDS[name](args, data_dir, settings)
+        result = _COMMANDS[name](args, paths, settings)
     except PmError as exc:
         return _fail(name, exc.message, exit_code(exc))
     except OSError as exc:
@@ -162,13 +163,14 @@ def _os_message(exc: OSError) -> str:
 
 
 Result = tuple[Any, str]
+Command = Callable[[argparse.Namespace, TenantPaths, Settings], Result | None]
 
 
 # -- the commands --------------------------------------------------------------
 
 
-def _list(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
-    tenants = admin.list_tenants(data_dir, busy_timeout_ms=settings.db_busy_timeout_ms)
+def _list(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
+    tenants = admin.list_tenants(paths, busy_timeout_ms=settings.db_busy_timeout_ms)
     payload = [
         {
             "tenant": info.tenant_id,
@@ -192,12 +194,12 @@ def _list(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Resul
         )
         for info in tenants
     )
-    return payload, _table(rows) if tenants else f"no tenants in {data_dir}"
+    return payload, _table(rows) if tenants else f"no tenants in {paths.data_dir}"
 
 
-def _backup(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+def _backup(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
     info = admin.backup_tenant(
-        data_dir,
+        paths,
         args.tenant,
         args.file,
         overwrite=args.force,
@@ -218,8 +220,8 @@ def _backup(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Res
     return payload, text
 
 
-def _restore(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
-    info = admin.restore_tenant(data_dir, args.tenant, args.file, replace=args.yes)
+def _restore(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
+    info = admin.restore_tenant(paths, args.tenant, args.file, replace=args.yes)
     payload = {
         "tenant": info.tenant_id,
         "file": str(info.source),
@@ -237,10 +239,8 @@ def _restore(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Re
     return payload, text
 
 
-def _export(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result | None:
-    document = export.export_tenant(
-        data_dir, args.tenant, busy_timeout_ms=settings.db_busy_timeout_ms
-    )
+def _export(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result | None:
+    document = export.export_tenant(paths, args.tenant, busy_timeout_ms=settings.db_busy_timeout_ms)
     counts = {name: len(rows) for name, rows in document["tables"].items()}
     if args.file == STDIO:
         sys.stdout.write(export.dumps(document))
@@ -254,7 +254,7 @@ def _export(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Res
     return payload, text
 
 
-def _import(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+def _import(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
     if args.file == STDIO:
         data = sys.stdin.buffer.read()
     else:
@@ -262,24 +262,26 @@ def _import(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Res
         if not path.is_file():
             raise admin.FileNotFound(path.absolute())
         data = path.read_bytes()
-    validated = export.import_tenant(data_dir, args.tenant, data)
+    validated = export.import_tenant(paths, args.tenant, data)
     counts = validated.counts
     payload = {"tenant": args.tenant, "rows": counts}
     text = f"imported tenant {args.tenant} ({sum(counts.values())} rows)"
     return payload, text
 
 
-def _delete(args: argparse.Namespace, data_dir: Path, settings: Settings) -> Result:
+def _delete(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
     if not args.yes:
         # Check the id and the tenant first, so the message names the real problem.
-        if not admin.tenant_dir(data_dir, args.tenant).is_dir():
+        if not paths.tenant_dir(args.tenant).is_dir():
             raise admin.TenantNotFoundError(args.tenant)
         raise UsageError(f"refusing to delete tenant {args.tenant} without --yes")
-    admin.delete_tenant(data_dir, args.tenant)
+    admin.delete_tenant(paths, args.tenant)
     return {"tenant": args.tenant, "deleted": True}, f"deleted tenant {args.tenant}"
 
 
-_COMMANDS: Final[dict[str, Callable[[argparse.Namespace, Path, Settings], Result | None]]] = {
+_COMMANDS: Final[
+    dict[str, Callable[[argparse.Namespace, TenantPaths, Settings], Result | None]]
+] = {
     "list": _list,
     "backup": _backup,
     "restore": _restore,

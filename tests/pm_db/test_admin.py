@@ -13,6 +13,7 @@ from pm_core.enums import LlmContextType
 from pm_core.errors import InvalidTenantIdError
 from pm_db import admin
 from pm_db.migrator import load_migrations
+from pm_db.paths import TenantPaths, sidecar
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
 
@@ -92,7 +93,9 @@ async def test_backup_during_continuous_writes_holds_every_write_acknowledged_be
         await asyncio.sleep(0.001)
     before = list(acked)
     backup_running.set()
-    info = await asyncio.to_thread(admin.backup_tenant, data_dir, TENANT, tmp_path / "acme.backup")
+    info = await asyncio.to_thread(
+        admin.backup_tenant, TenantPaths(data_dir), TENANT, tmp_path / "acme.backup"
+    )
     backup_running.clear()
     after = len(acked)
     while len(acked) < after + 20:  # the writer is still going after the backup
@@ -110,13 +113,13 @@ async def test_backup_during_continuous_writes_holds_every_write_acknowledged_be
     assert held == set(acked[: len(held)])
     assert len(held) < len(acked)
     # A backup is one self-contained file.
-    assert not admin.sidecar(backup, "-wal").exists()
+    assert not sidecar(backup, "-wal").exists()
     assert during, "no write was committed while the backup ran"
 
 
 async def test_backup_of_unknown_tenant_is_refused(tmp_path: Path) -> None:
     with pytest.raises(admin.TenantNotFoundError, match="tenant ghost not found"):
-        admin.backup_tenant(tmp_path, "ghost", tmp_path / "out.db")
+        admin.backup_tenant(TenantPaths(tmp_path), "ghost", tmp_path / "out.db")
     assert not (tmp_path / "out.db").exists()
     assert not (tmp_path / "tenants" / "ghost").exists()
 
@@ -126,9 +129,9 @@ async def test_backup_onto_an_existing_file_needs_overwrite(tmp_path: Path) -> N
     dest = tmp_path / "out.db"
     dest.write_text("keep me")
     with pytest.raises(admin.FileExistsConflict, match="--force"):
-        admin.backup_tenant(tmp_path, TENANT, dest)
+        admin.backup_tenant(TenantPaths(tmp_path), TENANT, dest)
     assert dest.read_text() == "keep me"
-    admin.backup_tenant(tmp_path, TENANT, dest, overwrite=True)
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, dest, overwrite=True)
     assert integrity(dest) == "ok"
 
 
@@ -137,15 +140,15 @@ async def test_backup_onto_an_existing_file_needs_overwrite(tmp_path: Path) -> N
 
 async def test_restore_brings_back_the_backup_with_a_new_epoch(tmp_path: Path) -> None:
     kept = await make_tenant(tmp_path, notes=3)
-    path = admin.db_path(tmp_path, TENANT)
+    path = TenantPaths(tmp_path).db_path(TENANT)
     old_epoch = epoch_of(path)
-    admin.backup_tenant(tmp_path, TENANT, tmp_path / "b.db")
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db")
     dbs = TenantDatabases(tmp_path)
     async with dbs.use(TENANT) as db:
         await db.write(lambda uow: note(uow, "after the backup"))
     await dbs.close()
 
-    info = admin.restore_tenant(tmp_path, TENANT, tmp_path / "b.db", replace=True)
+    info = admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db", replace=True)
 
     assert info.backup_epoch == old_epoch
     assert info.facts.epoch != old_epoch
@@ -163,19 +166,19 @@ async def test_restore_brings_back_the_backup_with_a_new_epoch(tmp_path: Path) -
 
 async def test_restore_removes_stale_wal_and_shm_left_by_a_crash(tmp_path: Path) -> None:
     await make_tenant(tmp_path, notes=2)
-    admin.backup_tenant(tmp_path, TENANT, tmp_path / "b.db")
-    path = admin.db_path(tmp_path, TENANT)
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db")
+    path = TenantPaths(tmp_path).db_path(TENANT)
     # A crashed server leaves its -wal (with frames) and -shm behind.
     crashed = sqlite3.connect(path, isolation_level=None)
     crashed.execute("PRAGMA wal_autocheckpoint = 0")
     crashed.execute("INSERT INTO tenant_meta (key, value) VALUES ('crash', 'x')")
-    stale = {suffix: admin.sidecar(path, suffix) for suffix in ("-wal", "-shm")}
+    stale = {suffix: sidecar(path, suffix) for suffix in ("-wal", "-shm")}
     copies = {suffix: p.read_bytes() for suffix, p in stale.items()}
     crashed.close()
     for suffix, p in stale.items():
         p.write_bytes(copies[suffix])
 
-    admin.restore_tenant(tmp_path, TENANT, tmp_path / "b.db", replace=True)
+    admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db", replace=True)
 
     assert sorted(p.name for p in path.parent.iterdir()) == ["main.db"]
     conn = sqlite3.connect(path)
@@ -185,37 +188,37 @@ async def test_restore_removes_stale_wal_and_shm_left_by_a_crash(tmp_path: Path)
 
 async def test_restore_is_refused_while_the_tenant_is_open(tmp_path: Path) -> None:
     kept = await make_tenant(tmp_path, notes=1)
-    admin.backup_tenant(tmp_path, TENANT, tmp_path / "b.db")
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db")
     dbs = TenantDatabases(tmp_path)
     async with dbs.use(TENANT) as db:
         epoch = db.epoch
         newer = await db.write(lambda uow: note(uow, "newer"))
         with pytest.raises(admin.TenantBusyError, match="open in a running pm server"):
-            admin.restore_tenant(tmp_path, TENANT, tmp_path / "b.db", replace=True)
+            admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db", replace=True)
         # Nothing changed, and the open database keeps working.
         assert await db.read(lambda uow: uow.llm_context.get(newer).title) == "newer"
         await db.write(lambda uow: note(uow, "still writable"))
     await dbs.close()
-    path = admin.db_path(tmp_path, TENANT)
+    path = TenantPaths(tmp_path).db_path(TENANT)
     assert epoch_of(path) == epoch
     assert {*kept, newer} <= note_ids(path)
-    assert [p.name for p in admin.tenants_root(tmp_path).iterdir()] == [TENANT]
+    assert [p.name for p in TenantPaths(tmp_path).root.iterdir()] == [TENANT]
 
 
 async def test_restore_over_an_existing_tenant_needs_replace(tmp_path: Path) -> None:
     await make_tenant(tmp_path)
-    admin.backup_tenant(tmp_path, TENANT, tmp_path / "b.db")
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db")
     with pytest.raises(admin.TenantExistsError, match="--yes"):
-        admin.restore_tenant(tmp_path, TENANT, tmp_path / "b.db", replace=False)
+        admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db", replace=False)
 
 
 async def test_restore_into_a_new_tenant_id_creates_it(tmp_path: Path) -> None:
     kept = await make_tenant(tmp_path)
-    admin.backup_tenant(tmp_path, TENANT, tmp_path / "b.db")
-    info = admin.restore_tenant(tmp_path, "copy", tmp_path / "b.db", replace=False)
-    assert note_ids(admin.db_path(tmp_path, "copy")) == set(kept)
-    assert info.facts.epoch != epoch_of(admin.db_path(tmp_path, TENANT))
-    assert [t.tenant_id for t in admin.list_tenants(tmp_path)] == [TENANT, "copy"]
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db")
+    info = admin.restore_tenant(TenantPaths(tmp_path), "copy", tmp_path / "b.db", replace=False)
+    assert note_ids(TenantPaths(tmp_path).db_path("copy")) == set(kept)
+    assert info.facts.epoch != epoch_of(TenantPaths(tmp_path).db_path(TENANT))
+    assert [t.tenant_id for t in admin.list_tenants(TenantPaths(tmp_path))] == [TENANT, "copy"]
 
 
 def _truncate(path: Path) -> None:
@@ -261,27 +264,27 @@ async def test_restore_refuses_a_bad_backup_and_changes_nothing(
     tmp_path: Path, spoil: object, message: str
 ) -> None:
     kept = await make_tenant(tmp_path, notes=40)
-    path = admin.db_path(tmp_path, TENANT)
+    path = TenantPaths(tmp_path).db_path(TENANT)
     epoch = epoch_of(path)
     backup = tmp_path / "b.db"
-    admin.backup_tenant(tmp_path, TENANT, backup)
+    admin.backup_tenant(TenantPaths(tmp_path), TENANT, backup)
     spoil(backup)  # type: ignore[operator]
 
     with pytest.raises(admin.InvalidFileError, match=message) as caught:
-        admin.restore_tenant(tmp_path, TENANT, backup, replace=True)
+        admin.restore_tenant(TenantPaths(tmp_path), TENANT, backup, replace=True)
 
     assert "\n" not in caught.value.message
     assert epoch_of(path) == epoch
     assert note_ids(path) == set(kept)
-    assert [p.name for p in admin.tenants_root(tmp_path).iterdir()] == [TENANT]
+    assert [p.name for p in TenantPaths(tmp_path).root.iterdir()] == [TENANT]
     with pytest.raises(admin.InvalidFileError):
-        admin.restore_tenant(tmp_path, "fresh", backup, replace=False)
-    assert not (admin.tenants_root(tmp_path) / "fresh").exists()
+        admin.restore_tenant(TenantPaths(tmp_path), "fresh", backup, replace=False)
+    assert not (TenantPaths(tmp_path).root / "fresh").exists()
 
 
 async def test_restore_from_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(admin.FileNotFound, match="no such file"):
-        admin.restore_tenant(tmp_path, TENANT, tmp_path / "nope.db", replace=True)
+        admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "nope.db", replace=True)
 
 
 # -- delete --------------------------------------------------------------------
@@ -290,12 +293,12 @@ async def test_restore_from_a_missing_file_is_refused(tmp_path: Path) -> None:
 async def test_delete_removes_the_database_its_wal_and_shm_and_the_folder(tmp_path: Path) -> None:
     await make_tenant(tmp_path)
     await make_tenant(tmp_path, "other")
-    path = admin.db_path(tmp_path, TENANT)
+    path = TenantPaths(tmp_path).db_path(TENANT)
     for suffix in ("-wal", "-shm"):
-        admin.sidecar(path, suffix).write_bytes(b"")
-    admin.delete_tenant(tmp_path, TENANT)
-    assert [p.name for p in admin.tenants_root(tmp_path).iterdir()] == ["other"]
-    assert [t.tenant_id for t in admin.list_tenants(tmp_path)] == ["other"]
+        sidecar(path, suffix).write_bytes(b"")
+    admin.delete_tenant(TenantPaths(tmp_path), TENANT)
+    assert [p.name for p in TenantPaths(tmp_path).root.iterdir()] == ["other"]
+    assert [t.tenant_id for t in admin.list_tenants(TenantPaths(tmp_path))] == ["other"]
 
 
 async def test_delete_is_refused_while_the_tenant_is_open(tmp_path: Path) -> None:
@@ -303,23 +306,23 @@ async def test_delete_is_refused_while_the_tenant_is_open(tmp_path: Path) -> Non
     dbs = TenantDatabases(tmp_path)
     async with dbs.use(TENANT) as db:
         with pytest.raises(admin.TenantBusyError):
-            admin.delete_tenant(tmp_path, TENANT)
+            admin.delete_tenant(TenantPaths(tmp_path), TENANT)
         assert await db.read(lambda uow: uow.llm_context.get(kept[0]).title) == "note 0"
     await dbs.close()
-    assert note_ids(admin.db_path(tmp_path, TENANT)) == set(kept)
+    assert note_ids(TenantPaths(tmp_path).db_path(TENANT)) == set(kept)
 
 
 async def test_delete_of_a_tenant_whose_file_is_not_a_database_works(tmp_path: Path) -> None:
-    path = admin.db_path(tmp_path, TENANT)
+    path = TenantPaths(tmp_path).db_path(TENANT)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"garbage" * 1000)
-    admin.delete_tenant(tmp_path, TENANT)
+    admin.delete_tenant(TenantPaths(tmp_path), TENANT)
     assert not path.parent.exists()
 
 
 async def test_delete_of_an_unknown_tenant_is_refused(tmp_path: Path) -> None:
     with pytest.raises(admin.TenantNotFoundError):
-        admin.delete_tenant(tmp_path, "ghost")
+        admin.delete_tenant(TenantPaths(tmp_path), "ghost")
 
 
 # -- list ----------------------------------------------------------------------
@@ -330,13 +333,13 @@ async def test_list_shows_each_tenant_with_size_schema_and_whether_it_is_open(
 ) -> None:
     await make_tenant(tmp_path, "beta")
     await make_tenant(tmp_path, "alpha")
-    root = admin.tenants_root(tmp_path)
+    root = TenantPaths(tmp_path).root
     (root / ".deleted-x-123").mkdir()  # leftovers and strangers are not tenants
     (root / "Not-A-Tenant").mkdir()
     (root / "empty").mkdir()
     dbs = TenantDatabases(tmp_path)
     async with dbs.use("beta"):
-        listed = admin.list_tenants(tmp_path)
+        listed = admin.list_tenants(TenantPaths(tmp_path))
     await dbs.close()
     assert [t.tenant_id for t in listed] == ["alpha", "beta"]
     assert [t.in_use for t in listed] == [False, True]
@@ -349,10 +352,10 @@ async def test_list_shows_each_tenant_with_size_schema_and_whether_it_is_open(
 
 async def test_list_reports_an_unreadable_tenant_without_failing(tmp_path: Path) -> None:
     await make_tenant(tmp_path, "good")
-    bad = admin.db_path(tmp_path, "bad")
+    bad = TenantPaths(tmp_path).db_path("bad")
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"garbage" * 1000)
-    listed = {t.tenant_id: t for t in admin.list_tenants(tmp_path)}
+    listed = {t.tenant_id: t for t in admin.list_tenants(TenantPaths(tmp_path))}
     assert listed["good"].facts is not None
     assert listed["bad"].facts is None
     assert listed["bad"].error is not None
@@ -360,7 +363,7 @@ async def test_list_reports_an_unreadable_tenant_without_failing(tmp_path: Path)
 
 
 def test_list_of_a_data_dir_without_tenants_is_empty(tmp_path: Path) -> None:
-    assert admin.list_tenants(tmp_path / "nothing") == []
+    assert admin.list_tenants(TenantPaths(tmp_path / "nothing")) == []
 
 
 # -- tenant ids ----------------------------------------------------------------
@@ -373,9 +376,9 @@ def test_every_operation_checks_the_tenant_id_before_touching_a_file(
     source = tmp_path / "src.db"
     source.write_bytes(b"")
     calls: list[Callable[[], object]] = [
-        lambda: admin.backup_tenant(tmp_path, tenant, tmp_path / "out.db"),
-        lambda: admin.restore_tenant(tmp_path, tenant, source, replace=True),
-        lambda: admin.delete_tenant(tmp_path, tenant),
+        lambda: admin.backup_tenant(TenantPaths(tmp_path), tenant, tmp_path / "out.db"),
+        lambda: admin.restore_tenant(TenantPaths(tmp_path), tenant, source, replace=True),
+        lambda: admin.delete_tenant(TenantPaths(tmp_path), tenant),
     ]
     for call in calls:
         with pytest.raises(InvalidTenantIdError):

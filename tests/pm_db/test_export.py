@@ -33,6 +33,7 @@ from pm_db import admin, export
 from pm_db.admin import InvalidFileError
 from pm_db.export import TABLES
 from pm_db.migrator import load_migrations, migrate
+from pm_db.paths import TenantPaths
 from pm_db.unit_of_work import UnitOfWork
 
 #: Tables an export leaves out, on purpose (docs/operations.md says why).
@@ -367,7 +368,7 @@ def deleted_rows(document: dict[str, Any]) -> int:
 def test_export_import_export_round_trips_exactly_on_random_content(data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        path = admin.db_path(data_dir, "source")
+        path = TenantPaths(data_dir).db_path("source")
         path.parent.mkdir(parents=True)
         conn = open_migrated(path)
         try:
@@ -375,9 +376,9 @@ def test_export_import_export_round_trips_exactly_on_random_content(data: st.Dat
         finally:
             conn.close()
 
-        first = export.export_tenant(data_dir, "source")
-        export.import_tenant(data_dir, "copy", export.dumps(first))
-        second = export.export_tenant(data_dir, "copy")
+        first = export.export_tenant(TenantPaths(data_dir), "source")
+        export.import_tenant(TenantPaths(data_dir), "copy", export.dumps(first))
+        second = export.export_tenant(TenantPaths(data_dir), "copy")
 
         assert content(second) == content(first)
         assert {k: second[k] for k in CONTENT} == {k: first[k] for k in CONTENT}
@@ -396,12 +397,12 @@ def test_the_random_content_covers_what_the_round_trip_claims() -> None:
     def collect(data: st.DataObject) -> None:
         nonlocal deleted
         with tempfile.TemporaryDirectory() as tmp:
-            path = admin.db_path(Path(tmp), "t")
+            path = TenantPaths(Path(tmp)).db_path("t")
             path.parent.mkdir(parents=True)
             conn = open_migrated(path)
             Filler(conn, data).fill()
             conn.close()
-            document = export.export_tenant(Path(tmp), "t")
+            document = export.export_tenant(TenantPaths(Path(tmp)), "t")
             for name, rows in document["tables"].items():
                 seen[name] = seen.get(name, 0) + len(rows)
             deleted += deleted_rows(document)
@@ -417,7 +418,7 @@ def test_the_random_content_covers_what_the_round_trip_claims() -> None:
 @pytest.fixture
 def document(tmp_path: Path) -> dict[str, Any]:
     """An export of a small tenant with a row in every table (one of them soft-deleted)."""
-    path = admin.db_path(tmp_path, "source")
+    path = TenantPaths(tmp_path).db_path("source")
     path.parent.mkdir(parents=True)
     conn = open_migrated(path)
     uow = UnitOfWork(conn, START)
@@ -458,7 +459,7 @@ def document(tmp_path: Path) -> dict[str, Any]:
         changes=[FieldChange(field="title", old="Old", new="Story")],
     )
     conn.close()
-    return export.export_tenant(tmp_path, "source")
+    return export.export_tenant(TenantPaths(tmp_path), "source")
 
 
 def _set(table: str, index: int, column: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -559,7 +560,7 @@ BAD_DOCUMENTS = [
 
 
 def assert_nothing_written(data_dir: Path) -> None:
-    root = admin.tenants_root(data_dir)
+    root = TenantPaths(data_dir).root
     assert sorted(p.name for p in root.iterdir()) == ["source"]
 
 
@@ -576,7 +577,7 @@ def test_import_refuses_a_bad_document_with_one_clear_line_and_writes_nothing(
     bad = copy.deepcopy(document)
     spoil(bad)
     with pytest.raises(InvalidFileError, match=message) as caught:
-        export.import_tenant(tmp_path, "copy", json.dumps(bad))
+        export.import_tenant(TenantPaths(tmp_path), "copy", json.dumps(bad))
     assert "\n" not in caught.value.message
     assert_nothing_written(tmp_path)
 
@@ -599,7 +600,7 @@ def test_import_refuses_text_that_is_not_an_export(
     if text == "\xff\xfe":
         data = b"\xff\xfe{"
     with pytest.raises(InvalidFileError, match=message) as caught:
-        export.import_tenant(tmp_path, "copy", data)
+        export.import_tenant(TenantPaths(tmp_path), "copy", data)
     assert "\n" not in caught.value.message
     assert_nothing_written(tmp_path)
 
@@ -608,12 +609,12 @@ def test_import_into_an_existing_tenant_is_refused(
     tmp_path: Path, document: dict[str, Any]
 ) -> None:
     with pytest.raises(admin.TenantExistsError, match="tenant source already exists"):
-        export.import_tenant(tmp_path, "source", export.dumps(document))
+        export.import_tenant(TenantPaths(tmp_path), "source", export.dumps(document))
 
 
 def test_an_imported_tenant_is_a_working_tenant(tmp_path: Path, document: dict[str, Any]) -> None:
-    export.import_tenant(tmp_path, "copy", export.dumps(document))
-    path = admin.db_path(tmp_path, "copy")
+    export.import_tenant(TenantPaths(tmp_path), "copy", export.dumps(document))
+    path = TenantPaths(tmp_path).db_path("copy")
     assert sorted(p.name for p in path.parent.iterdir()) == ["main.db"]
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -636,8 +637,8 @@ def test_import_of_an_older_schema_version_migrates_it(
     older = copy.deepcopy(document)
     older["schema_version"] = 1
     older["tables"]["llm_context"] = []  # schema 2 seeds these rows
-    export.import_tenant(tmp_path, "copy", json.dumps(older))
-    imported = export.export_tenant(tmp_path, "copy")
+    export.import_tenant(TenantPaths(tmp_path), "copy", json.dumps(older))
+    imported = export.export_tenant(TenantPaths(tmp_path), "copy")
     assert imported["schema_version"] == len(load_migrations())
     assert imported["tables"]["llm_context"] == document["tables"]["llm_context"]
 
@@ -652,15 +653,15 @@ def test_export_holds_soft_deleted_rows_and_the_activity_log(document: dict[str,
 
 def test_export_of_an_unknown_tenant_is_refused(tmp_path: Path) -> None:
     with pytest.raises(admin.TenantNotFoundError):
-        export.export_tenant(tmp_path, "ghost")
+        export.export_tenant(TenantPaths(tmp_path), "ghost")
     assert not (tmp_path / "tenants").exists()
 
 
 def test_export_of_a_tenant_written_by_a_newer_pm_is_refused(tmp_path: Path) -> None:
-    path = admin.db_path(tmp_path, "future")
+    path = TenantPaths(tmp_path).db_path("future")
     path.parent.mkdir(parents=True)
     conn = open_migrated(path)
     conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01')")
     conn.close()
     with pytest.raises(SchemaTooNewError, match="schema version 999 is newer"):
-        export.export_tenant(tmp_path, "future")
+        export.export_tenant(TenantPaths(tmp_path), "future")

@@ -13,6 +13,7 @@ import pytest
 
 from pm_db import admin
 from pm_db.migrator import load_migrations
+from pm_db.paths import TenantPaths
 from pm_db.tenants import TenantDatabases
 from pm_proto.v1 import commands_pb2
 from pm_server.cli import main
@@ -117,7 +118,7 @@ async def test_backup_while_serving_then_restore_makes_resuming_clients_refetch(
         assert len(held) < len(acked)  # and nothing written after it
     finally:
         await stop(server, runner)
-    conn = sqlite3.connect(admin.db_path(data_dir, "acme"))
+    conn = sqlite3.connect(TenantPaths(data_dir).db_path("acme"))
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
 
@@ -161,7 +162,7 @@ async def test_export_import_list_and_delete_around_a_live_server(tmp_path: Path
     code, out, err = await pm(data_dir, "delete", "acme", "--yes")
     assert (code, out, err) == (0, "deleted tenant acme\n", "")
     assert not (data_dir / "tenants" / "acme").exists()
-    assert [t.tenant_id for t in admin.list_tenants(data_dir)] == ["copy"]
+    assert [t.tenant_id for t in admin.list_tenants(TenantPaths(data_dir))] == ["copy"]
 
 
 def test_tenant_list_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,7 +196,7 @@ def prepared(tmp_path: Path) -> Path:
         await dbs.close()
 
     asyncio.run(create())
-    admin.backup_tenant(data_dir, "acme", tmp_path / "acme.backup")
+    admin.backup_tenant(TenantPaths(data_dir), "acme", tmp_path / "acme.backup")
     assert (
         main(["tenant", "export", "acme", str(tmp_path / "acme.json"), "--data-dir", str(data_dir)])
         == 0
@@ -263,7 +264,7 @@ def test_tenant_cli_error_is_one_line_on_stderr_with_its_exit_code(
     assert err.startswith(f"pm tenant {args[0]}: ")
     assert message.format(tmp=prepared) in err
     # A refused command changes nothing: acme is as it was, no new tenant appeared.
-    assert [t.tenant_id for t in admin.list_tenants(prepared / "data")] == ["acme"]
+    assert [t.tenant_id for t in admin.list_tenants(TenantPaths(prepared / "data"))] == ["acme"]
 
 
 def test_tenant_list_of_an_empty_data_dir_says_so(

@@ -23,7 +23,7 @@ async def test_connections_of_a_deleted_tenant_are_closed_and_it_is_not_recreate
         await create_project(other, "STAY")
         assert srv.state.databases.open_tenants() == ["other"]
 
-        delete_tenant(srv.data_dir, "doomed")
+        delete_tenant(srv.state.databases.paths, "doomed")
 
         error = await doomed.error("list_projects", commands_pb2.ListProjects())
         assert (error.code, error.entity) == (envelope_pb2.NOT_FOUND, "tenant")
