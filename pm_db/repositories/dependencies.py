@@ -36,11 +36,6 @@ SELECT * FROM dependencies WHERE from_item_id = ? AND deleted_at IS NULL ORDER B
 SELECT_INCOMING: Final = """
 SELECT * FROM dependencies WHERE to_item_id = ? AND deleted_at IS NULL ORDER BY created_at, id
 """
-SELECT_FOR_PROJECT: Final = """
-SELECT * FROM dependencies
-WHERE project_id = :project_id AND deleted_at IS NULL AND (:type IS NULL OR type = :type)
-ORDER BY created_at, id
-"""
 COUNT_FOR_ITEM: Final = """
 SELECT COUNT(*) FROM dependencies WHERE (from_item_id = ? OR to_item_id = ?) AND deleted_at IS NULL
 """
@@ -130,10 +125,6 @@ class DependencyRepository:
         outgoing = [_from_row(row) for row in self._conn.execute(SELECT_OUTGOING, (item_id,))]
         incoming = [_from_row(row) for row in self._conn.execute(SELECT_INCOMING, (item_id,))]
         return outgoing, incoming
-
-    def list(self, project_id: str, type: DependencyType | None = None) -> list[Dependency]:
-        parameters = {"project_id": project_id, "type": None if type is None else str(type)}
-        return [_from_row(row) for row in self._conn.execute(SELECT_FOR_PROJECT, parameters)]
 
     def soft_delete(self, dependency_id: str) -> Dependency:
         current = self.get(dependency_id)

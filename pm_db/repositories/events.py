@@ -20,7 +20,6 @@ from pm_db.codec import db_time, parse_db_time
 
 MAX_LIMIT: Final = 10_000
 
-INSERT: Final = "INSERT INTO events (project_id, payload, created_at) VALUES (?, ?, ?)"
 INSERT_WITH_SEQ: Final = (
     "INSERT INTO events (seq, project_id, payload, created_at) VALUES (?, ?, ?, ?)"
 )
@@ -56,15 +55,6 @@ class EventLogRepository:
     def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
         self._conn = conn
         self._now = now
-
-    def append(self, *, project_id: str | None, payload: bytes) -> StoredEvent:
-        """Store one encoded event; its ``seq`` is the next number of the tenant."""
-        created_at = db_time(self._now)
-        cursor = self._conn.execute(INSERT, (project_id, payload, created_at))
-        seq = cursor.lastrowid
-        if seq is None:  # pragma: no cover - an INSERT into a rowid table always sets it
-            raise RuntimeError("event insert returned no seq")
-        return StoredEvent(seq=seq, project_id=project_id, payload=payload, created_at=self._now)
 
     def after(
         self,

@@ -5,8 +5,9 @@ the token issuer, not this table, is the source of truth: an upsert inserts a
 new user, refreshes a known one (a new version only when a field actually
 changed) and brings a soft-deleted user back to life.
 
-Soft-deleting a user leaves their project memberships as they are; the user
-is simply absent from reads until their next upsert.
+The server never deletes a user; a soft-deleted row (an imported tenant may
+hold one) keeps its project memberships and is absent from reads until its
+next upsert.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pm_core.errors import NotFoundError
 from pm_core.models import User
 from pm_core.validation import build
 from pm_db.codec import db_time, parse_db_time, parse_db_time_or_none
-from pm_db.repositories._support import check_version, check_written
+from pm_db.repositories._support import check_written
 
 ENTITY: Final = "user"
 
@@ -33,18 +34,11 @@ VALUES (?, ?, ?, ?, 1, ?, ?)
 """
 SELECT_LIVE: Final = f"SELECT {_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
 SELECT_ANY: Final = f"SELECT {_COLUMNS} FROM users WHERE id = ?"
-SELECT_ALL: Final = (
-    f"SELECT {_COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY display_name, id"
-)
 # Also revives a soft-deleted row: an upsert always leaves the user live.
 REFRESH: Final = """
 UPDATE users SET display_name = ?, email = ?, is_tenant_admin = ?, deleted_at = NULL,
                  version = ?, updated_at = ?
 WHERE id = ? AND version = ?
-"""
-SOFT_DELETE: Final = """
-UPDATE users SET deleted_at = ?, updated_at = ?, version = version + 1
-WHERE id = ? AND version = ? AND deleted_at IS NULL
 """
 
 
@@ -119,25 +113,6 @@ class UserRepository:
         if user is None:
             raise NotFoundError(ENTITY, user_id)
         return user
-
-    def list(self) -> list[User]:
-        """Live users, by display name."""
-        return [_from_row(row) for row in self._conn.execute(SELECT_ALL)]
-
-    def soft_delete(self, user_id: str, expected_version: int | None) -> User:
-        """Mark the user deleted; the row stays (the audit trail refers to it)."""
-        current = self.get(user_id)
-        check_version(ENTITY, current, expected_version)
-        stamp = db_time(self._now)
-        cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, user_id, current.version))
-        check_written(cursor, ENTITY, current)
-        return current.model_copy(
-            update={
-                "deleted_at": self._now,
-                "updated_at": self._now,
-                "version": current.version + 1,
-            }
-        )
 
 
 def _from_row(row: sqlite3.Row) -> User:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pm_core.models import Project, User
+from pm_db.codec import db_time
 from pm_db.database import TenantDatabase
 from pm_db.migrator import load_migrations, migrate
 from pm_db.tenants import TenantDatabases
@@ -24,6 +25,20 @@ def open_migrated(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     migrate(conn, load_migrations())
     return conn
+
+
+def soft_delete_user(uow: UnitOfWork, user_id: str) -> None:
+    """Mark a live user deleted, as an imported tenant may hold one.
+
+    The server never deletes a user; tests use this to check that reads hide
+    such a row and that writes refuse to point at it.
+    """
+    stamp = db_time(uow.now)
+    uow.conn.execute(
+        "UPDATE users SET deleted_at = ?, updated_at = ?, version = version + 1"
+        " WHERE id = ? AND deleted_at IS NULL",
+        (stamp, stamp, user_id),
+    )
 
 
 @pytest.fixture

@@ -24,7 +24,10 @@ def add_user(user_id: str, name: str = "U"):
 
 
 def user_ids(uow: UnitOfWork) -> list[str]:
-    return sorted(u.id for u in uow.users.list())
+    return [
+        row[0]
+        for row in uow.conn.execute("SELECT id FROM users WHERE deleted_at IS NULL ORDER BY id")
+    ]
 
 
 async def test_write_is_durable_when_it_returns(db: TenantDatabase) -> None:

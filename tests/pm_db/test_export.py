@@ -35,6 +35,7 @@ from pm_db.export import TABLES
 from pm_db.migrator import load_migrations, migrate
 from pm_db.paths import TenantPaths
 from pm_db.unit_of_work import UnitOfWork
+from tests.pm_db.conftest import soft_delete_user
 
 #: Tables an export leaves out, on purpose (docs/operations.md says why).
 NOT_EXPORTED = {
@@ -356,7 +357,7 @@ class Filler:
         if len(self.projects) > 1 and self.draw(st.booleans()):
             self.do(lambda uow: uow.projects.soft_delete(self.projects[-1], None))
         if len(self.users) > 1 and self.draw(st.booleans()):
-            self.do(lambda uow: uow.users.soft_delete(self.users[-1], None))
+            self.do(lambda uow: soft_delete_user(uow, self.users[-1]))
 
 
 def deleted_rows(document: dict[str, Any]) -> int:

@@ -20,6 +20,7 @@ from pm_core.errors import (
 from pm_core.models import FieldChange, Project, ProjectMember, User
 from pm_db.codec import db_time, new_id
 from pm_db.unit_of_work import UnitOfWork
+from tests.pm_db.conftest import soft_delete_user
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_add_unknown_or_deleted_user_raises_not_found(
 ) -> None:
     user_id = bob.id if deleted else "u-nobody"
     if deleted:
-        uow.users.soft_delete(bob.id, expected_version=None)
+        soft_delete_user(uow, bob.id)
 
     with pytest.raises(NotFoundError) as excinfo:
         uow.members.add(project_id=project.id, user_id=user_id, role=Role.EDITOR)

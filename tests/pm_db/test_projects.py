@@ -16,6 +16,7 @@ from pm_core.models import FieldChange, Project, User
 from pm_core.text import DESCRIPTION_MAX, NAME_MAX
 from pm_db.codec import db_time, new_id
 from pm_db.unit_of_work import UnitOfWork
+from tests.pm_db.conftest import soft_delete_user
 
 SINGLE_LINE = st.characters(exclude_categories=("Cc", "Cs"))
 MULTI_LINE = st.characters(exclude_categories=("Cc", "Cs"), include_characters="\n\r\t")
@@ -117,7 +118,7 @@ def test_create_project_by_unknown_or_deleted_user_raises_not_found(
 ) -> None:
     creator = user.id if deleted else "u-nobody"
     if deleted:
-        uow.users.soft_delete(user.id, 1)
+        soft_delete_user(uow, user.id)
 
     with pytest.raises(NotFoundError) as excinfo:
         uow.projects.create(key="WEB", name="Website", created_by=creator)

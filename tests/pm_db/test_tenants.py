@@ -215,7 +215,7 @@ async def test_use_after_close_raises_a_clear_error(tmp_path: Path) -> None:
         async with databases.use("acme"):
             pass
     with pytest.raises(StorageClosedError, match="closed"):
-        await db.read(lambda uow: uow.users.list())
+        await db.read(lambda uow: uow.users.find("u1"))
 
 
 async def test_close_while_opening_closes_the_new_database(

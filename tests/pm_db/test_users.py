@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pm_core.errors import ConflictError, NotFoundError, ValidationError
+from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import User
 from pm_core.text import EMAIL_MAX, NAME_MAX
-from pm_db.codec import db_time
 from pm_db.repositories.users import UserRepository
 from pm_db.unit_of_work import UnitOfWork
+from tests.pm_db.conftest import soft_delete_user
 
 SINGLE_LINE = st.characters(exclude_categories=("Cc", "Cs"))
 NAMES = st.one_of(
@@ -79,7 +79,7 @@ def test_upsert_with_changed_fields_bumps_the_version(
 def test_upsert_of_soft_deleted_user_brings_it_back(
     uow: UnitOfWork, conn: sqlite3.Connection, now: datetime, user: User
 ) -> None:
-    uow.users.soft_delete(user.id, expected_version=1)
+    soft_delete_user(uow, user.id)
 
     revived = later(conn, now).upsert(
         user_id=user.id, display_name=user.display_name, email=user.email
@@ -88,7 +88,6 @@ def test_upsert_of_soft_deleted_user_brings_it_back(
     assert revived.deleted_at is None
     assert revived.version == 3
     assert uow.users.get(user.id) == revived
-    assert uow.users.list() == [revived]
 
 
 def test_upsert_with_invalid_display_name_raises_validation_error(uow: UnitOfWork) -> None:
@@ -107,42 +106,12 @@ def test_get_unknown_user_raises_not_found(uow: UnitOfWork) -> None:
     assert uow.users.find("u-nobody") is None
 
 
-def test_list_returns_live_users_by_display_name(uow: UnitOfWork, user: User) -> None:
-    zed = uow.users.upsert(user_id="u-zed", display_name="Zed")
-    bob = uow.users.upsert(user_id="u-bob", display_name="Bob")
+def test_soft_deleted_user_is_hidden_from_reads(uow: UnitOfWork, user: User) -> None:
+    soft_delete_user(uow, user.id)
 
-    assert uow.users.list() == [user, bob, zed]
-
-
-def test_soft_delete_with_stale_version_conflicts(uow: UnitOfWork, user: User) -> None:
-    with pytest.raises(ConflictError) as excinfo:
-        uow.users.soft_delete(user.id, expected_version=7)
-
-    assert excinfo.value.current_version == 1
-    assert excinfo.value.current == user
-    assert uow.users.get(user.id) == user
-
-
-def test_soft_delete_hides_user_but_keeps_the_row(
-    uow: UnitOfWork, conn: sqlite3.Connection, now: datetime, user: User
-) -> None:
-    deleted = uow.users.soft_delete(user.id, expected_version=None)
-
-    assert deleted.deleted_at == now
-    assert deleted.version == 2
     assert uow.users.find(user.id) is None
-    assert uow.users.list() == []
     with pytest.raises(NotFoundError):
         uow.users.get(user.id)
-    row = conn.execute("SELECT deleted_at, version FROM users WHERE id = ?", (user.id,)).fetchone()
-    assert tuple(row) == (db_time(now), 2)
-
-
-def test_soft_delete_of_deleted_user_raises_not_found(uow: UnitOfWork, user: User) -> None:
-    uow.users.soft_delete(user.id, expected_version=1)
-
-    with pytest.raises(NotFoundError):
-        uow.users.soft_delete(user.id, expected_version=None)
 
 
 @settings(max_examples=50)

@@ -28,6 +28,7 @@ from pm_db.repositories.dependencies import DependencyRepository
 from pm_db.repositories.time_entries import TimeEntryRepository
 from pm_db.repositories.work_items import WorkItemFilter, WorkItemRepository
 from pm_db.unit_of_work import UnitOfWork
+from tests.pm_db.conftest import soft_delete_user
 
 EPIC, STORY, TASK = WorkItemType.EPIC, WorkItemType.STORY, WorkItemType.TASK
 
@@ -222,7 +223,7 @@ def test_create_work_item_with_unknown_sprint_or_assignee_not_found(uow, items, 
         )
     assert info.value.entity == "sprint"
     gone = uow.users.upsert(user_id="u-gone", display_name="Gone")
-    uow.users.soft_delete(gone.id, gone.version)
+    soft_delete_user(uow, gone.id)
     for assignee_id in ("nope", gone.id):
         with pytest.raises(NotFoundError) as info:
             items.create(
