@@ -49,6 +49,7 @@ proto: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
 		--python_out=. --mypy_out=. proto/pm_proto/v1/*.proto
 	$(BIN)/python -m pm_proto.fields_lock .
+	$(BIN)/python -m pm_client.codegen .
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

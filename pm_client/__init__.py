@@ -4,7 +4,7 @@ See :class:`pm_client.client.PmClient`; everything it raises is in :mod:`pm_clie
 """
 
 from pm_client.client import PmClient
-from pm_client.commands import COMMANDS
+from pm_client.commands import COMMANDS, Command
 from pm_client.errors import (
     ClientError,
     ConnectError,
@@ -18,6 +18,7 @@ from pm_client.events import EventStream
 __all__ = [
     "COMMANDS",
     "ClientError",
+    "Command",
     "ConnectError",
     "ConnectionLost",
     "EventStream",

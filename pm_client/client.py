@@ -40,7 +40,7 @@ from typing import Final
 import aiohttp
 from google.protobuf.message import DecodeError, Message
 
-from pm_client.commands import COMMANDS, Command, CommandMethods, Kind
+from pm_client.commands import COMMANDS, Command
 from pm_client.errors import (
     ClientError,
     ConnectError,
@@ -51,6 +51,7 @@ from pm_client.errors import (
 )
 from pm_client.events import END, EventStream, Failed, Item, Positions
 from pm_client.handshake import Connector
+from pm_client.methods import CommandMethods
 from pm_proto.v1 import commands_pb2, envelope_pb2, events_pb2
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,7 @@ class PmClient(CommandMethods):
             except _Dropped:
                 if command == "subscribe":
                     self._queue_events(self._positions.end(project_ids, None))
-                if spec.kind is Kind.SESSION:
+                if spec.session:
                     raise ConnectionLost(
                         f"the connection dropped before {command} was answered; "
                         "subscriptions and presence in place before are restored"
@@ -351,6 +352,26 @@ class PmClient(CommandMethods):
         if answer.WhichOneof("kind") == "error":
             raise ServerError(answer.error, command)
         return answer.reply
+
+    # -- subscriptions: the generated methods, with the short forms callers use -----
+
+    async def subscribe(
+        self,
+        project_ids: Iterable[str] = (),
+        *,
+        resume: commands_pb2.ResumePosition | tuple[str, int] | None = None,
+    ) -> commands_pb2.SubscribeReply:
+        """Receive the events of these projects, from ``resume = (epoch, seq)`` or from now.
+
+        Subscribe every project in one call to get one ordered stream. The
+        reply's ``must_refetch`` says the position could not be honoured.
+        """
+        if isinstance(resume, tuple):
+            resume = commands_pb2.ResumePosition(epoch=resume[0], seq=resume[1])
+        return await super().subscribe(project_ids=project_ids, resume=resume)
+
+    async def unsubscribe(self, project_ids: Iterable[str] = ()) -> commands_pb2.UnsubscribeReply:
+        return await super().unsubscribe(project_ids=project_ids)
 
     # -- events ------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ async def show(s: Session, args: argparse.Namespace) -> Output:
     if len(scopes) > 1:
         raise UsageError("name one of ITEM, --project or --entity")
     entity: commands_pb2.EntityRef | None = None
-    project_id = ""
+    project_id: str | None = None
     if args.item:
         item = await s.item(args.item)
         entity = commands_pb2.EntityRef(type=entities_pb2.ENTITY_TYPE_WORK_ITEM, id=item.id)

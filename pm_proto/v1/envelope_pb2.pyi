@@ -5,9 +5,11 @@ The frames of the WebSocket: one ClientMessage or ServerMessage per binary frame
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf.internal import extension_dict as _extension_dict
 from pm_proto.v1 import commands_pb2 as _commands_pb2
 from pm_proto.v1 import entities_pb2 as _entities_pb2
 from pm_proto.v1 import events_pb2 as _events_pb2
@@ -603,3 +605,6 @@ class ServerMessage(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___ServerMessage: _TypeAlias = ServerMessage  # noqa: Y015
+
+ANSWERED_BY_FIELD_NUMBER: _builtins.int
+answered_by: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.str]
