@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime
 from functools import cached_property
 
+from pm_db.cascades import Cascades
 from pm_db.repositories.activity import ActivityLogRepository
 from pm_db.repositories.comments import CommentRepository
 from pm_db.repositories.dependencies import DependencyRepository
@@ -90,3 +91,7 @@ class UnitOfWork:
     @cached_property
     def idempotency(self) -> IdempotencyRepository:
         return IdempotencyRepository(self.conn, self.now)
+
+    @cached_property
+    def cascades(self) -> Cascades:
+        return Cascades(self.conn, self.now)

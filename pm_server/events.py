@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from pm_core.enums import Action, EntityType
-from pm_core.models import Entity, FieldChange
+from pm_core.models import Entity, FieldChange, WorkItem
+from pm_db.cascades import Cascaded
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.timestamps import to_timestamp
@@ -27,6 +28,38 @@ class Change:
     cascaded_ids: Sequence[str] = ()
     #: For work items: the project key, so the event carries the display key.
     project_key: str = ""
+
+
+def deleted_along(cascaded: Iterable[Cascaded], project_key: str = "") -> tuple[Change, ...]:
+    """A change of its own for each row a delete took along (its event and activity)."""
+    return tuple(
+        Change(
+            entity_type,
+            Action.DELETED,
+            entity,
+            getattr(entity, "project_id", None),
+            project_key=project_key if entity_type is EntityType.WORK_ITEM else "",
+        )
+        for entity_type, entity in cascaded
+    )
+
+
+def released_from_sprint(
+    items: Iterable[WorkItem], sprint_id: str, project_key: str
+) -> tuple[Change, ...]:
+    """An update of its own for each item a deleted sprint gave back to the backlog."""
+    moved = (FieldChange(field="sprint_id", old=sprint_id, new=None),)
+    return tuple(
+        Change(
+            EntityType.WORK_ITEM,
+            Action.UPDATED,
+            item,
+            item.project_id,
+            moved,
+            project_key=project_key,
+        )
+        for item in items
+    )
 
 
 def encode_event(change: Change, *, seq: int, actor_id: str, now: datetime) -> bytes:

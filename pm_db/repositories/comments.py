@@ -81,7 +81,7 @@ class CommentRepository:
 
     def find(self, comment_id: str) -> Comment | None:
         row = self._conn.execute(SELECT_LIVE, (comment_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, comment_id: str) -> Comment:
         comment = self.find(comment_id)
@@ -96,7 +96,7 @@ class CommentRepository:
         if not 1 <= limit <= MAX_LIMIT:
             raise ValidationError("limit", f"limit must be between 1 and {MAX_LIMIT}")
         parameters = {"work_item_id": work_item_id, "after_id": after_id, "limit": limit}
-        return [_from_row(row) for row in self._conn.execute(SELECT_FOR_ITEM, parameters)]
+        return [from_row(row) for row in self._conn.execute(SELECT_FOR_ITEM, parameters)]
 
     def edit(self, comment_id: str, expected_version: int | None, body: str) -> Updated[Comment]:
         current = self.get(comment_id)
@@ -128,7 +128,7 @@ class CommentRepository:
         )
 
 
-def _from_row(row: sqlite3.Row) -> Comment:
+def from_row(row: sqlite3.Row) -> Comment:
     return Comment(
         id=row["id"],
         project_id=row["project_id"],

@@ -112,7 +112,7 @@ class DependencyRepository:
 
     def find(self, dependency_id: str) -> Dependency | None:
         row = self._conn.execute(SELECT_LIVE, (dependency_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, dependency_id: str) -> Dependency:
         dependency = self.find(dependency_id)
@@ -122,8 +122,8 @@ class DependencyRepository:
 
     def list_for_item(self, item_id: str) -> tuple[list[Dependency], list[Dependency]]:
         """The item's live dependencies: (outgoing, incoming), oldest first."""
-        outgoing = [_from_row(row) for row in self._conn.execute(SELECT_OUTGOING, (item_id,))]
-        incoming = [_from_row(row) for row in self._conn.execute(SELECT_INCOMING, (item_id,))]
+        outgoing = [from_row(row) for row in self._conn.execute(SELECT_OUTGOING, (item_id,))]
+        incoming = [from_row(row) for row in self._conn.execute(SELECT_INCOMING, (item_id,))]
         return outgoing, incoming
 
     def soft_delete(self, dependency_id: str) -> Dependency:
@@ -143,7 +143,7 @@ class DependencyRepository:
         return int(self._conn.execute(COUNT_FOR_ITEM, (item_id, item_id)).fetchone()[0])
 
 
-def _from_row(row: sqlite3.Row) -> Dependency:
+def from_row(row: sqlite3.Row) -> Dependency:
     return Dependency(
         id=row["id"],
         project_id=row["project_id"],

@@ -126,7 +126,7 @@ class LlmContextRepository:
 
     def find(self, context_id: str) -> LlmContext | None:
         row = self._conn.execute(SELECT_LIVE, (context_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, context_id: str) -> LlmContext:
         context = self.find(context_id)
@@ -159,7 +159,7 @@ class LlmContextRepository:
             SELECT_LIST,
             (project_id, include_global, types, types, category, category, limit),
         )
-        return [_from_row(row) for row in cursor]
+        return [from_row(row) for row in cursor]
 
     def update(
         self, context_id: str, expected_version: int | None, changes: Mapping[str, Any]
@@ -204,7 +204,7 @@ class LlmContextRepository:
         )
 
 
-def _from_row(row: sqlite3.Row) -> LlmContext:
+def from_row(row: sqlite3.Row) -> LlmContext:
     return LlmContext(
         id=row["id"],
         project_id=row["project_id"],

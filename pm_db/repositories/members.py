@@ -98,15 +98,15 @@ class MemberRepository:
         row = self._conn.execute(SELECT_LIVE, (member_id,)).fetchone()
         if row is None:
             raise NotFoundError(ENTITY, member_id)
-        return _from_row(row)
+        return from_row(row)
 
     def find(self, project_id: str, user_id: str) -> ProjectMember | None:
         row = self._conn.execute(SELECT_BY_USER, (project_id, user_id)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def list(self, project_id: str) -> list[ProjectMember]:
         """Live members of the project, oldest membership first."""
-        return [_from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]
+        return [from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]
 
     def change_role(
         self, project_id: str, user_id: str, expected_version: int | None, role: Role
@@ -161,7 +161,7 @@ class MemberRepository:
             )
 
 
-def _from_row(row: sqlite3.Row) -> ProjectMember:
+def from_row(row: sqlite3.Row) -> ProjectMember:
     # Rows were validated on the way in: construct without validating again (every command).
     return ProjectMember.model_construct(
         id=row["id"],

@@ -54,21 +54,6 @@ SOFT_DELETE: Final = """
 UPDATE projects SET deleted_at = ?, updated_at = ?, version = version + 1
 WHERE id = ? AND version = ? AND deleted_at IS NULL
 """
-# Soft-deleting a project soft-deletes everything in it, stamped with the same time.
-CASCADE: Final = tuple(
-    f"UPDATE {table} SET deleted_at = ?, updated_at = ?, version = version + 1 "
-    "WHERE project_id = ? AND deleted_at IS NULL"
-    for table in (
-        "project_members",
-        "sprints",
-        "work_items",
-        "comments",
-        "time_entries",
-        "dependencies",
-        "swim_lanes",
-        "llm_context",
-    )
-)
 USER_IS_LIVE: Final = "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL"
 ALLOCATE_NUMBER: Final = """
 UPDATE projects SET next_item_number = next_item_number + 1
@@ -178,14 +163,12 @@ class ProjectRepository:
         return Updated(new, changed)
 
     def soft_delete(self, project_id: str, expected_version: int | None) -> Project:
-        """Mark the project and every row in it deleted; rows stay for the audit trail."""
+        """Mark the project deleted (``uow.cascades`` deletes the rows in it)."""
         current = self.get(project_id)
         check_version(ENTITY, current, expected_version)
         stamp = db_time(self._now)
         cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, project_id, current.version))
         check_written(cursor, ENTITY, current)
-        for sql in CASCADE:
-            self._conn.execute(sql, (stamp, stamp, project_id))
         return current.model_copy(
             update={
                 "deleted_at": self._now,

@@ -9,7 +9,6 @@ its violation surfaces as the same ``sprint.one_active`` error.
 
 from __future__ import annotations
 
-import builtins
 import json
 import sqlite3
 from collections.abc import Collection, Mapping
@@ -71,12 +70,6 @@ SOFT_DELETE: Final = """
 UPDATE sprints SET deleted_at = ?, updated_at = ?, version = version + 1
 WHERE id = ? AND version = ? AND deleted_at IS NULL
 """
-# The deleted sprint's live items go back to the backlog (no sprint).
-RELEASE_ITEMS: Final = """
-UPDATE work_items SET sprint_id = NULL, version = version + 1, updated_at = ?
-WHERE sprint_id = ? AND deleted_at IS NULL
-RETURNING id
-"""
 
 
 class SprintRepository:
@@ -129,7 +122,7 @@ class SprintRepository:
 
     def find(self, sprint_id: str) -> Sprint | None:
         row = self._conn.execute(SELECT_LIVE, (sprint_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, sprint_id: str) -> Sprint:
         sprint = self.find(sprint_id)
@@ -149,12 +142,12 @@ class SprintRepository:
         else:
             wanted = json.dumps([str(status) for status in statuses])
             cursor = self._conn.execute(SELECT_BY_PROJECT_STATUSES, (project_id, wanted))
-        return [_from_row(row) for row in cursor]
+        return [from_row(row) for row in cursor]
 
     def active(self, project_id: str) -> Sprint | None:
         """The project's active sprint, if one is running."""
         row = self._conn.execute(SELECT_ACTIVE, (project_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def update(
         self, sprint_id: str, expected_version: int | None, changes: Mapping[str, Any]
@@ -184,14 +177,9 @@ class SprintRepository:
         )
         return self._write(current, new)
 
-    def soft_delete(
-        self, sprint_id: str, expected_version: int | None
-    ) -> tuple[Sprint, builtins.list[str]]:
-        """Delete a sprint that is not running; its live items move to the backlog.
-
-        Returns the deleted sprint and the ids of the items that were moved
-        (each got a new version), in id order (ids are time-ordered).
-        """
+    def soft_delete(self, sprint_id: str, expected_version: int | None) -> Sprint:
+        """Delete a sprint that is not running (``uow.cascades`` moves its items to the
+        backlog)."""
         current = self.get(sprint_id)
         check_version(ENTITY, current, expected_version)
         if current.status == SprintStatus.ACTIVE:
@@ -201,15 +189,13 @@ class SprintRepository:
         stamp = db_time(self._now)
         cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, sprint_id, current.version))
         check_written(cursor, ENTITY, current)
-        moved = sorted(row[0] for row in self._conn.execute(RELEASE_ITEMS, (stamp, sprint_id)))
-        deleted = current.model_copy(
+        return current.model_copy(
             update={
                 "deleted_at": self._now,
                 "updated_at": self._now,
                 "version": current.version + 1,
             }
         )
-        return deleted, moved
 
     def _write(self, current: Sprint, new: Sprint) -> Updated[Sprint]:
         changed = diff(current, new)
@@ -240,7 +226,7 @@ class SprintRepository:
         return Updated(new, changed)
 
 
-def _from_row(row: sqlite3.Row) -> Sprint:
+def from_row(row: sqlite3.Row) -> Sprint:
     return Sprint(
         id=row["id"],
         project_id=row["project_id"],

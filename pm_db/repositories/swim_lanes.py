@@ -127,7 +127,7 @@ class SwimLaneRepository:
 
     def find(self, lane_id: str) -> SwimLane | None:
         row = self._conn.execute(SELECT_LIVE, (lane_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, lane_id: str) -> SwimLane:
         lane = self.find(lane_id)
@@ -137,7 +137,7 @@ class SwimLaneRepository:
 
     def list(self, project_id: str) -> list[SwimLane]:
         """Live lanes of the project, left to right."""
-        return [_from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]
+        return [from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]
 
     def update(
         self, lane_id: str, expected_version: int | None, changes: Mapping[str, Any]
@@ -190,7 +190,7 @@ class SwimLaneRepository:
         raise DuplicateError(ENTITY, "name", None if row is None else row["id"]) from exc
 
 
-def _from_row(row: sqlite3.Row) -> SwimLane:
+def from_row(row: sqlite3.Row) -> SwimLane:
     return SwimLane(
         id=row["id"],
         project_id=row["project_id"],

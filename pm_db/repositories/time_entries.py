@@ -100,7 +100,7 @@ class TimeEntryRepository:
 
     def running(self, user_id: str) -> TimeEntry | None:
         row = self._conn.execute(SELECT_RUNNING, (user_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def create_manual(
         self,
@@ -134,7 +134,7 @@ class TimeEntryRepository:
 
     def find(self, entry_id: str) -> TimeEntry | None:
         row = self._conn.execute(SELECT_LIVE, (entry_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, entry_id: str) -> TimeEntry:
         entry = self.find(entry_id)
@@ -214,7 +214,7 @@ class TimeEntryRepository:
             "before_id": before_id,
             "limit": limit,
         }
-        return [_from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
+        return [from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
 
     def _stop(self, running: TimeEntry) -> TimeEntry:
         stopped = running.model_copy(
@@ -271,7 +271,7 @@ def _in_utc(started_at: datetime, ended_at: datetime | None) -> dict[str, Any]:
     }
 
 
-def _from_row(row: sqlite3.Row) -> TimeEntry:
+def from_row(row: sqlite3.Row) -> TimeEntry:
     return TimeEntry(
         id=row["id"],
         project_id=row["project_id"],

@@ -108,19 +108,6 @@ SOFT_DELETE: Final = """
 UPDATE work_items SET deleted_at = ?, updated_at = ?, version = version + 1
 WHERE id = ? AND version = ? AND deleted_at IS NULL
 """
-# Deleting an item deletes what hangs off it, stamped with the same time.
-CASCADE_COMMENTS: Final = """
-UPDATE comments SET deleted_at = ?, updated_at = ?, version = version + 1
-WHERE work_item_id = ? AND deleted_at IS NULL
-"""
-CASCADE_TIME_ENTRIES: Final = """
-UPDATE time_entries SET deleted_at = ?, updated_at = ?, version = version + 1
-WHERE work_item_id = ? AND deleted_at IS NULL
-"""
-CASCADE_DEPENDENCIES: Final = """
-UPDATE dependencies SET deleted_at = ?, updated_at = ?, version = version + 1
-WHERE (from_item_id = ? OR to_item_id = ?) AND deleted_at IS NULL
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +242,7 @@ class WorkItemRepository:
 
     def find(self, item_id: str) -> WorkItem | None:
         row = self._conn.execute(SELECT_LIVE, (item_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, item_id: str) -> WorkItem:
         item = self.find(item_id)
@@ -269,12 +256,12 @@ class WorkItemRepository:
         row = self._conn.execute(SELECT_BY_KEY, (key, number)).fetchone()
         if row is None:
             raise NotFoundError(ENTITY, f"{key}-{number}")
-        return _from_row(row)
+        return from_row(row)
 
     def list(self, project_id: str, filters: WorkItemFilter | None = None) -> list[WorkItem]:
         """Live items of the project, ordered by (position, item_number)."""
         parameters = (filters or WorkItemFilter()).parameters(project_id)
-        return [_from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
+        return [from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
 
     def update(
         self, item_id: str, expected_version: int | None, changes: Mapping[str, Any]
@@ -320,7 +307,7 @@ class WorkItemRepository:
         return Updated(new, changed)
 
     def soft_delete(self, item_id: str, expected_version: int | None) -> WorkItem:
-        """Delete an item without live children, with its comments, time and dependencies."""
+        """Delete an item without live children (``uow.cascades`` deletes what hangs off it)."""
         current = self.get(item_id)
         check_version(ENTITY, current, expected_version)
         children = [row["id"] for row in self._conn.execute(SELECT_CHILDREN, (item_id,))]
@@ -329,9 +316,6 @@ class WorkItemRepository:
         stamp = db_time(self._now)
         cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, item_id, current.version))
         check_written(cursor, ENTITY, current)
-        self._conn.execute(CASCADE_COMMENTS, (stamp, stamp, item_id))
-        self._conn.execute(CASCADE_TIME_ENTRIES, (stamp, stamp, item_id))
-        self._conn.execute(CASCADE_DEPENDENCIES, (stamp, stamp, item_id, item_id))
         return current.model_copy(
             update={
                 "deleted_at": self._now,
@@ -373,7 +357,7 @@ def _json_list(values: Collection[str] | None) -> str | None:
     return None if values is None else json.dumps(sorted(str(value) for value in values))
 
 
-def _from_row(row: sqlite3.Row) -> WorkItem:
+def from_row(row: sqlite3.Row) -> WorkItem:
     # Rows were validated on the way in: construct without validating again (hot on lists).
     return WorkItem.model_construct(
         id=row["id"],

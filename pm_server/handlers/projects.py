@@ -13,7 +13,7 @@ from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server.authz import require_role
 from pm_server.context import Context
-from pm_server.events import Change
+from pm_server.events import Change, deleted_along
 from pm_server.mutations import Mutation, mutate
 
 
@@ -83,11 +83,13 @@ async def delete_project(ctx: Context, cmd: commands_pb2.DeleteProject) -> envel
     def unit(uow: UnitOfWork) -> Mutation:
         require_role(uow, principal, cmd.project_id, Role.ADMIN)
         deleted = uow.projects.soft_delete(cmd.project_id, cmd.expected_version or None)
+        cascaded = uow.cascades.delete_project_rows(deleted.id)
         stop = functools.partial(ctx.hub.drop, ctx.tenant_id, deleted.id)
         return Mutation(
             _reply(deleted),
             Change(EntityType.PROJECT, Action.DELETED, deleted, deleted.id),
             after_commit=stop,
+            side_changes=deleted_along(cascaded, deleted.key),
         )
 
     return await mutate(ctx, unit)

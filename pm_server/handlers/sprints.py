@@ -26,7 +26,7 @@ from pm_proto.timestamps import get_time
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server.authz import require_role
 from pm_server.context import Context
-from pm_server.events import Change
+from pm_server.events import Change, released_from_sprint
 from pm_server.mutations import Mutation, mutate
 
 
@@ -105,11 +105,18 @@ async def delete_sprint(ctx: Context, cmd: commands_pb2.DeleteSprint) -> envelop
 
     def unit(uow: UnitOfWork) -> Mutation:
         _authorise(uow, principal, cmd.sprint_id)
-        deleted, moved = uow.sprints.soft_delete(cmd.sprint_id, cmd.expected_version or None)
+        deleted = uow.sprints.soft_delete(cmd.sprint_id, cmd.expected_version or None)
+        moved = uow.cascades.release_sprint_items(deleted.id)
         change = Change(
-            EntityType.SPRINT, Action.DELETED, deleted, deleted.project_id, cascaded_ids=moved
+            EntityType.SPRINT,
+            Action.DELETED,
+            deleted,
+            deleted.project_id,
+            cascaded_ids=[item.id for item in moved],
         )
-        return Mutation(_reply(deleted), change)
+        key = uow.projects.get(deleted.project_id).key if moved else ""
+        side = released_from_sprint(moved, deleted.id, key)
+        return Mutation(_reply(deleted), change, side_changes=side)
 
     return await mutate(ctx, unit)
 

@@ -27,12 +27,10 @@ from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server.authz import can_read, require_role
 from pm_server.context import Context
-from pm_server.events import Change
+from pm_server.events import Change, deleted_along
 from pm_server.mutations import Mutation, mutate
 
 ENTITY: Final = "work_item"
-#: Page size when collecting the rows a delete cascades to.
-_CASCADE_PAGE: Final = 1000
 #: Items a list returns when the client names no limit (the repository allows up to 1000).
 DEFAULT_LIMIT: Final = 500
 
@@ -173,38 +171,19 @@ async def delete_work_item(ctx: Context, cmd: commands_pb2.DeleteWorkItem) -> en
     def unit(uow: UnitOfWork) -> Mutation:
         item = load_item(uow, principal, cmd.item_id, Role.EDITOR)
         project = uow.projects.get(item.project_id)
-        cascaded = _cascaded_ids(uow, item.id)
         deleted = uow.work_items.soft_delete(item.id, cmd.expected_version or None)
+        cascaded = uow.cascades.delete_item_rows(item.id)
         change = Change(
             EntityType.WORK_ITEM,
             Action.DELETED,
             deleted,
             project.id,
-            cascaded_ids=cascaded,
+            cascaded_ids=[entity.id for _, entity in cascaded],
             project_key=project.key,
         )
-        return Mutation(_reply(deleted, project.key), change)
+        return Mutation(_reply(deleted, project.key), change, side_changes=deleted_along(cascaded))
 
     return await mutate(ctx, unit)
-
-
-def _cascaded_ids(uow: UnitOfWork, item_id: str) -> list[str]:
-    """The live comments, time entries and dependencies a delete of the item takes along."""
-    ids: list[str] = []
-    after: str | None = None
-    while page := uow.comments.list(item_id, limit=_CASCADE_PAGE, after_id=after):
-        ids.extend(comment.id for comment in page)
-        after = page[-1].id
-    entries = uow.time_entries.list(work_item_id=item_id, limit=_CASCADE_PAGE)
-    while entries:
-        ids.extend(entry.id for entry in entries)
-        last = entries[-1]
-        entries = uow.time_entries.list(
-            work_item_id=item_id, limit=_CASCADE_PAGE, before=(last.started_at, last.id)
-        )
-    outgoing, incoming = uow.dependencies.list_for_item(item_id)
-    ids.extend(dependency.id for dependency in [*outgoing, *incoming])
-    return ids
 
 
 async def get_work_item(ctx: Context, cmd: commands_pb2.GetWorkItem) -> envelope_pb2.Reply:

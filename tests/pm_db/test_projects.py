@@ -237,7 +237,10 @@ def test_deleting_a_project_soft_deletes_everything_in_it(
     other_ids = fill_board(uow, other, user)
 
     uow.projects.soft_delete(project.id, 1)
+    cascaded = uow.cascades.delete_project_rows(project.id)
 
+    assert {entity.id for _, entity in cascaded} == set(ids.values())
+    assert all(entity.deleted_at == now for _, entity in cascaded)
     assert uow.members.list(project.id) == []
     assert uow.members.find(project.id, user.id) is None
     assert uow.sprints.list(project.id) == []

@@ -338,9 +338,10 @@ def test_deleted_sprint_is_gone_from_reads_but_the_row_stays(
 ) -> None:
     sprint = uow.sprints.create(project_id=project.id, name="S1")
 
-    deleted, moved = uow.sprints.soft_delete(sprint.id, 1)
+    deleted = uow.sprints.soft_delete(sprint.id, 1)
 
-    assert (deleted.deleted_at, deleted.version, moved) == (now, 2, [])
+    assert (deleted.deleted_at, deleted.version) == (now, 2)
+    assert uow.cascades.release_sprint_items(sprint.id) == []
     assert uow.sprints.find(sprint.id) is None
     assert uow.sprints.list(project.id) == []
     with pytest.raises(NotFoundError):
@@ -358,9 +359,14 @@ def test_deleting_a_sprint_moves_its_live_items_to_the_backlog(
     gone = insert_item(conn, project.id, 3, user.id, sprint_id=sprint.id, deleted=True)
     elsewhere = insert_item(conn, project.id, 4, user.id, sprint_id=other.id)
 
-    _, moved = uow.sprints.soft_delete(sprint.id, 1)
+    uow.sprints.soft_delete(sprint.id, 1)
+    moved = uow.cascades.release_sprint_items(sprint.id)
 
-    assert moved == sorted(in_sprint)
+    assert [item.id for item in moved] == sorted(in_sprint)
+    assert [(item.sprint_id, item.version, item.updated_at) for item in moved] == [
+        (None, 2, now),
+        (None, 2, now),
+    ]
     rows = {
         row["id"]: (row["sprint_id"], row["version"], row["updated_at"])
         for row in conn.execute("SELECT id, sprint_id, version, updated_at FROM work_items")

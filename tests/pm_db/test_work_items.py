@@ -22,6 +22,7 @@ from pm_core.errors import (
 )
 from pm_core.models import Project, User, WorkItem
 from pm_core.text import DESCRIPTION_MAX, TITLE_MAX
+from pm_db.cascades import Cascades
 from pm_db.codec import db_time, new_id
 from pm_db.repositories.comments import CommentRepository
 from pm_db.repositories.dependencies import DependencyRepository
@@ -459,6 +460,7 @@ def test_soft_delete_work_item_keeps_row_and_cascades(conn, now, items, project,
     later = now + timedelta(minutes=5)
 
     deleted = WorkItemRepository(conn, later).soft_delete(t2.id, t2.version)
+    cascaded = Cascades(conn, later).delete_item_rows(t2.id)
 
     assert (deleted.deleted_at, deleted.version) == (later, t2.version + 1)
     assert items.find(t2.id) is None
@@ -471,6 +473,13 @@ def test_soft_delete_work_item_keeps_row_and_cascades(conn, now, items, project,
     ):
         row = conn.execute(f"SELECT deleted_at FROM {table} WHERE id = ?", (row_id,)).fetchone()
         assert row["deleted_at"] == db_time(later), table
+    assert sorted((str(kind), row.id, row.version) for kind, row in cascaded) == sorted(
+        [
+            ("comment", comment.id, comment.version + 1),
+            ("time_entry", entry.id, entry.version + 1),
+            ("dependency", dependency.id, dependency.version + 1),
+        ]
+    )
 
 
 def test_soft_delete_work_item_with_stale_version_conflicts(items, project, user) -> None:
