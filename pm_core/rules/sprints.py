@@ -67,3 +67,19 @@ def check_dates(starts_at: datetime | None, ends_at: datetime | None) -> None:
             raise ValidationError(field, f"{field} must carry a time zone")
     if starts_at is not None and ends_at is not None and not starts_at < ends_at:
         raise ValidationError("ends_at", "a sprint must end after it starts")
+
+
+def check_holds_items(sprint: Sprint, project_id: str) -> None:
+    """An item of ``project_id`` may be planned into ``sprint``: same project, not closed."""
+    if sprint.project_id != project_id:
+        raise RuleViolationError(
+            "work_item.sprint_same_project",
+            "sprint_id",
+            "the sprint must belong to the item's project",
+        )
+    if sprint.status in (SprintStatus.COMPLETED, SprintStatus.CANCELLED):
+        raise RuleViolationError(
+            "work_item.sprint_closed",
+            "sprint_id",
+            f"items cannot be added to a {sprint.status} sprint",
+        )

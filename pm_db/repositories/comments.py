@@ -8,11 +8,10 @@ from typing import Final
 
 from pm_core.changes import Updated, diff
 from pm_core.errors import NotFoundError, ValidationError
-from pm_core.models import Comment
+from pm_core.models import Comment, WorkItem
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written
-from pm_db.repositories.work_items import WorkItemRepository
 
 ENTITY: Final = "comment"
 UPDATABLE: Final = frozenset({"body"})
@@ -50,9 +49,8 @@ class CommentRepository:
         self._conn = conn
         self._now = now
 
-    def create(self, *, work_item_id: str, author_id: str, body: str) -> Comment:
-        """Comment on a live item; the comment belongs to the item's project."""
-        item = WorkItemRepository(self._conn, self._now).get(work_item_id)
+    def create(self, *, item: WorkItem, author_id: str, body: str) -> Comment:
+        """Comment on a live item (loaded by the caller); the comment belongs to its project."""
         comment = build(
             Comment,
             {

@@ -13,12 +13,11 @@ from typing import Final
 
 from pm_core.enums import DependencyType
 from pm_core.errors import DuplicateError, NotFoundError
-from pm_core.models import Dependency
+from pm_core.models import Dependency, WorkItem
 from pm_core.rules.dependencies import check_cap, check_endpoints, check_no_cycle
 from pm_core.validation import build
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_written, is_unique_violation
-from pm_db.repositories.work_items import WorkItemRepository
 
 ENTITY: Final = "dependency"
 _UNIQUE_KEY: Final = "endpoints and type"
@@ -62,11 +61,10 @@ class DependencyRepository:
         self._now = now
 
     def create(
-        self, *, from_item_id: str, to_item_id: str, type: DependencyType, created_by: str
+        self, *, from_item: WorkItem, to_item: WorkItem, type: DependencyType, created_by: str
     ) -> Dependency:
-        """``from_item_id`` blocks (or relates to) ``to_item_id``; both live, same project."""
-        items = WorkItemRepository(self._conn, self._now)
-        from_item, to_item = items.get(from_item_id), items.get(to_item_id)
+        """``from_item`` blocks (or relates to) ``to_item``: live items the caller loaded, of
+        one project."""
         check_endpoints(from_item, to_item)
         dependency = build(
             Dependency,

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pm_core.changes import Updated, diff
 from pm_core.errors import NotFoundError, RuleViolationError, ValidationError
-from pm_core.models import TimeEntry
+from pm_core.models import TimeEntry, WorkItem
 from pm_core.rules.timers import check_manual_entry, stop_time
 from pm_core.validation import build, merge
 from pm_db.codec import (
@@ -25,7 +25,6 @@ from pm_db.codec import (
     parse_db_time_or_none,
 )
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
-from pm_db.repositories.work_items import WorkItemRepository
 
 ENTITY: Final = "time_entry"
 UPDATABLE: Final = frozenset({"started_at", "ended_at", "note"})
@@ -69,10 +68,10 @@ class TimeEntryRepository:
         self._now = now
 
     def start(
-        self, *, work_item_id: str, user_id: str, note: str = ""
+        self, *, item: WorkItem, user_id: str, note: str = ""
     ) -> tuple[TimeEntry, TimeEntry | None]:
-        """Start a timer now: the new running entry, and the user's previous one, now stopped."""
-        item = WorkItemRepository(self._conn, self._now).get(work_item_id)
+        """Start a timer now on a live item the caller loaded: the new running entry, and the
+        user's previous one, now stopped."""
         entry = build(
             TimeEntry,
             {
@@ -105,16 +104,15 @@ class TimeEntryRepository:
     def create_manual(
         self,
         *,
-        work_item_id: str,
+        item: WorkItem,
         user_id: str,
         started_at: datetime,
         ended_at: datetime,
         note: str = "",
     ) -> TimeEntry:
-        """Log finished work on a live item."""
+        """Log finished work on a live item the caller loaded."""
         check_manual_entry(started_at, ended_at, self._now)
         started_at, ended_at = started_at.astimezone(UTC), ended_at.astimezone(UTC)
-        item = WorkItemRepository(self._conn, self._now).get(work_item_id)
         entry = build(
             TimeEntry,
             {

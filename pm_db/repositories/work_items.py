@@ -18,15 +18,16 @@ from datetime import datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import Priority, SprintStatus, WorkItemStatus, WorkItemType
-from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError, ValidationError
+from pm_core.enums import Priority, WorkItemStatus, WorkItemType
+from pm_core.errors import DeleteBlockedError, NotFoundError, ValidationError
 from pm_core.keys import parse_display_key
-from pm_core.models import WorkItem
+from pm_core.models import Sprint, WorkItem
 from pm_core.rules.hierarchy import check_parent, check_reparent, check_type_change
+from pm_core.rules.sprints import check_holds_items
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written
-from pm_db.repositories.projects import ProjectRepository
+from pm_db.repositories.sprints import from_row as sprint_from_row
 
 ENTITY: Final = "work_item"
 UPDATABLE: Final = frozenset(
@@ -44,13 +45,24 @@ UPDATABLE: Final = frozenset(
     }
 )
 MAX_LIMIT: Final = 1000
-_CLOSED_SPRINT: Final = frozenset({SprintStatus.COMPLETED, SprintStatus.CANCELLED})
 
+# The item number comes from the project's counter (which also proves the project live).
+ALLOCATE_NUMBER: Final = """
+UPDATE projects SET next_item_number = next_item_number + 1
+WHERE id = ? AND deleted_at IS NULL
+RETURNING next_item_number - 1
+"""
+# Without a position the item goes to the end of the board: one statement either way.
 INSERT: Final = """
 INSERT INTO work_items (id, project_id, item_number, type, title, description, status, priority,
                         story_points, position, parent_id, sprint_id, assignee_id, created_by,
                         version, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+VALUES (:id, :project_id, :item_number, :type, :title, :description, :status, :priority,
+        :story_points,
+        COALESCE(:position, (SELECT COALESCE(MAX(position), 0) + 1 FROM work_items
+                             WHERE project_id = :project_id AND deleted_at IS NULL)),
+        :parent_id, :sprint_id, :assignee_id, :created_by, 1, :now, :now)
+RETURNING position
 """
 SELECT_LIVE: Final = "SELECT * FROM work_items WHERE id = ? AND deleted_at IS NULL"
 SELECT_BY_KEY: Final = """
@@ -61,10 +73,7 @@ SELECT_PARENT_ID: Final = "SELECT parent_id FROM work_items WHERE id = ? AND del
 SELECT_CHILDREN: Final = """
 SELECT id, type FROM work_items WHERE parent_id = ? AND deleted_at IS NULL ORDER BY item_number
 """
-SELECT_NEXT_POSITION: Final = """
-SELECT COALESCE(MAX(position), 0) + 1 FROM work_items WHERE project_id = ? AND deleted_at IS NULL
-"""
-SELECT_SPRINT: Final = "SELECT project_id, status FROM sprints WHERE id = ? AND deleted_at IS NULL"
+SELECT_SPRINT: Final = "SELECT * FROM sprints WHERE id = ? AND deleted_at IS NULL"
 SELECT_USER: Final = "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL"
 SELECT_FILTERED: Final = """
 WITH RECURSIVE
@@ -183,15 +192,16 @@ class WorkItemRepository:
         status: WorkItemStatus = WorkItemStatus.BACKLOG,
         priority: Priority = Priority.MEDIUM,
         story_points: int | None = None,
-        parent_id: str | None = None,
-        sprint_id: str | None = None,
+        parent: WorkItem | None = None,
+        sprint: Sprint | None = None,
         assignee_id: str | None = None,
         position: float | None = None,
     ) -> WorkItem:
-        projects = ProjectRepository(self._conn, self._now)
-        projects.check_live(project_id)
-        if position is None:
-            position = float(self._conn.execute(SELECT_NEXT_POSITION, (project_id,)).fetchone()[0])
+        """A new item of a live project, numbered from the project's counter.
+
+        ``parent`` and ``sprint`` are rows the caller loaded (and may read); the
+        hierarchy and sprint rules are checked against them here.
+        """
         fields = {
             "id": new_id(),
             "project_id": project_id,
@@ -202,43 +212,44 @@ class WorkItemRepository:
             "status": status,
             "priority": priority,
             "story_points": story_points,
-            "position": position,
-            "parent_id": parent_id,
-            "sprint_id": sprint_id,
+            "position": 0.0 if position is None else position,
+            "parent_id": None if parent is None else parent.id,
+            "sprint_id": None if sprint is None else sprint.id,
             "assignee_id": assignee_id,
             "created_by": created_by,
             "created_at": self._now,
             "updated_at": self._now,
         }
         draft = build(WorkItem, fields)
-        check_parent(draft.type, project_id, self._parent(draft.parent_id))
-        if draft.sprint_id is not None:
-            self._check_sprint(project_id, draft.sprint_id)
+        check_parent(draft.type, project_id, parent)
+        if sprint is not None:
+            check_holds_items(sprint, project_id)
         if draft.assignee_id is not None:
             self._check_user(draft.assignee_id)
-        item = draft.model_copy(update={"item_number": projects.allocate_item_number(project_id)})
-        self._conn.execute(
+        allocated = self._conn.execute(ALLOCATE_NUMBER, (project_id,)).fetchone()
+        if allocated is None:
+            raise NotFoundError("project", project_id)
+        (stored_position,) = self._conn.execute(
             INSERT,
-            (
-                item.id,
-                item.project_id,
-                item.item_number,
-                item.type,
-                item.title,
-                item.description,
-                item.status,
-                item.priority,
-                item.story_points,
-                item.position,
-                item.parent_id,
-                item.sprint_id,
-                item.assignee_id,
-                item.created_by,
-                db_time(self._now),
-                db_time(self._now),
-            ),
-        )
-        return item
+            {
+                "id": draft.id,
+                "project_id": project_id,
+                "item_number": allocated[0],
+                "type": draft.type,
+                "title": draft.title,
+                "description": draft.description,
+                "status": draft.status,
+                "priority": draft.priority,
+                "story_points": draft.story_points,
+                "position": position,
+                "parent_id": draft.parent_id,
+                "sprint_id": draft.sprint_id,
+                "assignee_id": draft.assignee_id,
+                "created_by": draft.created_by,
+                "now": db_time(self._now),
+            },
+        ).fetchone()
+        return draft.model_copy(update={"item_number": allocated[0], "position": stored_position})
 
     def find(self, item_id: str) -> WorkItem | None:
         row = self._conn.execute(SELECT_LIVE, (item_id,)).fetchone()
@@ -250,13 +261,11 @@ class WorkItemRepository:
             raise NotFoundError(ENTITY, item_id)
         return item
 
-    def get_by_key(self, display_key: str) -> WorkItem:
+    def find_by_key(self, display_key: str) -> WorkItem | None:
         """``"pm-12"`` or ``"PM-12"``: item 12 of the live project with key PM."""
         key, number = parse_display_key(display_key)
         row = self._conn.execute(SELECT_BY_KEY, (key, number)).fetchone()
-        if row is None:
-            raise NotFoundError(ENTITY, f"{key}-{number}")
-        return from_row(row)
+        return None if row is None else from_row(row)
 
     def list(self, project_id: str, filters: WorkItemFilter | None = None) -> list[WorkItem]:
         """Live items of the project, ordered by (position, item_number)."""
@@ -264,8 +273,16 @@ class WorkItemRepository:
         return [from_row(row) for row in self._conn.execute(SELECT_FILTERED, parameters)]
 
     def update(
-        self, item_id: str, expected_version: int | None, changes: Mapping[str, Any]
+        self,
+        item_id: str,
+        expected_version: int | None,
+        changes: Mapping[str, Any],
+        *,
+        parent: WorkItem | None = None,
+        sprint: Sprint | None = None,
     ) -> Updated[WorkItem]:
+        """Apply ``changes``; a new ``parent_id`` or ``sprint_id`` comes with the row the
+        caller loaded (``parent``, ``sprint``), checked here against the rules."""
         current = self.get(item_id)
         check_version(ENTITY, current, expected_version)
         new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
@@ -273,7 +290,10 @@ class WorkItemRepository:
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)
         if new.parent_id != current.parent_id or new.type != current.type:
-            parent = self._parent(new.parent_id)
+            if new.parent_id is None:
+                parent = None
+            elif parent is None or parent.id != new.parent_id:
+                parent = self.get(new.parent_id)  # e.g. the type changed under the same parent
             if new.parent_id != current.parent_id:
                 check_reparent(item_id, new.parent_id, self._parent_of)
                 check_parent(new.type, new.project_id, parent)
@@ -281,7 +301,9 @@ class WorkItemRepository:
                 children = self._conn.execute(SELECT_CHILDREN, (item_id,)).fetchall()
                 check_type_change(new.type, parent, [WorkItemType(row["type"]) for row in children])
         if new.sprint_id is not None and new.sprint_id != current.sprint_id:
-            self._check_sprint(new.project_id, new.sprint_id)
+            if sprint is None or sprint.id != new.sprint_id:
+                sprint = self._sprint(new.sprint_id)
+            check_holds_items(sprint, new.project_id)
         if new.assignee_id is not None and new.assignee_id != current.assignee_id:
             self._check_user(new.assignee_id)
         cursor = self._conn.execute(
@@ -324,29 +346,15 @@ class WorkItemRepository:
             }
         )
 
-    def _parent(self, parent_id: str | None) -> WorkItem | None:
-        return None if parent_id is None else self.get(parent_id)
-
     def _parent_of(self, item_id: str) -> str | None:
         row = self._conn.execute(SELECT_PARENT_ID, (item_id,)).fetchone()
         return None if row is None else row[0]
 
-    def _check_sprint(self, project_id: str, sprint_id: str) -> None:
+    def _sprint(self, sprint_id: str) -> Sprint:
         row = self._conn.execute(SELECT_SPRINT, (sprint_id,)).fetchone()
         if row is None:
             raise NotFoundError("sprint", sprint_id)
-        if row["project_id"] != project_id:
-            raise RuleViolationError(
-                "work_item.sprint_same_project",
-                "sprint_id",
-                "the sprint must belong to the item's project",
-            )
-        if SprintStatus(row["status"]) in _CLOSED_SPRINT:
-            raise RuleViolationError(
-                "work_item.sprint_closed",
-                "sprint_id",
-                f"items cannot be added to a {row['status']} sprint",
-            )
+        return sprint_from_row(row)
 
     def _check_user(self, user_id: str) -> None:
         if self._conn.execute(SELECT_USER, (user_id,)).fetchone() is None:

@@ -27,7 +27,7 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 
 DEFAULT_LIMIT: Final = 50
@@ -88,7 +88,7 @@ def _entity_entries(
     project_id = _project_of(uow, entity_type, ref.id)
     if project_id is not None:
         try:
-            require_role(uow, principal, project_id, Role.VIEWER)
+            access.project(uow, principal, project_id, Role.VIEWER)
         except NotFoundError as exc:  # name what was asked for, not the hidden project
             raise NotFoundError(str(entity_type), ref.id) from exc
     return uow.activity.list_for_entity(entity_type, ref.id, limit=limit, before_id=before_id)
@@ -106,7 +106,7 @@ async def list_activity(ctx: Context, cmd: commands_pb2.ListActivity) -> envelop
         if scope == "entity":
             entries = _entity_entries(uow, principal, cmd.entity, limit, before_id)
         else:
-            require_role(uow, principal, cmd.project_id, Role.VIEWER)
+            access.project(uow, principal, cmd.project_id, Role.VIEWER)
             entries = uow.activity.list_for_project(
                 cmd.project_id, limit=limit, before_id=before_id
             )

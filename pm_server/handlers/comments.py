@@ -9,19 +9,19 @@ caller cannot read is NOT_FOUND naming the id they sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
-from pm_core.errors import ForbiddenError, NotFoundError
+from pm_core.errors import ForbiddenError
 from pm_core.models import Comment
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change
-from pm_server.handlers.work_items import load_item
 from pm_server.mutations import Mutation, mutate
 
 ENTITY: Final = "comment"
@@ -34,24 +34,12 @@ def _reply(comment: Comment) -> envelope_pb2.Reply:
     )
 
 
-def _load(uow: UnitOfWork, principal: Principal, comment_id: str) -> Comment:
-    """The live comment, once the caller may read its project (else NOT_FOUND)."""
-    comment = uow.comments.get(comment_id)
-    try:
-        require_role(uow, principal, comment.project_id, Role.VIEWER)
-    except NotFoundError as exc:  # name what was asked for, not the hidden project
-        raise NotFoundError(ENTITY, comment_id) from exc
-    return comment
-
-
 async def create_comment(ctx: Context, cmd: commands_pb2.CreateComment) -> envelope_pb2.Reply:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        item = load_item(uow, principal, cmd.work_item_id, Role.EDITOR)
-        comment = uow.comments.create(
-            work_item_id=item.id, author_id=principal.user_id, body=cmd.body
-        )
+        item = access.work_item(uow, principal, cmd.work_item_id, Role.EDITOR).entity
+        comment = uow.comments.create(item=item, author_id=principal.user_id, body=cmd.body)
         change = Change(EntityType.COMMENT, Action.CREATED, comment, comment.project_id)
         return Mutation(_reply(comment), change)
 
@@ -62,10 +50,10 @@ async def edit_comment(ctx: Context, cmd: commands_pb2.EditComment) -> envelope_
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        comment = _load(uow, principal, cmd.comment_id)
+        comment = access.comment(uow, principal, cmd.comment_id, Role.VIEWER).entity
         if comment.author_id != principal.user_id:
             raise ForbiddenError("only the author may edit a comment")
-        require_role(uow, principal, comment.project_id, Role.EDITOR)
+        access.project(uow, principal, comment.project_id, Role.EDITOR)
         updated = uow.comments.edit(comment.id, cmd.expected_version or None, cmd.body)
         change = Change(
             EntityType.COMMENT,
@@ -83,9 +71,7 @@ async def delete_comment(ctx: Context, cmd: commands_pb2.DeleteComment) -> envel
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        comment = _load(uow, principal, cmd.comment_id)
-        is_author = comment.author_id == principal.user_id
-        require_role(uow, principal, comment.project_id, Role.EDITOR if is_author else Role.ADMIN)
+        comment = access.comment(uow, principal, cmd.comment_id, _delete_role(principal)).entity
         deleted = uow.comments.soft_delete(comment.id, cmd.expected_version or None)
         change = Change(EntityType.COMMENT, Action.DELETED, deleted, deleted.project_id)
         return Mutation(_reply(deleted), change)
@@ -93,11 +79,16 @@ async def delete_comment(ctx: Context, cmd: commands_pb2.DeleteComment) -> envel
     return await mutate(ctx, unit)
 
 
+def _delete_role(principal: Principal) -> Callable[[Comment], Role]:
+    """The author deletes as an editor; anyone else needs to be an admin of the project."""
+    return lambda comment: Role.EDITOR if comment.author_id == principal.user_id else Role.ADMIN
+
+
 async def list_comments(ctx: Context, cmd: commands_pb2.ListComments) -> envelope_pb2.Reply:
     principal = ctx.principal
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        item = load_item(uow, principal, cmd.work_item_id, Role.VIEWER)
+        item = access.work_item(uow, principal, cmd.work_item_id, Role.VIEWER).entity
         comments = uow.comments.list(
             item.id, limit=cmd.limit or DEFAULT_LIMIT, after_id=cmd.after_id or None
         )

@@ -13,16 +13,14 @@ from __future__ import annotations
 from typing import Final
 
 from pm_core.enums import Action, EntityType, Role
-from pm_core.errors import NotFoundError
 from pm_core.models import Dependency
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change
-from pm_server.handlers.work_items import load_item
 from pm_server.mutations import Mutation, mutate
 
 ENTITY: Final = "dependency"
@@ -39,11 +37,11 @@ async def create_dependency(ctx: Context, cmd: commands_pb2.CreateDependency) ->
     dependency_type = pb_enums.from_pb_dependency_type(cmd.type, "type")
 
     def unit(uow: UnitOfWork) -> Mutation:
-        from_item = load_item(uow, principal, cmd.from_item_id, Role.EDITOR)
-        load_item(uow, principal, cmd.to_item_id, Role.VIEWER)
+        from_item = access.work_item(uow, principal, cmd.from_item_id, Role.EDITOR)
+        to_item = access.work_item(uow, principal, cmd.to_item_id, Role.VIEWER)
         dependency = uow.dependencies.create(
-            from_item_id=from_item.id,
-            to_item_id=cmd.to_item_id,
+            from_item=from_item.entity,
+            to_item=to_item.entity,
             type=dependency_type,
             created_by=principal.user_id,
         )
@@ -57,11 +55,7 @@ async def delete_dependency(ctx: Context, cmd: commands_pb2.DeleteDependency) ->
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        current = uow.dependencies.get(cmd.dependency_id)
-        try:
-            require_role(uow, principal, current.project_id, Role.EDITOR)
-        except NotFoundError as exc:  # name what was asked for, not the hidden project
-            raise NotFoundError(ENTITY, cmd.dependency_id) from exc
+        current = access.dependency(uow, principal, cmd.dependency_id, Role.EDITOR).entity
         deleted = uow.dependencies.soft_delete(current.id)
         change = Change(EntityType.DEPENDENCY, Action.DELETED, deleted, deleted.project_id)
         return Mutation(_reply(deleted), change)
@@ -73,7 +67,7 @@ async def list_dependencies(ctx: Context, cmd: commands_pb2.ListDependencies) ->
     principal = ctx.principal
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        item = load_item(uow, principal, cmd.item_id, Role.VIEWER)
+        item = access.work_item(uow, principal, cmd.item_id, Role.VIEWER).entity
         outgoing, incoming = uow.dependencies.list_for_item(item.id)
         return envelope_pb2.Reply(
             dependencies=commands_pb2.DependencyList(

@@ -34,7 +34,8 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role, require_tenant_admin
+from pm_server import access
+from pm_server.authz import require_tenant_admin
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
@@ -61,7 +62,7 @@ def _load_for_write(uow: UnitOfWork, principal: Principal, context_id: str) -> L
         require_tenant_admin(principal)
         return context
     try:
-        require_role(uow, principal, context.project_id, Role.EDITOR)
+        access.project(uow, principal, context.project_id, Role.EDITOR)
     except NotFoundError as exc:  # name what was asked for, not the hidden project
         raise NotFoundError("llm_context", context_id) from exc
     return context
@@ -78,7 +79,7 @@ async def list_llm_context(ctx: Context, cmd: commands_pb2.ListLlmContext) -> en
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
         if project_id is not None:
-            require_role(uow, principal, project_id, Role.VIEWER)
+            access.project(uow, principal, project_id, Role.VIEWER)
         contexts = uow.llm_context.list(
             project_id=project_id,
             include_global=project_id is None or not cmd.exclude_global,
@@ -107,7 +108,7 @@ async def create_llm_context(
 
     def unit(uow: UnitOfWork) -> Mutation:
         if project_id is not None:
-            require_role(uow, principal, project_id, Role.EDITOR)
+            access.project(uow, principal, project_id, Role.EDITOR)
         context = uow.llm_context.create(
             project_id=project_id,
             context_type=context_type,

@@ -24,7 +24,7 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
@@ -41,7 +41,7 @@ async def add_member(ctx: Context, cmd: commands_pb2.AddMember) -> envelope_pb2.
     role = pb_enums.from_pb_role(cmd.role, "role")
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.ADMIN)
+        access.project(uow, principal, cmd.project_id, Role.ADMIN)
         member = uow.members.add(project_id=cmd.project_id, user_id=cmd.user_id, role=role)
         change = Change(EntityType.MEMBER, Action.CREATED, member, member.project_id)
         return Mutation(_reply(member), change)
@@ -56,7 +56,7 @@ async def change_member_role(
     role = pb_enums.from_pb_role(cmd.role, "role")
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.ADMIN)
+        access.project(uow, principal, cmd.project_id, Role.ADMIN)
         updated = uow.members.change_role(
             cmd.project_id, cmd.user_id, cmd.expected_version or None, role
         )
@@ -72,7 +72,7 @@ async def remove_member(ctx: Context, cmd: commands_pb2.RemoveMember) -> envelop
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.ADMIN)
+        access.project(uow, principal, cmd.project_id, Role.ADMIN)
         removed = uow.members.remove(cmd.project_id, cmd.user_id, cmd.expected_version or None)
         change = Change(EntityType.MEMBER, Action.DELETED, removed, cmd.project_id)
         # The removal event is the last one the removed user receives.
@@ -86,7 +86,7 @@ async def list_members(ctx: Context, cmd: commands_pb2.ListMembers) -> envelope_
     principal = ctx.principal
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        require_role(uow, principal, cmd.project_id, Role.VIEWER)
+        access.project(uow, principal, cmd.project_id, Role.VIEWER)
         return envelope_pb2.Reply(
             members=commands_pb2.MemberList(
                 members=[

@@ -11,7 +11,7 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change, deleted_along
 from pm_server.mutations import Mutation, mutate
@@ -67,7 +67,7 @@ async def _update(
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, project_id, Role.ADMIN)
+        access.project(uow, principal, project_id, Role.ADMIN)
         updated = uow.projects.update(project_id, expected_version or None, changes)
         change = Change(
             EntityType.PROJECT, Action.UPDATED, updated.entity, project_id, updated.changes
@@ -81,7 +81,7 @@ async def delete_project(ctx: Context, cmd: commands_pb2.DeleteProject) -> envel
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.ADMIN)
+        access.project(uow, principal, cmd.project_id, Role.ADMIN)
         deleted = uow.projects.soft_delete(cmd.project_id, cmd.expected_version or None)
         cascaded = uow.cascades.delete_project_rows(deleted.id)
         stop = functools.partial(ctx.hub.drop, ctx.tenant_id, deleted.id)
@@ -106,7 +106,7 @@ async def get_project(ctx: Context, cmd: commands_pb2.GetProject) -> envelope_pb
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
         project = uow.projects.get_by_key(asked) if by == "key" else uow.projects.get(asked)
         try:
-            require_role(uow, principal, project.id, Role.VIEWER)
+            access.project(uow, principal, project.id, Role.VIEWER)
         except NotFoundError as exc:  # name what was asked for, not the hidden id
             raise NotFoundError("project", asked) from exc
         return _reply(project)

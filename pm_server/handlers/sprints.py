@@ -17,14 +17,15 @@ from typing import Any
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
-from pm_core.errors import NotFoundError, ValidationError
+from pm_core.errors import ValidationError
 from pm_core.models import Sprint
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.timestamps import get_time
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
+from pm_server.access import Loaded
 from pm_server.context import Context
 from pm_server.events import Change, released_from_sprint
 from pm_server.mutations import Mutation, mutate
@@ -42,7 +43,7 @@ async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> envelop
     ends_at = get_time(cmd, "ends_at")
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.EDITOR)
+        access.project(uow, principal, cmd.project_id, Role.EDITOR)
         sprint = uow.sprints.create(
             project_id=cmd.project_id,
             name=cmd.name,
@@ -104,7 +105,7 @@ async def delete_sprint(ctx: Context, cmd: commands_pb2.DeleteSprint) -> envelop
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        _authorise(uow, principal, cmd.sprint_id)
+        project = _authorise(uow, principal, cmd.sprint_id).project
         deleted = uow.sprints.soft_delete(cmd.sprint_id, cmd.expected_version or None)
         moved = uow.cascades.release_sprint_items(deleted.id)
         change = Change(
@@ -114,8 +115,7 @@ async def delete_sprint(ctx: Context, cmd: commands_pb2.DeleteSprint) -> envelop
             deleted.project_id,
             cascaded_ids=[item.id for item in moved],
         )
-        key = uow.projects.get(deleted.project_id).key if moved else ""
-        side = released_from_sprint(moved, deleted.id, key)
+        side = released_from_sprint(moved, deleted.id, project.key)
         return Mutation(_reply(deleted), change, side_changes=side)
 
     return await mutate(ctx, unit)
@@ -126,7 +126,7 @@ async def list_sprints(ctx: Context, cmd: commands_pb2.ListSprints) -> envelope_
     statuses = [pb_enums.from_pb_sprint_status(s, "statuses") for s in cmd.statuses]
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        require_role(uow, principal, cmd.project_id, Role.VIEWER)
+        access.project(uow, principal, cmd.project_id, Role.VIEWER)
         sprints = uow.sprints.list(cmd.project_id, statuses or None)
         return envelope_pb2.Reply(
             sprints=commands_pb2.SprintList(
@@ -138,10 +138,6 @@ async def list_sprints(ctx: Context, cmd: commands_pb2.ListSprints) -> envelope_
     return await ctx.db.read(read)
 
 
-def _authorise(uow: UnitOfWork, principal: Principal, sprint_id: str) -> None:
+def _authorise(uow: UnitOfWork, principal: Principal, sprint_id: str) -> Loaded[Sprint]:
     """Editor rights on the sprint's project; an unreadable sprint does not exist."""
-    sprint = uow.sprints.get(sprint_id)
-    try:
-        require_role(uow, principal, sprint.project_id, Role.EDITOR)
-    except NotFoundError as exc:
-        raise NotFoundError("sprint", sprint_id) from exc
+    return access.sprint(uow, principal, sprint_id, Role.EDITOR)

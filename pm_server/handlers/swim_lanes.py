@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
-from pm_core.errors import NotFoundError, ValidationError
+from pm_core.errors import ValidationError
 from pm_core.models import SwimLane
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
@@ -38,16 +37,6 @@ def _reply(lane: SwimLane) -> envelope_pb2.Reply:
     )
 
 
-def _load_for_write(uow: UnitOfWork, principal: Principal, lane_id: str) -> SwimLane:
-    """The live lane, if the caller may edit its project; hidden from non-members."""
-    lane = uow.swim_lanes.get(lane_id)
-    try:
-        require_role(uow, principal, lane.project_id, Role.EDITOR)
-    except NotFoundError as exc:  # name what was asked for, not the hidden project
-        raise NotFoundError("swim_lane", lane_id) from exc
-    return lane
-
-
 async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> envelope_pb2.Reply:
     principal = ctx.principal
     status = pb_enums.from_pb_work_item_status(cmd.status, "status")
@@ -55,7 +44,7 @@ async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> en
     wip_limit = cmd.wip_limit if cmd.HasField("wip_limit") else None
 
     def unit(uow: UnitOfWork) -> Mutation:
-        require_role(uow, principal, cmd.project_id, Role.EDITOR)
+        access.project(uow, principal, cmd.project_id, Role.EDITOR)
         lane = uow.swim_lanes.create(
             project_id=cmd.project_id,
             name=cmd.name,
@@ -88,7 +77,7 @@ async def update_swim_lane(ctx: Context, cmd: commands_pb2.UpdateSwimLane) -> en
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        lane = _load_for_write(uow, principal, cmd.lane_id)
+        lane = access.swim_lane(uow, principal, cmd.lane_id, Role.EDITOR).entity
         updated = uow.swim_lanes.update(lane.id, cmd.expected_version or None, changes)
         change = Change(
             EntityType.SWIM_LANE, Action.UPDATED, updated.entity, lane.project_id, updated.changes
@@ -102,7 +91,7 @@ async def delete_swim_lane(ctx: Context, cmd: commands_pb2.DeleteSwimLane) -> en
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        lane = _load_for_write(uow, principal, cmd.lane_id)
+        lane = access.swim_lane(uow, principal, cmd.lane_id, Role.EDITOR).entity
         deleted = uow.swim_lanes.soft_delete(lane.id, cmd.expected_version or None)
         change = Change(EntityType.SWIM_LANE, Action.DELETED, deleted, deleted.project_id)
         return Mutation(_reply(deleted), change)
@@ -114,7 +103,7 @@ async def list_swim_lanes(ctx: Context, cmd: commands_pb2.ListSwimLanes) -> enve
     principal = ctx.principal
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        require_role(uow, principal, cmd.project_id, Role.VIEWER)
+        access.project(uow, principal, cmd.project_id, Role.VIEWER)
         return envelope_pb2.Reply(
             swim_lanes=commands_pb2.SwimLaneList(
                 lanes=[

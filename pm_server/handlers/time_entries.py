@@ -27,6 +27,7 @@ with the rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -39,7 +40,8 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto.timestamps import get_time
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import can_read, require_role
+from pm_server import access
+from pm_server.authz import can_read
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
@@ -59,10 +61,8 @@ async def start_timer(ctx: Context, cmd: commands_pb2.StartTimer) -> envelope_pb
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        _require_item_editor(uow, principal, cmd.work_item_id)
-        entry, stopped = uow.time_entries.start(
-            work_item_id=cmd.work_item_id, user_id=principal.user_id, note=cmd.note
-        )
+        item = access.work_item(uow, principal, cmd.work_item_id, Role.EDITOR).entity
+        entry, stopped = uow.time_entries.start(item=item, user_id=principal.user_id, note=cmd.note)
         cascaded = [] if stopped is None else [stopped.id]
         change = Change(
             EntityType.TIME_ENTRY, Action.CREATED, entry, entry.project_id, cascaded_ids=cascaded
@@ -96,9 +96,9 @@ async def create_time_entry(ctx: Context, cmd: commands_pb2.CreateTimeEntry) -> 
     ended_at = _required_time(cmd, "ended_at")
 
     def unit(uow: UnitOfWork) -> Mutation:
-        _require_item_editor(uow, principal, cmd.work_item_id)
+        item = access.work_item(uow, principal, cmd.work_item_id, Role.EDITOR).entity
         entry = uow.time_entries.create_manual(
-            work_item_id=cmd.work_item_id,
+            item=item,
             user_id=principal.user_id,
             started_at=started_at,
             ended_at=ended_at,
@@ -123,7 +123,7 @@ async def update_time_entry(ctx: Context, cmd: commands_pb2.UpdateTimeEntry) -> 
         raise ValidationError("note", "name at least one field to change")
 
     def unit(uow: UnitOfWork) -> Mutation:
-        _require_owner_or_admin(uow, principal, cmd.entry_id)
+        access.time_entry(uow, principal, cmd.entry_id, _owner_or_admin(principal))
         updated = uow.time_entries.update(cmd.entry_id, cmd.expected_version or None, changes)
         entry = updated.entity
         change = Change(
@@ -138,7 +138,7 @@ async def delete_time_entry(ctx: Context, cmd: commands_pb2.DeleteTimeEntry) -> 
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        _require_owner_or_admin(uow, principal, cmd.entry_id)
+        access.time_entry(uow, principal, cmd.entry_id, _owner_or_admin(principal))
         deleted = uow.time_entries.soft_delete(cmd.entry_id, cmd.expected_version or None)
         change = Change(EntityType.TIME_ENTRY, Action.DELETED, deleted, deleted.project_id)
         return Mutation(_reply(deleted), change)
@@ -205,27 +205,13 @@ def _required_time(cmd: commands_pb2.CreateTimeEntry, field: str) -> datetime:
     return value
 
 
-def _require_item_editor(uow: UnitOfWork, principal: Principal, item_id: str) -> None:
-    """Editor rights on the item's project; an unreadable item does not exist."""
-    item = uow.work_items.get(item_id)
-    try:
-        require_role(uow, principal, item.project_id, Role.EDITOR)
-    except NotFoundError as exc:
-        raise NotFoundError("work_item", item_id) from exc
-
-
-def _require_owner_or_admin(uow: UnitOfWork, principal: Principal, entry_id: str) -> None:
+def _owner_or_admin(principal: Principal) -> Callable[[TimeEntry], Role]:
     """The entry's own user while an editor of its project, or an admin of the project.
 
     A user removed from the project (or demoted to viewer) no longer changes entries
     there: NOT_FOUND when they cannot read the project, FORBIDDEN otherwise.
     """
-    entry = uow.time_entries.get(entry_id)
-    required = Role.EDITOR if entry.user_id == principal.user_id else Role.ADMIN
-    try:
-        require_role(uow, principal, entry.project_id, required)
-    except NotFoundError as exc:
-        raise NotFoundError("time_entry", entry_id) from exc
+    return lambda entry: Role.EDITOR if entry.user_id == principal.user_id else Role.ADMIN
 
 
 def _require_list_scope(
@@ -237,8 +223,6 @@ def _require_list_scope(
             "project_id", "name a project_id or work_item_id to list other users' entries"
         )
     if work_item_id is not None:
-        item = uow.work_items.find(work_item_id)
-        if item is None or not can_read(uow, principal, item.project_id):
-            raise NotFoundError("work_item", work_item_id)
+        access.readable_item(uow, principal, work_item_id)
     if project_id is not None and not can_read(uow, principal, project_id):
         raise NotFoundError("project", project_id)

@@ -19,13 +19,13 @@ from typing import Any, Final
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
-from pm_core.models import WorkItem
+from pm_core.models import Project, Sprint, WorkItem
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import can_read, require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change, deleted_along
 from pm_server.mutations import Mutation, mutate
@@ -35,42 +35,27 @@ ENTITY: Final = "work_item"
 DEFAULT_LIMIT: Final = 500
 
 
-def load_item(uow: UnitOfWork, principal: Principal, item_id: str, required: Role) -> WorkItem:
-    """The live item, once ``principal`` holds ``required`` in its project.
-
-    NOT_FOUND names the item (never its hidden project) when it does not exist
-    or the caller is not a member of its project.
-    """
-    item = uow.work_items.get(item_id)
-    try:
-        require_role(uow, principal, item.project_id, required)
-    except NotFoundError as exc:
-        raise NotFoundError(ENTITY, item_id) from exc
-    return item
-
-
 def _reply(item: WorkItem, project_key: str) -> envelope_pb2.Reply:
     return envelope_pb2.Reply(
         work_item=commands_pb2.WorkItemReply(item=pb_entities.work_item_to_pb(item, project_key))
     )
 
 
-def _check_visible(uow: UnitOfWork, principal: Principal, changes: dict[str, Any]) -> None:
-    """A parent or sprint in a project the caller cannot read does not exist for them.
+def _referenced(
+    uow: UnitOfWork, principal: Principal, project: Project, changes: dict[str, Any]
+) -> tuple[WorkItem | None, Sprint | None]:
+    """The parent and sprint a create or update names, loaded for the repository.
 
-    Everything else about them (same project, type, sprint status) is the
-    repository's to check.
+    One in a project the caller cannot read does not exist for them; whether
+    it fits (same project, type, sprint status) is the repository's to check.
     """
     parent_id = changes.get("parent_id")
-    if parent_id is not None:
-        parent = uow.work_items.find(parent_id)
-        if parent is None or not can_read(uow, principal, parent.project_id):
-            raise NotFoundError(ENTITY, parent_id)
     sprint_id = changes.get("sprint_id")
-    if sprint_id is not None:
-        sprint = uow.sprints.find(sprint_id)
-        if sprint is None or not can_read(uow, principal, sprint.project_id):
-            raise NotFoundError("sprint", sprint_id)
+    parent = None if parent_id is None else access.readable_item(uow, principal, parent_id, project)
+    sprint = (
+        None if sprint_id is None else access.readable_sprint(uow, principal, sprint_id, project)
+    )
+    return parent, sprint
 
 
 def _id_or_none(value: str) -> str | None:
@@ -93,15 +78,20 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> en
         ),
         "story_points": cmd.story_points if cmd.HasField("story_points") else None,
         "position": cmd.position if cmd.HasField("position") else None,
-        "parent_id": _id_or_none(cmd.parent_id),
-        "sprint_id": _id_or_none(cmd.sprint_id),
         "assignee_id": _id_or_none(cmd.assignee_id),
     }
+    references = {"parent_id": _id_or_none(cmd.parent_id), "sprint_id": _id_or_none(cmd.sprint_id)}
 
     def unit(uow: UnitOfWork) -> Mutation:
-        project = require_role(uow, principal, cmd.project_id, Role.EDITOR)
-        _check_visible(uow, principal, fields)
-        item = uow.work_items.create(project_id=project.id, created_by=principal.user_id, **fields)
+        project = access.project(uow, principal, cmd.project_id, Role.EDITOR)
+        parent, sprint = _referenced(uow, principal, project, references)
+        item = uow.work_items.create(
+            project_id=project.id,
+            created_by=principal.user_id,
+            parent=parent,
+            sprint=sprint,
+            **fields,
+        )
         change = Change(
             EntityType.WORK_ITEM, Action.CREATED, item, project.id, project_key=project.key
         )
@@ -144,11 +134,13 @@ async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> en
     changes = _update_changes(cmd)
 
     def unit(uow: UnitOfWork) -> Mutation:
-        item = load_item(uow, principal, cmd.item_id, Role.EDITOR)
-        _check_visible(uow, principal, changes)
-        project = uow.projects.get(item.project_id)
+        loaded = access.work_item(uow, principal, cmd.item_id, Role.EDITOR)
+        project = loaded.project
+        parent, sprint = _referenced(uow, principal, project, changes)
         try:
-            updated = uow.work_items.update(item.id, cmd.expected_version or None, changes)
+            updated = uow.work_items.update(
+                cmd.item_id, cmd.expected_version or None, changes, parent=parent, sprint=sprint
+            )
         except ConflictError as exc:
             exc.project_key = project.key  # so the current item carries its display key
             raise
@@ -169,8 +161,8 @@ async def delete_work_item(ctx: Context, cmd: commands_pb2.DeleteWorkItem) -> en
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        item = load_item(uow, principal, cmd.item_id, Role.EDITOR)
-        project = uow.projects.get(item.project_id)
+        loaded = access.work_item(uow, principal, cmd.item_id, Role.EDITOR)
+        project, item = loaded.project, loaded.entity
         deleted = uow.work_items.soft_delete(item.id, cmd.expected_version or None)
         cascaded = uow.cascades.delete_item_rows(item.id)
         change = Change(
@@ -195,19 +187,10 @@ async def get_work_item(ctx: Context, cmd: commands_pb2.GetWorkItem) -> envelope
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
         if by == "display_key":
-            try:
-                found = uow.work_items.get_by_key(asked)
-            except NotFoundError as exc:
-                raise NotFoundError(ENTITY, asked) from exc
-            except ValidationError as exc:
-                raise ValidationError("display_key", exc.message) from exc
+            loaded = access.work_item_by_key(uow, principal, asked, Role.VIEWER)
         else:
-            found = uow.work_items.get(asked)
-        try:
-            require_role(uow, principal, found.project_id, Role.VIEWER)
-        except NotFoundError as exc:  # name what was asked for, not the hidden project
-            raise NotFoundError(ENTITY, asked) from exc
-        return _reply(found, uow.projects.get(found.project_id).key)
+            loaded = access.work_item(uow, principal, asked, Role.VIEWER)
+        return _reply(loaded.entity, loaded.project.key)
 
     return await ctx.db.read(read)
 
@@ -265,7 +248,7 @@ async def list_work_items(ctx: Context, cmd: commands_pb2.ListWorkItems) -> enve
     filters = _list_filter(cmd)
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
-        project = require_role(uow, principal, cmd.project_id, Role.VIEWER)
+        project = access.project(uow, principal, cmd.project_id, Role.VIEWER)
         _check_anchors(uow, project.id, (filters.descendants_of, filters.ancestors_of))
         items = uow.work_items.list(project.id, filters)
         full = len(items) == filters.limit

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -47,6 +47,9 @@ NOT_EXPORTED = {
 }
 #: Compared by a round trip: everything but where and when the export was taken.
 CONTENT = ("format", "version", "schema_version", "meta", "tables")
+
+
+T = TypeVar("T")
 
 
 def content(document: dict[str, Any]) -> str:
@@ -231,8 +234,8 @@ class Filler:
                     status=self.draw(st.sampled_from(WorkItemStatus)),
                     priority=self.draw(st.sampled_from(Priority)),
                     story_points=self.draw(st.none() | st.integers(0, 1000)),
-                    parent_id=self.pick(items),
-                    sprint_id=self.pick(sprints),
+                    parent=_find(uow.work_items.find, self.pick(items)),
+                    sprint=_find(uow.sprints.find, self.pick(sprints)),
                     assignee_id=self.draw(st.none() | st.sampled_from(self.users)),
                     position=self.draw(
                         st.none() | st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
@@ -254,7 +257,7 @@ class Filler:
         for _ in range(self.draw(st.integers(0, 5))):
             comment = self.do(
                 lambda uow: uow.comments.create(
-                    work_item_id=self.some(items),
+                    item=uow.work_items.get(self.some(items)),
                     author_id=self.user(),
                     body=self.draw(TEXT.filter(str.strip)),
                 )
@@ -265,7 +268,7 @@ class Filler:
             started = ended - timedelta(seconds=self.draw(st.integers(1, 86_400)))
             entry = self.do(
                 lambda uow, s, e: uow.time_entries.create_manual(
-                    work_item_id=self.some(items),
+                    item=uow.work_items.get(self.some(items)),
                     user_id=self.user(),
                     started_at=s,
                     ended_at=e,
@@ -277,14 +280,18 @@ class Filler:
             self.keep("time_entry", entry)
         if self.draw(st.booleans()):
             user = self.user()
-            self.do(lambda uow: uow.time_entries.start(work_item_id=self.some(items), user_id=user))
+            self.do(
+                lambda uow: uow.time_entries.start(
+                    item=uow.work_items.get(self.some(items)), user_id=user
+                )
+            )
             if self.draw(st.booleans()):
                 self.do(lambda uow: uow.time_entries.stop(user))
         for _ in range(self.draw(st.integers(0, 5))):
             dependency = self.do(
                 lambda uow: uow.dependencies.create(
-                    from_item_id=self.some(items),
-                    to_item_id=self.some(items),
+                    from_item=uow.work_items.get(self.some(items)),
+                    to_item=uow.work_items.get(self.some(items)),
                     type=self.draw(st.sampled_from(DependencyType)),
                     created_by=self.user(),
                 )
@@ -436,19 +443,19 @@ def document(tmp_path: Path) -> dict[str, Any]:
         type=WorkItemType.STORY,
         title="Story",
         created_by=user.id,
-        parent_id=epic.id,
-        sprint_id=sprint.id,
+        parent=epic,
+        sprint=sprint,
     )
-    comment = uow.comments.create(work_item_id=story.id, author_id=user.id, body="hi")
+    comment = uow.comments.create(item=story, author_id=user.id, body="hi")
     uow.comments.soft_delete(comment.id, None)
     uow.time_entries.create_manual(
-        work_item_id=story.id,
+        item=story,
         user_id=user.id,
         started_at=START - timedelta(hours=2),
         ended_at=START - timedelta(hours=1),
     )
     uow.dependencies.create(
-        from_item_id=epic.id, to_item_id=story.id, type=DependencyType.BLOCKS, created_by=user.id
+        from_item=epic, to_item=story, type=DependencyType.BLOCKS, created_by=user.id
     )
     uow.swim_lanes.create_defaults(project.id)
     uow.activity.record(
@@ -666,3 +673,8 @@ def test_export_of_a_tenant_written_by_a_newer_pm_is_refused(tmp_path: Path) -> 
     conn.close()
     with pytest.raises(SchemaTooNewError, match="schema version 999 is newer"):
         export.export_tenant(TenantPaths(tmp_path), "future")
+
+
+def _find(find: Callable[[str], T | None], row_id: str | None) -> T | None:
+    """The live row ``row_id`` names (None for no id, or a row no longer live)."""
+    return None if row_id is None else find(row_id)

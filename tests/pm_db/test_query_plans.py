@@ -18,9 +18,9 @@ import pytest
 from pm_core.enums import WorkItemStatus
 from pm_db.migrator import load_migrations, migrate
 from pm_db.repositories.work_items import (
+    INSERT,
     SELECT_BY_KEY,
     SELECT_FILTERED,
-    SELECT_NEXT_POSITION,
     WorkItemFilter,
 )
 
@@ -38,8 +38,17 @@ def plan(conn: sqlite3.Connection, sql: str, parameters: Any) -> str:
     return "\n".join(row[3] for row in rows)
 
 
-def test_next_position_is_an_index_probe(conn: sqlite3.Connection) -> None:
-    text = plan(conn, SELECT_NEXT_POSITION, ("p",))
+def test_next_position_in_a_create_is_an_index_probe(conn: sqlite3.Connection) -> None:
+    parameters = (
+        dict.fromkeys(
+            ("id", "project_id", "item_number", "type", "title", "description", "status"), "x"
+        )
+        | dict.fromkeys(
+            ("priority", "story_points", "position", "parent_id", "sprint_id", "assignee_id"), None
+        )
+        | {"created_by": "u", "now": "t"}
+    )
+    text = plan(conn, INSERT, parameters)
     assert "USING INDEX work_items_order" in text or "COVERING INDEX work_items_order" in text
 
 

@@ -50,7 +50,7 @@ def insert_running(conn: sqlite3.Connection, now: datetime, item: WorkItem, user
 
 
 def test_start_timer_creates_running_entry(entries, item, user, now) -> None:
-    entry, stopped = entries.start(work_item_id=item.id, user_id=user.id, note="coding")
+    entry, stopped = entries.start(item=item, user_id=user.id, note="coding")
 
     assert stopped is None
     assert entry.running
@@ -60,12 +60,10 @@ def test_start_timer_creates_running_entry(entries, item, user, now) -> None:
 
 
 def test_start_timer_stops_the_previous_one(conn, now, item, other_item, user) -> None:
-    first, _ = TimeEntryRepository(conn, now).start(work_item_id=item.id, user_id=user.id)
+    first, _ = TimeEntryRepository(conn, now).start(item=item, user_id=user.id)
     later = now + HOUR
 
-    second, stopped = TimeEntryRepository(conn, later).start(
-        work_item_id=other_item.id, user_id=user.id
-    )
+    second, stopped = TimeEntryRepository(conn, later).start(item=other_item, user_id=user.id)
 
     assert stopped is not None
     assert (stopped.id, stopped.ended_at, stopped.version) == (first.id, later, 2)
@@ -79,9 +77,9 @@ def test_start_timer_stops_the_previous_one(conn, now, item, other_item, user) -
 
 
 def test_start_timer_twice_in_one_unit_stops_with_zero_duration(entries, item, user) -> None:
-    first, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    first, _ = entries.start(item=item, user_id=user.id)
 
-    _, stopped = entries.start(work_item_id=item.id, user_id=user.id)
+    _, stopped = entries.start(item=item, user_id=user.id)
 
     assert stopped is not None
     assert stopped.ended_at == stopped.started_at
@@ -89,20 +87,12 @@ def test_start_timer_twice_in_one_unit_stops_with_zero_duration(entries, item, u
 
 
 def test_timers_of_different_users_run_side_by_side(entries, item, user, bob) -> None:
-    mine, _ = entries.start(work_item_id=item.id, user_id=user.id)
-    theirs, stopped = entries.start(work_item_id=item.id, user_id=bob.id)
+    mine, _ = entries.start(item=item, user_id=user.id)
+    theirs, stopped = entries.start(item=item, user_id=bob.id)
 
     assert stopped is None
     assert entries.running(user.id) == mine
     assert entries.running(bob.id) == theirs
-
-
-def test_start_timer_on_unknown_item_not_found_and_keeps_running_timer(entries, item, user):
-    running, _ = entries.start(work_item_id=item.id, user_id=user.id)
-
-    with pytest.raises(NotFoundError):
-        entries.start(work_item_id="nope", user_id=user.id)
-    assert entries.running(user.id) == running
 
 
 def test_database_refuses_a_second_running_timer(conn, now, item, user, bob) -> None:
@@ -114,17 +104,17 @@ def test_database_refuses_a_second_running_timer(conn, now, item, user, bob) -> 
 
 
 def test_racing_start_is_refused_as_one_running_rule(monkeypatch, entries, item, user) -> None:
-    entries.start(work_item_id=item.id, user_id=user.id)
+    entries.start(item=item, user_id=user.id)
     # Another writer's timer that this unit did not see when it looked.
     monkeypatch.setattr(entries, "running", lambda user_id: None)
 
     with pytest.raises(RuleViolationError) as info:
-        entries.start(work_item_id=item.id, user_id=user.id)
+        entries.start(item=item, user_id=user.id)
     assert (info.value.rule, info.value.field) == ("timer.one_running", "user_id")
 
 
 def test_stop_timer_ends_it_now(conn, now, entries, item, user) -> None:
-    started, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    started, _ = entries.start(item=item, user_id=user.id)
     later = now + 2 * HOUR
 
     stopped = TimeEntryRepository(conn, later).stop(user.id)
@@ -138,7 +128,7 @@ def test_stop_timer_ends_it_now(conn, now, entries, item, user) -> None:
 
 def test_create_manual_entry_reads_back_equal(entries, item, user, now) -> None:
     created = entries.create_manual(
-        work_item_id=item.id,
+        item=item,
         user_id=user.id,
         started_at=now - 3 * HOUR,
         ended_at=now - HOUR,
@@ -156,7 +146,7 @@ def test_create_manual_entry_in_other_zone_is_stored_in_utc(entries, item, user,
     start = (now - 3 * HOUR).astimezone(plus_two)
 
     created = entries.create_manual(
-        work_item_id=item.id, user_id=user.id, started_at=start, ended_at=start + HOUR
+        item=item, user_id=user.id, started_at=start, ended_at=start + HOUR
     )
 
     assert created.started_at.utcoffset() == timedelta(0)
@@ -168,7 +158,7 @@ def test_update_to_the_same_instants_in_another_zone_changes_nothing(
     entries, item, user, now
 ) -> None:
     created = entries.create_manual(
-        work_item_id=item.id, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
+        item=item, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
     )
     plus_two = timezone(timedelta(hours=2))
     same = {
@@ -194,7 +184,7 @@ def test_update_to_the_same_instants_in_another_zone_changes_nothing(
 def test_create_manual_entry_breaking_a_rule_is_refused(entries, item, user, now, start, end, rule):
     with pytest.raises(RuleViolationError) as info:
         entries.create_manual(
-            work_item_id=item.id, user_id=user.id, started_at=now + start, ended_at=now + end
+            item=item, user_id=user.id, started_at=now + start, ended_at=now + end
         )
     assert (info.value.rule, info.value.field) == (rule, "ended_at")
     assert entries.list(user_id=user.id) == []
@@ -204,15 +194,13 @@ def test_create_manual_entry_with_naive_time_is_refused(entries, item, user, now
     naive = now.replace(tzinfo=None)
 
     with pytest.raises(ValidationError) as info:
-        entries.create_manual(
-            work_item_id=item.id, user_id=user.id, started_at=naive - HOUR, ended_at=now
-        )
+        entries.create_manual(item=item, user_id=user.id, started_at=naive - HOUR, ended_at=now)
     assert info.value.field == "started_at"
 
 
 def test_update_stopped_entry_rechecks_times(entries, item, user, now) -> None:
     created = entries.create_manual(
-        work_item_id=item.id, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
+        item=item, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
     )
 
     updated = entries.update(created.id, 1, {"ended_at": now - 2 * HOUR, "note": "shorter"})
@@ -229,7 +217,7 @@ def test_update_stopped_entry_rechecks_times(entries, item, user, now) -> None:
 
 
 def test_update_note_of_zero_length_timer_entry_is_allowed(entries, item, user) -> None:
-    first, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    first, _ = entries.start(item=item, user_id=user.id)
     entries.stop(user.id)
 
     updated = entries.update(first.id, 2, {"note": "oops, started by mistake"})
@@ -239,7 +227,7 @@ def test_update_note_of_zero_length_timer_entry_is_allowed(entries, item, user) 
 
 
 def test_update_running_entry_may_change_only_start_and_note(entries, item, user, now) -> None:
-    running, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    running, _ = entries.start(item=item, user_id=user.id)
 
     updated = entries.update(running.id, 1, {"started_at": now - HOUR, "note": "earlier"})
     assert entries.running(user.id) == updated.entity
@@ -254,7 +242,7 @@ def test_update_running_entry_may_change_only_start_and_note(entries, item, user
 
 
 def test_update_time_entry_with_stale_version_conflicts(entries, item, user) -> None:
-    running, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    running, _ = entries.start(item=item, user_id=user.id)
     current = entries.update(running.id, 1, {"note": "a"}).entity
 
     with pytest.raises(ConflictError) as info:
@@ -264,7 +252,7 @@ def test_update_time_entry_with_stale_version_conflicts(entries, item, user) -> 
 
 
 def test_soft_delete_time_entry_hides_it_and_frees_the_timer(conn, entries, item, user, now):
-    running, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    running, _ = entries.start(item=item, user_id=user.id)
 
     deleted = entries.soft_delete(running.id, 1)
 
@@ -273,12 +261,12 @@ def test_soft_delete_time_entry_hides_it_and_frees_the_timer(conn, entries, item
     assert entries.running(user.id) is None
     row = conn.execute("SELECT deleted_at FROM time_entries WHERE id = ?", (running.id,)).fetchone()
     assert row["deleted_at"] == db_time(now)
-    _, stopped = entries.start(work_item_id=item.id, user_id=user.id)
+    _, stopped = entries.start(item=item, user_id=user.id)
     assert stopped is None
 
 
 def test_soft_delete_time_entry_with_stale_version_conflicts(entries, item, user) -> None:
-    running, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    running, _ = entries.start(item=item, user_id=user.id)
     entries.update(running.id, 1, {"note": "a"})
 
     with pytest.raises(ConflictError):
@@ -292,7 +280,7 @@ def test_list_time_entries_newest_first_with_filters_and_paging(
     def log(work_item: WorkItem, who: User, hours_ago: int):
         start = now - hours_ago * HOUR
         return entries.create_manual(
-            work_item_id=work_item.id, user_id=who.id, started_at=start, ended_at=start + HOUR
+            item=work_item, user_id=who.id, started_at=start, ended_at=start + HOUR
         )
 
     oldest = log(item, user, 9)
@@ -321,7 +309,7 @@ def test_time_entry_on_unknown_item_is_refused_by_database(conn, now, project, u
 
 
 def test_hard_delete_of_work_item_removes_its_time_entries(conn, entries, item, user) -> None:
-    running, _ = entries.start(work_item_id=item.id, user_id=user.id)
+    running, _ = entries.start(item=item, user_id=user.id)
 
     conn.execute("DELETE FROM work_items WHERE id = ?", (item.id,))
 

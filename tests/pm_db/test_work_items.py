@@ -26,6 +26,7 @@ from pm_db.cascades import Cascades
 from pm_db.codec import db_time, new_id
 from pm_db.repositories.comments import CommentRepository
 from pm_db.repositories.dependencies import DependencyRepository
+from pm_db.repositories.sprints import SprintRepository
 from pm_db.repositories.time_entries import TimeEntryRepository
 from pm_db.repositories.work_items import WorkItemFilter, WorkItemRepository
 from pm_db.unit_of_work import UnitOfWork
@@ -151,9 +152,7 @@ def test_create_work_item_under_wrong_parent_type_is_refused(
     above = items.create(project_id=project.id, type=parent, title="p", created_by=user.id)
 
     with pytest.raises(HierarchyError) as info:
-        items.create(
-            project_id=project.id, type=child, title="c", created_by=user.id, parent_id=above.id
-        )
+        items.create(project_id=project.id, type=child, title="c", created_by=user.id, parent=above)
     assert (info.value.rule, info.value.field) == (rule, "parent_id")
 
 
@@ -163,25 +162,8 @@ def test_create_work_item_under_parent_of_other_project_is_refused(
     epic = items.create(project_id=other_project.id, type=EPIC, title="e", created_by=user.id)
 
     with pytest.raises(HierarchyError) as info:
-        items.create(
-            project_id=project.id, type=STORY, title="s", created_by=user.id, parent_id=epic.id
-        )
+        items.create(project_id=project.id, type=STORY, title="s", created_by=user.id, parent=epic)
     assert info.value.rule == "hierarchy.same_project"
-
-
-def test_create_work_item_under_unknown_or_deleted_parent_not_found(items, project, user) -> None:
-    epic = items.create(project_id=project.id, type=EPIC, title="e", created_by=user.id)
-    items.soft_delete(epic.id, epic.version)
-
-    for parent_id in ("nope", epic.id):
-        with pytest.raises(NotFoundError):
-            items.create(
-                project_id=project.id,
-                type=STORY,
-                title="s",
-                created_by=user.id,
-                parent_id=parent_id,
-            )
 
 
 @pytest.mark.parametrize("status", ["completed", "cancelled"])
@@ -190,7 +172,11 @@ def test_create_work_item_in_closed_sprint_is_refused(conn, now, items, project,
 
     with pytest.raises(RuleViolationError) as info:
         items.create(
-            project_id=project.id, type=TASK, title="t", created_by=user.id, sprint_id=sprint_id
+            project_id=project.id,
+            type=TASK,
+            title="t",
+            created_by=user.id,
+            sprint=SprintRepository(conn, now).get(sprint_id),
         )
     assert (info.value.rule, info.value.field) == ("work_item.sprint_closed", "sprint_id")
 
@@ -202,7 +188,11 @@ def test_create_work_item_in_sprint_of_other_project_is_refused(
 
     with pytest.raises(RuleViolationError) as info:
         items.create(
-            project_id=project.id, type=TASK, title="t", created_by=user.id, sprint_id=sprint_id
+            project_id=project.id,
+            type=TASK,
+            title="t",
+            created_by=user.id,
+            sprint=SprintRepository(conn, now).get(sprint_id),
         )
     assert info.value.field == "sprint_id"
 
@@ -211,18 +201,17 @@ def test_create_work_item_in_open_sprint_succeeds(conn, now, items, project, use
     sprint_id = make_sprint(conn, now, project.id, "active")
 
     item = items.create(
-        project_id=project.id, type=TASK, title="t", created_by=user.id, sprint_id=sprint_id
+        project_id=project.id,
+        type=TASK,
+        title="t",
+        created_by=user.id,
+        sprint=SprintRepository(conn, now).get(sprint_id),
     )
 
     assert items.get(item.id).sprint_id == sprint_id
 
 
-def test_create_work_item_with_unknown_sprint_or_assignee_not_found(uow, items, project, user):
-    with pytest.raises(NotFoundError) as info:
-        items.create(
-            project_id=project.id, type=TASK, title="t", created_by=user.id, sprint_id="nope"
-        )
-    assert info.value.entity == "sprint"
+def test_create_work_item_with_unknown_assignee_not_found(uow, items, project, user):
     gone = uow.users.upsert(user_id="u-gone", display_name="Gone")
     soft_delete_user(uow, gone.id)
     for assignee_id in ("nope", gone.id):
@@ -237,23 +226,22 @@ def test_create_work_item_with_unknown_sprint_or_assignee_not_found(uow, items, 
         assert info.value.entity == "user"
 
 
-def test_get_by_key_accepts_lower_case(items, project, user) -> None:
+def test_find_by_key_accepts_lower_case(items, project, user) -> None:
     items.create(project_id=project.id, type=TASK, title="one", created_by=user.id)
     second = items.create(project_id=project.id, type=TASK, title="two", created_by=user.id)
 
-    assert items.get_by_key("pm-2") == second
-    assert items.get_by_key("PM-2") == second
+    assert items.find_by_key("pm-2") == second
+    assert items.find_by_key("PM-2") == second
 
 
-def test_get_by_key_of_missing_or_deleted_item_not_found(items, project, user) -> None:
+def test_find_by_key_of_missing_or_deleted_item_finds_nothing(items, project, user) -> None:
     item = items.create(project_id=project.id, type=TASK, title="one", created_by=user.id)
     items.soft_delete(item.id, item.version)
 
     for key in ("PM-1", "PM-9", "XX-1"):
-        with pytest.raises(NotFoundError):
-            items.get_by_key(key)
+        assert items.find_by_key(key) is None
     with pytest.raises(ValidationError):
-        items.get_by_key("PM-")
+        items.find_by_key("PM-")
 
 
 @pytest.fixture
@@ -261,7 +249,7 @@ def board(
     conn, now, items: WorkItemRepository, project, other_project, user, bob
 ) -> dict[str, WorkItem]:
     """E1 > S1 > (T1 done, T2), E1 > S2; orphan T3; one item in another project."""
-    sprint = make_sprint(conn, now, project.id, "active")
+    sprint = SprintRepository(conn, now).get(make_sprint(conn, now, project.id, "active"))
 
     def add(name: str, type_: WorkItemType, **fields: Any) -> WorkItem:
         return items.create(
@@ -270,12 +258,10 @@ def board(
 
     made: dict[str, WorkItem] = {}
     made["E1"] = add("E1", EPIC)
-    made["S1"] = add("S1", STORY, parent_id=made["E1"].id, sprint_id=sprint, assignee_id=user.id)
-    made["T1"] = add(
-        "T1", TASK, parent_id=made["S1"].id, status=WorkItemStatus.DONE, assignee_id=bob.id
-    )
-    made["T2"] = add("T2", TASK, parent_id=made["S1"].id, status=WorkItemStatus.IN_PROGRESS)
-    made["S2"] = add("S2", STORY, parent_id=made["E1"].id, sprint_id=sprint)
+    made["S1"] = add("S1", STORY, parent=made["E1"], sprint=sprint, assignee_id=user.id)
+    made["T1"] = add("T1", TASK, parent=made["S1"], status=WorkItemStatus.DONE, assignee_id=bob.id)
+    made["T2"] = add("T2", TASK, parent=made["S1"], status=WorkItemStatus.IN_PROGRESS)
+    made["S2"] = add("S2", STORY, parent=made["E1"], sprint=sprint)
     made["T3"] = add("T3", TASK, status=WorkItemStatus.TODO)
     items.create(project_id=other_project.id, type=TASK, title="elsewhere", created_by=user.id)
     return made
@@ -452,10 +438,10 @@ def test_soft_delete_with_live_children_is_blocked(items, board) -> None:
 
 def test_soft_delete_work_item_keeps_row_and_cascades(conn, now, items, project, user, board):
     t2, t3 = board["T2"], board["T3"]
-    comment = CommentRepository(conn, now).create(work_item_id=t2.id, author_id=user.id, body="x")
-    entry, _ = TimeEntryRepository(conn, now).start(work_item_id=t2.id, user_id=user.id)
+    comment = CommentRepository(conn, now).create(item=t2, author_id=user.id, body="x")
+    entry, _ = TimeEntryRepository(conn, now).start(item=t2, user_id=user.id)
     dependency = DependencyRepository(conn, now).create(
-        from_item_id=t3.id, to_item_id=t2.id, type=DependencyType.BLOCKS, created_by=user.id
+        from_item=t3, to_item=t2, type=DependencyType.BLOCKS, created_by=user.id
     )
     later = now + timedelta(minutes=5)
 

@@ -44,7 +44,8 @@ class Mirror:
 
 
 def _row(kind: str, entity: Message) -> tuple[str, int, bytes]:
-    return kind, getattr(entity, "version"), entity.SerializeToString(deterministic=True)
+    version: int = getattr(entity, "version")  # noqa: B009 - not on Message, on each entity
+    return kind, version, entity.SerializeToString(deterministic=True)
 
 
 async def snapshot(client: WsClient, project_id: str, item_ids: list[str]) -> Mirror:
@@ -112,10 +113,10 @@ async def test_a_client_applying_events_keeps_the_items_a_deleted_sprint_release
 
     server_rows = (await snapshot(b.vic, b.project.id, [])).rows
     assert mirror.rows == server_rows
-    assert sprint.id not in mirror.rows and reply.sprint.sprint.HasField("deleted_at")
+    assert sprint.id not in mirror.rows
+    assert reply.sprint.sprint.HasField("deleted_at")
     for item in in_sprint:
-        kind, version, _ = mirror.rows[item.id]
-        assert version == item.version + 1
+        assert mirror.rows[item.id][1] == item.version + 1
     assert mirror.rows[outside.id][1] == outside.version
     released = [e for e in events if e.entity_type == entities_pb2.ENTITY_TYPE_WORK_ITEM]
     assert sorted(e.entity_id for e in released) == sorted(item.id for item in in_sprint)
@@ -177,7 +178,8 @@ async def test_a_client_applying_events_drops_what_a_deleted_item_took_along(
         kind = event.WhichOneof("entity")
         assert kind is not None
         entity = getattr(event, kind)
-        assert entity.HasField("deleted_at") and entity.version == 2, kind
+        assert entity.HasField("deleted_at"), kind
+        assert entity.version == 2, kind
 
 
 async def test_every_row_of_a_deleted_project_has_its_own_delete_event(server: Server) -> None:

@@ -237,8 +237,11 @@ class Legit:
             )
             assert reply.work_item.item.id == item_id
             assert reply.work_item.item.HasField("deleted_at")
+            gone = sorted(k for k, v in self.comments.items() if v[0] == item_id)
             self.comments = {k: v for k, v in self.comments.items() if v[0] != item_id}
             self.writes.append((item_id, E.ACTION_DELETED))
+            # Each comment the delete took along has a delete event of its own, in id order.
+            self.writes.extend((comment_id, E.ACTION_DELETED) for comment_id in gone)
         elif op.op == "list":
             await self.check_list()
         elif op.op == "check_board":

@@ -1,0 +1,158 @@
+"""Authorising loaders: one per aggregate, the only way a handler loads what a command names.
+
+Each loader reads the row, checks the caller's role in the row's project
+(:func:`pm_server.authz.require_role`, which reads the project and the
+caller's membership in one query) and returns both, so the handler never
+reads the project again. What the caller cannot read does not exist for
+them: a missing row, and a row of a project they are not a member of, are
+both NOT_FOUND naming the id the caller sent (never the hidden project). A
+member whose role is too low gets FORBIDDEN naming the role required.
+
+``required`` is a role, or a function of the loaded row for rules such as
+"the author as an editor, anyone else as an admin".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Generic, Protocol, TypeVar
+
+from pm_auth.tokens import Principal
+from pm_core.enums import Role
+from pm_core.errors import NotFoundError, ValidationError
+from pm_core.models import (
+    Comment,
+    Dependency,
+    Project,
+    Sprint,
+    SwimLane,
+    TimeEntry,
+    WorkItem,
+)
+from pm_db.unit_of_work import UnitOfWork
+from pm_server.authz import can_read, require_role
+
+
+class _InAProject(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def project_id(self) -> str: ...
+
+
+E = TypeVar("E", bound=_InAProject)
+Required = Role | Callable[[E], Role]
+
+WORK_ITEM: Final = "work_item"
+SPRINT: Final = "sprint"
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded(Generic[E]):
+    """A row the caller may act on, and its (live) project."""
+
+    entity: E
+    project: Project
+
+
+def project(uow: UnitOfWork, principal: Principal, project_id: str, required: Role) -> Project:
+    """The live project, once the caller holds ``required`` in it."""
+    return require_role(uow, principal, project_id, required)
+
+
+def work_item(
+    uow: UnitOfWork, principal: Principal, item_id: str, required: Required[WorkItem]
+) -> Loaded[WorkItem]:
+    return _authorised(uow, principal, WORK_ITEM, item_id, uow.work_items.find(item_id), required)
+
+
+def work_item_by_key(
+    uow: UnitOfWork, principal: Principal, display_key: str, required: Required[WorkItem]
+) -> Loaded[WorkItem]:
+    """The item a display key (``PM-12``) names; NOT_FOUND names the key as sent."""
+    try:
+        found = uow.work_items.find_by_key(display_key)
+    except ValidationError as exc:
+        raise ValidationError("display_key", exc.message) from exc
+    return _authorised(uow, principal, WORK_ITEM, display_key, found, required)
+
+
+def sprint(
+    uow: UnitOfWork, principal: Principal, sprint_id: str, required: Required[Sprint]
+) -> Loaded[Sprint]:
+    return _authorised(uow, principal, SPRINT, sprint_id, uow.sprints.find(sprint_id), required)
+
+
+def comment(
+    uow: UnitOfWork, principal: Principal, comment_id: str, required: Required[Comment]
+) -> Loaded[Comment]:
+    found = uow.comments.find(comment_id)
+    return _authorised(uow, principal, "comment", comment_id, found, required)
+
+
+def time_entry(
+    uow: UnitOfWork, principal: Principal, entry_id: str, required: Required[TimeEntry]
+) -> Loaded[TimeEntry]:
+    found = uow.time_entries.find(entry_id)
+    return _authorised(uow, principal, "time_entry", entry_id, found, required)
+
+
+def dependency(
+    uow: UnitOfWork, principal: Principal, dependency_id: str, required: Required[Dependency]
+) -> Loaded[Dependency]:
+    found = uow.dependencies.find(dependency_id)
+    return _authorised(uow, principal, "dependency", dependency_id, found, required)
+
+
+def swim_lane(
+    uow: UnitOfWork, principal: Principal, lane_id: str, required: Required[SwimLane]
+) -> Loaded[SwimLane]:
+    found = uow.swim_lanes.find(lane_id)
+    return _authorised(uow, principal, "swim_lane", lane_id, found, required)
+
+
+def readable_item(
+    uow: UnitOfWork, principal: Principal, item_id: str, known: Project | None = None
+) -> WorkItem:
+    """An item another one refers to (a parent, an anchor): NOT_FOUND unless the caller
+    can read its project (``known``: a project the caller was already authorised in).
+    Whether it fits (same project, type) is the caller's to check."""
+    item = uow.work_items.find(item_id)
+    if item is None or not _readable(uow, principal, item.project_id, known):
+        raise NotFoundError(WORK_ITEM, item_id)
+    return item
+
+
+def readable_sprint(
+    uow: UnitOfWork, principal: Principal, sprint_id: str, known: Project | None = None
+) -> Sprint:
+    """A sprint an item refers to: NOT_FOUND unless the caller can read its project."""
+    found = uow.sprints.find(sprint_id)
+    if found is None or not _readable(uow, principal, found.project_id, known):
+        raise NotFoundError(SPRINT, sprint_id)
+    return found
+
+
+def _readable(
+    uow: UnitOfWork, principal: Principal, project_id: str, known: Project | None
+) -> bool:
+    return (known is not None and known.id == project_id) or can_read(uow, principal, project_id)
+
+
+def _authorised(
+    uow: UnitOfWork,
+    principal: Principal,
+    entity: str,
+    asked: str,
+    found: E | None,
+    required: Required[E],
+) -> Loaded[E]:
+    if found is None:
+        raise NotFoundError(entity, asked)
+    role = required if isinstance(required, Role) else required(found)
+    try:
+        owner = require_role(uow, principal, found.project_id, role)
+    except NotFoundError as exc:  # name what was asked for, not the hidden project
+        raise NotFoundError(entity, asked) from exc
+    return Loaded(found, owner)
