@@ -35,6 +35,7 @@ from pm_core.errors import PmError, StorageClosedError, UnavailableError
 from pm_db.codec import utc_now
 from pm_db.migrator import Migration, migrate
 from pm_db.paths import TenantPaths
+from pm_db.repositories.events import EventLogRepository, EventSeq
 from pm_db.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class TenantDatabase:
         self.path = path
         self.epoch = epoch
         self._writer = writer
+        #: The last event seq the writer handed out (read at open: the writer is the only one).
+        self._seq = EventSeq(0)
         self._options = options
         self._write_executor = write_executor
         self._read_executor = read_executor
@@ -127,10 +130,12 @@ class TenantDatabase:
         """Open ``tenant_id``'s database (creating the folder and file if needed) and migrate."""
         path = paths.db_path(tenant_id)  # validates the id before any path exists
         loop = asyncio.get_running_loop()
-        writer, epoch = await loop.run_in_executor(
+        writer, epoch, last_seq = await loop.run_in_executor(
             write_executor, _open_writer, path, options, migrations
         )
-        return cls(tenant_id, path, writer, epoch, options, write_executor, read_executor)
+        db = cls(tenant_id, path, writer, epoch, options, write_executor, read_executor)
+        db._seq.last = last_seq
+        return db
 
     @property
     def closed(self) -> bool:
@@ -232,7 +237,11 @@ class TenantDatabase:
             if not batch:
                 continue
             outcomes = await loop.run_in_executor(
-                self._write_executor, _run_batch, self._writer, [job.fn for job in batch]
+                self._write_executor,
+                _run_batch,
+                self._writer,
+                self._seq,
+                [job.fn for job in batch],
             )
             self._after_batch(len(batch))
             for job, (ok, value) in zip(batch, outcomes, strict=True):
@@ -298,7 +307,7 @@ def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
 
 def _open_writer(
     path: Path, options: StorageOptions, migrations: tuple[Migration, ...]
-) -> tuple[sqlite3.Connection, str]:
+) -> tuple[sqlite3.Connection, str, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = _configured_writer(path, options)
     try:
@@ -308,10 +317,11 @@ def _open_writer(
             conn.close()
             conn = _configured_writer(path, options)
         epoch = conn.execute("SELECT value FROM tenant_meta WHERE key = 'epoch'").fetchone()[0]
+        last_seq = EventLogRepository(conn, utc_now()).latest_seq()
     except BaseException:
         conn.close()
         raise
-    return conn, str(epoch)
+    return conn, str(epoch), last_seq
 
 
 def _configured_writer(path: Path, options: StorageOptions) -> sqlite3.Connection:
@@ -356,24 +366,28 @@ Outcome = tuple[bool, object]
 
 
 def _run_batch(
-    conn: sqlite3.Connection, fns: list[Callable[[UnitOfWork], object]]
+    conn: sqlite3.Connection, seq: EventSeq, fns: list[Callable[[UnitOfWork], object]]
 ) -> list[Outcome]:
     """Run each function in its own savepoint inside one transaction, then commit.
 
     Returns one (ok, result-or-exception) per function. If the transaction
     itself fails (BEGIN, a savepoint, COMMIT), nothing was committed and every
-    function fails with the same retryable error.
+    function fails with the same retryable error. Whatever is rolled back gives
+    the event seqs it took back, so committed seqs stay without gaps.
     """
     if len(fns) == 1:
-        return [_run_alone(conn, fns[0])]
+        return [_run_alone(conn, seq, fns[0])]
     outcomes: list[Outcome] = []
+    start = seq.last
     try:
         conn.execute("BEGIN IMMEDIATE")
         for fn in fns:
             conn.execute("SAVEPOINT unit_of_work")
+            mark = seq.last
             try:
-                result = fn(UnitOfWork(conn, utc_now()))
+                result = fn(UnitOfWork(conn, utc_now(), seq))
             except Exception as exc:
+                seq.last = mark
                 conn.execute("ROLLBACK TO unit_of_work")
                 conn.execute("RELEASE unit_of_work")
                 outcomes.append((False, exc))
@@ -382,22 +396,28 @@ def _run_batch(
                 outcomes.append((True, result))
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
+        seq.last = start
         failure = _transaction_failure(conn, exc)
         return [(False, failure) for _ in fns]
     return outcomes
 
 
-def _run_alone(conn: sqlite3.Connection, fn: Callable[[UnitOfWork], object]) -> Outcome:
+def _run_alone(
+    conn: sqlite3.Connection, seq: EventSeq, fn: Callable[[UnitOfWork], object]
+) -> Outcome:
     """A batch of one needs no savepoint: its failure rolls back the whole transaction."""
+    start = seq.last
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(UnitOfWork(conn, utc_now()))
+            result = fn(UnitOfWork(conn, utc_now(), seq))
         except Exception as exc:
+            seq.last = start
             conn.execute("ROLLBACK")
             return (False, exc)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
+        seq.last = start
         return (False, _transaction_failure(conn, exc))
     return (True, result)
 

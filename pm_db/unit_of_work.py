@@ -16,7 +16,7 @@ from pm_db.cascades import Cascades
 from pm_db.repositories.activity import ActivityLogRepository
 from pm_db.repositories.comments import CommentRepository
 from pm_db.repositories.dependencies import DependencyRepository
-from pm_db.repositories.events import EventLogRepository
+from pm_db.repositories.events import EventLogRepository, EventSeq
 from pm_db.repositories.idempotency import IdempotencyRepository
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.repositories.members import MemberRepository
@@ -32,9 +32,13 @@ from pm_db.repositories.work_items import WorkItemRepository
 class UnitOfWork:
     """``now`` is fixed for the whole unit, so every row it writes agrees on the time."""
 
-    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, now: datetime, seq: EventSeq | None = None
+    ) -> None:
         self.conn = conn
         self.now = now
+        #: The writer's event seq (None on a read, or outside the writer: read from the log).
+        self.seq = seq
 
     @cached_property
     def meta(self) -> TenantMetaRepository:
@@ -86,7 +90,7 @@ class UnitOfWork:
 
     @cached_property
     def events(self) -> EventLogRepository:
-        return EventLogRepository(self.conn, self.now)
+        return EventLogRepository(self.conn, self.now, self.seq)
 
     @cached_property
     def idempotency(self) -> IdempotencyRepository:

@@ -16,7 +16,7 @@ from typing import Final
 from google.protobuf.message import DecodeError
 
 from pm_core.errors import InvalidMessageError
-from pm_proto.v1.envelope_pb2 import ClientMessage, EventBatch, ServerMessage
+from pm_proto.v1.envelope_pb2 import ClientMessage, EventBatch, Reply, ServerMessage
 
 _WIRE_VARINT: Final = 0
 _WIRE_I64: Final = 1
@@ -48,6 +48,8 @@ _EVENT_TAG: Final = _len_tag(ServerMessage.EVENT_FIELD_NUMBER)  # 0x22
 _EVENTS_TAG: Final = _len_tag(ServerMessage.EVENTS_FIELD_NUMBER)  # 0x2a
 _BATCH_EVENT_TAG: Final = _len_tag(EventBatch.EVENTS_FIELD_NUMBER)  # 0x0a
 _REQUEST_ID_NUMBER: Final = ClientMessage.REQUEST_ID_FIELD_NUMBER
+_REPLY_TAG: Final = _len_tag(ServerMessage.REPLY_FIELD_NUMBER)  # 0x12
+_REPLY_REQUEST_ID_TAG: Final = _len_tag(Reply.REQUEST_ID_FIELD_NUMBER)  # 0x0a
 
 
 def decode_client(data: bytes) -> ClientMessage:
@@ -76,6 +78,14 @@ def encode(msg: ServerMessage) -> bytes:
 def event_frame(event: bytes) -> bytes:
     """The ServerMessage carrying one encoded Event, without parsing it."""
     return b"".join((_EVENT_TAG, _varint(len(event)), event))
+
+
+def reply_frame(request_id: str, reply: bytes) -> bytes:
+    """The ServerMessage carrying an encoded ``Reply`` (built without a request id, as
+    stored for idempotent retries) answering ``request_id``, without parsing the reply."""
+    rid = request_id.encode("utf-8")
+    head = b"".join((_REPLY_REQUEST_ID_TAG, _varint(len(rid)), rid))
+    return b"".join((_REPLY_TAG, _varint(len(head) + len(reply)), head, reply))
 
 
 def event_batch_frame(events: Sequence[bytes]) -> bytes:

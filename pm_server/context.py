@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING
 
 from pm_auth.tokens import Principal
 from pm_db.database import TenantDatabase
+from pm_proto.v1 import envelope_pb2
 
 if TYPE_CHECKING:
     from pm_server.connection import Connection
     from pm_server.hub import Hub
+
+
+#: What a handler answers: a reply to encode, or one already encoded (a mutation's,
+#: without its request id).
+Answer = envelope_pb2.Reply | bytes
 
 
 @dataclass(frozen=True, slots=True)

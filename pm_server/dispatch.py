@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
-from pm_proto.v1 import envelope_pb2
-from pm_server.context import Context
+from pm_server.context import Answer, Context
 from pm_server.handlers import (
     activity,
     comments,
@@ -27,7 +26,7 @@ from pm_server.handlers import (
     work_items,
 )
 
-Handler = Callable[[Context, Any], Awaitable[envelope_pb2.Reply]]
+Handler = Callable[[Context, Any], Awaitable[Answer]]
 
 HANDLERS: Final[Mapping[str, Handler]] = {
     "create_project": projects.create_project,

@@ -1,19 +1,24 @@
 """The write path: one mutation = one unit of work on the tenant's single writer.
 
-Inside the transaction, in order: the idempotency lookup (a retry of a
-committed request returns the stored reply and writes nothing), the
-handler's own work (authorisation, domain checks, writes with the atomic
-version predicate), the activity-log rows, the event-log row with its
-``seq``, and the idempotency record. An update that changes nothing changed
-no row and gets neither activity rows nor an event (only the idempotency
-record). Only after the commit is the event
-published (in commit order, by the database's ``on_commit`` hook) and the
-reply returned to be sent. Nothing is published for a rolled-back write.
+Inside the transaction, in order: the handler's own work (authorisation,
+domain checks, writes with the atomic version predicate), the activity-log
+rows, the event-log rows with their ``seq``, and the idempotency record of
+(user, request id) with the encoded reply. A retry of a committed request
+cannot record its key again (or fails earlier, on what its first run
+changed): only then is the stored reply looked up, the retry's own writes are
+rolled back, and the first reply answers it. So the first run of a request,
+the common case, reads no idempotency key at all. An update that changes
+nothing changed no row and gets neither activity rows nor an event (only the
+idempotency record). Only after the commit are the events published (in
+commit order, by the database's ``on_commit`` hook) and the reply returned to
+be sent, encoded once (the request id is spliced in front of it). Nothing is
+published for a rolled-back write.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,8 +63,9 @@ class Committed:
     after_commit: Callable[[], None] | None = None
 
 
-async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelope_pb2.Reply:
-    """Run ``unit`` as one idempotent mutation and return its (committed) reply."""
+async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> bytes:
+    """Run ``unit`` as one idempotent mutation and return its committed reply, encoded
+    (without a request id: :func:`pm_proto.frames.reply_frame` adds it)."""
     user_id = ctx.user_id
     request_id = ctx.request_id
 
@@ -79,16 +85,24 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelo
         return Published(change.project_id, stored.seq, stored.payload)
 
     def run(uow: UnitOfWork) -> Committed:
-        stored = uow.idempotency.get(user_id, request_id)
-        if stored is not None:
-            return Committed(stored)
-        mutation = unit(uow)
-        reply = mutation.reply.SerializeToString()
-        changes = (mutation.change,) if mutation.change is not None else ()
-        events = tuple(
-            record(uow, c) for c in (*changes, *mutation.side_changes) if not _changes_nothing(c)
-        )
-        uow.idempotency.record(user_id, request_id, reply)
+        try:
+            mutation = unit(uow)
+            reply = mutation.reply.SerializeToString()
+            changes = (mutation.change,) if mutation.change is not None else ()
+            events = tuple(
+                record(uow, c)
+                for c in (*changes, *mutation.side_changes)
+                if not _changes_nothing(c)
+            )
+            uow.idempotency.record(user_id, request_id, reply)
+        except Exception:
+            # A retry of a committed request fails (its key is taken, or its first run changed
+            # what it checks): that run is rolled back and the stored reply answers it. Looked
+            # up only now, so the first run of a request reads no key at all.
+            stored = _stored_reply(uow, user_id, request_id)
+            if stored is not None:
+                raise Replayed(stored) from None
+            raise
         return Committed(reply, events, mutation.after_commit)
 
     def publish(committed: Committed) -> None:
@@ -98,8 +112,28 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> envelo
         if committed.after_commit is not None:
             committed.after_commit()
 
-    committed = await ctx.db.write(run, on_commit=publish)
-    return envelope_pb2.Reply.FromString(committed.reply)
+    try:
+        committed = await ctx.db.write(run, on_commit=publish)
+    except Replayed as replayed:
+        return replayed.reply
+    return committed.reply
+
+
+class Replayed(Exception):
+    """The request id was already committed: this run is rolled back, the stored reply sent."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__("request already committed")
+        self.reply = reply
+
+
+def _stored_reply(uow: UnitOfWork, user_id: str, request_id: str) -> bytes | None:
+    """The reply committed for this request id, if any (None when it cannot be read: the
+    original error is the better answer)."""
+    try:
+        return uow.idempotency.get(user_id, request_id)
+    except sqlite3.Error:
+        return None
 
 
 def _changes_nothing(change: Change) -> bool:

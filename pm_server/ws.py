@@ -36,7 +36,7 @@ from pm_core.errors import (
 )
 from pm_core.models import User
 from pm_proto import entities as pb_entities
-from pm_proto.frames import decode_client, encode, request_id_of
+from pm_proto.frames import decode_client, encode, reply_frame, request_id_of
 from pm_proto.v1 import envelope_pb2
 from pm_server import __version__
 from pm_server.connection import (
@@ -47,7 +47,7 @@ from pm_server.connection import (
     CLOSE_TOO_BIG,
     Connection,
 )
-from pm_server.context import Context
+from pm_server.context import Answer, Context
 from pm_server.dispatch import HANDLERS, Handler
 from pm_server.errors import error_message
 from pm_server.limits import (
@@ -290,8 +290,11 @@ async def _handle(
         async with state.databases.use(principal.tenant_id, create=False) as db:
             context = Context(principal, db, state.hub, connection, request_id)
             reply = await _run_handler(handler, context, command, state.settings)
-            reply.request_id = request_id
-            connection.send(encode(envelope_pb2.ServerMessage(reply=reply)))
+            if isinstance(reply, bytes):  # a mutation's reply, encoded once when it committed
+                connection.send(reply_frame(request_id, reply))
+            else:
+                reply.request_id = request_id
+                connection.send(encode(envelope_pb2.ServerMessage(reply=reply)))
             state.metrics.commands.labels(name, "ok").inc()
             for job in context.deferred:
                 await job()
@@ -308,7 +311,7 @@ async def _handle(
 
 async def _run_handler(
     handler: Handler, context: Context, command: Message, settings: Settings
-) -> envelope_pb2.Reply:
+) -> Answer:
     """The handler's reply, or UNAVAILABLE (retryable) when it takes too long.
 
     A mutation cut short may still commit; its retry with the same request_id

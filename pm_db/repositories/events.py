@@ -51,10 +51,24 @@ SELECT_OLDEST: Final = "SELECT min(seq) FROM events"
 PURGE: Final = "DELETE FROM events WHERE created_at < ?"
 
 
+class EventSeq:
+    """The last seq a tenant's writer handed out, kept in memory so that an append reads
+    nothing. Only the tenant's single writer holds one; whatever it rolls back gives its
+    seqs back (``pm_db.database``), so the seqs of committed events have no gap."""
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+
+
 class EventLogRepository:
-    def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, now: datetime, seq: EventSeq | None = None
+    ) -> None:
         self._conn = conn
         self._now = now
+        self._seq = seq
 
     def after(
         self,
@@ -97,7 +111,10 @@ class EventLogRepository:
         The seq is the next of the tenant; this runs on the tenant's single
         writer, so no other insert can take it in between.
         """
-        seq = self.latest_seq() + 1
+        if self._seq is None:  # not the writer's unit of work: ask the log
+            seq = self.latest_seq() + 1
+        else:
+            seq = self._seq.last = self._seq.last + 1
         payload = encode(seq)
         self._conn.execute(INSERT_WITH_SEQ, (seq, project_id, payload, db_time(self._now)))
         return StoredEvent(seq=seq, project_id=project_id, payload=payload, created_at=self._now)

@@ -34,7 +34,7 @@ def _reply(comment: Comment) -> envelope_pb2.Reply:
     )
 
 
-async def create_comment(ctx: Context, cmd: commands_pb2.CreateComment) -> envelope_pb2.Reply:
+async def create_comment(ctx: Context, cmd: commands_pb2.CreateComment) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
@@ -46,7 +46,7 @@ async def create_comment(ctx: Context, cmd: commands_pb2.CreateComment) -> envel
     return await mutate(ctx, unit)
 
 
-async def edit_comment(ctx: Context, cmd: commands_pb2.EditComment) -> envelope_pb2.Reply:
+async def edit_comment(ctx: Context, cmd: commands_pb2.EditComment) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
@@ -67,7 +67,7 @@ async def edit_comment(ctx: Context, cmd: commands_pb2.EditComment) -> envelope_
     return await mutate(ctx, unit)
 
 
-async def delete_comment(ctx: Context, cmd: commands_pb2.DeleteComment) -> envelope_pb2.Reply:
+async def delete_comment(ctx: Context, cmd: commands_pb2.DeleteComment) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

@@ -32,7 +32,7 @@ def _reply(dependency: Dependency) -> envelope_pb2.Reply:
     )
 
 
-async def create_dependency(ctx: Context, cmd: commands_pb2.CreateDependency) -> envelope_pb2.Reply:
+async def create_dependency(ctx: Context, cmd: commands_pb2.CreateDependency) -> bytes:
     principal = ctx.principal
     dependency_type = pb_enums.from_pb_dependency_type(cmd.type, "type")
 
@@ -51,7 +51,7 @@ async def create_dependency(ctx: Context, cmd: commands_pb2.CreateDependency) ->
     return await mutate(ctx, unit)
 
 
-async def delete_dependency(ctx: Context, cmd: commands_pb2.DeleteDependency) -> envelope_pb2.Reply:
+async def delete_dependency(ctx: Context, cmd: commands_pb2.DeleteDependency) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

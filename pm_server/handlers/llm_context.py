@@ -97,9 +97,7 @@ async def list_llm_context(ctx: Context, cmd: commands_pb2.ListLlmContext) -> en
     return await ctx.db.read(read)
 
 
-async def create_llm_context(
-    ctx: Context, cmd: commands_pb2.CreateLlmContext
-) -> envelope_pb2.Reply:
+async def create_llm_context(ctx: Context, cmd: commands_pb2.CreateLlmContext) -> bytes:
     context_type = pb_enums.from_pb_llm_context_type(cmd.context_type, "context_type")
     project_id = cmd.project_id if cmd.HasField("project_id") else None
     principal = ctx.principal
@@ -124,9 +122,7 @@ async def create_llm_context(
     return await mutate(ctx, unit)
 
 
-async def update_llm_context(
-    ctx: Context, cmd: commands_pb2.UpdateLlmContext
-) -> envelope_pb2.Reply:
+async def update_llm_context(ctx: Context, cmd: commands_pb2.UpdateLlmContext) -> bytes:
     changes: dict[str, Any] = {}
     if cmd.HasField("context_type"):
         changes["context_type"] = pb_enums.from_pb_llm_context_type(
@@ -150,9 +146,7 @@ async def update_llm_context(
     return await mutate(ctx, unit)
 
 
-async def delete_llm_context(
-    ctx: Context, cmd: commands_pb2.DeleteLlmContext
-) -> envelope_pb2.Reply:
+async def delete_llm_context(ctx: Context, cmd: commands_pb2.DeleteLlmContext) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

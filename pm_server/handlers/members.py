@@ -36,7 +36,7 @@ def _reply(member: ProjectMember) -> envelope_pb2.Reply:
     )
 
 
-async def add_member(ctx: Context, cmd: commands_pb2.AddMember) -> envelope_pb2.Reply:
+async def add_member(ctx: Context, cmd: commands_pb2.AddMember) -> bytes:
     principal = ctx.principal
     role = pb_enums.from_pb_role(cmd.role, "role")
 
@@ -49,9 +49,7 @@ async def add_member(ctx: Context, cmd: commands_pb2.AddMember) -> envelope_pb2.
     return await mutate(ctx, unit)
 
 
-async def change_member_role(
-    ctx: Context, cmd: commands_pb2.ChangeMemberRole
-) -> envelope_pb2.Reply:
+async def change_member_role(ctx: Context, cmd: commands_pb2.ChangeMemberRole) -> bytes:
     principal = ctx.principal
     role = pb_enums.from_pb_role(cmd.role, "role")
 
@@ -68,7 +66,7 @@ async def change_member_role(
     return await mutate(ctx, unit)
 
 
-async def remove_member(ctx: Context, cmd: commands_pb2.RemoveMember) -> envelope_pb2.Reply:
+async def remove_member(ctx: Context, cmd: commands_pb2.RemoveMember) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

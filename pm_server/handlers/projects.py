@@ -23,7 +23,7 @@ def _reply(project: Any) -> envelope_pb2.Reply:
     )
 
 
-async def create_project(ctx: Context, cmd: commands_pb2.CreateProject) -> envelope_pb2.Reply:
+async def create_project(ctx: Context, cmd: commands_pb2.CreateProject) -> bytes:
     user_id = ctx.user_id
 
     def unit(uow: UnitOfWork) -> Mutation:
@@ -44,7 +44,7 @@ async def create_project(ctx: Context, cmd: commands_pb2.CreateProject) -> envel
     return await mutate(ctx, unit)
 
 
-async def update_project(ctx: Context, cmd: commands_pb2.UpdateProject) -> envelope_pb2.Reply:
+async def update_project(ctx: Context, cmd: commands_pb2.UpdateProject) -> bytes:
     changes: dict[str, Any] = {}
     if cmd.HasField("name"):
         changes["name"] = cmd.name
@@ -57,13 +57,13 @@ async def update_project(ctx: Context, cmd: commands_pb2.UpdateProject) -> envel
     return await _update(ctx, cmd.project_id, cmd.expected_version, changes)
 
 
-async def archive_project(ctx: Context, cmd: commands_pb2.ArchiveProject) -> envelope_pb2.Reply:
+async def archive_project(ctx: Context, cmd: commands_pb2.ArchiveProject) -> bytes:
     return await _update(ctx, cmd.project_id, cmd.expected_version, {"status": "archived"})
 
 
 async def _update(
     ctx: Context, project_id: str, expected_version: int, changes: dict[str, Any]
-) -> envelope_pb2.Reply:
+) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
@@ -77,7 +77,7 @@ async def _update(
     return await mutate(ctx, unit)
 
 
-async def delete_project(ctx: Context, cmd: commands_pb2.DeleteProject) -> envelope_pb2.Reply:
+async def delete_project(ctx: Context, cmd: commands_pb2.DeleteProject) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

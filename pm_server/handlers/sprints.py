@@ -37,7 +37,7 @@ def _reply(sprint: Sprint) -> envelope_pb2.Reply:
     )
 
 
-async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> envelope_pb2.Reply:
+async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> bytes:
     principal = ctx.principal
     starts_at = get_time(cmd, "starts_at")
     ends_at = get_time(cmd, "ends_at")
@@ -57,7 +57,7 @@ async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> envelop
     return await mutate(ctx, unit)
 
 
-async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> envelope_pb2.Reply:
+async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> bytes:
     changes: dict[str, Any] = {}
     if cmd.HasField("name"):
         changes["name"] = cmd.name
@@ -85,7 +85,7 @@ async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> envelop
     return await mutate(ctx, unit)
 
 
-async def transition_sprint(ctx: Context, cmd: commands_pb2.TransitionSprint) -> envelope_pb2.Reply:
+async def transition_sprint(ctx: Context, cmd: commands_pb2.TransitionSprint) -> bytes:
     principal = ctx.principal
     target = pb_enums.from_pb_sprint_status(cmd.status, "status")
 
@@ -101,7 +101,7 @@ async def transition_sprint(ctx: Context, cmd: commands_pb2.TransitionSprint) ->
     return await mutate(ctx, unit)
 
 
-async def delete_sprint(ctx: Context, cmd: commands_pb2.DeleteSprint) -> envelope_pb2.Reply:
+async def delete_sprint(ctx: Context, cmd: commands_pb2.DeleteSprint) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

@@ -37,7 +37,7 @@ def _reply(lane: SwimLane) -> envelope_pb2.Reply:
     )
 
 
-async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> envelope_pb2.Reply:
+async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> bytes:
     principal = ctx.principal
     status = pb_enums.from_pb_work_item_status(cmd.status, "status")
     position = cmd.position if cmd.HasField("position") else None
@@ -58,7 +58,7 @@ async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> en
     return await mutate(ctx, unit)
 
 
-async def update_swim_lane(ctx: Context, cmd: commands_pb2.UpdateSwimLane) -> envelope_pb2.Reply:
+async def update_swim_lane(ctx: Context, cmd: commands_pb2.UpdateSwimLane) -> bytes:
     changes: dict[str, Any] = {}
     if cmd.HasField("name"):
         changes["name"] = cmd.name
@@ -87,7 +87,7 @@ async def update_swim_lane(ctx: Context, cmd: commands_pb2.UpdateSwimLane) -> en
     return await mutate(ctx, unit)
 
 
-async def delete_swim_lane(ctx: Context, cmd: commands_pb2.DeleteSwimLane) -> envelope_pb2.Reply:
+async def delete_swim_lane(ctx: Context, cmd: commands_pb2.DeleteSwimLane) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

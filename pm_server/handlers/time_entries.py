@@ -57,7 +57,7 @@ def _reply(entry: TimeEntry, stopped: TimeEntry | None = None) -> envelope_pb2.R
     return envelope_pb2.Reply(time_entry=result)
 
 
-async def start_timer(ctx: Context, cmd: commands_pb2.StartTimer) -> envelope_pb2.Reply:
+async def start_timer(ctx: Context, cmd: commands_pb2.StartTimer) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
@@ -80,7 +80,7 @@ def _stopped_change(stopped: TimeEntry) -> Change:
     return Change(EntityType.TIME_ENTRY, Action.UPDATED, stopped, stopped.project_id, changes)
 
 
-async def stop_timer(ctx: Context, cmd: commands_pb2.StopTimer) -> envelope_pb2.Reply:
+async def stop_timer(ctx: Context, cmd: commands_pb2.StopTimer) -> bytes:
     user_id = ctx.user_id
 
     def unit(uow: UnitOfWork) -> Mutation:
@@ -90,7 +90,7 @@ async def stop_timer(ctx: Context, cmd: commands_pb2.StopTimer) -> envelope_pb2.
     return await mutate(ctx, unit)
 
 
-async def create_time_entry(ctx: Context, cmd: commands_pb2.CreateTimeEntry) -> envelope_pb2.Reply:
+async def create_time_entry(ctx: Context, cmd: commands_pb2.CreateTimeEntry) -> bytes:
     principal = ctx.principal
     started_at = _required_time(cmd, "started_at")
     ended_at = _required_time(cmd, "ended_at")
@@ -110,7 +110,7 @@ async def create_time_entry(ctx: Context, cmd: commands_pb2.CreateTimeEntry) -> 
     return await mutate(ctx, unit)
 
 
-async def update_time_entry(ctx: Context, cmd: commands_pb2.UpdateTimeEntry) -> envelope_pb2.Reply:
+async def update_time_entry(ctx: Context, cmd: commands_pb2.UpdateTimeEntry) -> bytes:
     principal = ctx.principal
     changes: dict[str, Any] = {}
     for field in ("started_at", "ended_at"):
@@ -134,7 +134,7 @@ async def update_time_entry(ctx: Context, cmd: commands_pb2.UpdateTimeEntry) -> 
     return await mutate(ctx, unit)
 
 
-async def delete_time_entry(ctx: Context, cmd: commands_pb2.DeleteTimeEntry) -> envelope_pb2.Reply:
+async def delete_time_entry(ctx: Context, cmd: commands_pb2.DeleteTimeEntry) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

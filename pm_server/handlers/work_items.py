@@ -62,7 +62,7 @@ def _id_or_none(value: str) -> str | None:
     return value or None
 
 
-async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> envelope_pb2.Reply:
+async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> bytes:
     principal = ctx.principal
     fields: dict[str, Any] = {
         "type": pb_enums.from_pb_work_item_type(cmd.type, "type"),
@@ -129,7 +129,7 @@ def _update_changes(cmd: commands_pb2.UpdateWorkItem) -> dict[str, Any]:
     return changes
 
 
-async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> envelope_pb2.Reply:
+async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> bytes:
     principal = ctx.principal
     changes = _update_changes(cmd)
 
@@ -157,7 +157,7 @@ async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> en
     return await mutate(ctx, unit)
 
 
-async def delete_work_item(ctx: Context, cmd: commands_pb2.DeleteWorkItem) -> envelope_pb2.Reply:
+async def delete_work_item(ctx: Context, cmd: commands_pb2.DeleteWorkItem) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

@@ -23,6 +23,7 @@ from pm_client import (
 )
 from pm_core.errors import RateLimitedError, SchemaTooNewError
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
+from pm_server.context import Answer
 from pm_server.dispatch import HANDLERS
 from tests.pm_server.conftest import Server, start_server
 
@@ -404,7 +405,7 @@ async def test_timed_out_mutation_retried_with_its_request_id_is_written_once(
 ):
     original = HANDLERS["create_project"]
 
-    async def slow_create(ctx: object, cmd: commands_pb2.CreateProject) -> envelope_pb2.Reply:
+    async def slow_create(ctx: object, cmd: commands_pb2.CreateProject) -> Answer:
         await asyncio.sleep(0.3)
         return await original(ctx, cmd)  # type: ignore[arg-type]
 
@@ -425,7 +426,7 @@ async def test_rate_limited_request_is_sent_again_after_the_pause_the_server_ask
     original = HANDLERS["create_project"]
     seen: list[str] = []
 
-    async def limited_once(ctx: Any, cmd: commands_pb2.CreateProject) -> envelope_pb2.Reply:
+    async def limited_once(ctx: Any, cmd: commands_pb2.CreateProject) -> Answer:
         seen.append(ctx.request_id)
         if len(seen) == 1:
             raise RateLimitedError(retry_after=0.05)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 import pytest
 
-from pm_core.errors import NotFoundError, StorageClosedError, UnavailableError
+from pm_core.errors import NotFoundError, StorageClosedError, UnavailableError, ValidationError
 from pm_db.database import StorageOptions, TenantDatabase, _run_batch
+from pm_db.repositories.events import EventSeq
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
 
@@ -103,7 +105,7 @@ def insert_orphan(uow: UnitOfWork) -> int:
 def test_a_failed_commit_fails_every_unit_and_leaves_nothing(tmp_path: Path, batch: int) -> None:
     conn = deferred_fk_db(tmp_path / "x.db")
     try:
-        outcomes = _run_batch(conn, [insert_orphan] * batch)
+        outcomes = _run_batch(conn, EventSeq(0), [insert_orphan] * batch)
         assert not conn.in_transaction
         assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
     finally:
@@ -119,12 +121,36 @@ def test_batch_of_one_that_cannot_begin_is_unavailable(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE t (x INTEGER)")
     conn.execute("PRAGMA query_only = ON")
     try:
-        ((ok, error),) = _run_batch(conn, [lambda uow: 1])
+        ((ok, error),) = _run_batch(conn, EventSeq(0), [lambda uow: 1])
         assert not conn.in_transaction
     finally:
         conn.close()
     assert not ok
     assert isinstance(error, UnavailableError)
+
+
+def append_event(fail: bool) -> Callable[[UnitOfWork], int]:
+    def unit(uow: UnitOfWork) -> int:
+        seq = uow.events.append_encoded(project_id=None, encode=lambda s: b"%d" % s).seq
+        if fail:
+            raise ValidationError("x", "rolled back after taking a seq")
+        return seq
+
+    return unit
+
+
+@pytest.mark.parametrize("pattern", ["ok fail ok", "fail", "ok fail fail ok ok"])
+async def test_rolled_back_units_give_their_seq_back(db: TenantDatabase, pattern: str) -> None:
+    units = [append_event(word == "fail") for word in pattern.split()]
+    outcomes = await asyncio.gather(*(db.write(unit) for unit in units), return_exceptions=True)
+    committed = [seq for seq in outcomes if isinstance(seq, int)]
+    later = await db.write(append_event(False))
+
+    stored = await db.read(lambda uow: [event.seq for event in uow.events.after(0)])
+    assert stored == [*committed, later] == list(range(1, len(committed) + 2))
+    assert [bytes(str(seq), "ascii") for seq in stored] == await db.read(
+        lambda uow: [event.payload for event in uow.events.after(0)]
+    )
 
 
 async def test_many_concurrent_writes_all_commit(db: TenantDatabase) -> None:
@@ -137,7 +163,7 @@ def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE t (x INTEGER)")
     conn.execute("PRAGMA query_only = ON")  # every write, and so the batch, must fail
     try:
-        outcomes = _run_batch(conn, [lambda uow: 1, lambda uow: 2])
+        outcomes = _run_batch(conn, EventSeq(0), [lambda uow: 1, lambda uow: 2])
     finally:
         conn.close()
     assert [ok for ok, _ in outcomes] == [False, False]

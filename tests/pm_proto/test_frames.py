@@ -17,10 +17,11 @@ from pm_proto.frames import (
     encode,
     event_batch_frame,
     event_frame,
+    reply_frame,
     request_id_of,
 )
 from pm_proto.v1 import commands_pb2, entities_pb2
-from pm_proto.v1.envelope_pb2 import ClientMessage, EventBatch, ServerMessage
+from pm_proto.v1.envelope_pb2 import ClientMessage, EventBatch, Reply, ServerMessage
 from pm_proto.v1.events_pb2 import Event, Presence
 
 text = st.text(st.characters(codec="utf-8"), max_size=40)
@@ -247,3 +248,19 @@ def test_request_id_of_random_bytes_never_raises_and_agrees_with_protobuf(data):
     except Exception:  # any parse failure: only "never raises" applies
         return
     assert found == msg.request_id
+
+
+@settings(max_examples=200)
+@given(
+    request_id=st.text(min_size=1, max_size=128),
+    title=st.text(max_size=3000),
+)
+def test_reply_frame_equals_the_protobuf_built_frame(request_id: str, title: str) -> None:
+    item = entities_pb2.WorkItem(id="i", title=title, version=3)
+    body = Reply(work_item=commands_pb2.WorkItemReply(item=item))
+    expected = ServerMessage(reply=Reply(request_id=request_id, work_item=body.work_item))
+
+    frame = reply_frame(request_id, body.SerializeToString())
+
+    assert ServerMessage.FromString(frame) == expected
+    assert frame == expected.SerializeToString()
