@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from google.protobuf.message import Message
+
 from pm_core.enums import Action, EntityType
 from pm_core.models import Entity, FieldChange, WorkItem
 from pm_db.cascades import Cascaded
@@ -28,6 +30,9 @@ class Change:
     cascaded_ids: Sequence[str] = ()
     #: For work items: the project key, so the event carries the display key.
     project_key: str = ""
+    #: The entity's message when the handler already built it (for its reply): the event
+    #: takes it as is instead of building it again.
+    message: Message | None = None
 
 
 def deleted_along(cascaded: Iterable[Cascaded], project_key: str = "") -> tuple[Change, ...]:
@@ -75,7 +80,10 @@ def encode_event(change: Change, *, seq: int, actor_id: str, now: datetime) -> b
         changes=[_field_change(c) for c in change.changes],
         cascaded_ids=list(change.cascaded_ids),
     )
-    pb_entities.set_entity(event, change.entity, project_key=change.project_key)
+    if change.message is None:
+        pb_entities.set_entity(event, change.entity, project_key=change.project_key)
+    else:
+        getattr(event, pb_entities.ONEOF_FIELDS[type(change.entity)]).CopyFrom(change.message)
     return event.SerializeToString()
 
 

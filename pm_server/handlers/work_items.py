@@ -13,13 +13,13 @@ blockers).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
-from pm_core.models import Project, Sprint, WorkItem
+from pm_core.models import FieldChange, Project, Sprint, WorkItem
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
@@ -39,6 +39,31 @@ def _reply(item: WorkItem, project_key: str) -> envelope_pb2.Reply:
     return envelope_pb2.Reply(
         work_item=commands_pb2.WorkItemReply(item=pb_entities.work_item_to_pb(item, project_key))
     )
+
+
+def _mutation(
+    action: Action,
+    item: WorkItem,
+    project: Project,
+    changes: Sequence[FieldChange] = (),
+    *,
+    cascaded_ids: Sequence[str] = (),
+    side_changes: tuple[Change, ...] = (),
+) -> Mutation:
+    """The reply and the event of one change to an item, sharing one message built once."""
+    message = pb_entities.work_item_to_pb(item, project.key)
+    change = Change(
+        EntityType.WORK_ITEM,
+        action,
+        item,
+        project.id,
+        changes,
+        cascaded_ids,
+        project_key=project.key,
+        message=message,
+    )
+    reply = envelope_pb2.Reply(work_item=commands_pb2.WorkItemReply(item=message))
+    return Mutation(reply, change, side_changes=side_changes)
 
 
 def _referenced(
@@ -92,10 +117,7 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> by
             sprint=sprint,
             **fields,
         )
-        change = Change(
-            EntityType.WORK_ITEM, Action.CREATED, item, project.id, project_key=project.key
-        )
-        return Mutation(_reply(item, project.key), change)
+        return _mutation(Action.CREATED, item, project)
 
     return await mutate(ctx, unit)
 
@@ -144,15 +166,7 @@ async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> by
         except ConflictError as exc:
             exc.project_key = project.key  # so the current item carries its display key
             raise
-        change = Change(
-            EntityType.WORK_ITEM,
-            Action.UPDATED,
-            updated.entity,
-            project.id,
-            updated.changes,
-            project_key=project.key,
-        )
-        return Mutation(_reply(updated.entity, project.key), change)
+        return _mutation(Action.UPDATED, updated.entity, project, updated.changes)
 
     return await mutate(ctx, unit)
 
@@ -165,15 +179,13 @@ async def delete_work_item(ctx: Context, cmd: commands_pb2.DeleteWorkItem) -> by
         project, item = loaded.project, loaded.entity
         deleted = uow.work_items.soft_delete(item.id, cmd.expected_version or None)
         cascaded = uow.cascades.delete_item_rows(item.id)
-        change = Change(
-            EntityType.WORK_ITEM,
+        return _mutation(
             Action.DELETED,
             deleted,
-            project.id,
+            project,
             cascaded_ids=[entity.id for _, entity in cascaded],
-            project_key=project.key,
+            side_changes=deleted_along(cascaded),
         )
-        return Mutation(_reply(deleted, project.key), change, side_changes=deleted_along(cascaded))
 
     return await mutate(ctx, unit)
 
