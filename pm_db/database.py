@@ -16,7 +16,9 @@ writes, so a commit never waits for one; the writer's own automatic
 checkpoint stays as a backstop at ``wal_backstop_pages``.
 
 The worker threads belong to executors shared by all tenants (see
-:mod:`pm_db.tenants`), so threads stay bounded however many tenants are open.
+:mod:`pm_db.tenants`), so threads stay bounded however many tenants are open;
+closing (the final checkpoint) runs on an executor of its own, so an evicted
+tenant never holds up the writers of the tenants being served.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class TenantDatabase:
         options: StorageOptions,
         write_executor: Executor,
         read_executor: Executor,
+        close_executor: Executor | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.path = path
@@ -103,6 +106,8 @@ class TenantDatabase:
         self._options = options
         self._write_executor = write_executor
         self._read_executor = read_executor
+        #: Where the closing checkpoint runs: off the writer threads that serve live tenants.
+        self._close_executor = close_executor or write_executor
         self._queue: asyncio.Queue[_Job | object] = asyncio.Queue()
         self._readers: list[sqlite3.Connection] = []
         self._readers_opening = 0
@@ -126,6 +131,7 @@ class TenantDatabase:
         migrations: tuple[Migration, ...],
         write_executor: Executor,
         read_executor: Executor,
+        close_executor: Executor | None = None,
     ) -> TenantDatabase:
         """Open ``tenant_id``'s database (creating the folder and file if needed) and migrate."""
         path = paths.db_path(tenant_id)  # validates the id before any path exists
@@ -133,7 +139,16 @@ class TenantDatabase:
         writer, epoch, last_seq = await loop.run_in_executor(
             write_executor, _open_writer, path, options, migrations
         )
-        db = cls(tenant_id, path, writer, epoch, options, write_executor, read_executor)
+        db = cls(
+            tenant_id,
+            path,
+            writer,
+            epoch,
+            options,
+            write_executor,
+            read_executor,
+            close_executor,
+        )
         db._seq.last = last_seq
         return db
 
@@ -285,7 +300,7 @@ class TenantDatabase:
             await self._idle_readers.get()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
-            self._write_executor, _close_connections, self._writer, list(self._readers)
+            self._close_executor, _close_connections, self._writer, list(self._readers)
         )
         self._readers.clear()
         log.debug("tenant=%s database closed", self.tenant_id)

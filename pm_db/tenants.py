@@ -7,7 +7,8 @@ on first use (concurrent first uses share one open), and holds a lease while
 the caller works, so eviction never closes a database with work in flight.
 
 At most ``max_open`` databases are open. Opening one more first closes the
-least recently used idle one (checkpointing it). If every open database is
+least recently used idle one (checkpointing it, in the background: the open
+does not wait for it unless ``max_closing`` closes are already under way). If every open database is
 busy, the open goes ahead and the set shrinks back as leases end: the cap
 is exceeded only by the number of tenants with work in flight at the same
 moment beyond it. Worker threads come from two executors shared by all
@@ -48,10 +49,13 @@ class TenantDatabases:
             raise ValueError("max_open must be at least 1")
         self.paths = TenantPaths(data_dir)
         self.max_open = max_open
+        #: Evicted tenants closing in the background before an open waits for one of them.
+        self.max_closing = max(4, max_open // 16)
         self._options = options or StorageOptions()
         self._migrations = load_migrations() if migrations is None else migrations
         self._write_executor = ThreadPoolExecutor(write_threads, thread_name_prefix="pm-db-write")
         self._read_executor = ThreadPoolExecutor(read_threads, thread_name_prefix="pm-db-read")
+        self._close_executor = ThreadPoolExecutor(1, thread_name_prefix="pm-db-close")
         self._open: OrderedDict[str, TenantDatabase] = OrderedDict()
         self._opening: dict[str, asyncio.Future[TenantDatabase]] = {}
         self._closing: dict[str, asyncio.Future[None]] = {}
@@ -122,6 +126,7 @@ class TenantDatabases:
             self._migrations,
             self._write_executor,
             self._read_executor,
+            self._close_executor,
         )
         if self._closed:
             await db.close()
@@ -131,21 +136,32 @@ class TenantDatabases:
         return db
 
     async def _make_room(self) -> None:
+        """Close least recently used idle tenants until the cap holds.
+
+        The open goes ahead while they close (their checkpoint runs on the close
+        executor); only when ``max_closing`` closes are already under way does it
+        wait for them, so descriptors and memory stay bounded under churn.
+        """
         while len(self._open) + len(self._opening) > self.max_open:
             victim = next((t for t in self._open if t not in self._leases), None)
             if victim is None:
-                return
-            await self._evict(victim)
+                break
+            self._evict(victim)
+        if len(self._closing) > self.max_closing:
+            await asyncio.wait(set(self._closing.values()), return_when=asyncio.FIRST_COMPLETED)
 
-    async def _evict(self, tenant_id: str) -> None:
+    def _evict(self, tenant_id: str) -> None:
         db = self._open.pop(tenant_id)
         task = asyncio.ensure_future(db.close())
         self._closing[tenant_id] = task
-        try:
-            await asyncio.shield(task)
-        finally:
+
+        def forget(_: object) -> None:
             if self._closing.get(tenant_id) is task:
                 del self._closing[tenant_id]
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("tenant=%s close failed: %r", tenant_id, task.exception())
+
+        task.add_done_callback(forget)
 
     # -- close -------------------------------------------------------------
 
@@ -164,6 +180,7 @@ class TenantDatabases:
         await asyncio.gather(*(db.close() for db in databases))
         self._write_executor.shutdown(wait=True)
         self._read_executor.shutdown(wait=True)
+        self._close_executor.shutdown(wait=True)
 
     def _check_open(self) -> None:
         if self._closed:

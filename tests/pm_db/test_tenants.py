@@ -121,11 +121,14 @@ async def test_two_thousand_tenants_in_turn_stay_within_the_cap(tmp_path: Path) 
     finally:
         await databases.close()
     assert len(databases.paths.tenant_ids()) == 2000
-    # File descriptors stay at what `cap` databases need, however many tenants exist.
-    assert max_fds <= fds_at_cap + 8, (fds_at_cap, max_fds)
-    assert max_fds < 64 * 8 + 64
-    # Threads: only the two shared pools (2 write + 2 read), never one per tenant.
-    assert max_threads <= threads_before + 4
+    # File descriptors stay at what `cap` databases need, however many tenants exist, plus
+    # the evicted ones still closing in the background (at most max_closing + 1 at once).
+    per_tenant = fds_at_cap // cap + 1
+    closing = (databases.max_closing + 1) * per_tenant
+    assert max_fds <= fds_at_cap + 8 + closing, (fds_at_cap, max_fds, closing)
+    assert max_fds < 64 * 8 + 64 + closing
+    # Threads: only the shared pools (2 write + 2 read + 1 close), never one per tenant.
+    assert max_threads <= threads_before + 5
 
 
 async def test_eviction_never_closes_a_database_in_use(tmp_path: Path) -> None:
