@@ -40,7 +40,6 @@ _TAKEN: Final = frozenset(
 )
 _TIMESTAMP: Final = ".google.protobuf.Timestamp"
 
-_POOL: Final = descriptor_pool.Default()
 _F: Final = FieldDescriptorProto
 _INT_TYPES: Final = (
     _F.TYPE_INT32,
@@ -145,7 +144,9 @@ class _Argument:
 class _Names:
     """The names the generated code imports, collected while it is written."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
+        #: Where the types the commands name are looked up.
+        self.pool = pool
         self.modules: set[tuple[str, str]] = {("pm_proto.v1", "envelope_pb2")}
         self.helpers: set[str] = {"command_of"}
         self.iterable = False
@@ -155,7 +156,7 @@ class _Names:
     def of(self, type_name: str) -> str:
         """``module_pb2.Name`` for a type of the bindings (``.pm.v1.Name`` in the schema)."""
         full_name = type_name.removeprefix(".")
-        file = _POOL.FindFileContainingSymbol(full_name)
+        file = self.pool.FindFileContainingSymbol(full_name)
         path, _, module = file.name.removesuffix(".proto").rpartition("/")
         self.modules.add((path.replace("/", "."), f"{module}_pb2"))
         prefix = f"{file.package}." if file.package else ""
@@ -191,14 +192,17 @@ class _Names:
         ]
 
 
-def render(commands: Mapping[str, Command]) -> str:
-    """The source of :mod:`pm_client.methods` for ``commands``."""
-    names = _Names()
+def render(
+    commands: Mapping[str, Command], pool: descriptor_pool.DescriptorPool | None = None
+) -> str:
+    """The source of :mod:`pm_client.methods` for ``commands`` (their types in ``pool``)."""
+    names = _Names(pool or descriptor_pool.Default())
+    answers = _answers(names.pool)
     overloads: list[str] = []
     methods: list[str] = []
     for command in commands.values():
         message = names.of(command.message.DESCRIPTOR.full_name)
-        result = names.of(_answers()[command.reply])
+        result = names.of(answers[command.reply])
         arguments = list(_arguments(command, names))
         overloads += ["    @overload", *_overload(message, result)]
         methods += ["", *_method(command, message, result, arguments)]
@@ -261,10 +265,10 @@ def _method(
     return lines
 
 
-def _answers() -> dict[str, str]:
+def _answers(pool: descriptor_pool.DescriptorPool) -> dict[str, str]:
     """The type name of each ``Reply`` field."""
     reply = DescriptorProto()
-    envelope_pb2.Reply.DESCRIPTOR.CopyToProto(reply)
+    pool.FindMessageTypeByName(envelope_pb2.Reply.DESCRIPTOR.full_name).CopyToProto(reply)
     return {field.name: field.type_name for field in reply.field}
 
 
@@ -296,7 +300,7 @@ def _arguments(command: Command, names: _Names) -> Iterator[_Argument]:
 
 def _type(field: FieldDescriptorProto, names: _Names, where: str) -> str:
     if field.type == _F.TYPE_MESSAGE:
-        if _POOL.FindMessageTypeByName(field.type_name[1:]).GetOptions().map_entry:
+        if names.pool.FindMessageTypeByName(field.type_name[1:]).GetOptions().map_entry:
             raise SchemaError(f"{where}: map fields are not supported")
         return names.of(field.type_name)
     if field.type == _F.TYPE_ENUM:
@@ -309,7 +313,7 @@ def _type(field: FieldDescriptorProto, names: _Names, where: str) -> str:
 def _zero(field: FieldDescriptorProto, names: _Names, where: str) -> str:
     if field.type != _F.TYPE_ENUM:
         return _SCALARS[field.type][1]
-    zero = _POOL.FindEnumTypeByName(field.type_name[1:]).values_by_number.get(0)
+    zero = names.pool.FindEnumTypeByName(field.type_name[1:]).values_by_number.get(0)
     if zero is None:  # proto3 requires one; this is the only way to be sure of it
         raise SchemaError(f"{where}: enum {field.type_name} has no value 0")
     # A top-level enum's values are constants of its module; a nested one's of its message.

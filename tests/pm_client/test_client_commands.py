@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.descriptor_pb2 import FieldDescriptorProto, FileDescriptorProto
+from google.protobuf.descriptor_pb2 import (
+    DescriptorProto,
+    FieldDescriptorProto,
+    FileDescriptorProto,
+)
 from google.protobuf.message import Message
 
 from pm_client import PmClient, codegen
@@ -71,28 +75,37 @@ def test_the_table_reads_every_command_and_knows_each_session_command():
     assert {name for name, command in COMMANDS.items() if command.session} == SESSION
 
 
-def _envelope_pool(edit: Any) -> descriptor_pool.DescriptorPool:
-    """A pool holding the schema with ``edit`` applied to ClientMessage's fields."""
+def _envelope_pool(edit: Any, *extra: FileDescriptorProto) -> descriptor_pool.DescriptorPool:
+    """A pool holding the schema and ``extra`` files, with ``edit`` applied to ClientMessage."""
     pool = descriptor_pool.DescriptorPool()
     for module in (descriptor_pb2, timestamp_pb2, entities_pb2, commands_pb2, events_pb2):
         pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
     envelope = FileDescriptorProto.FromString(envelope_pb2.DESCRIPTOR.serialized_pb)
+    for file in extra:
+        pool.Add(file)
+        envelope.dependency.append(file.name)
     [client_message] = [m for m in envelope.message_type if m.name == "ClientMessage"]
-    edit({field.name: field for field in client_message.field})
+    edit(client_message)
     pool.Add(envelope)
     return pool
 
 
-def _without_option(fields: dict[str, FieldDescriptorProto]) -> None:
-    fields["create_sprint"].options.ClearExtension(envelope_pb2.answered_by)
+def _field(message: DescriptorProto, name: str) -> FieldDescriptorProto:
+    [field] = [field for field in message.field if field.name == name]
+    return field
 
 
-def _unknown_reply(fields: dict[str, FieldDescriptorProto]) -> None:
-    fields["create_sprint"].options.Extensions[envelope_pb2.answered_by] = "sprint_thing"
+def _without_option(client_message: DescriptorProto) -> None:
+    _field(client_message, "create_sprint").options.ClearExtension(envelope_pb2.answered_by)
 
 
-def _reused_message(fields: dict[str, FieldDescriptorProto]) -> None:
-    fields["create_sprint"].type_name = ".pm.v1.CreateProject"
+def _unknown_reply(client_message: DescriptorProto) -> None:
+    options = _field(client_message, "create_sprint").options
+    options.Extensions[envelope_pb2.answered_by] = "sprint_thing"
+
+
+def _reused_message(client_message: DescriptorProto) -> None:
+    _field(client_message, "create_sprint").type_name = ".pm.v1.CreateProject"
 
 
 @pytest.mark.parametrize(
@@ -113,6 +126,45 @@ def test_a_command_the_table_cannot_read_is_named_and_left_out(edit: Any, expect
     assert len(problems) == 1
     assert "create_sprint" not in commands
     assert len(commands) == len(COMMANDS) - 1
+
+
+def test_a_command_added_to_the_schema_is_read_and_generated_with_no_client_edit():
+    labels = FileDescriptorProto(name="pm_proto/v1/labels.proto", package="pm.v1")
+    labels.dependency.append("pm_proto/v1/entities.proto")
+    message = labels.message_type.add(name="ListLabels")
+    message.field.add(name="project_id", number=1, type=FieldDescriptorProto.TYPE_STRING)
+    statuses = message.field.add(name="statuses", number=2, type=FieldDescriptorProto.TYPE_ENUM)
+    statuses.type_name = ".pm.v1.WorkItemStatus"
+    statuses.label = FieldDescriptorProto.LABEL_REPEATED
+
+    def add_list_labels(client_message: DescriptorProto) -> None:
+        field = client_message.field.add()
+        field.CopyFrom(_field(client_message, "ping"))
+        field.name, field.json_name, field.number = "list_labels", "listLabels", 130
+        field.type_name = ".pm.v1.ListLabels"
+        field.options.Extensions[envelope_pb2.answered_by] = "ack"
+
+    pool = _envelope_pool(add_list_labels, labels)
+    commands, problems = read_commands(
+        pool.FindMessageTypeByName("pm.v1.ClientMessage"),
+        pool.FindMessageTypeByName("pm.v1.Reply"),
+    )
+    assert problems == []
+    assert set(commands) == {*COMMANDS, "list_labels"}
+    assert (commands["list_labels"].reply, commands["list_labels"].session) == ("ack", False)
+    source = codegen.render({"list_labels": commands["list_labels"]}, pool)
+    imports = "from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, labels_pb2\n"
+    assert imports in source
+    assert "WorkItemStatus: TypeAlias = entities_pb2.WorkItemStatus.ValueType\n" in source
+    assert (
+        "    async def list_labels(\n"
+        "        self,\n"
+        "        *,\n"
+        '        project_id: str = "",\n'
+        "        statuses: Iterable[WorkItemStatus] = (),\n"
+        "    ) -> commands_pb2.Ack:\n"
+    ) in source
+    compile(source, "methods.py", "exec")
 
 
 # ---- the generated methods ----------------------------------------------------
