@@ -6,7 +6,8 @@ never block. The writer task sends queued replies as they are, and packs
 consecutive events into one frame (one ``EventBatch`` per drain), so a burst
 costs one send per subscriber per loop tick. Events for a connection whose
 writer is idle skip the writer task: the :class:`~pm_server.fanout.Flusher`
-writes them to the socket at the end of the tick (see :mod:`pm_server.fanout`).
+writes them to the socket at the end of the tick (see :mod:`pm_server.fanout`
+and :mod:`pm_server.wire`).
 
 A connection whose queue holds more than ``max_queued_events`` frames
 (events, replies and errors alike: a client that sends but never reads is
@@ -34,7 +35,8 @@ from typing import Final
 from aiohttp import web
 
 from pm_auth.tokens import Principal
-from pm_server.fanout import DIRECT_WRITE_LIMIT, Flusher, FrameCache, wire_transport
+from pm_server import wire
+from pm_server.fanout import Flusher, FrameCache
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,8 @@ class Connection:
         self.ws = ws
         self._transport = transport
         #: Writes events of an idle connection at the end of the tick (None: the writer does).
-        self._wire = wire_transport(transport) if flusher is not None else None
-        self._flusher = flusher if self._wire is not None else None
+        self._direct = wire.direct_writer(transport) if flusher is not None else None
+        self._flusher = flusher if self._direct is not None else None
         self._flush_requested = False
         self._writer_idle = False
         self.principal = principal
@@ -215,24 +217,18 @@ class Connection:
         """Write the queued events straight to the socket (called by the Flusher at the
         end of the tick); whatever cannot go that way is left to the writer task."""
         self._flush_requested = False
-        transport = self._wire
+        direct = self._direct
         while self._out and self._writer_idle and isinstance(self._out[0], tuple):
-            if (
-                transport is None
-                or self._closing
-                or self.ws.closed
-                or transport.is_closing()
-                or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT
-            ):
+            if direct is None or self._closing or self.ws.closed or not direct.writable():
                 break
             events = self._take_events()
             try:
-                transport.write(_FRAMES.wire(events))
+                direct.write(_FRAMES.wire(events))
             except Exception:  # its events are gone: the client must resume, not skip them
                 log.exception("%s direct write failed: closing", self.log_context())
                 self._drop_queue()
                 self.begin_close(CLOSE_INTERNAL, "internal error: reconnect and resume")
-                self._abort()
+                wire.abort(self._transport)
                 return
         if self._out:
             self._kick()
@@ -335,20 +331,14 @@ class Connection:
             await asyncio.wait_for(self.ws.close(code=code, message=message.encode()), timeout=2)
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            self._abort()
+            wire.abort(self._transport)
             if task is not None and task.cancelling():
                 raise
         except Exception:
-            self._abort()
+            wire.abort(self._transport)
         if code == CLOSE_SLOW_CONSUMER:
             # Its socket buffer is full, so a graceful close cannot complete.
-            self._abort()
-
-    def _abort(self) -> None:
-        # Duck-typed: uvloop's transports are not asyncio.Transport subclasses.
-        abort = getattr(self._transport, "abort", None)
-        if abort is not None:
-            abort()
+            wire.abort(self._transport)
 
     async def wait_finished(self) -> None:
         await self._finished.wait()

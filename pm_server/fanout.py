@@ -4,48 +4,29 @@ The hub hands each committed event to every subscriber in the same loop tick
 (a commit group publishes its events one after another). Instead of waking
 one writer task per subscriber, a connection whose writer is idle asks the
 :class:`Flusher` for one flush at the end of the tick; the flush writes the
-queued events, as one complete WebSocket frame, to the socket's transport.
-Every subscriber of the tick gets the same frame object from the
-:class:`FrameCache`, so the frame (protobuf splice and WebSocket header) is
-built once, not once per subscriber.
+queued events, as one complete WebSocket frame, to the socket's transport
+(through :mod:`pm_server.wire`). Every subscriber of the tick gets the same
+frame object from the :class:`FrameCache`, so the frame (protobuf splice and
+WebSocket header) is built once, not once per subscriber.
 
 A connection that is busy (its writer is sending, or its transport holds
-more than :data:`DIRECT_WRITE_LIMIT` unsent bytes) is left to its writer
-task, which waits for the socket to drain: a reader that falls behind keeps
-its events in its own bounded queue, where the slow-consumer bounds apply.
+more than :data:`~pm_server.wire.DIRECT_WRITE_LIMIT` unsent bytes) is left
+to its writer task, which waits for the socket to drain: a reader that falls
+behind keeps its events in its own bounded outbox, where the slow-consumer
+bounds apply (see :mod:`pm_server.connection`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Sequence
-from typing import Final, Protocol, cast
+from typing import Protocol
 
 from pm_proto.frames import event_batch_frame, event_frame
+from pm_server.wire import ws_binary_frame
 
 log = logging.getLogger(__name__)
-
-#: Bytes a socket's transport may hold unsent and still be written to directly.
-DIRECT_WRITE_LIMIT: Final = 64 * 1024
-
-_FIN_BINARY: Final = 0x80 | 0x2
-_LEN16: Final = struct.Struct("!BBH")
-_LEN64: Final = struct.Struct("!BBQ")
-
-
-def ws_binary_frame(payload: bytes) -> bytes:
-    """``payload`` as one unmasked, uncompressed, final binary WebSocket frame
-    (what a server sends; RFC 6455 section 5.2)."""
-    size = len(payload)
-    if size < 126:
-        header = bytes((_FIN_BINARY, size))
-    elif size < 1 << 16:
-        header = _LEN16.pack(_FIN_BINARY, 126, size)
-    else:
-        header = _LEN64.pack(_FIN_BINARY, 127, size)
-    return header + payload
 
 
 class FrameCache:
@@ -79,23 +60,6 @@ class FrameCache:
         if self._wire is None:
             self._wire = ws_binary_frame(payload)
         return self._wire
-
-
-class WireTransport(Protocol):
-    """What a direct write needs of a socket's transport (asyncio's or uvloop's, whose
-    transports are not subclasses of asyncio's)."""
-
-    def write(self, data: bytes) -> None: ...
-    def is_closing(self) -> bool: ...
-    def get_write_buffer_size(self) -> int: ...
-
-
-def wire_transport(transport: object) -> WireTransport | None:
-    """``transport`` if events can be written to it directly, else None."""
-    names = ("write", "is_closing", "get_write_buffer_size")
-    if all(callable(getattr(transport, name, None)) for name in names):
-        return cast(WireTransport, transport)
-    return None
 
 
 class Flushable(Protocol):

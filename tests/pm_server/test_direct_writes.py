@@ -15,7 +15,8 @@ from aiohttp import web
 from pm_auth.tokens import Principal
 from pm_proto.frames import event_batch_frame, event_frame
 from pm_server.connection import CLOSE_INTERNAL, Connection, Subscription
-from pm_server.fanout import DIRECT_WRITE_LIMIT, Flusher, ws_binary_frame
+from pm_server.fanout import Flusher
+from pm_server.wire import DIRECT_WRITE_LIMIT, ws_binary_frame
 
 
 class Transport:

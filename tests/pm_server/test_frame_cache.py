@@ -1,18 +1,11 @@
-"""The event frame is built once per tick and reused only for the very same events;
-the WebSocket framing of direct writes is byte for byte aiohttp's."""
+"""The event frame is built once per tick and reused only for the very same events
+(the framing itself is checked against aiohttp in test_wire.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, cast
-
-import pytest
-from aiohttp import WSMsgType
-from aiohttp._websocket.writer import WebSocketWriter
-from aiohttp.base_protocol import BaseProtocol
-
 from pm_proto.frames import event_batch_frame, event_frame
-from pm_server.fanout import FrameCache, ws_binary_frame
+from pm_server.fanout import FrameCache
+from pm_server.wire import ws_binary_frame
 
 
 def test_same_event_objects_reuse_the_frame() -> None:
@@ -41,24 +34,3 @@ def test_other_events_get_their_own_frame() -> None:
     assert cache.payload([other]) is not cached
     assert cache.wire([other]) is not cached_wire
     assert cache.payload([other]) == event_frame(other)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return False
-
-
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 200_000])
-async def test_ws_binary_frame_is_what_aiohttp_sends(size: int) -> None:
-    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    transport = Recorder()
-    protocol = BaseProtocol(asyncio.get_running_loop())
-    writer = WebSocketWriter(protocol, cast(Any, transport), use_mask=False)
-    await writer.send_frame(payload, WSMsgType.BINARY)
-    assert ws_binary_frame(payload) == bytes(transport.data)
