@@ -13,7 +13,7 @@ A connection that is busy (its writer is sending, or its transport holds
 more than :data:`~pm_server.wire.DIRECT_WRITE_LIMIT` unsent bytes) is left
 to its writer task, which waits for the socket to drain: a reader that falls
 behind keeps its events in its own bounded outbox, where the slow-consumer
-bounds apply (see :mod:`pm_server.connection`).
+bounds apply (see :mod:`pm_server.session`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ database's ``on_commit`` hook). The event is already encoded; the hub hands
 the same bytes to every subscriber's bounded queue without awaiting anything,
 so a slow subscriber never delays the others (its own queue overflows and it
 is closed instead).
+
+Subscriptions and presence change only through the hub, which keeps its
+index and each connection's :class:`~pm_server.session.Session` in step.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from pm_server.connection import Connection
+    from pm_server.session import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +38,38 @@ class Hub:
         self._on_publish = on_publish
 
     # -- subscriptions -----------------------------------------------------
+    # The hub's index and each connection's session change together, here only.
 
-    def subscribe(self, tenant_id: str, project_id: str, connection: Connection) -> None:
-        self._subscribers.setdefault((tenant_id, project_id), set()).add(connection)
+    def subscribe(
+        self, tenant_id: str, project_id: str, connection: Connection
+    ) -> Subscription | None:
+        """Subscribe ``connection`` to the project: its new subscription (replaying until
+        the caller makes it live), or None when it already was subscribed (that
+        subscription goes on unchanged)."""
+        subscription = connection.session.subscribe(project_id)
+        if subscription is not None:
+            self._subscribers.setdefault((tenant_id, project_id), set()).add(connection)
+        return subscription
 
-    def unsubscribe(self, tenant_id: str, project_id: str, connection: Connection) -> None:
+    def unsubscribe(
+        self,
+        tenant_id: str,
+        project_id: str,
+        connection: Connection,
+        subscription: Subscription | None = None,
+    ) -> bool:
+        """End the connection's subscription to the project (only if it still is
+        ``subscription``, when given). False when there was none."""
+        if not connection.session.unsubscribe(project_id, subscription):
+            return False
+        self._forget(tenant_id, project_id, connection)
+        return True
+
+    def unsubscribe_all(self, tenant_id: str, connection: Connection) -> None:
+        for project_id in connection.session.unsubscribe_all():
+            self._forget(tenant_id, project_id, connection)
+
+    def _forget(self, tenant_id: str, project_id: str, connection: Connection) -> None:
         topic = (tenant_id, project_id)
         subscribers = self._subscribers.get(topic)
         if subscribers is not None:
@@ -55,7 +86,6 @@ class Hub:
             principal = connection.principal
             if user_id is not None and (principal.user_id != user_id or principal.is_tenant_admin):
                 continue
-            connection.subscriptions.pop(project_id, None)
             self.unsubscribe(tenant_id, project_id, connection)
 
     def subscriber_count(self, tenant_id: str, project_id: str) -> int:
@@ -73,13 +103,26 @@ class Hub:
 
     # -- presence ----------------------------------------------------------
 
-    def join(self, tenant_id: str, project_id: str, user_id: str, now: datetime) -> None:
+    def join(self, tenant_id: str, project_id: str, connection: Connection, now: datetime) -> None:
+        """Mark the connection present in the project (a user is present while any of
+        their connections is)."""
+        if not connection.session.join(project_id):
+            return
+        user_id = connection.principal.user_id
         present = self._present.setdefault((tenant_id, project_id), Counter())
         present[user_id] += 1
         if present[user_id] == 1:
             self._announce(tenant_id, project_id, user_id, True, now)
 
-    def leave(self, tenant_id: str, project_id: str, user_id: str, now: datetime) -> None:
+    def leave(self, tenant_id: str, project_id: str, connection: Connection, now: datetime) -> None:
+        if connection.session.leave(project_id):
+            self._leave(tenant_id, project_id, connection.principal.user_id, now)
+
+    def leave_all(self, tenant_id: str, connection: Connection, now: datetime) -> None:
+        for project_id in connection.session.leave_all():
+            self._leave(tenant_id, project_id, connection.principal.user_id, now)
+
+    def _leave(self, tenant_id: str, project_id: str, user_id: str, now: datetime) -> None:
         topic = (tenant_id, project_id)
         present = self._present.get(topic)
         if present is None or present[user_id] == 0:

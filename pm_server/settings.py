@@ -40,11 +40,13 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=30.0, gt=0)
     #: Largest WebSocket frame accepted; larger ones close the connection with 1009.
     max_frame_bytes: int = Field(default=65_536, ge=1_024, le=16 * 1024 * 1024)
-    #: Events queued for one connection before it is closed as a slow consumer (4008).
+    #: Frames (events, replies, errors) queued for one connection before it is closed as a
+    #: slow consumer (4008).
     max_queued_events: int = Field(default=10_000, ge=10)
-    #: Bytes of events queued for one connection (and held for its replaying subscriptions)
-    #: before it is closed as a slow consumer (4008): bounds the memory a client that stops
-    #: reading can hold, whatever the event size. A single larger event is still delivered.
+    #: Queued bytes: bytes of every frame queued for one connection (and, apart, of the events
+    #: held for its replaying subscriptions) before it is closed as a slow consumer (4008):
+    #: bounds the memory a client that stops reading can hold, whatever the frame size. A
+    #: single larger frame is still delivered. (The name predates replies counting too.)
     max_queued_event_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     #: Commands of one connection handled at the same time (the reader waits beyond it).
     max_inflight_per_connection: int = Field(default=64, ge=1, le=4_096)

@@ -41,7 +41,6 @@ from pm_proto.v1 import envelope_pb2
 from pm_server import __version__
 from pm_server.connection import (
     CLOSE_POLICY,
-    CLOSE_SLOW_CONSUMER,
     CLOSE_TENANT_DELETED,
     CLOSE_TOKEN_EXPIRED,
     CLOSE_TOO_BIG,
@@ -59,6 +58,7 @@ from pm_server.limits import (
     check_list_sizes,
     origin_allowed,
 )
+from pm_server.session import CLOSE_SLOW_CONSUMER
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
 
@@ -344,15 +344,16 @@ def _send_error(connection: Connection, exc: BaseException, request_id: str) -> 
 
 async def _cleanup(state: ServerState, connection: Connection) -> None:
     tenant_id = connection.principal.tenant_id
-    for project_id in list(connection.subscriptions):
-        state.hub.unsubscribe(tenant_id, project_id, connection)
-    connection.subscriptions.clear()
-    for project_id in list(connection.present_in):
-        state.hub.leave(tenant_id, project_id, connection.principal.user_id, state.now())
-    connection.present_in.clear()
+    state.hub.unsubscribe_all(tenant_id, connection)
+    state.hub.leave_all(tenant_id, connection, state.now())
     await connection.finish()
     state.connections.discard(connection)
     state.metrics.connections.dec()
     if connection.close_code == CLOSE_SLOW_CONSUMER:
         state.metrics.slow_consumer_closes.inc()
-    log.info("%s disconnected code=%s", connection.log_context(), connection.ws.close_code)
+    log.info(
+        "%s disconnected code=%s peak_queued_bytes=%d",
+        connection.log_context(),
+        connection.ws.close_code,
+        connection.session.peak_queued_bytes,
+    )

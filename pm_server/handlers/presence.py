@@ -33,16 +33,12 @@ def _present(ctx: Context, project_id: str) -> envelope_pb2.Reply:
 
 async def join_presence(ctx: Context, cmd: commands_pb2.JoinPresence) -> envelope_pb2.Reply:
     await _require_viewer(ctx, cmd.project_id)
-    if cmd.project_id not in ctx.connection.present_in:
-        ctx.connection.present_in.add(cmd.project_id)
-        ctx.hub.join(ctx.tenant_id, cmd.project_id, ctx.user_id, datetime.now(UTC))
+    ctx.hub.join(ctx.tenant_id, cmd.project_id, ctx.connection, datetime.now(UTC))
     return _present(ctx, cmd.project_id)
 
 
 async def leave_presence(ctx: Context, cmd: commands_pb2.LeavePresence) -> envelope_pb2.Reply:
-    if cmd.project_id in ctx.connection.present_in:
-        ctx.connection.present_in.discard(cmd.project_id)
-        ctx.hub.leave(ctx.tenant_id, cmd.project_id, ctx.user_id, datetime.now(UTC))
+    ctx.hub.leave(ctx.tenant_id, cmd.project_id, ctx.connection, datetime.now(UTC))
     # Leaving needs no role (a removed member may still leave); seeing who is there does.
     await _require_viewer(ctx, cmd.project_id)
     return _present(ctx, cmd.project_id)

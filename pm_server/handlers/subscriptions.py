@@ -10,7 +10,12 @@ duplicate. Without a position the subscription is live from the current
 the log still holds gets ``must_refetch``: reload with snapshot queries and
 subscribe from their ``seq``.
 
-A connection holds at most ``Connection.max_subscriptions`` projects
+A project the connection is already subscribed to keeps its subscription
+(and the highest ``seq`` sent for it): its events go on with no gap and no
+duplicate; a ``resume`` ahead of what was sent, or ``must_refetch``, only
+moves that position forward.
+
+A connection holds at most ``Session.max_subscriptions`` projects
 (``PM_MAX_SUBSCRIPTIONS_PER_CONNECTION``): a subscribe that would pass it is a
 VALIDATION_ERROR on ``project_ids`` and changes nothing. A subscribe that
 fails after registering (authorisation, a handler timeout) leaves the
@@ -30,8 +35,8 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server.authz import require_role
-from pm_server.connection import Subscription
 from pm_server.context import Context
+from pm_server.session import Subscription
 
 REPLAY_PAGE: Final = 500
 MAX_PROJECTS_PER_SUBSCRIBE: Final = 1_000
@@ -45,22 +50,23 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
         raise ValidationError("project_ids", f"at most {MAX_PROJECTS_PER_SUBSCRIBE} projects")
     principal = ctx.principal
     connection = ctx.connection
-    cap = connection.max_subscriptions  # checked with no await before registering
-    if len(connection.subscriptions.keys() | project_ids) > cap:
+    session = connection.session
+    if session.would_exceed(project_ids):  # checked with no await before registering
         raise ValidationError(
-            "project_ids", f"a connection may be subscribed to at most {cap} projects"
+            "project_ids",
+            f"a connection may be subscribed to at most {session.max_subscriptions} projects",
         )
     # Register first (live events held aside), then authorise and read the position in
     # one snapshot: a removal committed after that snapshot drops this subscription
     # (Hub.drop), one committed before it fails the authorisation. No window between.
-    held = connection.subscriptions
-    previous = {p: held[p] for p in project_ids if p in held}
-    subscriptions = {}
+    added: dict[str, Subscription] = {}
+    kept: list[Subscription] = []
     for project_id in project_ids:
-        subscription = Subscription(project_id)
-        connection.subscriptions[project_id] = subscription
-        subscriptions[project_id] = subscription
-        ctx.hub.subscribe(ctx.tenant_id, project_id, connection)
+        subscription = ctx.hub.subscribe(ctx.tenant_id, project_id, connection)
+        if subscription is not None:
+            added[project_id] = subscription
+        elif (existing := session.subscription(project_id)) is not None:
+            kept.append(existing)
 
     def position(uow: UnitOfWork) -> tuple[int, int | None]:
         for project_id in project_ids:
@@ -71,21 +77,25 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
         head, oldest = await ctx.db.read(position)
     except BaseException:
         # The client got an error: undo, rather than hold live events forever.
-        _undo(ctx, subscriptions, previous)
+        for project_id, subscription in added.items():
+            ctx.hub.unsubscribe(ctx.tenant_id, project_id, connection, subscription)
         raise
     resume = cmd.resume if cmd.HasField("resume") else None
     must_refetch = resume is not None and not _can_resume(resume, ctx.db.epoch, head, oldest)
     if resume is None or must_refetch:
-        for subscription in subscriptions.values():
-            subscription.last_seq = head
-            connection.finish_replay(subscription)
         start = head
+        for subscription in added.values():
+            session.raise_floor(subscription, head)
+            connection.go_live(subscription)
+        if must_refetch:  # the client reloads at head or later
+            for subscription in kept:
+                session.raise_floor(subscription, head)
     else:
-        assert resume is not None
         start = resume.seq
-        for subscription in subscriptions.values():
-            subscription.last_seq = start
-        ctx.deferred.append(lambda: _replay(ctx, subscriptions, start))
+        for subscription in (*added.values(), *kept):
+            session.raise_floor(subscription, start)
+        if added:
+            ctx.deferred.append(lambda: _replay(ctx, added, start))
     return envelope_pb2.Reply(
         subscribed=commands_pb2.SubscribeReply(
             epoch=ctx.db.epoch,
@@ -109,66 +119,36 @@ def _can_resume(
 
 async def _replay(ctx: Context, subscriptions: dict[str, Subscription], after: int) -> None:
     connection = ctx.connection
+    session = connection.session
     project_ids = list(subscriptions)
 
     def read_page(uow: UnitOfWork, start: int) -> list[StoredEvent]:
         return uow.events.after(start, project_ids=project_ids, limit=REPLAY_PAGE)
 
-    def live(project_id: str | None) -> Subscription | None:
-        # Still this subscription? (Unsubscribed, re-subscribed or dropped: stop feeding it.)
-        subscription = subscriptions.get(project_id or "")
-        if (
-            subscription is None
-            or connection.subscriptions.get(project_id or "") is not subscription
-        ):
-            return None
-        return subscription
+    def current() -> bool:
+        # Unsubscribed, re-subscribed or dropped meanwhile: stop reading for it.
+        return any(session.is_current(s) for s in subscriptions.values())
 
-    while not connection.closing and any(live(p) for p in project_ids):
+    while not connection.closing and current():
         page = await ctx.db.read(functools.partial(read_page, start=after))
         for event in page:
-            subscription = live(event.project_id)
+            subscription = subscriptions.get(event.project_id or "")
             if subscription is not None:
-                connection.queue_replayed(subscription, event.seq, event.payload)
+                connection.replayed(subscription, event.seq, event.payload)
         if len(page) < REPLAY_PAGE:
             break
         after = page[-1].seq
         await connection.drained()
     for subscription in subscriptions.values():
-        if connection.subscriptions.get(subscription.project_id) is subscription:
-            connection.finish_replay(subscription)
-
-
-def _undo(
-    ctx: Context, subscriptions: dict[str, Subscription], previous: dict[str, Subscription]
-) -> None:
-    """Put the connection's subscriptions back as they were before a failed subscribe.
-
-    A project newly named is unsubscribed and its held events are discarded
-    (the caller may not be allowed to see them). A project that was already
-    subscribed gets its earlier subscription back, with the events held
-    meanwhile handed to it (de-duplicated by ``seq``): no gap.
-    """
-    connection = ctx.connection
-    for project_id, subscription in subscriptions.items():
-        if connection.subscriptions.get(project_id) is not subscription:
-            continue  # dropped (access lost) or replaced meanwhile
-        before = previous.get(project_id)
-        if before is None:
-            del connection.subscriptions[project_id]
-            ctx.hub.unsubscribe(ctx.tenant_id, project_id, connection)
-            continue
-        connection.subscriptions[project_id] = before
-        for seq, event in subscription.held:
-            connection.deliver(project_id, seq, event)
+        connection.go_live(subscription)
 
 
 async def unsubscribe(ctx: Context, cmd: commands_pb2.Unsubscribe) -> envelope_pb2.Reply:
-    removed = []
-    for project_id in dict.fromkeys(cmd.project_ids):
-        if ctx.connection.subscriptions.pop(project_id, None) is not None:
-            ctx.hub.unsubscribe(ctx.tenant_id, project_id, ctx.connection)
-            removed.append(project_id)
+    removed = [
+        project_id
+        for project_id in dict.fromkeys(cmd.project_ids)
+        if ctx.hub.unsubscribe(ctx.tenant_id, project_id, ctx.connection)
+    ]
     return envelope_pb2.Reply(unsubscribed=commands_pb2.UnsubscribeReply(project_ids=removed))
 
 

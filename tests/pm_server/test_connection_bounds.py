@@ -1,9 +1,10 @@
-"""The outbound queue's bounds, on a connection whose client never reads.
+"""The connection acts on its session's slow-consumer decisions, for a client that never reads.
 
 No writer task runs, so nothing leaves the queue: exactly the state of a
-client that stopped reading. The functional slow-consumer tests drive the same
-bounds through a real server; these pin the edges (one oversized event, events
-held during a replay).
+client that stopped reading. The bounds themselves are pinned by the session's
+unit tests (test_session.py); these check that an overflow of events, replies
+or held events closes the socket with 4008. The functional slow-consumer tests
+drive the same through a real server.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, cast
 from aiohttp import web
 
 from pm_auth.tokens import Principal
-from pm_server.connection import CLOSE_SLOW_CONSUMER, Connection, Subscription
+from pm_server.connection import Connection
+from pm_server.session import CLOSE_SLOW_CONSUMER, Subscription
 
 KIB = 1024
 
@@ -50,8 +52,9 @@ def stuck_connection(*, max_events: int = 1_000, max_bytes: int = 64 * KIB) -> C
 
 
 def live(connection: Connection, project_id: str = "p") -> Subscription:
-    subscription = Subscription(project_id, replaying=False)
-    connection.subscriptions[project_id] = subscription
+    subscription = connection.session.subscribe(project_id)
+    assert subscription is not None
+    connection.go_live(subscription)
     return subscription
 
 
@@ -65,94 +68,56 @@ async def closed_code(connection: Connection) -> int | None:
     return socket.closed_with
 
 
-async def test_one_event_larger_than_the_byte_bound_is_still_queued() -> None:
+async def test_an_event_past_the_bounds_closes_with_4008() -> None:
     connection = stuck_connection(max_bytes=64 * KIB)
     live(connection)
-    connection.deliver("p", 1, b"x" * (80 * KIB))
+    connection.deliver("p", 1, b"x" * (80 * KIB))  # one frame always fits
 
     assert not connection.slow_consumer
     assert await closed_code(connection) is None
-    # A second event on top of it is past the bound: the reader is slow.
     connection.deliver("p", 2, b"y")
     assert connection.slow_consumer
     assert await closed_code(connection) == CLOSE_SLOW_CONSUMER
 
 
-async def test_queued_event_bytes_up_to_the_bound_fit_and_one_more_closes() -> None:
-    connection = stuck_connection(max_bytes=64 * KIB)
-    live(connection)
-    for seq in range(1, 5):
-        connection.deliver("p", seq, b"x" * (16 * KIB))  # exactly 64 KiB in all
-    assert not connection.slow_consumer
+async def test_replies_past_the_byte_bound_close_with_4008() -> None:
+    connection = stuck_connection(max_events=10_000, max_bytes=64 * KIB)
+    for _ in range(4):
+        connection.send(b"x" * (16 * KIB))  # a client that asks for big lists, never reads
+    assert await closed_code(connection) is None
 
-    connection.deliver("p", 5, b"x")
+    connection.send(b"x")
     assert connection.slow_consumer
+    assert connection.session.queued_bytes == 0
     assert await closed_code(connection) == CLOSE_SLOW_CONSUMER
 
 
-async def test_events_held_during_a_replay_are_bounded_by_bytes() -> None:
-    connection = stuck_connection(max_events=1_000, max_bytes=64 * KIB)
-    connection.subscriptions["p"] = Subscription("p")  # replaying: live events are held
-    for seq in range(1, 5):
-        connection.deliver("p", seq, b"x" * (16 * KIB))
-    assert not connection.slow_consumer
-
-    connection.deliver("p", 5, b"x" * (16 * KIB))
-    assert connection.slow_consumer
-    assert await closed_code(connection) == CLOSE_SLOW_CONSUMER
-
-
-async def test_events_held_during_a_replay_are_bounded_by_count() -> None:
+async def test_events_held_past_the_bounds_close_with_4008_and_release_a_waiting_replay() -> None:
     connection = stuck_connection(max_events=10, max_bytes=64 * KIB)
-    connection.subscriptions["p"] = Subscription("p")
+    assert connection.session.subscribe("p") is not None  # replaying: live events are held
+    connection.send(b"reply")
+    assert not connection._drained.is_set()  # a replay would wait here for the reader
     for seq in range(1, 11):
         connection.deliver("p", seq, b"e")
     assert not connection.slow_consumer
 
     connection.deliver("p", 11, b"e")
     assert connection.slow_consumer
-
-
-async def test_released_held_events_count_against_the_queue_once() -> None:
-    connection = stuck_connection(max_bytes=64 * KIB)
-    subscription = Subscription("p")
-    connection.subscriptions["p"] = subscription
-    for seq in range(1, 4):
-        connection.deliver("p", seq, b"x" * (16 * KIB))
-    connection.finish_replay(subscription)
-    assert (subscription.held, subscription.held_bytes) == ([], 0)
-
-    connection.deliver("p", 4, b"x" * (16 * KIB))  # 64 KiB queued: still fits
-    assert not connection.slow_consumer
-    connection.deliver("p", 5, b"x")
-    assert connection.slow_consumer
-
-
-async def test_an_overflow_while_releasing_held_events_queues_none_after_it() -> None:
-    connection = stuck_connection(max_events=3)
-    live(connection)
-    for seq in range(1, 4):
-        connection.deliver("p", seq, b"e")  # the queue is full
-    replaying = Subscription("q")
-    connection.subscriptions["q"] = replaying
-    for seq in (10, 11, 12):
-        connection.deliver("q", seq, b"e")
-
-    connection.finish_replay(replaying)  # overflows on 10
-
-    assert connection.slow_consumer
-    # Nothing after the overflow is queued (sending 11 and 12 would skip 1-3 and 10).
-    assert not connection._out
+    await asyncio.wait_for(connection.drained(), timeout=2)
     assert await closed_code(connection) == CLOSE_SLOW_CONSUMER
 
 
-async def test_held_events_are_bounded_across_all_replaying_subscriptions() -> None:
-    connection = stuck_connection(max_events=1_000, max_bytes=64 * KIB)
-    for project_id in ("p", "q", "r", "s"):
-        connection.subscriptions[project_id] = Subscription(project_id)
-        connection.deliver(project_id, 1, b"x" * (16 * KIB))  # 64 KiB held in all
-    assert not connection.slow_consumer
-
-    connection.subscriptions["t"] = Subscription("t")
-    connection.deliver("t", 1, b"x")
+async def test_an_overflow_during_a_graceful_close_drops_the_queue_and_keeps_the_code() -> None:
+    connection = stuck_connection(max_events=10)
+    connection.tasks.add(asyncio.ensure_future(asyncio.sleep(0.05)))  # a command in flight
+    connection.begin_close(1001, "server shutting down", grace=1.0)
+    for _ in range(11):
+        connection.send(b"reply")
     assert connection.slow_consumer
+    assert connection.session.queued_frames == 0
+    await asyncio.wait_for(connection.drained(), timeout=2)
+    for _ in range(100):
+        if cast(StuckSocket, connection.ws).closed_with is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert cast(StuckSocket, connection.ws).closed_with == 1001

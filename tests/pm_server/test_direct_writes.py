@@ -14,7 +14,7 @@ from aiohttp import web
 
 from pm_auth.tokens import Principal
 from pm_proto.frames import event_batch_frame, event_frame
-from pm_server.connection import CLOSE_INTERNAL, Connection, Subscription
+from pm_server.connection import CLOSE_INTERNAL, Connection
 from pm_server.fanout import Flusher
 from pm_server.wire import DIRECT_WRITE_LIMIT, ws_binary_frame
 
@@ -64,7 +64,9 @@ def connection(transport: Transport, flusher: Flusher | None = None) -> tuple[Co
         transport=cast(Any, transport),
         flusher=flusher or Flusher(),
     )
-    conn.subscriptions["p"] = Subscription("p", replaying=False)
+    subscription = conn.session.subscribe("p")
+    assert subscription is not None
+    conn.go_live(subscription)
     conn.start_writer()
     return conn, socket
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import aiohttp
 
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.connection import CLOSE_SLOW_CONSUMER, Connection
+from pm_server.connection import Connection
+from pm_server.session import CLOSE_SLOW_CONSUMER
 from tests.pm_server.conftest import Server, create_project, start_server
 from tests.pm_server.wsclient import WsClient
 
@@ -157,7 +158,7 @@ def _server_connection(server: Server, connection_id: str) -> Connection:
 def _backlog(connection: Connection) -> int:
     """Frames waiting in the connection's queue: > 0 once every subscriber has the
     latest event means its writer is stuck on a full socket."""
-    return connection._queued
+    return connection.session.queued_frames
 
 
 async def test_slow_consumer_does_not_delay_delivery_to_100_subscribers(tmp_path: Path) -> None:
