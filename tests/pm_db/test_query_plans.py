@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from pm_core.enums import WorkItemStatus
+from pm_db.cascades import RELEASE_SPRINT_ITEMS
 from pm_db.migrator import load_migrations, migrate
 from pm_db.repositories.work_items import (
     INSERT,
     SELECT_BY_KEY,
+    SELECT_CHILDREN,
     SELECT_FILTERED,
     WorkItemFilter,
 )
@@ -74,3 +76,43 @@ def test_get_by_display_key_uses_the_number_index(conn: sqlite3.Connection) -> N
     text = plan(conn, SELECT_BY_KEY, ("PM", 12))
     assert "work_items_number" in text
     assert "SCAN w" not in text
+
+
+@pytest.mark.parametrize(
+    ("sql", "index"),
+    [
+        (SELECT_CHILDREN, "work_items_parent"),
+        (RELEASE_SPRINT_ITEMS, "work_items_sprint"),
+        (
+            "SELECT id FROM work_items WHERE assignee_id = ? AND deleted_at IS NULL",
+            "work_items_assignee",
+        ),
+    ],
+)
+def test_lookups_by_reference_use_the_partial_reference_indexes(
+    conn: sqlite3.Connection, sql: str, index: str
+) -> None:
+    # The indexes hold only rows that have the reference ("x = ?" implies x IS NOT NULL).
+    parameters = ("t", "x") if sql is RELEASE_SPRINT_ITEMS else ("x",)
+    assert f"USING INDEX {index}" in plan(conn, sql, parameters)
+
+
+def test_work_items_carry_only_the_indexes_a_query_reads(conn: sqlite3.Connection) -> None:
+    # Each index is written by every create; an item without a parent, sprint or assignee
+    # writes no entry in theirs.
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'work_items' "
+        "AND sql IS NOT NULL ORDER BY name"
+    ).fetchall()
+    indexes = {name: " ".join(sql.split()) for name, sql in rows}
+    assert sorted(indexes) == [
+        "work_items_assignee",
+        "work_items_number",
+        "work_items_order",
+        "work_items_parent",
+        "work_items_sprint",
+    ]
+    for name in ("assignee", "parent", "sprint"):
+        assert (
+            f"WHERE {name}_id IS NOT NULL AND deleted_at IS NULL" in indexes[f"work_items_{name}"]
+        )
