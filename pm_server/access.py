@@ -1,9 +1,10 @@
 """Authorising loaders: one per aggregate, the only way a handler loads what a command names.
 
-Each loader reads the row, checks the caller's role in the row's project
-(:func:`pm_server.authz.require_role`, which reads the project and the
-caller's membership in one query) and returns both, so the handler never
-reads the project again. What the caller cannot read does not exist for
+Roles: viewer < editor < admin, checked for every message; a tenant admin
+(token role) may do everything. Each loader reads the row, checks the
+caller's role in the row's project (:func:`project`, which reads the project
+and the caller's membership in one query) and returns both, so the handler
+never reads the project again. What the caller cannot read does not exist for
 them: a missing row, and a row of a project they are not a member of, are
 both NOT_FOUND naming the id the caller sent (never the hidden project). A
 member whose role is too low gets FORBIDDEN naming the role required.
@@ -20,7 +21,7 @@ from typing import Final, Generic, Protocol, TypeVar
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Role
-from pm_core.errors import NotFoundError, ValidationError
+from pm_core.errors import ForbiddenError, NotFoundError, ValidationError
 from pm_core.models import (
     Comment,
     Dependency,
@@ -31,7 +32,6 @@ from pm_core.models import (
     WorkItem,
 )
 from pm_db.unit_of_work import UnitOfWork
-from pm_server.authz import can_read, require_role
 
 
 class _InAProject(Protocol):
@@ -57,8 +57,30 @@ class Loaded(Generic[E]):
 
 
 def project(uow: UnitOfWork, principal: Principal, project_id: str, required: Role) -> Project:
-    """The live project, once the caller holds ``required`` in it."""
-    return require_role(uow, principal, project_id, required)
+    """The live project, once the caller holds ``required`` in it (NOT_FOUND for a
+    non-member, FORBIDDEN naming the role for a member whose role is too low)."""
+    if principal.is_tenant_admin:
+        return uow.projects.get(project_id)
+    found = uow.projects.find_as_member(project_id, principal.user_id)
+    if found is None:
+        raise NotFoundError("project", project_id)
+    live, role = found
+    if not role.allows(required):
+        raise ForbiddenError(f"requires the {required} role in this project", str(required))
+    return live
+
+
+def can_read(uow: UnitOfWork, principal: Principal, project_id: str) -> bool:
+    try:
+        project(uow, principal, project_id, Role.VIEWER)
+    except NotFoundError:
+        return False
+    return True
+
+
+def require_tenant_admin(principal: Principal) -> None:
+    if not principal.is_tenant_admin:
+        raise ForbiddenError("requires the tenant_admin role", "tenant_admin")
 
 
 def work_item(
@@ -152,7 +174,7 @@ def _authorised(
         raise NotFoundError(entity, asked)
     role = required if isinstance(required, Role) else required(found)
     try:
-        owner = require_role(uow, principal, found.project_id, role)
+        owner = project(uow, principal, found.project_id, role)
     except NotFoundError as exc:  # name what was asked for, not the hidden project
         raise NotFoundError(entity, asked) from exc
     return Loaded(found, owner)

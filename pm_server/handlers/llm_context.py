@@ -35,7 +35,6 @@ from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
-from pm_server.authz import require_tenant_admin
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
@@ -59,7 +58,7 @@ def _load_for_write(uow: UnitOfWork, principal: Principal, context_id: str) -> L
     """The live row, if the caller may change it; project rows hidden from non-members."""
     context = uow.llm_context.get(context_id)
     if context.project_id is None:
-        require_tenant_admin(principal)
+        access.require_tenant_admin(principal)
         return context
     try:
         access.project(uow, principal, context.project_id, Role.EDITOR)
@@ -102,7 +101,7 @@ async def create_llm_context(ctx: Context, cmd: commands_pb2.CreateLlmContext) -
     project_id = cmd.project_id if cmd.HasField("project_id") else None
     principal = ctx.principal
     if project_id is None:
-        require_tenant_admin(principal)
+        access.require_tenant_admin(principal)
 
     def unit(uow: UnitOfWork) -> Mutation:
         if project_id is not None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pm_core.enums import Role
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 
 
@@ -21,7 +21,7 @@ async def _require_viewer(ctx: Context, project_id: str) -> None:
     principal = ctx.principal
 
     def check(uow: UnitOfWork) -> None:
-        require_role(uow, principal, project_id, Role.VIEWER)
+        access.project(uow, principal, project_id, Role.VIEWER)
 
     await ctx.db.read(check)
 

@@ -34,7 +34,7 @@ from pm_core.models import StoredEvent
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import commands_pb2, envelope_pb2
-from pm_server.authz import require_role
+from pm_server import access
 from pm_server.context import Context
 from pm_server.session import Subscription
 
@@ -70,7 +70,7 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
 
     def position(uow: UnitOfWork) -> tuple[int, int | None]:
         for project_id in project_ids:
-            require_role(uow, principal, project_id, Role.VIEWER)
+            access.project(uow, principal, project_id, Role.VIEWER)
         return uow.events.latest_seq(), uow.events.oldest_seq()
 
     try:

@@ -41,7 +41,6 @@ from pm_proto import entities as pb_entities
 from pm_proto.timestamps import get_time
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
-from pm_server.authz import can_read
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
@@ -224,5 +223,5 @@ def _require_list_scope(
         )
     if work_item_id is not None:
         access.readable_item(uow, principal, work_item_id)
-    if project_id is not None and not can_read(uow, principal, project_id):
+    if project_id is not None and not access.can_read(uow, principal, project_id):
         raise NotFoundError("project", project_id)

@@ -12,11 +12,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Role
+from pm_core.models import Project
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
+from pm_server import access
 from pm_server import connection as connection_module
 from pm_server.app import purge_tenant
-from pm_server.authz import require_role
 from pm_server.handlers import subscriptions as subscriptions_module
 from tests.pm_server.conftest import Server, create_project, start_server, subscribe
 from tests.pm_server.wsclient import WsClient
@@ -130,16 +131,17 @@ async def test_subscribe_racing_a_removal_leaves_no_live_subscription(
     project = await create_project(alice, "RACE")
     bob = await server.client(user="bob")
     await add_member(alice, project.id, "bob")
-    original = require_role
+    original = access.project
 
     def slow_require_role(
         uow: UnitOfWork, principal: Principal, project_id: str, required: Role
-    ) -> None:
-        original(uow, principal, project_id, required)
+    ) -> Project:
+        allowed = original(uow, principal, project_id, required)
         if principal.user_id == "bob":
             time.sleep(0.3)  # widen the window between the check and what follows
+        return allowed
 
-    monkeypatch.setattr(subscriptions_module, "require_role", slow_require_role)
+    monkeypatch.setattr(access, "project", slow_require_role)
     pending = asyncio.ensure_future(
         bob.call("subscribe", commands_pb2.Subscribe(project_ids=[project.id]))
     )
