@@ -34,22 +34,11 @@ from typing import Any, Final
 
 import pydantic
 
+from pm_core import registry
+from pm_core.enums import EntityType
 from pm_core.errors import SchemaTooNewError
 from pm_core.keys import MAX_ITEM_NUMBER
-from pm_core.models import (
-    ActivityEntry,
-    Comment,
-    Dependency,
-    LlmContext,
-    Model,
-    Project,
-    ProjectMember,
-    Sprint,
-    SwimLane,
-    TimeEntry,
-    User,
-    WorkItem,
-)
+from pm_core.models import ActivityEntry, Model
 from pm_db.admin import (
     FileExistsConflict,
     FileNotFound,
@@ -111,108 +100,27 @@ class Table:
 
 
 _STAMPS: Final = ("version", "created_at", "updated_at", "deleted_at")
+#: Columns of an entity's table that are no field of its model, each checked by ``_extra``.
+_EXTRA: Final[Mapping[EntityType, tuple[str, ...]]] = {EntityType.PROJECT: ("next_item_number",)}
 
-#: In an order that satisfies every reference between tables.
+
+def _entity_table(spec: registry.EntitySpec) -> Table:
+    """A registry entity's table: ``id``, the model's own fields, the extras, the stamps."""
+    fields = spec.model.model_fields
+    extra = _EXTRA.get(spec.entity_type, ())
+    return Table(
+        spec.table,
+        spec.model,
+        (*(name for name in fields if name not in _STAMPS), *extra, *_STAMPS),
+        refs=tuple((ref.field, registry.BY_TYPE[ref.target].table) for ref in spec.refs),
+        extra=extra,
+        bool_columns=tuple(name for name, info in fields.items() if info.annotation is bool),
+    )
+
+
+#: In an order that satisfies every reference between tables (the registry's).
 TABLES: Final = (
-    Table(
-        "users",
-        User,
-        ("id", "display_name", "email", "is_tenant_admin", *_STAMPS),
-        bool_columns=("is_tenant_admin",),
-    ),
-    Table(
-        "projects",
-        Project,
-        ("id", "key", "name", "description", "status", "next_item_number", "created_by", *_STAMPS),
-        refs=(("created_by", "users"),),
-        extra=("next_item_number",),
-    ),
-    Table(
-        "project_members",
-        ProjectMember,
-        ("id", "project_id", "user_id", "role", *_STAMPS),
-        refs=(("project_id", "projects"), ("user_id", "users")),
-    ),
-    Table(
-        "sprints",
-        Sprint,
-        ("id", "project_id", "name", "goal", "status", "starts_at", "ends_at", *_STAMPS),
-        refs=(("project_id", "projects"),),
-    ),
-    Table(
-        "work_items",
-        WorkItem,
-        (
-            "id",
-            "project_id",
-            "item_number",
-            "type",
-            "title",
-            "description",
-            "status",
-            "priority",
-            "story_points",
-            "position",
-            "parent_id",
-            "sprint_id",
-            "assignee_id",
-            "created_by",
-            *_STAMPS,
-        ),
-        refs=(
-            ("project_id", "projects"),
-            ("parent_id", "work_items"),
-            ("sprint_id", "sprints"),
-            ("assignee_id", "users"),
-            ("created_by", "users"),
-        ),
-    ),
-    Table(
-        "comments",
-        Comment,
-        ("id", "project_id", "work_item_id", "author_id", "body", *_STAMPS),
-        refs=(("project_id", "projects"), ("work_item_id", "work_items"), ("author_id", "users")),
-    ),
-    Table(
-        "time_entries",
-        TimeEntry,
-        ("id", "project_id", "work_item_id", "user_id", "started_at", "ended_at", "note", *_STAMPS),
-        refs=(("project_id", "projects"), ("work_item_id", "work_items"), ("user_id", "users")),
-    ),
-    Table(
-        "dependencies",
-        Dependency,
-        ("id", "project_id", "from_item_id", "to_item_id", "type", "created_by", *_STAMPS),
-        refs=(
-            ("project_id", "projects"),
-            ("from_item_id", "work_items"),
-            ("to_item_id", "work_items"),
-            ("created_by", "users"),
-        ),
-    ),
-    Table(
-        "swim_lanes",
-        SwimLane,
-        ("id", "project_id", "name", "status", "position", "wip_limit", *_STAMPS),
-        refs=(("project_id", "projects"),),
-    ),
-    Table(
-        "llm_context",
-        LlmContext,
-        (
-            "id",
-            "project_id",
-            "context_type",
-            "category",
-            "title",
-            "content",
-            "example_sql",
-            "priority",
-            "created_by",
-            *_STAMPS,
-        ),
-        refs=(("project_id", "projects"), ("created_by", "users")),
-    ),
+    *(_entity_table(spec) for spec in registry.ENTITIES),
     Table(
         "activity_log",
         ActivityEntry,

@@ -18,6 +18,7 @@ from pm_db.repositories.comments import CommentRepository
 from pm_db.repositories.dependencies import DependencyRepository
 from pm_db.repositories.events import EventLogRepository, EventSeq
 from pm_db.repositories.idempotency import IdempotencyRepository
+from pm_db.repositories.live_rows import LiveRowRepository
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.repositories.members import MemberRepository
 from pm_db.repositories.meta import TenantMetaRepository
@@ -43,6 +44,11 @@ class UnitOfWork:
     @cached_property
     def meta(self) -> TenantMetaRepository:
         return TenantMetaRepository(self.conn)
+
+    @cached_property
+    def live_rows(self) -> LiveRowRepository:
+        """Any entity's live row by type and id (the registry's tables)."""
+        return LiveRowRepository(self.conn)
 
     @cached_property
     def users(self) -> UserRepository:

@@ -7,8 +7,9 @@ it never reads one, so there is no way back here (the tests hold the decoders
 that prove a round trip loses nothing).
 
 The activity log's converters (``ActivityEntry``, ``FieldChange``) live in
-:mod:`pm_proto.activity` and are re-exported here. ``entity_to_pb`` and
-``set_entity`` dispatch over the entities through two literal tables.
+:mod:`pm_proto.activity` and are re-exported here. ``entity_to_pb`` dispatches
+through a literal table; ``set_entity`` finds an entity's oneof field through
+the entity registry (:mod:`pm_core.registry`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Final
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from pm_core import registry
 from pm_core.keys import format_display_key
 from pm_core.models import (
     ActivityEntry,
@@ -262,18 +264,10 @@ _TO_PB: Final[dict[type[Model], Callable[[Any], Message]]] = {
     FieldChange: field_change_to_pb,
 }
 
-# The field each entity takes in a oneof that names entities
-# (``Event.entity``, ``Error.current``).
+# The field each published entity takes in a oneof that names entities
+# (``Event.entity``, ``Error.current``): the registry's name for it.
 ONEOF_FIELDS: Final[dict[type[Model], str]] = {
-    Project: "project",
-    ProjectMember: "member",
-    WorkItem: "work_item",
-    Sprint: "sprint",
-    Comment: "comment",
-    TimeEntry: "time_entry",
-    Dependency: "dependency",
-    SwimLane: "swim_lane",
-    LlmContext: "llm_context",
+    spec.model: spec.name for spec in registry.ENTITIES if spec.published
 }
 
 

@@ -1,17 +1,19 @@
 """Two-way mapping between pm_core's ``StrEnum``s and the ``pm.v1`` protobuf enums.
 
-Each pair is one literal table, StrEnum member -> protobuf number. ``UNSPECIFIED``
-(0) never maps: ``from_pb_*`` refuses it, and any number the table does not know
-(proto3 enums are open, so a peer can send any int), with a ValidationError
-naming the field. A test finds every ``EnumPair`` of this module and checks that
-both sides have the same members.
+Each pair maps a StrEnum member to the protobuf value of the same name
+(``Role.VIEWER`` <-> ``ROLE_VIEWER``), so a new member needs no edit here, only
+its value in the schema. ``UNSPECIFIED`` (0) never maps: ``from_pb_*`` refuses
+it, and any number the table does not know (proto3 enums are open, so a peer can
+send any int), with a ValidationError naming the field. A test finds every
+``EnumPair`` of this module and checks that both sides have the same members.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from google.protobuf.descriptor import EnumDescriptor
 
@@ -30,6 +32,9 @@ from pm_core.enums import (
 from pm_core.errors import ValidationError
 from pm_proto.v1 import entities_pb2 as pb
 
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
 E = TypeVar("E", bound=StrEnum)
 V = TypeVar("V", bound=int)
 
@@ -45,6 +50,18 @@ class EnumPair(Generic[E, V]):
         if len(self.reverse) != len(self.table) or 0 in self.reverse:
             raise ValueError(f"{enum.__name__}: table must be one-to-one and never use 0")
 
+    @classmethod
+    def by_name(cls, enum: type[E], pb_enum: _EnumTypeWrapper[V]) -> EnumPair[E, V]:
+        """The pair mapping each member to the value named ``<PB_ENUM>_<MEMBER>``.
+
+        A member the schema lacks is left out, so ``to_pb`` of it raises KeyError;
+        tests/pm_proto/test_enums.py and tests/test_registry.py name it.
+        """
+        prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", pb_enum.DESCRIPTOR.name).upper() + "_"
+        names = pb_enum.DESCRIPTOR.values_by_name
+        table = {m: pb_enum.Value(prefix + m.name) for m in enum if prefix + m.name in names}
+        return cls(enum, pb_enum.DESCRIPTOR, table)
+
     def to_pb(self, value: E) -> V:
         return self.table[value]
 
@@ -57,103 +74,16 @@ class EnumPair(Generic[E, V]):
         raise ValidationError(field, f"{field}: unknown {self.enum.__name__} value")
 
 
-PROJECT_STATUS: Final = EnumPair(
-    ProjectStatus,
-    pb.ProjectStatus.DESCRIPTOR,
-    {
-        ProjectStatus.ACTIVE: pb.PROJECT_STATUS_ACTIVE,
-        ProjectStatus.ARCHIVED: pb.PROJECT_STATUS_ARCHIVED,
-    },
-)
-ROLE: Final = EnumPair(
-    Role,
-    pb.Role.DESCRIPTOR,
-    {Role.VIEWER: pb.ROLE_VIEWER, Role.EDITOR: pb.ROLE_EDITOR, Role.ADMIN: pb.ROLE_ADMIN},
-)
-WORK_ITEM_TYPE: Final = EnumPair(
-    WorkItemType,
-    pb.WorkItemType.DESCRIPTOR,
-    {
-        WorkItemType.EPIC: pb.WORK_ITEM_TYPE_EPIC,
-        WorkItemType.STORY: pb.WORK_ITEM_TYPE_STORY,
-        WorkItemType.TASK: pb.WORK_ITEM_TYPE_TASK,
-    },
-)
-WORK_ITEM_STATUS: Final = EnumPair(
-    WorkItemStatus,
-    pb.WorkItemStatus.DESCRIPTOR,
-    {
-        WorkItemStatus.BACKLOG: pb.WORK_ITEM_STATUS_BACKLOG,
-        WorkItemStatus.TODO: pb.WORK_ITEM_STATUS_TODO,
-        WorkItemStatus.IN_PROGRESS: pb.WORK_ITEM_STATUS_IN_PROGRESS,
-        WorkItemStatus.IN_REVIEW: pb.WORK_ITEM_STATUS_IN_REVIEW,
-        WorkItemStatus.DONE: pb.WORK_ITEM_STATUS_DONE,
-    },
-)
-PRIORITY: Final = EnumPair(
-    Priority,
-    pb.Priority.DESCRIPTOR,
-    {
-        Priority.LOW: pb.PRIORITY_LOW,
-        Priority.MEDIUM: pb.PRIORITY_MEDIUM,
-        Priority.HIGH: pb.PRIORITY_HIGH,
-        Priority.CRITICAL: pb.PRIORITY_CRITICAL,
-    },
-)
-SPRINT_STATUS: Final = EnumPair(
-    SprintStatus,
-    pb.SprintStatus.DESCRIPTOR,
-    {
-        SprintStatus.PLANNED: pb.SPRINT_STATUS_PLANNED,
-        SprintStatus.ACTIVE: pb.SPRINT_STATUS_ACTIVE,
-        SprintStatus.COMPLETED: pb.SPRINT_STATUS_COMPLETED,
-        SprintStatus.CANCELLED: pb.SPRINT_STATUS_CANCELLED,
-    },
-)
-DEPENDENCY_TYPE: Final = EnumPair(
-    DependencyType,
-    pb.DependencyType.DESCRIPTOR,
-    {
-        DependencyType.BLOCKS: pb.DEPENDENCY_TYPE_BLOCKS,
-        DependencyType.RELATES_TO: pb.DEPENDENCY_TYPE_RELATES_TO,
-    },
-)
-LLM_CONTEXT_TYPE: Final = EnumPair(
-    LlmContextType,
-    pb.LlmContextType.DESCRIPTOR,
-    {
-        LlmContextType.SCHEMA_DOC: pb.LLM_CONTEXT_TYPE_SCHEMA_DOC,
-        LlmContextType.QUERY_PATTERN: pb.LLM_CONTEXT_TYPE_QUERY_PATTERN,
-        LlmContextType.BUSINESS_RULE: pb.LLM_CONTEXT_TYPE_BUSINESS_RULE,
-        LlmContextType.EXAMPLE: pb.LLM_CONTEXT_TYPE_EXAMPLE,
-        LlmContextType.INSTRUCTION: pb.LLM_CONTEXT_TYPE_INSTRUCTION,
-    },
-)
-ENTITY_TYPE: Final = EnumPair(
-    EntityType,
-    pb.EntityType.DESCRIPTOR,
-    {
-        EntityType.USER: pb.ENTITY_TYPE_USER,
-        EntityType.PROJECT: pb.ENTITY_TYPE_PROJECT,
-        EntityType.MEMBER: pb.ENTITY_TYPE_MEMBER,
-        EntityType.WORK_ITEM: pb.ENTITY_TYPE_WORK_ITEM,
-        EntityType.SPRINT: pb.ENTITY_TYPE_SPRINT,
-        EntityType.COMMENT: pb.ENTITY_TYPE_COMMENT,
-        EntityType.TIME_ENTRY: pb.ENTITY_TYPE_TIME_ENTRY,
-        EntityType.DEPENDENCY: pb.ENTITY_TYPE_DEPENDENCY,
-        EntityType.SWIM_LANE: pb.ENTITY_TYPE_SWIM_LANE,
-        EntityType.LLM_CONTEXT: pb.ENTITY_TYPE_LLM_CONTEXT,
-    },
-)
-ACTION: Final = EnumPair(
-    Action,
-    pb.Action.DESCRIPTOR,
-    {
-        Action.CREATED: pb.ACTION_CREATED,
-        Action.UPDATED: pb.ACTION_UPDATED,
-        Action.DELETED: pb.ACTION_DELETED,
-    },
-)
+PROJECT_STATUS: Final = EnumPair.by_name(ProjectStatus, pb.ProjectStatus)
+ROLE: Final = EnumPair.by_name(Role, pb.Role)
+WORK_ITEM_TYPE: Final = EnumPair.by_name(WorkItemType, pb.WorkItemType)
+WORK_ITEM_STATUS: Final = EnumPair.by_name(WorkItemStatus, pb.WorkItemStatus)
+PRIORITY: Final = EnumPair.by_name(Priority, pb.Priority)
+SPRINT_STATUS: Final = EnumPair.by_name(SprintStatus, pb.SprintStatus)
+DEPENDENCY_TYPE: Final = EnumPair.by_name(DependencyType, pb.DependencyType)
+LLM_CONTEXT_TYPE: Final = EnumPair.by_name(LlmContextType, pb.LlmContextType)
+ENTITY_TYPE: Final = EnumPair.by_name(EntityType, pb.EntityType)
+ACTION: Final = EnumPair.by_name(Action, pb.Action)
 
 to_pb_project_status: Final = PROJECT_STATUS.to_pb
 from_pb_project_status: Final = PROJECT_STATUS.from_pb

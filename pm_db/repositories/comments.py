@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Final
 
 from pm_core.changes import Updated, diff
+from pm_core.enums import EntityType
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import Comment, WorkItem
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written
 
-ENTITY: Final = "comment"
+ENTITY: Final = EntityType.COMMENT
 UPDATABLE: Final = frozenset({"body"})
 MAX_LIMIT: Final = 1000
 

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime
 from typing import Final
 
-from pm_core.enums import DependencyType
+from pm_core.enums import DependencyType, EntityType
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import Dependency, WorkItem
 from pm_core.rules.dependencies import check_cap, check_endpoints, check_no_cycle
@@ -19,7 +19,7 @@ from pm_core.validation import build
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_written, is_unique_violation
 
-ENTITY: Final = "dependency"
+ENTITY: Final = EntityType.DEPENDENCY
 _UNIQUE_KEY: Final = "endpoints and type"
 _LIVE_INDEX: Final = "dependencies.from_item_id, dependencies.to_item_id, dependencies.type"
 

@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import LlmContextType
+from pm_core.enums import EntityType, LlmContextType
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import LlmContext
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written
 
-ENTITY: Final = "llm_context"
+ENTITY: Final = EntityType.LLM_CONTEXT
 UPDATABLE: Final = frozenset(
     {"context_type", "category", "title", "content", "example_sql", "priority"}
 )

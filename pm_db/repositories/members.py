@@ -17,14 +17,14 @@ from datetime import datetime
 from typing import Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import Role
+from pm_core.enums import EntityType, Role
 from pm_core.errors import DuplicateError, NotFoundError, RuleViolationError
 from pm_core.models import ProjectMember
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
-ENTITY: Final = "member"
+ENTITY: Final = EntityType.MEMBER
 UPDATABLE: Final = frozenset({"role"})
 LAST_ADMIN_RULE: Final = "member.last_admin"
 

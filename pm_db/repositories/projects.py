@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import ProjectStatus, Role
+from pm_core.enums import EntityType, ProjectStatus, Role
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import Project
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
-ENTITY: Final = "project"
+ENTITY: Final = EntityType.PROJECT
 UPDATABLE: Final = frozenset({"name", "description", "status"})
 
 _COLUMNS: Final = (

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import SprintStatus
+from pm_core.enums import EntityType, SprintStatus
 from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError
 from pm_core.models import Sprint
 from pm_core.rules.sprints import check_dates, check_mutable, check_transition
@@ -30,7 +30,7 @@ from pm_db.codec import (
 )
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
-ENTITY: Final = "sprint"
+ENTITY: Final = EntityType.SPRINT
 UPDATABLE: Final = frozenset({"name", "goal", "starts_at", "ends_at"})
 ONE_ACTIVE_RULE: Final = "sprint.one_active"
 

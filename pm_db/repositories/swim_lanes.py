@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any, Final, NoReturn
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import WorkItemStatus
+from pm_core.enums import EntityType, WorkItemStatus
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import SwimLane
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
-ENTITY: Final = "swim_lane"
+ENTITY: Final = EntityType.SWIM_LANE
 UPDATABLE: Final = frozenset({"name", "status", "position", "wip_limit"})
 # The board a new project starts with: (name, status), at positions 0, 1, 2, ...
 DEFAULT_LANES: Final[tuple[tuple[str, WorkItemStatus], ...]] = (

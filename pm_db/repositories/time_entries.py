@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
+from pm_core.enums import EntityType
 from pm_core.errors import NotFoundError, RuleViolationError, ValidationError
 from pm_core.models import TimeEntry, WorkItem
 from pm_core.rules.timers import check_manual_entry, stop_time
@@ -26,7 +27,7 @@ from pm_db.codec import (
 )
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
-ENTITY: Final = "time_entry"
+ENTITY: Final = EntityType.TIME_ENTRY
 UPDATABLE: Final = frozenset({"started_at", "ended_at", "note"})
 UPDATABLE_RUNNING: Final = frozenset({"started_at", "note"})
 MAX_LIMIT: Final = 1000

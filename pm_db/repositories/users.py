@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
+from pm_core.enums import EntityType
 from pm_core.errors import NotFoundError
 from pm_core.models import User
 from pm_core.validation import build
 from pm_db.codec import db_time, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_written
 
-ENTITY: Final = "user"
+ENTITY: Final = EntityType.USER
 
 _COLUMNS: Final = (
     "id, display_name, email, is_tenant_admin, version, created_at, updated_at, deleted_at"

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
-from pm_core.enums import Priority, WorkItemStatus, WorkItemType
+from pm_core.enums import EntityType, Priority, WorkItemStatus, WorkItemType
 from pm_core.errors import DeleteBlockedError, NotFoundError, ValidationError
 from pm_core.keys import parse_display_key
 from pm_core.models import Sprint, WorkItem
@@ -29,7 +29,7 @@ from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written
 from pm_db.repositories.sprints import from_row as sprint_from_row
 
-ENTITY: Final = "work_item"
+ENTITY: Final = EntityType.WORK_ITEM
 UPDATABLE: Final = frozenset(
     {
         "title",

@@ -16,13 +16,12 @@ Paging is keyset: ``before_id`` is the last id of the previous page
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Final
 
 from pm_auth.tokens import Principal
 from pm_core.enums import EntityType, Role
 from pm_core.errors import NotFoundError, ValidationError
-from pm_core.models import ActivityEntry, Entity
+from pm_core.models import ActivityEntry
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
@@ -34,27 +33,6 @@ DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 500
 
 
-def _member(uow: UnitOfWork, member_id: str) -> Entity | None:
-    try:
-        return uow.members.get(member_id)
-    except NotFoundError:
-        return None
-
-
-# How to find a live entity of each type (to learn its project).
-_FIND_LIVE: Final[Mapping[EntityType, Callable[[UnitOfWork, str], Entity | None]]] = {
-    EntityType.USER: lambda uow, id_: uow.users.find(id_),
-    EntityType.MEMBER: _member,
-    EntityType.WORK_ITEM: lambda uow, id_: uow.work_items.find(id_),
-    EntityType.SPRINT: lambda uow, id_: uow.sprints.find(id_),
-    EntityType.COMMENT: lambda uow, id_: uow.comments.find(id_),
-    EntityType.TIME_ENTRY: lambda uow, id_: uow.time_entries.find(id_),
-    EntityType.DEPENDENCY: lambda uow, id_: uow.dependencies.find(id_),
-    EntityType.SWIM_LANE: lambda uow, id_: uow.swim_lanes.find(id_),
-    EntityType.LLM_CONTEXT: lambda uow, id_: uow.llm_context.find(id_),
-}
-
-
 def _limit(requested: int) -> int:
     if requested < 0:
         raise ValidationError("limit", "limit must not be negative")
@@ -63,12 +41,9 @@ def _limit(requested: int) -> int:
 
 def _project_of(uow: UnitOfWork, entity_type: EntityType, entity_id: str) -> str | None:
     """The project the entity belongs to (None: tenant-wide); NOT_FOUND when unknown."""
-    if entity_type == EntityType.PROJECT:
-        return entity_id
-    live = _FIND_LIVE[entity_type](uow, entity_id)
+    live = uow.live_rows.find(entity_type, entity_id)
     if live is not None:
-        project_id: str | None = getattr(live, "project_id", None)
-        return project_id
+        return live.project_id
     newest = uow.activity.list_for_entity(entity_type, entity_id, limit=1)
     if not newest:
         raise NotFoundError(str(entity_type), entity_id)

@@ -90,3 +90,17 @@ def test_a_table_that_maps_zero_or_two_members_to_one_number_is_refused():
         EnumPair(Role, pb.Role.DESCRIPTOR, {Role.VIEWER: 1, Role.EDITOR: 1})
     with pytest.raises(ValueError, match="never use 0"):
         EnumPair(Role, pb.Role.DESCRIPTOR, {Role.VIEWER: 0})
+
+
+def test_by_name_pairs_members_with_the_values_of_the_same_name_and_leaves_out_the_rest():
+    class Grown(StrEnum):
+        VIEWER = "viewer"
+        OWNER = "owner"  # no ROLE_OWNER in the schema
+
+    pair = EnumPair.by_name(Grown, pb.Role)
+    assert pair.to_pb(Grown.VIEWER) == pb.ROLE_VIEWER
+    assert pair.from_pb(pb.ROLE_VIEWER, "role") is Grown.VIEWER
+    with pytest.raises(KeyError):
+        pair.to_pb(Grown.OWNER)
+    with pytest.raises(ValidationError):
+        pair.from_pb(pb.ROLE_ADMIN, "role")
