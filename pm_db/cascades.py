@@ -10,67 +10,41 @@ stamped with the unit's time like the delete that causes it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
 from pm_core.enums import EntityType
 from pm_core.models import Entity, WorkItem
+from pm_core.registry import ENTITIES, EntitySpec
 from pm_db.codec import db_time
-from pm_db.repositories import (
-    comments,
-    dependencies,
-    llm_context,
-    members,
-    sprints,
-    swim_lanes,
-    time_entries,
-    work_items,
-)
+from pm_db.repositories import work_items
 
 #: One row a cascade changed: its kind and the row after the change.
 Cascaded = tuple[EntityType, Entity]
 
-_Decode = Callable[[sqlite3.Row], Entity]
-
-_Statement = tuple[EntityType, str, _Decode]
+_Statement = tuple[EntitySpec, str]
 
 
-def _soft_delete(entity_type: EntityType, table: str, where: str, decode: _Decode) -> _Statement:
-    sql = (
-        f"UPDATE {table} SET deleted_at = :stamp, updated_at = :stamp, version = version + 1 "
-        f"WHERE {where} AND deleted_at IS NULL RETURNING *"
-    )
-    return entity_type, sql, decode
+def _soft_deletes(target: EntityType) -> tuple[_Statement, ...]:
+    """For each entity with a cascading ref to ``target`` (the registry's), in registry
+    order: the statement soft-deleting its live rows that refer to the deleted row."""
+    statements = []
+    for spec in ENTITIES:
+        fields = [ref.field for ref in spec.refs if ref.cascade and ref.target is target]
+        if fields:
+            refers = " OR ".join(f"{field} = :id" for field in fields)
+            sql = (
+                f"UPDATE {spec.table} SET deleted_at = :stamp, updated_at = :stamp, "
+                f"version = version + 1 WHERE ({refers}) AND deleted_at IS NULL RETURNING *"
+            )
+            statements.append((spec, sql))
+    return tuple(statements)
 
 
 # Soft-deleting a project soft-deletes everything in it.
-_PROJECT_ROWS: Final = tuple(
-    _soft_delete(entity_type, table, "project_id = :id", decode)
-    for entity_type, table, decode in (
-        (EntityType.MEMBER, "project_members", members.from_row),
-        (EntityType.SPRINT, "sprints", sprints.from_row),
-        (EntityType.WORK_ITEM, "work_items", work_items.from_row),
-        (EntityType.COMMENT, "comments", comments.from_row),
-        (EntityType.TIME_ENTRY, "time_entries", time_entries.from_row),
-        (EntityType.DEPENDENCY, "dependencies", dependencies.from_row),
-        (EntityType.SWIM_LANE, "swim_lanes", swim_lanes.from_row),
-        (EntityType.LLM_CONTEXT, "llm_context", llm_context.from_row),
-    )
-)
-# Deleting a work item deletes what hangs off it.
-_ITEM_ROWS: Final = (
-    _soft_delete(EntityType.COMMENT, "comments", "work_item_id = :id", comments.from_row),
-    _soft_delete(
-        EntityType.TIME_ENTRY, "time_entries", "work_item_id = :id", time_entries.from_row
-    ),
-    _soft_delete(
-        EntityType.DEPENDENCY,
-        "dependencies",
-        "(from_item_id = :id OR to_item_id = :id)",
-        dependencies.from_row,
-    ),
-)
+_PROJECT_ROWS: Final = _soft_deletes(EntityType.PROJECT)
+# Deleting a work item deletes what hangs off it (comments, time entries, dependencies).
+_ITEM_ROWS: Final = _soft_deletes(EntityType.WORK_ITEM)
 # A deleted sprint's live items go back to the backlog (no sprint).
 RELEASE_SPRINT_ITEMS: Final = """
 UPDATE work_items SET sprint_id = NULL, version = version + 1, updated_at = ?
@@ -101,9 +75,14 @@ class Cascades:
 
     def _run(self, statements: tuple[_Statement, ...], owner_id: str) -> list[Cascaded]:
         cascaded: list[Cascaded] = []
-        for entity_type, sql, decode in statements:
+        for spec, sql in statements:
             rows = self._conn.execute(sql, {"stamp": self._stamp, "id": owner_id}).fetchall()
-            cascaded.extend(
-                sorted(((entity_type, decode(row)) for row in rows), key=lambda pair: pair[1].id)
-            )
+            # Validated through the model (any entity's row, no decoder per table): a
+            # cascade is rare, and its rows were validated on the way in.
+            changed = sorted((spec.model.model_validate(dict(row)) for row in rows), key=_id)
+            cascaded.extend((spec.entity_type, entity) for entity in changed)
         return cascaded
+
+
+def _id(entity: Entity) -> str:
+    return entity.id

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pm_auth.tokens import Principal
-from pm_core.enums import Role
+from pm_core.enums import EntityType, Role
 from pm_core.errors import ForbiddenError, NotFoundError, ValidationError
 from pm_core.models import (
     Comment,
@@ -44,9 +44,6 @@ class _InAProject(Protocol):
 E = TypeVar("E", bound=_InAProject)
 Required = Role | Callable[[E], Role]
 
-WORK_ITEM: Final = "work_item"
-SPRINT: Final = "sprint"
-
 
 @dataclass(frozen=True, slots=True)
 class Loaded(Generic[E]):
@@ -63,7 +60,7 @@ def project(uow: UnitOfWork, principal: Principal, project_id: str, required: Ro
         return uow.projects.get(project_id)
     found = uow.projects.find_as_member(project_id, principal.user_id)
     if found is None:
-        raise NotFoundError("project", project_id)
+        raise NotFoundError(EntityType.PROJECT, project_id)
     live, role = found
     if not role.allows(required):
         raise ForbiddenError(f"requires the {required} role in this project", str(required))
@@ -86,7 +83,9 @@ def require_tenant_admin(principal: Principal) -> None:
 def work_item(
     uow: UnitOfWork, principal: Principal, item_id: str, required: Required[WorkItem]
 ) -> Loaded[WorkItem]:
-    return _authorised(uow, principal, WORK_ITEM, item_id, uow.work_items.find(item_id), required)
+    return _authorised(
+        uow, principal, EntityType.WORK_ITEM, item_id, uow.work_items.find(item_id), required
+    )
 
 
 def work_item_by_key(
@@ -97,41 +96,43 @@ def work_item_by_key(
         found = uow.work_items.find_by_key(display_key)
     except ValidationError as exc:
         raise ValidationError("display_key", exc.message) from exc
-    return _authorised(uow, principal, WORK_ITEM, display_key, found, required)
+    return _authorised(uow, principal, EntityType.WORK_ITEM, display_key, found, required)
 
 
 def sprint(
     uow: UnitOfWork, principal: Principal, sprint_id: str, required: Required[Sprint]
 ) -> Loaded[Sprint]:
-    return _authorised(uow, principal, SPRINT, sprint_id, uow.sprints.find(sprint_id), required)
+    return _authorised(
+        uow, principal, EntityType.SPRINT, sprint_id, uow.sprints.find(sprint_id), required
+    )
 
 
 def comment(
     uow: UnitOfWork, principal: Principal, comment_id: str, required: Required[Comment]
 ) -> Loaded[Comment]:
     found = uow.comments.find(comment_id)
-    return _authorised(uow, principal, "comment", comment_id, found, required)
+    return _authorised(uow, principal, EntityType.COMMENT, comment_id, found, required)
 
 
 def time_entry(
     uow: UnitOfWork, principal: Principal, entry_id: str, required: Required[TimeEntry]
 ) -> Loaded[TimeEntry]:
     found = uow.time_entries.find(entry_id)
-    return _authorised(uow, principal, "time_entry", entry_id, found, required)
+    return _authorised(uow, principal, EntityType.TIME_ENTRY, entry_id, found, required)
 
 
 def dependency(
     uow: UnitOfWork, principal: Principal, dependency_id: str, required: Required[Dependency]
 ) -> Loaded[Dependency]:
     found = uow.dependencies.find(dependency_id)
-    return _authorised(uow, principal, "dependency", dependency_id, found, required)
+    return _authorised(uow, principal, EntityType.DEPENDENCY, dependency_id, found, required)
 
 
 def swim_lane(
     uow: UnitOfWork, principal: Principal, lane_id: str, required: Required[SwimLane]
 ) -> Loaded[SwimLane]:
     found = uow.swim_lanes.find(lane_id)
-    return _authorised(uow, principal, "swim_lane", lane_id, found, required)
+    return _authorised(uow, principal, EntityType.SWIM_LANE, lane_id, found, required)
 
 
 def readable_item(
@@ -142,7 +143,7 @@ def readable_item(
     Whether it fits (same project, type) is the caller's to check."""
     item = uow.work_items.find(item_id)
     if item is None or not _readable(uow, principal, item.project_id, known):
-        raise NotFoundError(WORK_ITEM, item_id)
+        raise NotFoundError(EntityType.WORK_ITEM, item_id)
     return item
 
 
@@ -152,7 +153,7 @@ def readable_sprint(
     """A sprint an item refers to: NOT_FOUND unless the caller can read its project."""
     found = uow.sprints.find(sprint_id)
     if found is None or not _readable(uow, principal, found.project_id, known):
-        raise NotFoundError(SPRINT, sprint_id)
+        raise NotFoundError(EntityType.SPRINT, sprint_id)
     return found
 
 
@@ -165,7 +166,7 @@ def _readable(
 def _authorised(
     uow: UnitOfWork,
     principal: Principal,
-    entity: str,
+    entity: EntityType,
     asked: str,
     found: E | None,
     required: Required[E],

@@ -33,6 +33,7 @@ from pm_core import registry
 from pm_core.enums import EntityType
 from pm_core.models import Entity
 from pm_core.registry import EntitySpec
+from pm_db.cascades import Cascades
 from pm_db.codec import db_time
 from pm_db.export import TABLES
 from pm_db.migrator import load_migrations, migrate
@@ -71,6 +72,7 @@ every_entity_type = pytest.mark.parametrize(
 def schema() -> Iterator[sqlite3.Connection]:
     """A database with every migration applied; foreign keys off so sample rows stand alone."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.row_factory = sqlite3.Row  # as the tenant's connections have it
     migrate(conn, load_migrations())
     conn.execute("PRAGMA foreign_keys = OFF")
     yield conn
@@ -268,6 +270,34 @@ def test_live_row_lookup_finds_the_row_and_its_project(
         assert lookup.find(entity_type, "missing") is None
     finally:
         schema.execute("ROLLBACK")
+
+
+@every_entity_type
+def test_deleting_what_a_row_refers_to_with_cascade_deletes_the_row(
+    entity_type: EntityType, schema: sqlite3.Connection
+) -> None:
+    spec = spec_for(entity_type)
+    cascades = Cascades(schema, T0 + timedelta(days=1))
+    delete = {
+        EntityType.PROJECT: cascades.delete_project_rows,
+        EntityType.WORK_ITEM: cascades.delete_item_rows,
+    }
+    for ref in spec.refs:
+        if not ref.cascade or ref.target not in delete:
+            continue
+        row = sample(spec).model_copy(update={ref.field: "deleted-target"})
+        schema.execute("BEGIN")
+        try:
+            insert(schema, spec, row)
+            changed = delete[ref.target]("deleted-target")
+            assert [(t, e.id) for t, e in changed] == [(entity_type, row.id)], (
+                f"deleting a {ref.target.value} leaves the {spec.name} rows whose "
+                f"{ref.field} names it: pm_db/cascades.py derives its statements from the "
+                "refs with cascade=True in pm_core/registry.py"
+            )
+            assert changed[0][1].deleted_at is not None
+        finally:
+            schema.execute("ROLLBACK")
 
 
 # -- pm_proto: the schema's message, enum value and oneof fields; the converter --

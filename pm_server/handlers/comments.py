@@ -24,7 +24,6 @@ from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
 
-ENTITY: Final = "comment"
 DEFAULT_LIMIT: Final = 100
 
 

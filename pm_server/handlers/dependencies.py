@@ -10,8 +10,6 @@ repository's. Dependencies are never edited: delete and create again.
 
 from __future__ import annotations
 
-from typing import Final
-
 from pm_core.enums import Action, EntityType, Role
 from pm_core.models import Dependency
 from pm_db.unit_of_work import UnitOfWork
@@ -22,8 +20,6 @@ from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change
 from pm_server.mutations import Mutation, mutate
-
-ENTITY: Final = "dependency"
 
 
 def _reply(dependency: Dependency) -> envelope_pb2.Reply:

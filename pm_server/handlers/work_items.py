@@ -30,7 +30,7 @@ from pm_server.context import Context
 from pm_server.events import Change, deleted_along
 from pm_server.mutations import Mutation, mutate
 
-ENTITY: Final = "work_item"
+ENTITY: Final = EntityType.WORK_ITEM
 #: Items a list returns when the client names no limit (the repository allows up to 1000).
 DEFAULT_LIMIT: Final = 500
 
