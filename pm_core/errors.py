@@ -29,13 +29,26 @@ preformatted strings, so the edge can render them however it needs to.
     └── InternalError                  INTERNAL (+ error_id)
 
 Foreign exceptions (sqlite3, jwt, protobuf) are translated into this tree
-where they enter pm code.
+where they enter pm code. Tables keyed by error class (the protocol details
+in ``pm_server/errors.py``, the exit codes of ``pm tenant``) are read with
+:func:`nearest`, along the class's MRO, so a class without an entry of its
+own gets its nearest parent's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+T = TypeVar("T")
+
+
+def nearest(table: Mapping[Any, T], error: BaseException) -> T | None:
+    """The entry of ``error``'s most specific class in ``table`` (walking its MRO), or None."""
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
 
 
 class PmError(Exception):

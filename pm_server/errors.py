@@ -1,34 +1,52 @@
 """The one mapping from an exception to a protocol error.
 
-A :class:`PmError` becomes an ``Error`` with its code, message and structured
-fields. Anything else is a bug: it is logged with a fresh error id and the
-client gets ``INTERNAL`` with that id and a generic message, never
-``str(exc)``.
+A :class:`PmError` becomes an ``Error`` with its class's code, its message and
+the structured fields that :data:`DETAILS` names for its class. The table is
+read along the class's MRO (like starlette's exception handlers), so a new
+error class needs one line here, and a subclass defined elsewhere gets its
+nearest parent's details. Anything else is a bug: it is logged with a fresh
+error id and the client gets ``INTERNAL`` with that id and a generic message,
+never ``str(exc)``.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from pm_core.errors import (
     ConflictError,
     DeleteBlockedError,
     DependencyCycleError,
+    DuplicateError,
     ForbiddenError,
+    HierarchyError,
     InternalError,
+    InvalidMessageError,
     InvalidTenantIdError,
+    InvalidTransitionError,
     NotFoundError,
     PmError,
     RateLimitedError,
     RuleViolationError,
+    SchemaTooNewError,
+    StorageClosedError,
+    TenantGoneError,
+    UnauthenticatedError,
+    UnavailableError,
     ValidationError,
+    nearest,
 )
 from pm_core.models import Entity
 from pm_proto import entities as pb_entities
 from pm_proto.v1 import envelope_pb2
 
 log = logging.getLogger(__name__)
+
+#: Fills the fields of an ``Error`` that its exception's class carries.
+Details = Callable[[envelope_pb2.Error, Any], None]
 
 
 def error_message(exc: BaseException, request_id: str, log_context: str = "") -> envelope_pb2.Error:
@@ -43,33 +61,82 @@ def error_message(exc: BaseException, request_id: str, log_context: str = "") ->
         message=exc.message,
         retryable=exc.retryable,
     )
-    _details(error, exc)
+    (nearest(DETAILS, exc) or _none)(error, exc)
     return error
 
 
-def _details(error: envelope_pb2.Error, exc: PmError) -> None:
-    if isinstance(exc, InvalidTenantIdError):
-        error.field = exc.field  # the hostile id itself is never echoed
-    elif isinstance(exc, ValidationError):
-        error.field = exc.field
-        if isinstance(exc, RuleViolationError):
-            error.rule = exc.rule
-        if isinstance(exc, DependencyCycleError):
-            error.path.extend(exc.path)
-    elif isinstance(exc, RateLimitedError):
-        error.retry_after_ms = max(1, round(exc.retry_after * 1000))
-    elif isinstance(exc, NotFoundError):
-        error.entity, error.entity_id = exc.entity, exc.entity_id
-    elif isinstance(exc, ConflictError):
-        error.entity, error.entity_id = exc.entity, exc.entity_id
-        if exc.current_version is not None:
-            error.current_version = exc.current_version
-        if isinstance(exc.current, Entity):
-            pb_entities.set_entity(error, exc.current, project_key=exc.project_key)
-    elif isinstance(exc, DeleteBlockedError):
-        error.entity, error.entity_id = exc.entity, exc.entity_id
-        error.blockers.extend(exc.blockers)
-    elif isinstance(exc, ForbiddenError) and exc.required_role:
+# -- details, one function per kind of structured field ------------------------
+
+
+def _none(error: envelope_pb2.Error, exc: PmError) -> None:
+    """The code, message and retryability say it all."""
+
+
+def _field(error: envelope_pb2.Error, exc: ValidationError) -> None:
+    error.field = exc.field
+
+
+def _rule(error: envelope_pb2.Error, exc: RuleViolationError) -> None:
+    _field(error, exc)
+    error.rule = exc.rule
+
+
+def _cycle(error: envelope_pb2.Error, exc: DependencyCycleError) -> None:
+    _rule(error, exc)
+    error.path.extend(exc.path)
+
+
+def _required_role(error: envelope_pb2.Error, exc: ForbiddenError) -> None:
+    if exc.required_role:
         error.rule = f"role.{exc.required_role}"
-    elif isinstance(exc, InternalError):
-        error.error_id = exc.error_id
+
+
+def _retry_after(error: envelope_pb2.Error, exc: RateLimitedError) -> None:
+    error.retry_after_ms = max(1, round(exc.retry_after * 1000))  # 0 would read as "now"
+
+
+def _entity(error: envelope_pb2.Error, exc: NotFoundError) -> None:
+    error.entity, error.entity_id = exc.entity, exc.entity_id
+
+
+def _conflict(error: envelope_pb2.Error, exc: ConflictError) -> None:
+    error.entity, error.entity_id = exc.entity, exc.entity_id
+    if exc.current_version is not None:
+        error.current_version = exc.current_version
+    if isinstance(exc.current, Entity):
+        pb_entities.set_entity(error, exc.current, project_key=exc.project_key)
+
+
+def _blockers(error: envelope_pb2.Error, exc: DeleteBlockedError) -> None:
+    error.entity, error.entity_id = exc.entity, exc.entity_id
+    error.blockers.extend(exc.blockers)
+
+
+def _error_id(error: envelope_pb2.Error, exc: InternalError) -> None:
+    error.error_id = exc.error_id
+
+
+#: Every class of the tree in pm_core.errors, with the details its Error carries
+#: (tests/pm_server/test_errors.py fails on a class missing here).
+DETAILS: Final[Mapping[type[PmError], Details]] = {
+    PmError: _none,
+    InvalidMessageError: _none,
+    ValidationError: _field,
+    InvalidTenantIdError: _field,  # the field only: the hostile id itself is never echoed
+    RuleViolationError: _rule,
+    HierarchyError: _rule,
+    DependencyCycleError: _cycle,
+    InvalidTransitionError: _rule,
+    UnauthenticatedError: _none,
+    ForbiddenError: _required_role,
+    RateLimitedError: _retry_after,
+    NotFoundError: _entity,
+    TenantGoneError: _entity,
+    ConflictError: _conflict,
+    DuplicateError: _conflict,
+    DeleteBlockedError: _blockers,
+    UnavailableError: _none,
+    StorageClosedError: _none,
+    SchemaTooNewError: _none,
+    InternalError: _error_id,
+}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -28,6 +28,7 @@ from pm_core.errors import (
     SchemaTooNewError,
     UnavailableError,
     ValidationError,
+    nearest,
 )
 from pm_db import admin, export
 from pm_db.paths import TenantPaths
@@ -41,16 +42,16 @@ EXIT_CONFLICT: Final = 4
 EXIT_INVALID_FILE: Final = 5
 EXIT_BUSY: Final = 6
 
-#: Most specific first; the first class an error is an instance of gives its exit code.
-EXIT_CODES: Final[tuple[tuple[type[PmError], int], ...]] = (
-    (InvalidTenantIdError, EXIT_USAGE),
-    (admin.InvalidFileError, EXIT_INVALID_FILE),
-    (ValidationError, EXIT_USAGE),
-    (NotFoundError, EXIT_NOT_FOUND),
-    (ConflictError, EXIT_CONFLICT),
-    (SchemaTooNewError, EXIT_INVALID_FILE),
-    (UnavailableError, EXIT_BUSY),
-)
+#: Read along the error's MRO: its nearest class here gives the exit code (else EXIT_FAILED).
+EXIT_CODES: Final[Mapping[type[PmError], int]] = {
+    ValidationError: EXIT_USAGE,
+    InvalidTenantIdError: EXIT_USAGE,
+    admin.InvalidFileError: EXIT_INVALID_FILE,
+    NotFoundError: EXIT_NOT_FOUND,
+    ConflictError: EXIT_CONFLICT,
+    UnavailableError: EXIT_BUSY,
+    SchemaTooNewError: EXIT_INVALID_FILE,
+}
 
 STDIO: Final = "-"
 
@@ -146,10 +147,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def exit_code(exc: PmError) -> int:
-    for cls, code in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return EXIT_FAILED
+    code = nearest(EXIT_CODES, exc)
+    return EXIT_FAILED if code is None else code
 
 
 def _fail(command: str, message: str, code: int) -> int:
