@@ -49,7 +49,12 @@ _PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"}
 
 
 class KeyFileError(ValueError):
-    """A key file pm refuses to use (the message names the file and the reason)."""
+    """A key file pm refuses to use (the message names the file and the reason).
+
+    A start-up configuration error like the ValueErrors of ``AuthConfig``: ``pm
+    serve`` reports it before any client connects, so it is not in the protocol
+    error tree of :mod:`pm_core.errors`.
+    """
 
 
 @dataclass(frozen=True, slots=True)

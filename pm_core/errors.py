@@ -11,6 +11,7 @@ preformatted strings, so the edge can render them however it needs to.
     ├── InvalidMessageError            INVALID_MESSAGE
     ├── ValidationError                VALIDATION_ERROR (+ field)
     │   ├── InvalidTenantIdError
+    │   ├── InvalidFileError           a backup or export pm cannot use
     │   └── RuleViolationError         (+ rule)
     │       ├── HierarchyError
     │       ├── DependencyCycleError   (+ path)
@@ -19,17 +20,32 @@ preformatted strings, so the edge can render them however it needs to.
     ├── ForbiddenError                 FORBIDDEN
     ├── RateLimitedError               RATE_LIMITED (+ retry_after), retryable
     ├── NotFoundError                  NOT_FOUND (+ entity, entity_id)
-    │   └── TenantGoneError
+    │   ├── TenantGoneError
+    │   ├── TenantNotFoundError        (+ tenant_id)
+    │   └── NoSuchFileError            (+ path)
     ├── ConflictError                  CONFLICT (+ current version / entity)
-    │   └── DuplicateError             (+ unique key)
+    │   ├── DuplicateError             (+ unique key)
+    │   ├── TenantExistsError          (+ tenant_id, hint)
+    │   └── FileAlreadyExistsError     (+ path)
     ├── DeleteBlockedError             DELETE_BLOCKED (+ blockers)
     ├── UnavailableError               UNAVAILABLE, retryable
     │   ├── StorageClosedError
+    │   ├── TenantBusyError            (+ tenant_id)
+    │   ├── TooManyConnectionsError    (+ scope, limit)
     │   └── SchemaTooNewError          not retryable
+    ├── FaultError                     INTERNAL to the client; details for the log only
+    │   └── MigrationError             (+ version, name, reason)
     └── InternalError                  INTERNAL (+ error_id)
 
+The tenant-file classes (InvalidFileError, TenantNotFoundError, NoSuchFileError,
+TenantExistsError, FileAlreadyExistsError, TenantBusyError) are raised by
+tenant administration (``pm tenant``), whose messages name the tenant or file.
+
 Foreign exceptions (sqlite3, jwt, protobuf) are translated into this tree
-where they enter pm code. Tables keyed by error class (the protocol details
+where they enter pm code. Configuration found unusable at start-up
+(``Settings``, ``AuthConfig``, ``pm_auth.keys.KeyFileError``) raises
+ValueError instead: ``pm serve`` reports it before any client connects, so
+it has no protocol code. Tables keyed by error class (the protocol details
 in ``pm_server/errors.py``, the exit codes of ``pm tenant``) are read with
 :func:`nearest`, along the class's MRO, so a class without an entry of its
 own gets its nearest parent's.
@@ -38,7 +54,8 @@ own gets its nearest parent's.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -85,6 +102,13 @@ class InvalidTenantIdError(ValidationError):
         super().__init__("tenant_id", "tenant id must match ^[a-z0-9][a-z0-9_-]{0,62}$")
         # Kept for the caller's logs; never echoed back verbatim by the edge.
         self.tenant_id = tenant_id
+
+
+class InvalidFileError(ValidationError):
+    """A backup or export file that cannot be used; nothing was written."""
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(field, message)
 
 
 class RuleViolationError(ValidationError):
@@ -147,10 +171,12 @@ class RateLimitedError(PmError):
 
 
 class NotFoundError(PmError):
+    """No such row; the message leaves the id out (a client knows what it asked for)."""
+
     code = "NOT_FOUND"
 
-    def __init__(self, entity: str, entity_id: str) -> None:
-        super().__init__(f"{entity} not found")
+    def __init__(self, entity: str, entity_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"{entity} not found")
         self.entity = entity
         self.entity_id = entity_id
 
@@ -160,6 +186,22 @@ class TenantGoneError(NotFoundError):
 
     def __init__(self, tenant_id: str) -> None:
         super().__init__("tenant", tenant_id)
+
+
+class TenantNotFoundError(NotFoundError):
+    """No tenant of this id has a database in the data dir."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__("tenant", tenant_id, f"tenant {tenant_id} not found")
+        self.tenant_id = tenant_id
+
+
+class NoSuchFileError(NotFoundError):
+    """A file (or folder) an administration command was given does not exist."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("file", str(path), f"no such file: {path}")
+        self.path = path
 
 
 class ConflictError(PmError):
@@ -198,6 +240,25 @@ class DuplicateError(ConflictError):
         self.key = key
 
 
+class TenantExistsError(ConflictError):
+    """The tenant id is taken; ``hint`` says what to do instead."""
+
+    def __init__(self, tenant_id: str, hint: str) -> None:
+        super().__init__(
+            "tenant", tenant_id, None, None, f"tenant {tenant_id} already exists; {hint}"
+        )
+        self.tenant_id = tenant_id
+        self.hint = hint
+
+
+class FileAlreadyExistsError(ConflictError):
+    """The destination file exists and overwriting it was not asked for."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("file", str(path), None, None, f"{path} exists; pass --force to overwrite")
+        self.path = path
+
+
 class DeleteBlockedError(PmError):
     code = "DELETE_BLOCKED"
 
@@ -220,6 +281,38 @@ class StorageClosedError(UnavailableError):
     """A database (or the set of them) was used after ``close()``."""
 
 
+class TenantBusyError(UnavailableError):
+    """The tenant's database is open elsewhere (a running server): it cannot be replaced now."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"tenant {tenant_id} is open in a running pm server (or another process); "
+            "stop the server, or wait until it closes the tenant, then retry"
+        )
+        self.tenant_id = tenant_id
+
+
+ConnectionScope = Literal["server", "tenant", "user"]
+
+
+class TooManyConnectionsError(UnavailableError):
+    """A connection cap is full: ``scope``'s connections have reached ``limit``."""
+
+    def __init__(self, scope: ConnectionScope, limit: int) -> None:
+        super().__init__(
+            "the server has too many connections"
+            if scope == "server"
+            else f"this {scope} has {limit} connections open"
+        )
+        self.scope: ConnectionScope = scope
+        self.limit = limit
+
+    @property
+    def reason(self) -> str:
+        """The setting of the cap that is full (also a metric label): ``max_connections...``."""
+        return "max_connections" if self.scope == "server" else f"max_connections_per_{self.scope}"
+
+
 class SchemaTooNewError(UnavailableError):
     """The database was written by a newer pm; this code must not touch it."""
 
@@ -232,6 +325,28 @@ class SchemaTooNewError(UnavailableError):
         )
         self.found = found
         self.supported = supported
+
+
+class FaultError(PmError):
+    """A failure of pm itself, not of the request; its details are for the operator.
+
+    The protocol edge reports it like any unexpected exception: logged with an
+    error id, ``INTERNAL`` with that id to the client, never its message.
+    """
+
+    code = "INTERNAL"
+
+
+class MigrationError(FaultError):
+    """A migration could not be applied; the database is left at the previous version."""
+
+    def __init__(self, reason: str, version: int | None = None, name: str | None = None) -> None:
+        which = "migration" + (f" {version}" if version is not None else "")
+        which += f" ({name})" if name else ""
+        super().__init__(f"{which} {reason}")
+        self.reason = reason
+        self.version = version
+        self.name = name
 
 
 class InternalError(PmError):

@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pm_core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
+from pm_core.errors import (
+    FileAlreadyExistsError,
+    InvalidFileError,
+    NoSuchFileError,
+    TenantBusyError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 from pm_db.codec import utc_now
 from pm_db.migrator import load_migrations
 from pm_db.paths import (
@@ -52,53 +59,6 @@ from pm_db.repositories.meta import TenantMetaRepository
 
 _SQLITE_BUSY: Final = 5
 _SQLITE_LOCKED: Final = 6
-
-
-# -- errors --------------------------------------------------------------------
-
-
-class TenantBusyError(UnavailableError):
-    """The tenant's database is open elsewhere (a running server): it cannot be replaced now."""
-
-    def __init__(self, tenant_id: str) -> None:
-        super().__init__(
-            f"tenant {tenant_id} is open in a running pm server (or another process); "
-            "stop the server, or wait until it closes the tenant, then retry"
-        )
-        self.tenant_id = tenant_id
-
-
-class TenantNotFoundError(NotFoundError):
-    def __init__(self, tenant_id: str) -> None:
-        super().__init__("tenant", tenant_id)
-        self.message = f"tenant {tenant_id} not found"
-        self.args = (self.message,)
-
-
-class FileNotFound(NotFoundError):
-    def __init__(self, path: Path) -> None:
-        super().__init__("file", str(path))
-        self.message = f"no such file: {path}"
-        self.args = (self.message,)
-
-
-class TenantExistsError(ConflictError):
-    def __init__(self, tenant_id: str, hint: str) -> None:
-        super().__init__(
-            "tenant", tenant_id, None, None, f"tenant {tenant_id} already exists; {hint}"
-        )
-
-
-class FileExistsConflict(ConflictError):
-    def __init__(self, path: Path) -> None:
-        super().__init__("file", str(path), None, None, f"{path} exists; pass --force to overwrite")
-
-
-class InvalidFileError(ValidationError):
-    """A backup or export file that cannot be used; nothing was written."""
-
-    def __init__(self, message: str, field: str = "file") -> None:
-        super().__init__(field, message)
 
 
 # -- the exclusive lock ------------------------------------------------------
@@ -282,9 +242,9 @@ def backup_tenant(
         raise TenantNotFoundError(tenant_id)
     dest = Path(dest).absolute()
     if dest.exists() and not overwrite:
-        raise FileExistsConflict(dest)
+        raise FileAlreadyExistsError(dest)
     if not dest.parent.is_dir():
-        raise FileNotFound(dest.parent)
+        raise NoSuchFileError(dest.parent)
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.tmp")
     try:
         src = connect(path, busy_timeout_ms=busy_timeout_ms)
@@ -337,7 +297,7 @@ def restore_tenant(
     path = paths.db_path(tenant_id)
     source = Path(source).absolute()
     if not source.is_file():
-        raise FileNotFound(source)
+        raise NoSuchFileError(source)
     existed = path.is_file()
     if existed and not replace:
         raise TenantExistsError(tenant_id, "pass --yes to replace it with the backup")

@@ -36,21 +36,20 @@ import pydantic
 
 from pm_core import registry
 from pm_core.enums import EntityType
-from pm_core.errors import SchemaTooNewError
-from pm_core.keys import MAX_ITEM_NUMBER
-from pm_core.models import ActivityEntry, Model
-from pm_db.admin import (
-    FileExistsConflict,
-    FileNotFound,
+from pm_core.errors import (
+    FileAlreadyExistsError,
     InvalidFileError,
+    MigrationError,
+    NoSuchFileError,
+    SchemaTooNewError,
     TenantExistsError,
     TenantNotFoundError,
-    check_database,
-    read_facts,
-    snapshot,
 )
+from pm_core.keys import MAX_ITEM_NUMBER
+from pm_core.models import ActivityEntry, Model
+from pm_db.admin import check_database, read_facts, snapshot
 from pm_db.codec import db_time, from_json, to_json, utc_now
-from pm_db.migrator import MigrationError, load_migrations, migrate
+from pm_db.migrator import load_migrations, migrate
 from pm_db.paths import (
     DEFAULT_BUSY_TIMEOUT_MS,
     TenantPaths,
@@ -214,9 +213,9 @@ def write_export(document: Mapping[str, Any], dest: Path, *, overwrite: bool = F
     """Write the document to ``dest`` (via a temporary file and a rename); returns bytes written."""
     dest = Path(dest).absolute()
     if dest.exists() and not overwrite:
-        raise FileExistsConflict(dest)
+        raise FileAlreadyExistsError(dest)
     if not dest.parent.is_dir():
-        raise FileNotFound(dest.parent)
+        raise NoSuchFileError(dest.parent)
     data = dumps(document).encode("utf-8")
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Final
 
-from pm_core.errors import SchemaTooNewError
+from pm_core.errors import MigrationError, SchemaTooNewError
 
 REBUILD_MARKER: Final = "-- pm:rebuilds-tables"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -50,10 +50,6 @@ class Migration:
         return self.sql.lstrip().startswith(REBUILD_MARKER)
 
 
-class MigrationError(Exception):
-    """A migration could not be applied; the database is left at the previous version."""
-
-
 def load_migrations() -> tuple[Migration, ...]:
     """The packaged migrations, ordered and checked to be numbered 1, 2, 3, ..."""
     found = []
@@ -69,7 +65,7 @@ def load_migrations() -> tuple[Migration, ...]:
 def check_sequence(migrations: list[Migration] | tuple[Migration, ...]) -> None:
     for expected, migration in enumerate(migrations, start=1):
         if migration.version != expected:
-            raise MigrationError(f"migration {migration.version} found where {expected} expected")
+            raise MigrationError(f"found where {expected} expected", migration.version)
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -106,7 +102,7 @@ def _statements(sql: str) -> list[str]:
             statements.append(pending)
             pending = ""
     if pending.strip() and not _only_comments(pending):
-        raise MigrationError("migration ends with an incomplete statement")
+        raise MigrationError("ends with an incomplete statement")
     return statements
 
 
@@ -132,16 +128,14 @@ def _apply(conn: sqlite3.Connection, migration: Migration) -> bool:
             violations = conn.execute("PRAGMA foreign_key_check").fetchall()
             if violations:
                 raise MigrationError(
-                    f"migration {migration.version} leaves {len(violations)} foreign-key violations"
+                    f"leaves {len(violations)} foreign-key violations", migration.version
                 )
         conn.execute("COMMIT")
     except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
-            raise MigrationError(
-                f"migration {migration.version} ({migration.name}) failed: {exc}"
-            ) from exc
+            raise MigrationError(f"failed: {exc}", migration.version, migration.name) from exc
         raise
     finally:
         if rebuild:

@@ -4,9 +4,9 @@ A :class:`PmError` becomes an ``Error`` with its class's code, its message and
 the structured fields that :data:`DETAILS` names for its class. The table is
 read along the class's MRO (like starlette's exception handlers), so a new
 error class needs one line here, and a subclass defined elsewhere gets its
-nearest parent's details. Anything else is a bug: it is logged with a fresh
-error id and the client gets ``INTERNAL`` with that id and a generic message,
-never ``str(exc)``.
+nearest parent's details. Anything else is a bug, and a :class:`FaultError`
+is pm's own failure: either is logged with a fresh error id and the client
+gets ``INTERNAL`` with that id and a generic message, never ``str(exc)``.
 """
 
 from __future__ import annotations
@@ -21,19 +21,27 @@ from pm_core.errors import (
     DeleteBlockedError,
     DependencyCycleError,
     DuplicateError,
+    FaultError,
+    FileAlreadyExistsError,
     ForbiddenError,
     HierarchyError,
     InternalError,
+    InvalidFileError,
     InvalidMessageError,
     InvalidTenantIdError,
     InvalidTransitionError,
+    NoSuchFileError,
     NotFoundError,
     PmError,
     RateLimitedError,
     RuleViolationError,
     SchemaTooNewError,
     StorageClosedError,
+    TenantBusyError,
+    TenantExistsError,
     TenantGoneError,
+    TenantNotFoundError,
+    TooManyConnectionsError,
     UnauthenticatedError,
     UnavailableError,
     ValidationError,
@@ -51,7 +59,7 @@ Details = Callable[[envelope_pb2.Error, Any], None]
 
 def error_message(exc: BaseException, request_id: str, log_context: str = "") -> envelope_pb2.Error:
     """The ``Error`` for ``exc``; unexpected exceptions are logged with an error id."""
-    if not isinstance(exc, PmError):
+    if not isinstance(exc, PmError) or isinstance(exc, FaultError):
         error_id = secrets.token_hex(6)
         log.error("%s error_id=%s unexpected error", log_context, error_id, exc_info=exc)
         exc = InternalError(error_id)
@@ -116,13 +124,14 @@ def _error_id(error: envelope_pb2.Error, exc: InternalError) -> None:
     error.error_id = exc.error_id
 
 
-#: Every class of the tree in pm_core.errors, with the details its Error carries
-#: (tests/pm_server/test_errors.py fails on a class missing here).
+#: Every class of the tree in pm_core.errors but the faults, with the details its
+#: Error carries (tests/pm_server/test_errors.py fails on a class missing here).
 DETAILS: Final[Mapping[type[PmError], Details]] = {
     PmError: _none,
     InvalidMessageError: _none,
     ValidationError: _field,
     InvalidTenantIdError: _field,  # the field only: the hostile id itself is never echoed
+    InvalidFileError: _field,
     RuleViolationError: _rule,
     HierarchyError: _rule,
     DependencyCycleError: _cycle,
@@ -132,11 +141,17 @@ DETAILS: Final[Mapping[type[PmError], Details]] = {
     RateLimitedError: _retry_after,
     NotFoundError: _entity,
     TenantGoneError: _entity,
+    TenantNotFoundError: _entity,
+    NoSuchFileError: _entity,
     ConflictError: _conflict,
     DuplicateError: _conflict,
+    TenantExistsError: _conflict,
+    FileAlreadyExistsError: _conflict,
     DeleteBlockedError: _blockers,
     UnavailableError: _none,
     StorageClosedError: _none,
+    TenantBusyError: _none,
+    TooManyConnectionsError: _none,
     SchemaTooNewError: _none,
     InternalError: _error_id,
 }

@@ -1,8 +1,9 @@
 """What one client, user or tenant may use: connection caps, rate limits, list sizes.
 
 - **Connection caps** (total, per tenant, per user) are checked before the
-  WebSocket upgrade; :meth:`ServerLimits.open` raises :class:`ConnectionRefused`
-  with the reason (a ``pm_connections_refused_total`` label) when one is full.
+  WebSocket upgrade; :meth:`ServerLimits.open` raises
+  :class:`~pm_core.errors.TooManyConnectionsError` when one is full (its
+  ``reason`` is the ``pm_connections_refused_total`` label).
 - **Rate limits** are token buckets, one per connection and one per tenant
   (shared by all its connections). Every frame a client sends costs one token
   of each; a frame that finds either bucket empty is refused with
@@ -33,30 +34,19 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter
 
-from pm_core.errors import ValidationError
+from pm_core.errors import TooManyConnectionsError, ValidationError
 from pm_server.settings import Settings
 
 Clock = Callable[[], float]
 
-#: ``pm_connections_refused_total`` reasons of the connection caps.
-REFUSED_TOTAL: Final = "max_connections"
-REFUSED_TENANT: Final = "max_connections_per_tenant"
-REFUSED_USER: Final = "max_connections_per_user"
+#: The ``pm_connections_refused_total`` reason of a refused origin (a full connection
+#: cap's is :attr:`TooManyConnectionsError.reason`).
 REFUSED_ORIGIN: Final = "origin"
 
 #: Idle tenants' state is swept once per this many connection opens.
 _SWEEP_EVERY: Final = 1_024
 #: Float slack: a client that waited exactly the time it was told gets its token.
 _EPSILON: Final = 1e-9
-
-
-class ConnectionRefused(Exception):
-    """A connection cap is full; ``reason`` labels the metric, ``message`` the reply."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -127,24 +117,19 @@ class ServerLimits:
     def open(self, tenant_id: str, user_id: str) -> ConnectionLimits:
         """Count one more connection of ``user_id`` in ``tenant_id``, or refuse it.
 
-        Raises :class:`ConnectionRefused` when a cap is full; otherwise the
+        Raises :class:`TooManyConnectionsError` when a cap is full; otherwise the
         caller must :meth:`ConnectionLimits.close` the result exactly once.
         """
         settings = self.settings
         if self._total >= settings.max_connections:
-            raise ConnectionRefused(REFUSED_TOTAL, "the server has too many connections")
+            raise TooManyConnectionsError("server", settings.max_connections)
         usage = self._tenants.get(tenant_id)
         if usage is None:
             usage = self._tenants[tenant_id] = _TenantUsage()
         if usage.connections >= settings.max_connections_per_tenant:
-            raise ConnectionRefused(
-                REFUSED_TENANT,
-                f"this tenant has {settings.max_connections_per_tenant} connections open",
-            )
+            raise TooManyConnectionsError("tenant", settings.max_connections_per_tenant)
         if usage.users.get(user_id, 0) >= settings.max_connections_per_user:
-            raise ConnectionRefused(
-                REFUSED_USER, f"this user has {settings.max_connections_per_user} connections open"
-            )
+            raise TooManyConnectionsError("user", settings.max_connections_per_user)
         now = self._clock()
         if usage.bucket is None and settings.rate_limit_tenant_per_second > 0:
             usage.bucket = TokenBucket.full(

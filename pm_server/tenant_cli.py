@@ -22,10 +22,13 @@ from typing import Any, Final, NoReturn
 
 from pm_core.errors import (
     ConflictError,
+    InvalidFileError,
     InvalidTenantIdError,
+    NoSuchFileError,
     NotFoundError,
     PmError,
     SchemaTooNewError,
+    TenantNotFoundError,
     UnavailableError,
     ValidationError,
     nearest,
@@ -46,7 +49,7 @@ EXIT_BUSY: Final = 6
 EXIT_CODES: Final[Mapping[type[PmError], int]] = {
     ValidationError: EXIT_USAGE,
     InvalidTenantIdError: EXIT_USAGE,
-    admin.InvalidFileError: EXIT_INVALID_FILE,
+    InvalidFileError: EXIT_INVALID_FILE,
     NotFoundError: EXIT_NOT_FOUND,
     ConflictError: EXIT_CONFLICT,
     UnavailableError: EXIT_BUSY,
@@ -54,11 +57,6 @@ EXIT_CODES: Final[Mapping[type[PmError], int]] = {
 }
 
 STDIO: Final = "-"
-
-
-class UsageError(ValidationError):
-    def __init__(self, message: str) -> None:
-        super().__init__("arguments", message)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -259,7 +257,7 @@ def _import(args: argparse.Namespace, paths: TenantPaths, settings: Settings) ->
     else:
         path = Path(args.file)
         if not path.is_file():
-            raise admin.FileNotFound(path.absolute())
+            raise NoSuchFileError(path.absolute())
         data = path.read_bytes()
     validated = export.import_tenant(paths, args.tenant, data)
     counts = validated.counts
@@ -272,8 +270,8 @@ def _delete(args: argparse.Namespace, paths: TenantPaths, settings: Settings) ->
     if not args.yes:
         # Check the id and the tenant first, so the message names the real problem.
         if not paths.tenant_dir(args.tenant).is_dir():
-            raise admin.TenantNotFoundError(args.tenant)
-        raise UsageError(f"refusing to delete tenant {args.tenant} without --yes")
+            raise TenantNotFoundError(args.tenant)
+        raise ValidationError("arguments", f"refusing to delete tenant {args.tenant} without --yes")
     admin.delete_tenant(paths, args.tenant)
     return {"tenant": args.tenant, "deleted": True}, f"deleted tenant {args.tenant}"
 

@@ -31,6 +31,7 @@ from pm_core.errors import (
     PmError,
     RateLimitedError,
     TenantGoneError,
+    TooManyConnectionsError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -53,7 +54,6 @@ from pm_server.limits import (
     LIMITS,
     REFUSED_ORIGIN,
     ConnectionLimits,
-    ConnectionRefused,
     ServerLimits,
     check_list_sizes,
     origin_allowed,
@@ -109,7 +109,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return _refuse(401, exc.code, exc.message)
     try:
         connection_limits = limits.open(principal.tenant_id, principal.user_id)
-    except ConnectionRefused as exc:
+    except TooManyConnectionsError as exc:
         state.metrics.connections_refused.labels(exc.reason).inc()
         return _refuse(503, "UNAVAILABLE", exc.message)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pm_core import errors as e
@@ -11,6 +13,7 @@ CASES = [
     (e.InvalidMessageError("bad frame"), "INVALID_MESSAGE", False),
     (e.ValidationError("title", "too long"), "VALIDATION_ERROR", False),
     (e.InvalidTenantIdError("../x"), "VALIDATION_ERROR", False),
+    (e.InvalidFileError("not a pm tenant database"), "VALIDATION_ERROR", False),
     (e.RuleViolationError("r.x", "f", "no"), "VALIDATION_ERROR", False),
     (e.HierarchyError("hierarchy.cycle", "no"), "VALIDATION_ERROR", False),
     (e.DependencyCycleError(["a", "b", "a"]), "VALIDATION_ERROR", False),
@@ -20,12 +23,20 @@ CASES = [
     (e.RateLimitedError(1.5), "RATE_LIMITED", True),
     (e.NotFoundError("work_item", "w1"), "NOT_FOUND", False),
     (e.TenantGoneError("acme"), "NOT_FOUND", False),
+    (e.TenantNotFoundError("acme"), "NOT_FOUND", False),
+    (e.NoSuchFileError(Path("/backups/acme.db")), "NOT_FOUND", False),
     (e.ConflictError("work_item", "w1", 3), "CONFLICT", False),
     (e.DuplicateError("project", "key"), "CONFLICT", False),
+    (e.TenantExistsError("acme", "pass --yes"), "CONFLICT", False),
+    (e.FileAlreadyExistsError(Path("/backups/acme.db")), "CONFLICT", False),
     (e.DeleteBlockedError("sprint", "s1", "has items", ["w1"]), "DELETE_BLOCKED", False),
     (e.UnavailableError("busy"), "UNAVAILABLE", True),
     (e.StorageClosedError("closed"), "UNAVAILABLE", True),
+    (e.TenantBusyError("acme"), "UNAVAILABLE", True),
+    (e.TooManyConnectionsError("tenant", 10), "UNAVAILABLE", True),
     (e.SchemaTooNewError(9, 1), "UNAVAILABLE", False),
+    (e.FaultError("broken"), "INTERNAL", False),
+    (e.MigrationError("failed: no such table", 2, "lanes"), "INTERNAL", False),
     (e.InternalError("e-123"), "INTERNAL", False),
 ]
 
@@ -135,3 +146,66 @@ def test_internal_error_message_carries_only_the_error_id():
     error = e.InternalError("e-123")
     assert error.error_id == "e-123"
     assert error.message == "internal error (id e-123)"
+
+
+def test_tenant_file_errors_carry_the_tenant_or_path_and_name_them() -> None:
+    missing = e.TenantNotFoundError("acme")
+    assert (missing.entity, missing.entity_id, missing.tenant_id) == ("tenant", "acme", "acme")
+    assert missing.message == "tenant acme not found"
+    exists = e.TenantExistsError("acme", "pass --yes to replace it")
+    assert (exists.entity_id, exists.hint, exists.current_version) == (
+        "acme",
+        "pass --yes to replace it",
+        None,
+    )
+    assert exists.message == "tenant acme already exists; pass --yes to replace it"
+    busy = e.TenantBusyError("acme")
+    assert busy.tenant_id == "acme"
+    assert "tenant acme is open in a running pm server" in busy.message
+
+
+def test_file_errors_carry_the_path() -> None:
+    path = Path("/backups/acme.db")
+    assert e.NoSuchFileError(path).path == path
+    assert e.NoSuchFileError(path).message == "no such file: /backups/acme.db"
+    assert e.FileAlreadyExistsError(path).path == path
+    assert "--force" in e.FileAlreadyExistsError(path).message
+    invalid = e.InvalidFileError("not JSON")
+    assert (invalid.field, invalid.message) == ("file", "not JSON")
+
+
+@pytest.mark.parametrize(
+    ("scope", "reason", "message"),
+    [
+        ("server", "max_connections", "the server has too many connections"),
+        ("tenant", "max_connections_per_tenant", "this tenant has 10 connections open"),
+        ("user", "max_connections_per_user", "this user has 10 connections open"),
+    ],
+)
+def test_too_many_connections_names_the_full_cap(scope, reason, message) -> None:
+    error = e.TooManyConnectionsError(scope, 10)
+    assert (error.scope, error.limit, error.reason, error.message) == (scope, 10, reason, message)
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (e.MigrationError("failed: boom", 3, "lanes"), "migration 3 (lanes) failed: boom"),
+        (e.MigrationError("found where 2 expected", 3), "migration 3 found where 2 expected"),
+        (
+            e.MigrationError("ends with an incomplete statement"),
+            "migration ends with an incomplete statement",
+        ),
+    ],
+)
+def test_migration_error_carries_version_name_and_reason(error, message) -> None:
+    assert error.message == message
+    assert isinstance(error, e.FaultError)
+
+
+def test_nearest_finds_the_most_specific_class_along_the_mro() -> None:
+    table = {e.PmError: "any", e.ValidationError: "validation", e.RuleViolationError: "rule"}
+    assert e.nearest(table, e.HierarchyError("h.x", "no")) == "rule"
+    assert e.nearest(table, e.InvalidTenantIdError("X")) == "validation"
+    assert e.nearest(table, e.NotFoundError("item", "i1")) == "any"
+    assert e.nearest(table, ValueError("not ours")) is None

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from pm_core.enums import LlmContextType
-from pm_core.errors import InvalidTenantIdError
+from pm_core.errors import (
+    FileAlreadyExistsError,
+    InvalidFileError,
+    InvalidTenantIdError,
+    NoSuchFileError,
+    TenantBusyError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 from pm_db import admin
 from pm_db.migrator import load_migrations
 from pm_db.paths import TenantPaths, sidecar
@@ -118,7 +126,7 @@ async def test_backup_during_continuous_writes_holds_every_write_acknowledged_be
 
 
 async def test_backup_of_unknown_tenant_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(admin.TenantNotFoundError, match="tenant ghost not found"):
+    with pytest.raises(TenantNotFoundError, match="tenant ghost not found"):
         admin.backup_tenant(TenantPaths(tmp_path), "ghost", tmp_path / "out.db")
     assert not (tmp_path / "out.db").exists()
     assert not (tmp_path / "tenants" / "ghost").exists()
@@ -128,7 +136,7 @@ async def test_backup_onto_an_existing_file_needs_overwrite(tmp_path: Path) -> N
     await make_tenant(tmp_path)
     dest = tmp_path / "out.db"
     dest.write_text("keep me")
-    with pytest.raises(admin.FileExistsConflict, match="--force"):
+    with pytest.raises(FileAlreadyExistsError, match="--force"):
         admin.backup_tenant(TenantPaths(tmp_path), TENANT, dest)
     assert dest.read_text() == "keep me"
     admin.backup_tenant(TenantPaths(tmp_path), TENANT, dest, overwrite=True)
@@ -193,7 +201,7 @@ async def test_restore_is_refused_while_the_tenant_is_open(tmp_path: Path) -> No
     async with dbs.use(TENANT) as db:
         epoch = db.epoch
         newer = await db.write(lambda uow: note(uow, "newer"))
-        with pytest.raises(admin.TenantBusyError, match="open in a running pm server"):
+        with pytest.raises(TenantBusyError, match="open in a running pm server"):
             admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db", replace=True)
         # Nothing changed, and the open database keeps working.
         assert await db.read(lambda uow: uow.llm_context.get(newer).title) == "newer"
@@ -208,7 +216,7 @@ async def test_restore_is_refused_while_the_tenant_is_open(tmp_path: Path) -> No
 async def test_restore_over_an_existing_tenant_needs_replace(tmp_path: Path) -> None:
     await make_tenant(tmp_path)
     admin.backup_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db")
-    with pytest.raises(admin.TenantExistsError, match="--yes"):
+    with pytest.raises(TenantExistsError, match="--yes"):
         admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "b.db", replace=False)
 
 
@@ -270,20 +278,20 @@ async def test_restore_refuses_a_bad_backup_and_changes_nothing(
     admin.backup_tenant(TenantPaths(tmp_path), TENANT, backup)
     spoil(backup)  # type: ignore[operator]
 
-    with pytest.raises(admin.InvalidFileError, match=message) as caught:
+    with pytest.raises(InvalidFileError, match=message) as caught:
         admin.restore_tenant(TenantPaths(tmp_path), TENANT, backup, replace=True)
 
     assert "\n" not in caught.value.message
     assert epoch_of(path) == epoch
     assert note_ids(path) == set(kept)
     assert [p.name for p in TenantPaths(tmp_path).root.iterdir()] == [TENANT]
-    with pytest.raises(admin.InvalidFileError):
+    with pytest.raises(InvalidFileError):
         admin.restore_tenant(TenantPaths(tmp_path), "fresh", backup, replace=False)
     assert not (TenantPaths(tmp_path).root / "fresh").exists()
 
 
 async def test_restore_from_a_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(admin.FileNotFound, match="no such file"):
+    with pytest.raises(NoSuchFileError, match="no such file"):
         admin.restore_tenant(TenantPaths(tmp_path), TENANT, tmp_path / "nope.db", replace=True)
 
 
@@ -305,7 +313,7 @@ async def test_delete_is_refused_while_the_tenant_is_open(tmp_path: Path) -> Non
     kept = await make_tenant(tmp_path)
     dbs = TenantDatabases(tmp_path)
     async with dbs.use(TENANT) as db:
-        with pytest.raises(admin.TenantBusyError):
+        with pytest.raises(TenantBusyError):
             admin.delete_tenant(TenantPaths(tmp_path), TENANT)
         assert await db.read(lambda uow: uow.llm_context.get(kept[0]).title) == "note 0"
     await dbs.close()
@@ -321,7 +329,7 @@ async def test_delete_of_a_tenant_whose_file_is_not_a_database_works(tmp_path: P
 
 
 async def test_delete_of_an_unknown_tenant_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(admin.TenantNotFoundError):
+    with pytest.raises(TenantNotFoundError):
         admin.delete_tenant(TenantPaths(tmp_path), "ghost")
 
 

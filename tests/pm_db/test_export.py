@@ -27,10 +27,15 @@ from pm_core.enums import (
     WorkItemStatus,
     WorkItemType,
 )
-from pm_core.errors import PmError, SchemaTooNewError
+from pm_core.errors import (
+    InvalidFileError,
+    PmError,
+    SchemaTooNewError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 from pm_core.models import FieldChange
-from pm_db import admin, export
-from pm_db.admin import InvalidFileError
+from pm_db import export
 from pm_db.export import TABLES
 from pm_db.migrator import load_migrations, migrate
 from pm_db.paths import TenantPaths
@@ -618,7 +623,7 @@ def test_import_refuses_text_that_is_not_an_export(
 def test_import_into_an_existing_tenant_is_refused(
     tmp_path: Path, document: dict[str, Any]
 ) -> None:
-    with pytest.raises(admin.TenantExistsError, match="tenant source already exists"):
+    with pytest.raises(TenantExistsError, match="tenant source already exists"):
         export.import_tenant(TenantPaths(tmp_path), "source", export.dumps(document))
 
 
@@ -662,7 +667,7 @@ def test_export_holds_soft_deleted_rows_and_the_activity_log(document: dict[str,
 
 
 def test_export_of_an_unknown_tenant_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(admin.TenantNotFoundError):
+    with pytest.raises(TenantNotFoundError):
         export.export_tenant(TenantPaths(tmp_path), "ghost")
     assert not (tmp_path / "tenants").exists()
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pm_core.errors import SchemaTooNewError
+from pm_core.errors import MigrationError, SchemaTooNewError
 from pm_db.migrator import (
     REBUILD_MARKER,
     Migration,
-    MigrationError,
     _apply,
     current_version,
     load_migrations,
