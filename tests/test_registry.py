@@ -331,8 +331,9 @@ def test_converter_carries_every_field(entity_type: EntityType) -> None:
         if "no protobuf message" not in str(exc):
             raise
         pytest.fail(
-            f"EntityType.{entity_type.name}: pm_proto/entities.py has no converter for "
-            f"{spec.model.__name__}: add {spec.name}_to_pb and list it in _TO_PB"
+            f"EntityType.{entity_type.name}: pm_proto has no message for {spec.model.__name__}: "
+            f"add message {spec.model.__name__} to proto/pm_proto/v1/entities.proto and run "
+            "make proto (pm_proto/entities.py converts it field by field, no edit there)"
         )
     assert type(message).__name__ == spec.model.__name__
     pairs = {p.enum: p for p in vars(pb_enums).values() if isinstance(p, pb_enums.EnumPair)}
@@ -347,7 +348,8 @@ def test_converter_carries_every_field(entity_type: EntityType) -> None:
         elif isinstance(value, StrEnum):
             sent = pairs[type(value)].from_pb(sent, name)
         assert sent == value, (
-            f"pm_proto/entities.py: {spec.name}_to_pb does not carry {spec.model.__name__}.{name}"
+            f"EntityType.{entity_type.name}: the {spec.model.__name__} message does not carry "
+            f"{name}: give its field in proto/pm_proto/v1/entities.proto the model field's name"
         )
 
 
