@@ -282,11 +282,13 @@ def validate_export(document: object) -> ValidatedExport:
     tables = document["tables"]
     if not isinstance(tables, dict):
         raise InvalidFileError("tables: must be an object")
-    _exact_keys(tables, TABLE_NAMES, "tables")
+    # A table a later migration created is not in an older document: it starts empty.
+    present = _tables_at(schema_version)
+    _exact_keys(tables, tuple(name for name in TABLE_NAMES if name in present), "tables")
 
     rows: dict[str, list[dict[str, Any]]] = {}
     for table in TABLES:
-        rows[table.name] = _table_rows(table, tables[table.name])
+        rows[table.name] = _table_rows(table, tables.get(table.name, []))
     _check_references(rows)
     return ValidatedExport(
         schema_version=schema_version,
@@ -295,6 +297,22 @@ def validate_export(document: object) -> ValidatedExport:
             table.name: [tuple(row[c] for c in table.columns) for row in rows[table.name]]
             for table in TABLES
         },
+    )
+
+
+def _tables_at(schema_version: int) -> frozenset[str]:
+    """The tables of the schema at ``schema_version`` (its migrations, run in memory)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        migrate(conn, load_migrations()[:schema_version])
+        return _tables(conn)
+    finally:
+        conn.close()
+
+
+def _tables(conn: sqlite3.Connection) -> frozenset[str]:
+    return frozenset(
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     )
 
 
@@ -484,8 +502,10 @@ def _write(conn: sqlite3.Connection, validated: ValidatedExport) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("PRAGMA defer_foreign_keys = ON")
+        present = _tables(conn)  # the database is at the document's schema version
         for table in reversed(TABLES):
-            conn.execute(f"DELETE FROM {table.name}")
+            if table.name in present:
+                conn.execute(f"DELETE FROM {table.name}")
         for key, value in validated.meta.items():
             conn.execute(
                 "INSERT INTO tenant_meta (key, value) VALUES (?, ?) "

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +38,7 @@ from pm_core.errors import (
 from pm_core.models import FieldChange
 from pm_db import export
 from pm_db.export import TABLES
-from pm_db.migrator import load_migrations, migrate
+from pm_db.migrator import Migration, load_migrations, migrate
 from pm_db.paths import TenantPaths
 from pm_db.unit_of_work import UnitOfWork
 from tests.pm_db.conftest import soft_delete_user
@@ -656,6 +657,33 @@ def test_import_of_an_older_schema_version_migrates_it(
     imported = export.export_tenant(TenantPaths(tmp_path), "copy")
     assert imported["schema_version"] == len(load_migrations())
     assert imported["tables"]["llm_context"] == document["tables"]["llm_context"]
+
+
+def test_an_export_from_before_a_table_existed_imports_with_that_table_empty(
+    tmp_path: Path, document: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new entity's table comes with a migration: exports taken before it still import."""
+    current = load_migrations()
+    notes = Migration(
+        len(current) + 1,
+        "notes",
+        "CREATE TABLE notes AS SELECT * FROM swim_lanes WHERE 0;",
+    )
+    (lanes,) = (table for table in TABLES if table.name == "swim_lanes")
+    monkeypatch.setattr(export, "load_migrations", lambda: (*current, notes))
+    monkeypatch.setattr(admin, "load_migrations", lambda: (*current, notes))
+    monkeypatch.setattr(export, "TABLES", (*TABLES, replace(lanes, name="notes", refs=())))
+    monkeypatch.setattr(export, "TABLE_NAMES", (*export.TABLE_NAMES, "notes"))
+
+    export.import_tenant(TenantPaths(tmp_path), "copy", json.dumps(document))
+    imported = export.export_tenant(TenantPaths(tmp_path), "copy")
+
+    assert imported["schema_version"] == notes.version
+    assert imported["tables"].pop("notes") == []
+    assert content(imported) == content({**document, "schema_version": notes.version})
+    # A document of the newer schema version must carry the table.
+    with pytest.raises(InvalidFileError, match="tables: missing 'notes'"):
+        export.validate_export({**document, "schema_version": notes.version})
 
 
 def test_export_holds_soft_deleted_rows_and_the_activity_log(document: dict[str, Any]) -> None:
