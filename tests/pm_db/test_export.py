@@ -36,7 +36,7 @@ from pm_core.errors import (
     TenantNotFoundError,
 )
 from pm_core.models import FieldChange
-from pm_db import export
+from pm_db import admin, export
 from pm_db.export import TABLES
 from pm_db.migrator import Migration, load_migrations, migrate
 from pm_db.paths import TenantPaths
