@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, LlmContextType
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import LlmContext
+from pm_core.patches import LlmContextPatch
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written
 
 ENTITY: Final = EntityType.LLM_CONTEXT
-UPDATABLE: Final = frozenset(
-    {"context_type", "category", "title", "content", "example_sql", "priority"}
-)
+UPDATABLE: Final = LlmContextPatch.field_names()
 MAX_LIMIT: Final = 1000
 
 _COLUMNS: Final = (
@@ -162,11 +161,13 @@ class LlmContextRepository:
         return [from_row(row) for row in cursor]
 
     def update(
-        self, context_id: str, expected_version: int | None, changes: Mapping[str, Any]
+        self, context_id: str, expected_version: int | None, patch: LlmContextPatch
     ) -> Updated[LlmContext]:
         current = self.get(context_id)
         check_version(ENTITY, current, expected_version)
-        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        new = merge(
+            current, patch.changes(), UPDATABLE, version=current.version + 1, updated_at=self._now
+        )
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, ProjectStatus, Role
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import Project
+from pm_core.patches import ProjectPatch
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
 ENTITY: Final = EntityType.PROJECT
-UPDATABLE: Final = frozenset({"name", "description", "status"})
+UPDATABLE: Final = ProjectPatch.field_names()
 
 _COLUMNS: Final = (
     "id, key, name, description, status, created_by, version, created_at, updated_at, deleted_at"
@@ -139,11 +139,13 @@ class ProjectRepository:
         return [_from_row(row) for row in self._conn.execute(sql)]
 
     def update(
-        self, project_id: str, expected_version: int | None, changes: Mapping[str, Any]
+        self, project_id: str, expected_version: int | None, patch: ProjectPatch
     ) -> Updated[Project]:
         current = self.get(project_id)
         check_version(ENTITY, current, expected_version)
-        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        new = merge(
+            current, patch.changes(), UPDATABLE, version=current.version + 1, updated_at=self._now
+        )
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, SprintStatus
 from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError
 from pm_core.models import Sprint
+from pm_core.patches import SprintPatch
 from pm_core.rules.sprints import check_dates, check_mutable, check_transition
 from pm_core.validation import build, merge
 from pm_db.codec import (
@@ -31,7 +32,7 @@ from pm_db.codec import (
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
 ENTITY: Final = EntityType.SPRINT
-UPDATABLE: Final = frozenset({"name", "goal", "starts_at", "ends_at"})
+UPDATABLE: Final = SprintPatch.field_names()
 ONE_ACTIVE_RULE: Final = "sprint.one_active"
 
 _COLUMNS: Final = (
@@ -150,13 +151,15 @@ class SprintRepository:
         return None if row is None else from_row(row)
 
     def update(
-        self, sprint_id: str, expected_version: int | None, changes: Mapping[str, Any]
+        self, sprint_id: str, expected_version: int | None, patch: SprintPatch
     ) -> Updated[Sprint]:
         """Change name, goal or dates of a sprint that is still planned or active."""
         current = self.get(sprint_id)
         check_version(ENTITY, current, expected_version)
         check_mutable(current)
-        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        new = merge(
+            current, patch.changes(), UPDATABLE, version=current.version + 1, updated_at=self._now
+        )
         check_dates(new.starts_at, new.ends_at)
         return self._write(current, new)
 

@@ -10,20 +10,20 @@ name is free again.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, WorkItemStatus
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import SwimLane
+from pm_core.patches import SwimLanePatch
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
 ENTITY: Final = EntityType.SWIM_LANE
-UPDATABLE: Final = frozenset({"name", "status", "position", "wip_limit"})
+UPDATABLE: Final = SwimLanePatch.field_names()
 # The board a new project starts with: (name, status), at positions 0, 1, 2, ...
 DEFAULT_LANES: Final[tuple[tuple[str, WorkItemStatus], ...]] = (
     ("Backlog", WorkItemStatus.BACKLOG),
@@ -140,11 +140,13 @@ class SwimLaneRepository:
         return [from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]
 
     def update(
-        self, lane_id: str, expected_version: int | None, changes: Mapping[str, Any]
+        self, lane_id: str, expected_version: int | None, patch: SwimLanePatch
     ) -> Updated[SwimLane]:
         current = self.get(lane_id)
         check_version(ENTITY, current, expected_version)
-        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        new = merge(
+            current, patch.changes(), UPDATABLE, version=current.version + 1, updated_at=self._now
+        )
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)

@@ -8,7 +8,6 @@ is the backstop when two writers race past that check.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -16,6 +15,7 @@ from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType
 from pm_core.errors import NotFoundError, RuleViolationError, ValidationError
 from pm_core.models import TimeEntry, WorkItem
+from pm_core.patches import TimeEntryPatch
 from pm_core.rules.timers import check_manual_entry, stop_time
 from pm_core.validation import build, merge
 from pm_db.codec import (
@@ -28,8 +28,9 @@ from pm_db.codec import (
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
 
 ENTITY: Final = EntityType.TIME_ENTRY
-UPDATABLE: Final = frozenset({"started_at", "ended_at", "note"})
-UPDATABLE_RUNNING: Final = frozenset({"started_at", "note"})
+UPDATABLE: Final = TimeEntryPatch.field_names()
+# A running entry has no end yet: it is set by stopping the timer, never by a correction.
+UPDATABLE_RUNNING: Final = UPDATABLE - {"ended_at"}
 MAX_LIMIT: Final = 1000
 
 INSERT: Final = """
@@ -142,13 +143,15 @@ class TimeEntryRepository:
         return entry
 
     def update(
-        self, entry_id: str, expected_version: int | None, changes: Mapping[str, Any]
+        self, entry_id: str, expected_version: int | None, patch: TimeEntryPatch
     ) -> Updated[TimeEntry]:
         """Correct an entry. A running one may change only its start and note."""
         current = self.get(entry_id)
         check_version(ENTITY, current, expected_version)
         allowed = UPDATABLE_RUNNING if current.running else UPDATABLE
-        new = merge(current, changes, allowed, version=current.version + 1, updated_at=self._now)
+        new = merge(
+            current, patch.changes(), allowed, version=current.version + 1, updated_at=self._now
+        )
         new = new.model_copy(update=_in_utc(new.started_at, new.ended_at))
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -22,6 +22,7 @@ from pm_core.enums import EntityType, Priority, WorkItemStatus, WorkItemType
 from pm_core.errors import DeleteBlockedError, NotFoundError, ValidationError
 from pm_core.keys import parse_display_key
 from pm_core.models import Sprint, WorkItem
+from pm_core.patches import WorkItemPatch
 from pm_core.rules.hierarchy import check_parent, check_reparent, check_type_change
 from pm_core.rules.sprints import check_holds_items
 from pm_core.validation import build, merge
@@ -30,20 +31,7 @@ from pm_db.repositories._support import check_version, check_written
 from pm_db.repositories.sprints import from_row as sprint_from_row
 
 ENTITY: Final = EntityType.WORK_ITEM
-UPDATABLE: Final = frozenset(
-    {
-        "title",
-        "description",
-        "type",
-        "status",
-        "priority",
-        "story_points",
-        "position",
-        "parent_id",
-        "sprint_id",
-        "assignee_id",
-    }
-)
+UPDATABLE: Final = WorkItemPatch.field_names()
 MAX_LIMIT: Final = 1000
 
 # The item number comes from the project's counter (which also proves the project live).
@@ -276,16 +264,18 @@ class WorkItemRepository:
         self,
         item_id: str,
         expected_version: int | None,
-        changes: Mapping[str, Any],
+        patch: WorkItemPatch,
         *,
         parent: WorkItem | None = None,
         sprint: Sprint | None = None,
     ) -> Updated[WorkItem]:
-        """Apply ``changes``; a new ``parent_id`` or ``sprint_id`` comes with the row the
+        """Apply ``patch``; a new ``parent_id`` or ``sprint_id`` comes with the row the
         caller loaded (``parent``, ``sprint``), checked here against the rules."""
         current = self.get(item_id)
         check_version(ENTITY, current, expected_version)
-        new = merge(current, changes, UPDATABLE, version=current.version + 1, updated_at=self._now)
+        new = merge(
+            current, patch.changes(), UPDATABLE, version=current.version + 1, updated_at=self._now
+        )
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)

@@ -33,6 +33,7 @@ from pm_core.models import LlmContext
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
+from pm_proto import patches as pb_patches
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
@@ -122,23 +123,12 @@ async def create_llm_context(ctx: Context, cmd: commands_pb2.CreateLlmContext) -
 
 
 async def update_llm_context(ctx: Context, cmd: commands_pb2.UpdateLlmContext) -> bytes:
-    changes: dict[str, Any] = {}
-    if cmd.HasField("context_type"):
-        changes["context_type"] = pb_enums.from_pb_llm_context_type(
-            cmd.context_type, "context_type"
-        )
-    for name in ("category", "title", "content", "priority"):
-        if cmd.HasField(name):
-            changes[name] = getattr(cmd, name)
-    if cmd.HasField("example_sql"):
-        changes["example_sql"] = cmd.example_sql or None
-    if not changes:
-        raise ValidationError("title", "name at least one field to change")
+    patch = pb_patches.llm_context_patch(cmd)
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
         current = _load_for_write(uow, principal, cmd.context_id)
-        updated = uow.llm_context.update(current.id, cmd.expected_version or None, changes)
+        updated = uow.llm_context.update(current.id, cmd.expected_version or None, patch)
         change = _change(Action.UPDATED, updated.entity, changes=updated.changes)
         return Mutation(_reply(updated.entity), change)
 

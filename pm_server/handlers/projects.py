@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pm_core.enums import Action, EntityType, Role
+from pm_core.enums import Action, EntityType, ProjectStatus, Role
 from pm_core.errors import NotFoundError, ValidationError
+from pm_core.patches import ProjectPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
-from pm_proto import enums as pb_enums
+from pm_proto import patches as pb_patches
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
@@ -45,30 +46,22 @@ async def create_project(ctx: Context, cmd: commands_pb2.CreateProject) -> bytes
 
 
 async def update_project(ctx: Context, cmd: commands_pb2.UpdateProject) -> bytes:
-    changes: dict[str, Any] = {}
-    if cmd.HasField("name"):
-        changes["name"] = cmd.name
-    if cmd.HasField("description"):
-        changes["description"] = cmd.description
-    if cmd.HasField("status"):
-        changes["status"] = pb_enums.from_pb_project_status(cmd.status, "status")
-    if not changes:
-        raise ValidationError("name", "name at least one field to change")
-    return await _update(ctx, cmd.project_id, cmd.expected_version, changes)
+    return await _update(ctx, cmd.project_id, cmd.expected_version, pb_patches.project_patch(cmd))
 
 
 async def archive_project(ctx: Context, cmd: commands_pb2.ArchiveProject) -> bytes:
-    return await _update(ctx, cmd.project_id, cmd.expected_version, {"status": "archived"})
+    archived = ProjectPatch(status=ProjectStatus.ARCHIVED)
+    return await _update(ctx, cmd.project_id, cmd.expected_version, archived)
 
 
 async def _update(
-    ctx: Context, project_id: str, expected_version: int, changes: dict[str, Any]
+    ctx: Context, project_id: str, expected_version: int, patch: ProjectPatch
 ) -> bytes:
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
         access.project(uow, principal, project_id, Role.ADMIN)
-        updated = uow.projects.update(project_id, expected_version or None, changes)
+        updated = uow.projects.update(project_id, expected_version or None, patch)
         change = Change(
             EntityType.PROJECT, Action.UPDATED, updated.entity, project_id, updated.changes
         )

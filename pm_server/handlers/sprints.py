@@ -12,16 +12,13 @@ cannot read the sprint's project is told the sprint does not exist.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
-from pm_core.errors import ValidationError
 from pm_core.models import Sprint
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
+from pm_proto import patches as pb_patches
 from pm_proto.timestamps import get_time
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
@@ -58,24 +55,12 @@ async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> bytes:
 
 
 async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> bytes:
-    changes: dict[str, Any] = {}
-    if cmd.HasField("name"):
-        changes["name"] = cmd.name
-    if cmd.HasField("goal"):
-        changes["goal"] = cmd.goal
-    for field, clear in (("starts_at", cmd.clear_starts_at), ("ends_at", cmd.clear_ends_at)):
-        value: datetime | None = get_time(cmd, field)
-        if clear and value is not None:
-            raise ValidationError(field, f"set {field} or clear it, not both")
-        if clear or value is not None:
-            changes[field] = value
-    if not changes:
-        raise ValidationError("name", "name at least one field to change")
+    patch = pb_patches.sprint_patch(cmd)
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
         _authorise(uow, principal, cmd.sprint_id)
-        updated = uow.sprints.update(cmd.sprint_id, cmd.expected_version or None, changes)
+        updated = uow.sprints.update(cmd.sprint_id, cmd.expected_version or None, patch)
         sprint = updated.entity
         change = Change(
             EntityType.SPRINT, Action.UPDATED, sprint, sprint.project_id, updated.changes

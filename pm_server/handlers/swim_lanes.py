@@ -16,14 +16,12 @@ unique among a project's live lanes (CONFLICT). In an update
 
 from __future__ import annotations
 
-from typing import Any
-
 from pm_core.enums import Action, EntityType, Role
-from pm_core.errors import ValidationError
 from pm_core.models import SwimLane
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
+from pm_proto import patches as pb_patches
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
@@ -59,26 +57,12 @@ async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> by
 
 
 async def update_swim_lane(ctx: Context, cmd: commands_pb2.UpdateSwimLane) -> bytes:
-    changes: dict[str, Any] = {}
-    if cmd.HasField("name"):
-        changes["name"] = cmd.name
-    if cmd.HasField("status"):
-        changes["status"] = pb_enums.from_pb_work_item_status(cmd.status, "status")
-    if cmd.HasField("position"):
-        changes["position"] = cmd.position
-    if cmd.HasField("wip_limit"):
-        if cmd.clear_wip_limit:
-            raise ValidationError("wip_limit", "send either wip_limit or clear_wip_limit")
-        changes["wip_limit"] = cmd.wip_limit
-    elif cmd.clear_wip_limit:
-        changes["wip_limit"] = None
-    if not changes:
-        raise ValidationError("name", "name at least one field to change")
+    patch = pb_patches.swim_lane_patch(cmd)
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
         lane = access.swim_lane(uow, principal, cmd.lane_id, Role.EDITOR).entity
-        updated = uow.swim_lanes.update(lane.id, cmd.expected_version or None, changes)
+        updated = uow.swim_lanes.update(lane.id, cmd.expected_version or None, patch)
         change = Change(
             EntityType.SWIM_LANE, Action.UPDATED, updated.entity, lane.project_id, updated.changes
         )

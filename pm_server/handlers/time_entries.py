@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from pm_auth.tokens import Principal
 from pm_core.changes import diff
@@ -38,6 +38,7 @@ from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import TimeEntry
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
+from pm_proto import patches as pb_patches
 from pm_proto.timestamps import get_time
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
@@ -111,19 +112,11 @@ async def create_time_entry(ctx: Context, cmd: commands_pb2.CreateTimeEntry) -> 
 
 async def update_time_entry(ctx: Context, cmd: commands_pb2.UpdateTimeEntry) -> bytes:
     principal = ctx.principal
-    changes: dict[str, Any] = {}
-    for field in ("started_at", "ended_at"):
-        value = get_time(cmd, field)
-        if value is not None:
-            changes[field] = value
-    if cmd.HasField("note"):
-        changes["note"] = cmd.note
-    if not changes:
-        raise ValidationError("note", "name at least one field to change")
+    patch = pb_patches.time_entry_patch(cmd)
 
     def unit(uow: UnitOfWork) -> Mutation:
         access.time_entry(uow, principal, cmd.entry_id, _owner_or_admin(principal))
-        updated = uow.time_entries.update(cmd.entry_id, cmd.expected_version or None, changes)
+        updated = uow.time_entries.update(cmd.entry_id, cmd.expected_version or None, patch)
         entry = updated.entity
         change = Change(
             EntityType.TIME_ENTRY, Action.UPDATED, entry, entry.project_id, updated.changes

@@ -20,10 +20,12 @@ from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
 from pm_core.models import FieldChange, Project, Sprint, WorkItem
+from pm_core.patches import UNSET
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
+from pm_proto import patches as pb_patches
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
@@ -67,15 +69,17 @@ def _mutation(
 
 
 def _referenced(
-    uow: UnitOfWork, principal: Principal, project: Project, changes: dict[str, Any]
+    uow: UnitOfWork,
+    principal: Principal,
+    project: Project,
+    parent_id: str | None,
+    sprint_id: str | None,
 ) -> tuple[WorkItem | None, Sprint | None]:
     """The parent and sprint a create or update names, loaded for the repository.
 
     One in a project the caller cannot read does not exist for them; whether
     it fits (same project, type, sprint status) is the repository's to check.
     """
-    parent_id = changes.get("parent_id")
-    sprint_id = changes.get("sprint_id")
     parent = None if parent_id is None else access.readable_item(uow, principal, parent_id, project)
     sprint = (
         None if sprint_id is None else access.readable_sprint(uow, principal, sprint_id, project)
@@ -105,11 +109,11 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> by
         "position": cmd.position if cmd.HasField("position") else None,
         "assignee_id": _id_or_none(cmd.assignee_id),
     }
-    references = {"parent_id": _id_or_none(cmd.parent_id), "sprint_id": _id_or_none(cmd.sprint_id)}
+    parent_id, sprint_id = _id_or_none(cmd.parent_id), _id_or_none(cmd.sprint_id)
 
     def unit(uow: UnitOfWork) -> Mutation:
         project = access.project(uow, principal, cmd.project_id, Role.EDITOR)
-        parent, sprint = _referenced(uow, principal, project, references)
+        parent, sprint = _referenced(uow, principal, project, parent_id, sprint_id)
         item = uow.work_items.create(
             project_id=project.id,
             created_by=principal.user_id,
@@ -122,46 +126,20 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> by
     return await mutate(ctx, unit)
 
 
-def _update_changes(cmd: commands_pb2.UpdateWorkItem) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    for name in ("title", "description", "position"):
-        if cmd.HasField(name):
-            changes[name] = getattr(cmd, name)
-    if cmd.HasField("type"):
-        changes["type"] = pb_enums.from_pb_work_item_type(cmd.type, "type")
-    if cmd.HasField("status"):
-        changes["status"] = pb_enums.from_pb_work_item_status(cmd.status, "status")
-    if cmd.HasField("priority"):
-        changes["priority"] = pb_enums.from_pb_priority(cmd.priority, "priority")
-    if cmd.HasField("story_points") and cmd.clear_story_points:
-        raise ValidationError("story_points", "story_points and clear_story_points contradict")
-    if cmd.HasField("story_points"):
-        changes["story_points"] = cmd.story_points
-    elif cmd.clear_story_points:
-        changes["story_points"] = None
-    # For the nullable ids "" clears: orphan, backlog, unassigned.
-    if cmd.HasField("parent_id"):
-        changes["parent_id"] = _id_or_none(cmd.parent_id)
-    if cmd.HasField("sprint_id"):
-        changes["sprint_id"] = _id_or_none(cmd.sprint_id)
-    if cmd.HasField("assignee_id"):
-        changes["assignee_id"] = _id_or_none(cmd.assignee_id)
-    if not changes:
-        raise ValidationError("item_id", "name at least one field to change")
-    return changes
-
-
 async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> bytes:
     principal = ctx.principal
-    changes = _update_changes(cmd)
+    patch = pb_patches.work_item_patch(cmd)
+    # A parent or sprint the patch names (not one it clears) is loaded for the repository.
+    parent_id = None if patch.parent_id is UNSET else patch.parent_id
+    sprint_id = None if patch.sprint_id is UNSET else patch.sprint_id
 
     def unit(uow: UnitOfWork) -> Mutation:
         loaded = access.work_item(uow, principal, cmd.item_id, Role.EDITOR)
         project = loaded.project
-        parent, sprint = _referenced(uow, principal, project, changes)
+        parent, sprint = _referenced(uow, principal, project, parent_id, sprint_id)
         try:
             updated = uow.work_items.update(
-                cmd.item_id, cmd.expected_version or None, changes, parent=parent, sprint=sprint
+                cmd.item_id, cmd.expected_version or None, patch, parent=parent, sprint=sprint
             )
         except ConflictError as exc:
             exc.project_key = project.key  # so the current item carries its display key

@@ -36,6 +36,7 @@ from pm_core.errors import (
     TenantNotFoundError,
 )
 from pm_core.models import FieldChange
+from pm_core.patches import LlmContextPatch, WorkItemPatch
 from pm_db import admin, export
 from pm_db.export import TABLES
 from pm_db.migrator import Migration, load_migrations, migrate
@@ -257,10 +258,9 @@ class Filler:
 
     def fill_items(self, project_id: str, items: list[str]) -> None:
         for _ in range(self.draw(st.integers(0, 4))):
-            changes = {
-                "title": self.draw(LINE),
-                "status": self.draw(st.sampled_from(WorkItemStatus)),
-            }
+            changes = WorkItemPatch(
+                title=self.draw(LINE), status=self.draw(st.sampled_from(WorkItemStatus))
+            )
             self.do(lambda uow, c: uow.work_items.update(self.some(items), None, c), changes)
         for _ in range(self.draw(st.integers(0, 5))):
             comment = self.do(
@@ -332,7 +332,7 @@ class Filler:
             )
             self.keep("context", context)
             if context is not None and self.draw(st.booleans()):
-                changes = {"title": self.draw(LINE)}
+                changes = LlmContextPatch(title=self.draw(LINE))
                 self.do(lambda uow, c, ch: uow.llm_context.update(c, None, ch), context.id, changes)
 
     def fill_activity(self) -> None:

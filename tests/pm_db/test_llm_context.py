@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pm_core.enums import LlmContextType
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
 from pm_core.models import LlmContext, Project, User
+from pm_core.patches import LlmContextPatch
 from pm_db.codec import db_time
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.unit_of_work import UnitOfWork
@@ -193,7 +194,7 @@ def test_update_with_current_version_writes_and_reports_changes(
     later = now + timedelta(minutes=5)
 
     updated = LlmContextRepository(conn, later).update(
-        created.id, 1, {"priority": 80, "example_sql": "SELECT 1", "title": "Rule"}
+        created.id, 1, LlmContextPatch(priority=80, example_sql="SELECT 1", title="Rule")
     )
 
     assert (updated.entity.version, updated.entity.priority, updated.entity.updated_at) == (
@@ -212,25 +213,14 @@ def test_update_with_stale_version_conflicts_with_the_current_row(
     contexts: LlmContextRepository,
 ) -> None:
     created = _rule(contexts, "Rule")
-    current = contexts.update(created.id, 1, {"content": "newer"}).entity
+    current = contexts.update(created.id, 1, LlmContextPatch(content="newer")).entity
 
     with pytest.raises(ConflictError) as caught:
-        contexts.update(created.id, 1, {"content": "stale"})
+        contexts.update(created.id, 1, LlmContextPatch(content="stale"))
 
     assert caught.value.current_version == 2
     assert caught.value.current == current
     assert contexts.get(created.id).content == "newer"
-
-
-@pytest.mark.parametrize("field", ["project_id", "created_by", "version", "id"])
-def test_update_of_a_fixed_field_is_refused(contexts: LlmContextRepository, field: str) -> None:
-    created = _rule(contexts, "Rule")
-
-    with pytest.raises(ValidationError) as caught:
-        contexts.update(created.id, 1, {field: "x"})
-
-    assert caught.value.field == field
-    assert contexts.get(created.id) == created
 
 
 def test_soft_delete_hides_the_row_but_keeps_it_in_the_table(
@@ -243,7 +233,7 @@ def test_soft_delete_hides_the_row_but_keeps_it_in_the_table(
     assert (deleted.version, deleted.deleted_at) == (2, now)
     assert contexts.find(created.id) is None
     with pytest.raises(NotFoundError):
-        contexts.update(created.id, 2, {"content": "zombie"})
+        contexts.update(created.id, 2, LlmContextPatch(content="zombie"))
     assert contexts.list(category=TEST_CATEGORY) == []
     row = conn.execute(
         "SELECT version, deleted_at, content FROM llm_context WHERE id = ?", (created.id,)
@@ -253,7 +243,7 @@ def test_soft_delete_hides_the_row_but_keeps_it_in_the_table(
 
 def test_soft_delete_with_stale_version_conflicts(contexts: LlmContextRepository) -> None:
     created = _rule(contexts, "Rule")
-    contexts.update(created.id, 1, {"priority": 1})
+    contexts.update(created.id, 1, LlmContextPatch(priority=1))
 
     with pytest.raises(ConflictError) as caught:
         contexts.soft_delete(created.id, 1)

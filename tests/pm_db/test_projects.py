@@ -13,6 +13,7 @@ from pm_core.enums import ProjectStatus, Role, WorkItemStatus
 from pm_core.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
 from pm_core.keys import PROJECT_KEY_PATTERN
 from pm_core.models import FieldChange, Project, User
+from pm_core.patches import ProjectPatch
 from pm_core.text import DESCRIPTION_MAX, NAME_MAX
 from pm_db.codec import db_time, new_id
 from pm_db.unit_of_work import UnitOfWork
@@ -132,7 +133,7 @@ def test_list_excludes_archived_only_when_asked(
 ) -> None:
     ops = uow.projects.create(key="OPS", name="Operations", created_by=user.id)
 
-    archived = uow.projects.update(ops.id, 1, {"status": ProjectStatus.ARCHIVED}).entity
+    archived = uow.projects.update(ops.id, 1, ProjectPatch(status=ProjectStatus.ARCHIVED)).entity
 
     assert archived.status is ProjectStatus.ARCHIVED
     assert uow.projects.list() == [archived, project]
@@ -173,7 +174,7 @@ def test_find_as_member_gives_the_project_and_role_of_live_members_only(
 
 
 def test_update_project_changes_fields_and_reports_them(uow: UnitOfWork, project: Project) -> None:
-    updated = uow.projects.update(project.id, 1, {"name": "PM tool", "description": "notes"})
+    updated = uow.projects.update(project.id, 1, ProjectPatch(name="PM tool", description="notes"))
 
     assert updated.entity.version == 2
     assert updated.changes == [
@@ -186,21 +187,13 @@ def test_update_project_changes_fields_and_reports_them(uow: UnitOfWork, project
 def test_update_project_with_stale_version_conflicts_carrying_current(
     uow: UnitOfWork, project: Project
 ) -> None:
-    current = uow.projects.update(project.id, 1, {"description": "first"}).entity
+    current = uow.projects.update(project.id, 1, ProjectPatch(description="first")).entity
 
     with pytest.raises(ConflictError) as excinfo:
-        uow.projects.update(project.id, 1, {"description": "second"})
+        uow.projects.update(project.id, 1, ProjectPatch(description="second"))
 
     assert (excinfo.value.current_version, excinfo.value.current) == (2, current)
     assert uow.projects.get(project.id).description == "first"
-
-
-def test_update_project_key_is_refused(uow: UnitOfWork, project: Project) -> None:
-    with pytest.raises(ValidationError) as excinfo:
-        uow.projects.update(project.id, 1, {"key": "NEW"})
-
-    assert excinfo.value.field == "key"
-    assert uow.projects.get(project.id) == project
 
 
 def test_soft_delete_project_with_stale_version_conflicts(

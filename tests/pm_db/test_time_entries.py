@@ -10,6 +10,7 @@ import pytest
 from pm_core.enums import WorkItemType
 from pm_core.errors import ConflictError, NotFoundError, RuleViolationError, ValidationError
 from pm_core.models import Project, User, WorkItem
+from pm_core.patches import TimeEntryPatch
 from pm_db.codec import db_time, new_id
 from pm_db.repositories.time_entries import TimeEntryRepository
 from pm_db.unit_of_work import UnitOfWork
@@ -161,10 +162,10 @@ def test_update_to_the_same_instants_in_another_zone_changes_nothing(
         item=item, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
     )
     plus_two = timezone(timedelta(hours=2))
-    same = {
-        "started_at": created.started_at.astimezone(plus_two),
-        "ended_at": created.ended_at.astimezone(plus_two),
-    }
+    same = TimeEntryPatch(
+        started_at=created.started_at.astimezone(plus_two),
+        ended_at=created.ended_at.astimezone(plus_two),
+    )
 
     updated = entries.update(created.id, 1, same)
 
@@ -203,16 +204,16 @@ def test_update_stopped_entry_rechecks_times(entries, item, user, now) -> None:
         item=item, user_id=user.id, started_at=now - 3 * HOUR, ended_at=now - HOUR
     )
 
-    updated = entries.update(created.id, 1, {"ended_at": now - 2 * HOUR, "note": "shorter"})
+    updated = entries.update(created.id, 1, TimeEntryPatch(ended_at=now - 2 * HOUR, note="shorter"))
 
     assert updated.entity.ended_at == updated.entity.started_at + HOUR
     assert {c.field for c in updated.changes} == {"ended_at", "note"}
     assert entries.get(created.id) == updated.entity
     with pytest.raises(RuleViolationError) as info:
-        entries.update(created.id, 2, {"ended_at": now + HOUR})
+        entries.update(created.id, 2, TimeEntryPatch(ended_at=now + HOUR))
     assert info.value.rule == "timer.future"
     with pytest.raises(ValidationError) as refused:
-        entries.update(created.id, 2, {"ended_at": None})
+        entries.update(created.id, 2, TimeEntryPatch(ended_at=None))
     assert refused.value.field == "ended_at"
 
 
@@ -220,7 +221,7 @@ def test_update_note_of_zero_length_timer_entry_is_allowed(entries, item, user) 
     first, _ = entries.start(item=item, user_id=user.id)
     entries.stop(user.id)
 
-    updated = entries.update(first.id, 2, {"note": "oops, started by mistake"})
+    updated = entries.update(first.id, 2, TimeEntryPatch(note="oops, started by mistake"))
 
     assert entries.get(first.id).note == "oops, started by mistake"
     assert updated.entity.version == 3
@@ -229,24 +230,24 @@ def test_update_note_of_zero_length_timer_entry_is_allowed(entries, item, user) 
 def test_update_running_entry_may_change_only_start_and_note(entries, item, user, now) -> None:
     running, _ = entries.start(item=item, user_id=user.id)
 
-    updated = entries.update(running.id, 1, {"started_at": now - HOUR, "note": "earlier"})
+    updated = entries.update(running.id, 1, TimeEntryPatch(started_at=now - HOUR, note="earlier"))
     assert entries.running(user.id) == updated.entity
     assert updated.entity.started_at == now - HOUR
 
     with pytest.raises(ValidationError) as info:
-        entries.update(running.id, 2, {"ended_at": now})
+        entries.update(running.id, 2, TimeEntryPatch(ended_at=now))
     assert info.value.field == "ended_at"
     with pytest.raises(RuleViolationError) as info:
-        entries.update(running.id, 2, {"started_at": now + HOUR})
+        entries.update(running.id, 2, TimeEntryPatch(started_at=now + HOUR))
     assert (info.value.rule, info.value.field) == ("timer.future", "started_at")
 
 
 def test_update_time_entry_with_stale_version_conflicts(entries, item, user) -> None:
     running, _ = entries.start(item=item, user_id=user.id)
-    current = entries.update(running.id, 1, {"note": "a"}).entity
+    current = entries.update(running.id, 1, TimeEntryPatch(note="a")).entity
 
     with pytest.raises(ConflictError) as info:
-        entries.update(running.id, 1, {"note": "b"})
+        entries.update(running.id, 1, TimeEntryPatch(note="b"))
     assert (info.value.current_version, info.value.current) == (2, current)
     assert entries.get(running.id).note == "a"
 
@@ -267,7 +268,7 @@ def test_soft_delete_time_entry_hides_it_and_frees_the_timer(conn, entries, item
 
 def test_soft_delete_time_entry_with_stale_version_conflicts(entries, item, user) -> None:
     running, _ = entries.start(item=item, user_id=user.id)
-    entries.update(running.id, 1, {"note": "a"})
+    entries.update(running.id, 1, TimeEntryPatch(note="a"))
 
     with pytest.raises(ConflictError):
         entries.soft_delete(running.id, 1)
