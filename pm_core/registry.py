@@ -3,10 +3,11 @@
 An entry says what an entity is called (its :class:`~pm_core.enums.EntityType`,
 whose value is also the name errors and the entity oneofs use), which model
 holds one row, which table stores it, which other entities its columns refer
-to, and whether its changes are published as events. What must list the
-entities derives from :data:`ENTITIES` instead of restating them: the export
-and import tables, the live-row lookup behind the activity log, the entity
-oneof fields and the ``EntityType`` enum pair.
+to (and whether deleting the target deletes the row), and whether its changes
+are published as events. What must list the entities derives from
+:data:`ENTITIES` instead of restating them: the export and import tables, the
+soft-delete cascades, the live-row lookup behind the activity log, the
+conversion to protobuf messages and the entity oneof fields.
 
 ``docs/architecture.md`` has the checklist for adding an entity, and
 ``tests/test_registry.py`` names the place a new entry still misses.
@@ -141,7 +142,4 @@ ENTITIES: Final[tuple[EntitySpec, ...]] = (
 
 BY_TYPE: Final[Mapping[EntityType, EntitySpec]] = MappingProxyType(
     {spec.entity_type: spec for spec in ENTITIES}
-)
-BY_MODEL: Final[Mapping[type[Entity], EntitySpec]] = MappingProxyType(
-    {spec.model: spec for spec in ENTITIES}
 )
