@@ -299,6 +299,25 @@ def test_schema_docs_name_real_tables_and_exactly_their_columns(
         assert claimed == actual, f"{table}: documented columns differ from the table"
 
 
+def test_schema_docs_name_exactly_the_indexes_the_schema_has(conn: sqlite3.Connection) -> None:
+    # After every migration: one that drops or replaces an index corrects the doc too.
+    for doc in _seeded(conn, LlmContextType.SCHEMA_DOC):
+        table = doc["category"]
+        actual = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL",
+                (table,),
+            )
+        }
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        named = set(re.findall(rf"\b({table}_[a-z_]+)\b", doc["content"])) - tables
+        assert named == actual, f"{table}: documented indexes differ from the schema's"
+
+
 def test_schema_docs_explain_soft_delete_versioning_and_formats(conn: sqlite3.Connection) -> None:
     for doc in _seeded(conn, LlmContextType.SCHEMA_DOC):
         content = doc["content"]
