@@ -96,13 +96,15 @@ class TenantDatabase:
         write_executor: Executor,
         read_executor: Executor,
         close_executor: Executor | None = None,
+        *,
+        last_seq: int = 0,
     ) -> None:
         self.tenant_id = tenant_id
         self.path = path
         self.epoch = epoch
         self._writer = writer
         #: The last event seq the writer handed out (read at open: the writer is the only one).
-        self._seq = EventSeq(0)
+        self._seq = EventSeq(last_seq)
         self._options = options
         self._write_executor = write_executor
         self._read_executor = read_executor
@@ -139,7 +141,7 @@ class TenantDatabase:
         writer, epoch, last_seq = await loop.run_in_executor(
             write_executor, _open_writer, path, options, migrations
         )
-        db = cls(
+        return cls(
             tenant_id,
             path,
             writer,
@@ -148,9 +150,8 @@ class TenantDatabase:
             write_executor,
             read_executor,
             close_executor,
+            last_seq=last_seq,
         )
-        db._seq.last = last_seq
-        return db
 
     @property
     def closed(self) -> bool:

@@ -74,9 +74,9 @@ def work_item_patch(cmd: commands_pb2.UpdateWorkItem) -> WorkItemPatch:
         story_points=story_points,
         position=position,
         # For the nullable ids "" clears: orphan, backlog, unassigned.
-        parent_id=_id_or_none(cmd.parent_id) if cmd.HasField("parent_id") else UNSET,
-        sprint_id=_id_or_none(cmd.sprint_id) if cmd.HasField("sprint_id") else UNSET,
-        assignee_id=_id_or_none(cmd.assignee_id) if cmd.HasField("assignee_id") else UNSET,
+        parent_id=id_or_none(cmd.parent_id) if cmd.HasField("parent_id") else UNSET,
+        sprint_id=id_or_none(cmd.sprint_id) if cmd.HasField("sprint_id") else UNSET,
+        assignee_id=id_or_none(cmd.assignee_id) if cmd.HasField("assignee_id") else UNSET,
     )
     return _changing(patch, "item_id")
 
@@ -148,7 +148,8 @@ def _changing(patch: P, field: str) -> P:
     return patch
 
 
-def _id_or_none(value: str) -> str | None:
+def id_or_none(value: str) -> str | None:
+    """A nullable id as the protocol sends it: "" means none."""
     return value or None
 
 

@@ -141,26 +141,36 @@ def readable_item(
     """An item another one refers to (a parent, an anchor): NOT_FOUND unless the caller
     can read its project (``known``: a project the caller was already authorised in).
     Whether it fits (same project, type) is the caller's to check."""
-    item = uow.work_items.find(item_id)
-    if item is None or not _readable(uow, principal, item.project_id, known):
-        raise NotFoundError(EntityType.WORK_ITEM, item_id)
-    return item
+    return _readable(
+        uow, principal, EntityType.WORK_ITEM, item_id, uow.work_items.find(item_id), known
+    )
 
 
 def readable_sprint(
     uow: UnitOfWork, principal: Principal, sprint_id: str, known: Project | None = None
 ) -> Sprint:
     """A sprint an item refers to: NOT_FOUND unless the caller can read its project."""
-    found = uow.sprints.find(sprint_id)
-    if found is None or not _readable(uow, principal, found.project_id, known):
-        raise NotFoundError(EntityType.SPRINT, sprint_id)
-    return found
+    return _readable(
+        uow, principal, EntityType.SPRINT, sprint_id, uow.sprints.find(sprint_id), known
+    )
 
 
 def _readable(
-    uow: UnitOfWork, principal: Principal, project_id: str, known: Project | None
-) -> bool:
-    return (known is not None and known.id == project_id) or can_read(uow, principal, project_id)
+    uow: UnitOfWork,
+    principal: Principal,
+    entity: EntityType,
+    asked: str,
+    found: E | None,
+    known: Project | None,
+) -> E:
+    """``found`` when the caller can read its project (``known`` needs no query), else
+    NOT_FOUND naming what was asked for."""
+    if found is None or not (
+        (known is not None and known.id == found.project_id)
+        or can_read(uow, principal, found.project_id)
+    ):
+        raise NotFoundError(entity, asked)
+    return found
 
 
 def _authorised(

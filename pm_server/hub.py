@@ -12,7 +12,6 @@ index and each connection's :class:`~pm_server.session.Session` in step.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from pm_server.connection import Connection
     from pm_server.session import Subscription
 
-log = logging.getLogger(__name__)
 
 Topic = tuple[str, str]  # (tenant id, project id)
 

@@ -17,7 +17,6 @@ published for a rolled-back write.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import envelope_pb2
 from pm_server.context import Context
 from pm_server.events import Change, encode_event
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

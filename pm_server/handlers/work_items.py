@@ -87,10 +87,6 @@ def _referenced(
     return parent, sprint
 
 
-def _id_or_none(value: str) -> str | None:
-    return value or None
-
-
 async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> bytes:
     principal = ctx.principal
     fields: dict[str, Any] = {
@@ -107,9 +103,10 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> by
         ),
         "story_points": cmd.story_points if cmd.HasField("story_points") else None,
         "position": cmd.position if cmd.HasField("position") else None,
-        "assignee_id": _id_or_none(cmd.assignee_id),
+        "assignee_id": pb_patches.id_or_none(cmd.assignee_id),
     }
-    parent_id, sprint_id = _id_or_none(cmd.parent_id), _id_or_none(cmd.sprint_id)
+    parent_id = pb_patches.id_or_none(cmd.parent_id)
+    sprint_id = pb_patches.id_or_none(cmd.sprint_id)
 
     def unit(uow: UnitOfWork) -> Mutation:
         project = access.project(uow, principal, cmd.project_id, Role.EDITOR)
