@@ -58,13 +58,12 @@ def work_item_patch(cmd: commands_pb2.UpdateWorkItem) -> WorkItemPatch:
     priority = (
         pb_enums.from_pb_priority(cmd.priority, "priority") if cmd.HasField("priority") else UNSET
     )
-    story_points: int | Unset | None = UNSET
-    if cmd.HasField("story_points"):
-        if cmd.clear_story_points:
-            raise ValidationError("story_points", "story_points and clear_story_points contradict")
-        story_points = cmd.story_points
-    elif cmd.clear_story_points:
-        story_points = None
+    story_points = _int_or_clear(
+        "story_points",
+        cmd.story_points if cmd.HasField("story_points") else None,
+        clear=cmd.clear_story_points,
+        contradiction="story_points and clear_story_points contradict",
+    )
     patch = WorkItemPatch(
         title=title,
         description=description,
@@ -92,13 +91,12 @@ def sprint_patch(cmd: commands_pb2.UpdateSprint) -> SprintPatch:
 
 
 def swim_lane_patch(cmd: commands_pb2.UpdateSwimLane) -> SwimLanePatch:
-    wip_limit: int | Unset | None = UNSET
-    if cmd.HasField("wip_limit"):
-        if cmd.clear_wip_limit:
-            raise ValidationError("wip_limit", "send either wip_limit or clear_wip_limit")
-        wip_limit = cmd.wip_limit
-    elif cmd.clear_wip_limit:
-        wip_limit = None
+    wip_limit = _int_or_clear(
+        "wip_limit",
+        cmd.wip_limit if cmd.HasField("wip_limit") else None,
+        clear=cmd.clear_wip_limit,
+        contradiction="send either wip_limit or clear_wip_limit",
+    )
     patch = SwimLanePatch(
         name=cmd.name if cmd.HasField("name") else UNSET,
         status=(
@@ -151,6 +149,18 @@ def _changing(patch: P, field: str) -> P:
 def id_or_none(value: str) -> str | None:
     """A nullable id as the protocol sends it: "" means none."""
     return value or None
+
+
+def _int_or_clear(
+    field: str, sent: int | None, *, clear: bool, contradiction: str
+) -> int | Unset | None:
+    """The number ``field`` sets (``sent``, None when absent), None when its ``clear_*``
+    flag is on, else UNSET."""
+    if sent is not None:
+        if clear:
+            raise ValidationError(field, contradiction)
+        return sent
+    return None if clear else UNSET
 
 
 def _time_or_clear(
