@@ -131,20 +131,26 @@ def load_pem_file(path: Path, *, kid: str | None = None) -> VerificationKey:
 
 def load_jwks_file(path: Path) -> tuple[VerificationKey, ...]:
     """The usable signature keys of a JWKS file (at least one)."""
+    return parse_jwks(_read(path), str(path))
+
+
+def parse_jwks(data: bytes, origin: str) -> tuple[VerificationKey, ...]:
+    """The usable signature keys of a JWKS document (at least one); ``origin`` names it
+    (a file or a URL) in errors and in each key's ``source``."""
     try:
-        document = json.loads(_read(path))
+        document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyFileError(f"{path}: not valid JSON") from exc
+        raise KeyFileError(f"{origin}: not valid JSON") from exc
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
-        raise KeyFileError(f'{path}: a JWKS file is an object with a "keys" list')
+        raise KeyFileError(f'{origin}: a JWKS document is an object with a "keys" list')
     keys = [
         key
         for index, entry in enumerate(entries)
-        if (key := _jwk(entry, f"JWKS {path} #{index}")) is not None
+        if (key := _jwk(entry, f"JWKS {origin} #{index}")) is not None
     ]
     if not keys:
-        raise KeyFileError(f"{path}: no usable signature key (RSA, EC P-256, Ed25519, Ed448)")
+        raise KeyFileError(f"{origin}: no usable signature key (RSA, EC P-256, Ed25519, Ed448)")
     check_unique_kids(keys)
     return tuple(keys)
 

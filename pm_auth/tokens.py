@@ -7,6 +7,11 @@ Tokens are JWTs. The tenant and the user come from the verified claims only:
 - ``name`` / ``email``: optional profile, used to provision the user row;
 - ``roles``: optional list; ``"tenant_admin"`` grants every project permission.
 
+An outside identity provider may name the tenant, roles, name and email claims
+otherwise (:class:`ClaimNames`, e.g. ``https://pm.example.com/tenant`` or
+``realm_access.roles``); the names apply to tokens verified with its public keys,
+while tokens signed with pm's own HS256 key always use the names above.
+
 ``exp`` is required; ``iss`` and ``aud`` are checked when configured (a token that
 carries an ``aud`` is refused unless an audience is configured and listed in it, as
 RFC 7519 4.1.3 asks); ``nbf`` and ``iat`` are honoured when present, all within a
@@ -15,11 +20,13 @@ small leeway.
 :class:`AuthConfig` says which algorithms and keys are accepted: HS256 with the
 development key that ``pm serve`` generates on first start (see
 :func:`load_or_create_signing_key`), and RS256, ES256 and EdDSA with public keys
-from a PEM or JWKS file (:mod:`pm_auth.keys`). The key is chosen by the token's
-``kid`` (an unknown ``kid`` is refused) or, without one, by being the only key of
-the token's algorithm. The algorithm is the key's own: an HMAC secret verifies
-HS256 only, an RSA key RS256 only, an EC P-256 key ES256 only, an Ed25519 (or Ed448) key
-EdDSA only, so ``alg: none`` and HS256-signed-with-a-public-key are refused.
+from a PEM or JWKS file (:mod:`pm_auth.keys`) or a JWKS URL (:mod:`pm_auth.jwks`,
+fetched again on an unknown ``kid``: see :meth:`TokenVerifier.verify_current`). The
+key is chosen by the token's ``kid`` (an unknown ``kid`` is refused) or, without
+one, by being the only key of the token's algorithm. The algorithm is the key's
+own: an HMAC secret verifies HS256 only, an RSA key RS256 only, an EC P-256 key
+ES256 only, an Ed25519 (or Ed448) key EdDSA only, so ``alg: none`` and
+HS256-signed-with-a-public-key are refused.
 
 Every refusal is an :class:`UnauthenticatedError` whose message says why, never
 with key material or token content in it.
@@ -27,6 +34,7 @@ with key material or token content in it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -38,6 +46,7 @@ from typing import Any, Final
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
+from pm_auth.jwks import RemoteJwks
 from pm_auth.keys import ALGORITHMS, VerificationKey, check_unique_kids, hmac_key
 from pm_core.errors import UnauthenticatedError
 from pm_core.tenancy import is_valid_tenant_id
@@ -52,6 +61,43 @@ MAX_LEEWAY: Final = timedelta(minutes=5)
 _MAX_EXP: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant datetime holds
 _MAX_USER_ID: Final = 64
 _MAX_PROFILE: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimNames:
+    """Where a token carries the tenant, roles, name and email.
+
+    A name is looked up as a top-level claim first; if there is none and the name
+    holds dots, as a path into nested objects (``realm_access.roles``). So a
+    namespaced claim such as ``https://pm.example.com/tenant`` works as is.
+    Roles are a list of strings or one space-separated string.
+    """
+
+    tenant: str = TENANT_CLAIM
+    roles: str = "roles"
+    name: str = "name"
+    email: str = "email"
+
+    def __post_init__(self) -> None:
+        for value in (self.tenant, self.roles, self.name, self.email):
+            if not value or not value.strip() or len(value) > _MAX_PROFILE:
+                raise ValueError("a claim name must be 1-200 non-blank characters")
+
+    @staticmethod
+    def lookup(claims: dict[str, Any], name: str) -> object:
+        """The claim ``name`` (top level first, then as a dotted path), or None."""
+        if name in claims:
+            return claims[name]
+        value: object = claims
+        for part in name.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return value
+
+
+#: The names of pm's own tokens (and of an outside provider's unless configured).
+DEFAULT_CLAIMS: Final = ClaimNames()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +203,8 @@ class AuthConfig:
     audience: str | None = None
     #: Clock skew allowed on ``exp``, ``nbf`` and ``iat`` (0 to 5 minutes).
     leeway: timedelta = DEFAULT_LEEWAY
+    #: Claim names of tokens verified with a public key (an outside provider).
+    claims: ClaimNames = DEFAULT_CLAIMS
 
     def __post_init__(self) -> None:
         unknown = self.algorithms - set(ALGORITHMS)
@@ -182,28 +230,94 @@ class TokenVerifier:
     """Checks tokens against an :class:`AuthConfig`.
 
     ``TokenVerifier(key_bytes)`` is the development form: HS256 with that key only.
+    With ``remote``, the keys of a JWKS URL are used besides the configured ones
+    (a remote key whose ``kid`` a configured key already has is ignored).
     """
 
-    def __init__(self, config: AuthConfig | bytes, *, leeway: timedelta = DEFAULT_LEEWAY) -> None:
+    def __init__(
+        self,
+        config: AuthConfig | bytes,
+        *,
+        leeway: timedelta = DEFAULT_LEEWAY,
+        remote: RemoteJwks | None = None,
+    ) -> None:
         if isinstance(config, bytes):
             config = AuthConfig(frozenset({ALGORITHM}), hs256_secret=config, leeway=leeway)
         keys = config.keys()
-        if not keys:
+        if not keys and remote is None:
             raise ValueError(
-                "no verification key: configure a public key file, a JWKS file or the dev key "
-                "for one of the accepted algorithms"
+                "no verification key: configure a public key file, a JWKS file or URL, or the "
+                "dev key for one of the accepted algorithms"
             )
         check_unique_kids(keys)
         self._config = config
+        self._static = keys
+        self._remote = remote
+        self._remote_seen: tuple[VerificationKey, ...] = ()
+        self._refreshing: asyncio.Lock | None = None
         self._keys = keys
         self._by_kid = {key.kid: key for key in keys if key.kid is not None}
 
+    @property
+    def remote(self) -> RemoteJwks | None:
+        return self._remote
+
     def summary(self) -> str:
         """The keys in use, for the startup log (sources and kids, never key material)."""
-        return "; ".join(
+        parts = [
             f"{key.algorithm} {key.source}" + (f" (kid {key.kid})" if key.kid else "")
-            for key in self._keys
-        )
+            for key in self._static
+        ]
+        if self._remote is not None:
+            parts.append(f"JWKS {self._remote.url}")
+        return "; ".join(parts)
+
+    async def verify_current(self, token: str) -> Principal:
+        """:meth:`verify` with the JWKS URL's keys kept current: fetched (in a worker
+        thread) when the copy is stale, and again when the token names a key the copy
+        lacks (at most once per the remote's ``min_refetch``)."""
+        remote = self._remote
+        if remote is None:
+            return self.verify(token)
+        if remote.stale():
+            await self._refresh(remote, remote.attempts)
+        attempts = remote.attempts
+        try:
+            return self.verify(token)
+        except _UnknownKeyError:
+            if not remote.may_refetch():
+                raise
+        await self._refresh(remote, attempts)
+        return self.verify(token)
+
+    async def _refresh(self, remote: RemoteJwks, seen_attempts: int) -> None:
+        """One fetch for all callers waiting at once: a caller that finds a fetch made
+        since it looked (``seen_attempts``) uses its result."""
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        async with self._refreshing:
+            if remote.attempts == seen_attempts:
+                await asyncio.to_thread(remote.refresh)
+
+    def _current_keys(self) -> tuple[VerificationKey, ...]:
+        """The configured keys then the remote's, the lookup by kid rebuilt when it changed."""
+        remote = self._remote
+        if remote is None or remote.cached() is self._remote_seen:
+            return self._keys
+        fetched = remote.cached()
+        usable = [k for k in fetched if k.algorithm in self._config.algorithms]
+        by_kid = {key.kid: key for key in self._static if key.kid is not None}
+        added = []
+        for key in usable:
+            if key.kid is not None and key.kid in by_kid:
+                continue  # a configured key keeps its kid
+            if key.kid is not None:
+                by_kid[key.kid] = key
+            added.append(key)
+        self._keys = (*self._static, *added)
+        self._by_kid = by_kid
+        self._remote_seen = fetched
+        return self._keys
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; anything else raises UnauthenticatedError."""
@@ -218,7 +332,7 @@ class TokenVerifier:
                 audience=config.audience,
                 leeway=config.leeway,
                 options={
-                    "require": ["exp", "sub", TENANT_CLAIM],
+                    "require": ["exp", "sub"],
                     "enforce_minimum_key_length": True,
                 },
             )
@@ -226,7 +340,8 @@ class TokenVerifier:
             raise UnauthenticatedError("token expired") from exc
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token: {_reason(exc)}") from exc
-        return _principal(claims)
+        # pm's own key signs with pm's names; an outside provider's keys use the configured ones.
+        return _principal(claims, DEFAULT_CLAIMS if key.algorithm == ALGORITHM else config.claims)
 
     def _key_for(self, token: str) -> VerificationKey:
         """The one key that may verify ``token``, chosen from its header.
@@ -241,20 +356,25 @@ class TokenVerifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._config.algorithms:
             raise UnauthenticatedError("invalid token: algorithm not allowed")
+        keys = self._current_keys()
         kid = header.get("kid")
         if kid is not None:
             key = self._by_kid.get(kid)
             if key is None:
-                raise UnauthenticatedError("invalid token: unknown key id")
+                raise _UnknownKeyError("invalid token: unknown key id")
             if key.algorithm != alg:
                 raise UnauthenticatedError("invalid token: algorithm does not match the key")
             return key
-        candidates = [key for key in self._keys if key.algorithm == alg]
+        candidates = [key for key in keys if key.algorithm == alg]
         if not candidates:
-            raise UnauthenticatedError("invalid token: no key for its algorithm")
+            raise _UnknownKeyError("invalid token: no key for its algorithm")
         if len(candidates) > 1:
             raise UnauthenticatedError("invalid token: no key id and several keys could match")
         return candidates[0]
+
+
+class _UnknownKeyError(UnauthenticatedError):
+    """No configured key may verify the token: with a JWKS URL, worth one refetch."""
 
 
 def _reason(exc: jwt.PyJWTError) -> str:
@@ -280,9 +400,11 @@ def _reason(exc: jwt.PyJWTError) -> str:
     return "rejected"
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
-    tenant_id = claims[TENANT_CLAIM]
-    if not is_valid_tenant_id(tenant_id):
+def _principal(claims: dict[str, Any], names: ClaimNames) -> Principal:
+    tenant_id = names.lookup(claims, names.tenant)
+    if tenant_id is None:
+        raise UnauthenticatedError(f"invalid token: missing claim {names.tenant}")
+    if not isinstance(tenant_id, str) or not is_valid_tenant_id(tenant_id):
         raise UnauthenticatedError("invalid token: tenant claim is not a valid tenant id")
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not 1 <= len(user_id) <= _MAX_USER_ID:
@@ -292,13 +414,15 @@ def _principal(claims: dict[str, Any]) -> Principal:
     exp = claims["exp"]
     if isinstance(exp, bool) or not isinstance(exp, int | float) or not 0 < exp <= _MAX_EXP:
         raise UnauthenticatedError("invalid token: exp must be a NumericDate")
-    name = _profile(claims.get("name")) or user_id
-    roles = claims.get("roles")
+    name = _profile(names.lookup(claims, names.name)) or user_id
+    roles = names.lookup(claims, names.roles)
+    if isinstance(roles, str):
+        roles = roles.split()
     return Principal(
         tenant_id=tenant_id,
         user_id=user_id,
         display_name=name,
-        email=_profile(claims.get("email")),
+        email=_profile(names.lookup(claims, names.email)),
         is_tenant_admin=isinstance(roles, list) and TENANT_ADMIN_ROLE in roles,
         expires_at=datetime.fromtimestamp(int(exp), UTC),
     )

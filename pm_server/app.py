@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from pm_auth.jwks import RemoteJwks
 from pm_auth.keys import load_public_keys
-from pm_auth.tokens import AuthConfig, TokenVerifier, load_or_create_signing_key
+from pm_auth.tokens import AuthConfig, ClaimNames, TokenVerifier, load_or_create_signing_key
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
 from pm_server.connection import CLOSE_TENANT_DELETED
@@ -53,6 +54,8 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
     )
     verifier = build_verifier(settings)
     log.info("accepting tokens: %s", verifier.summary())
+    if verifier.remote is not None:
+        await asyncio.to_thread(verifier.remote.refresh)
     metrics = Metrics()
     state = ServerState(
         settings=settings,
@@ -80,7 +83,24 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
-    """The token verifier the settings describe; a bad key file raises at startup."""
+    """The token verifier the settings describe; a bad key file raises at startup.
+
+    A JWKS URL is not fetched here: :func:`_state` fetches it once the server starts,
+    and a provider that is down then only delays tokens signed by it.
+    """
+    remote = None
+    if settings.jwt_jwks_url is not None:
+        remote = RemoteJwks(
+            settings.jwt_jwks_url,
+            max_age=timedelta(seconds=settings.jwt_jwks_cache_seconds),
+            min_refetch=timedelta(seconds=settings.jwt_jwks_refetch_seconds),
+        )
+    claims = ClaimNames(
+        tenant=settings.jwt_claim_tenant,
+        roles=settings.jwt_claim_roles,
+        name=settings.jwt_claim_name,
+        email=settings.jwt_claim_email,
+    )
     return TokenVerifier(
         AuthConfig(
             algorithms=frozenset(settings.jwt_algorithms),
@@ -91,7 +111,9 @@ def build_verifier(settings: Settings) -> TokenVerifier:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=timedelta(seconds=settings.jwt_leeway_seconds),
-        )
+            claims=claims,
+        ),
+        remote=remote,
     )
 
 

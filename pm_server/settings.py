@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pm_auth.jwks import check_jwks_url
 from pm_db.database import StorageOptions
 
 
@@ -120,6 +121,18 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     #: JWKS file with several public keys, chosen by the token's kid.
     jwt_jwks_file: Path | None = None
+    #: An identity provider's JWKS URL (its ``jwks_uri``): https, or http on loopback only.
+    jwt_jwks_url: str | None = Field(default=None, min_length=1)
+    #: Seconds a fetched JWKS is used before it is fetched again.
+    jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    #: Least seconds between two fetches caused by tokens naming an unknown kid.
+    jwt_jwks_refetch_seconds: float = Field(default=10.0, ge=0)
+    #: Claims of an outside provider's tokens (top-level names, or dotted paths into
+    #: nested objects); pm's own tokens always use the defaults.
+    jwt_claim_tenant: str = Field(default="tenant", min_length=1, max_length=200)
+    jwt_claim_roles: str = Field(default="roles", min_length=1, max_length=200)
+    jwt_claim_name: str = Field(default="name", min_length=1, max_length=200)
+    jwt_claim_email: str = Field(default="email", min_length=1, max_length=200)
     #: Required ``iss`` claim (unset: not checked).
     jwt_issuer: str | None = Field(default=None, min_length=1)
     #: Required member of ``aud`` (unset: a token carrying ``aud`` is refused).
@@ -134,6 +147,23 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
     #: Seconds between purges of old events and idempotency records of open tenants.
     maintenance_interval_seconds: float = Field(default=600.0, gt=0)
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_jwks_url(value)
+
+    @property
+    def outside_identity(self) -> bool:
+        """True when tokens of an outside identity provider are accepted (a public key)."""
+        return bool(self.jwt_public_key_file or self.jwt_jwks_file or self.jwt_jwks_url)
+
+    @property
+    def creates_tenants(self) -> bool:
+        """True when a valid token for a tenant without a database creates it: only with
+        the development key alone (a development convenience). With an outside identity
+        provider configured, such a token is refused and nothing is created."""
+        return not self.outside_identity
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

@@ -103,7 +103,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, "UNAUTHENTICATED", "missing bearer token")
     try:
-        principal = state.verifier.verify(token)
+        principal = await state.verifier.verify_current(token)
     except UnauthenticatedError as exc:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, exc.code, exc.message)
@@ -128,6 +128,9 @@ async def _accept(
 ) -> web.StreamResponse:
     try:
         user = await _provision(state, principal)
+    except TenantGoneError:
+        state.metrics.connections_refused.labels("unauthenticated").inc()
+        return _refuse(401, "UNAUTHENTICATED", "unknown tenant")
     except UnavailableError as exc:  # tenant busy, storage closing, schema too new
         state.metrics.connections_refused.labels("unavailable").inc()
         return _refuse(503, exc.code, exc.message)
@@ -169,8 +172,13 @@ async def _accept(
 
 
 async def _provision(state: ServerState, principal: Principal) -> User:
-    """Create or update the user row from the token's claims (on every connect)."""
-    async with state.databases.use(principal.tenant_id) as db:
+    """Create or update the user row from the token's claims (on every connect).
+
+    A tenant without a database is created only when the settings allow it (the
+    development key alone); otherwise TenantGoneError, and nothing is written.
+    """
+    create = state.settings.creates_tenants
+    async with state.databases.use(principal.tenant_id, create=create) as db:
         return await db.write(
             lambda uow: uow.users.upsert(
                 user_id=principal.user_id,
