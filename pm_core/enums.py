@@ -72,6 +72,13 @@ class LlmContextType(StrEnum):
     INSTRUCTION = "instruction"
 
 
+class UserKind(StrEnum):
+    """Who a user is: a person, or the agent user an API key acts as."""
+
+    HUMAN = "human"
+    AGENT = "agent"
+
+
 class EntityType(StrEnum):
     """The kinds of rows the activity log and the event log talk about."""
 

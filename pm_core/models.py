@@ -21,6 +21,7 @@ from pm_core.enums import (
     ProjectStatus,
     Role,
     SprintStatus,
+    UserKind,
     WorkItemStatus,
     WorkItemType,
 )
@@ -66,6 +67,7 @@ class User(Entity):
     display_name: Name
     email: Email | None = None
     is_tenant_admin: bool = False
+    kind: UserKind = UserKind.HUMAN
 
 
 class Project(Entity):

@@ -18,7 +18,13 @@ Import validates the whole document before anything is written (format and
 version, every column of every row through the pm_core model of its table,
 unique ids, every reference), builds the new tenant in a private file in one
 transaction and only then links it into place under the tenant's id, so a bad
-file, or any failure, leaves no tenant behind.
+file, or any failure, leaves no tenant behind. A document of an older schema
+version holds the tables and columns of that version: a later table starts
+empty, a later column takes its migration's default.
+
+Sign-in secrets are never exported: accounts, refresh tokens, invitations and
+API keys (``0006_identity.sql``) stay behind, so the users of an imported tenant
+are invited again (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -84,15 +90,12 @@ class Table:
     #: 0/1 in the database, false/true in the file.
     bool_columns: tuple[str, ...] = ()
     select: str = field(init=False)
-    insert: str = field(init=False)
     #: The schema's convention: every ``*_at`` column is a time, and only those.
     time_columns: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         names = ", ".join(self.columns)
-        marks = ", ".join("?" for _ in self.columns)
         object.__setattr__(self, "select", f"SELECT {names} FROM {self.name} ORDER BY id")
-        object.__setattr__(self, "insert", f"INSERT INTO {self.name} ({names}) VALUES ({marks})")
         object.__setattr__(
             self, "time_columns", tuple(c for c in self.columns if c.endswith("_at"))
         )
@@ -238,6 +241,8 @@ class ValidatedExport:
 
     schema_version: int
     meta: dict[str, str]
+    #: Per table, the columns it had at ``schema_version`` (those the rows hold, in order).
+    columns: dict[str, tuple[str, ...]]
     rows: dict[str, list[tuple[Any, ...]]]
 
     @property
@@ -283,29 +288,38 @@ def validate_export(document: object) -> ValidatedExport:
     if not isinstance(tables, dict):
         raise InvalidFileError("tables: must be an object")
     # A table a later migration created is not in an older document: it starts empty.
-    present = _tables_at(schema_version)
+    # A column a later migration added is not in its rows: it gets that migration's default.
+    present = _columns_at(schema_version)
     _exact_keys(tables, tuple(name for name in TABLE_NAMES if name in present), "tables")
 
+    columns = {
+        table.name: tuple(c for c in table.columns if c in present.get(table.name, ()))
+        for table in TABLES
+    }
     rows: dict[str, list[dict[str, Any]]] = {}
     for table in TABLES:
-        rows[table.name] = _table_rows(table, tables.get(table.name, []))
+        rows[table.name] = _table_rows(table, columns[table.name], tables.get(table.name, []))
     _check_references(rows)
     return ValidatedExport(
         schema_version=schema_version,
         meta=meta,
+        columns=columns,
         rows={
-            table.name: [tuple(row[c] for c in table.columns) for row in rows[table.name]]
+            table.name: [tuple(row[c] for c in columns[table.name]) for row in rows[table.name]]
             for table in TABLES
         },
     )
 
 
-def _tables_at(schema_version: int) -> frozenset[str]:
-    """The tables of the schema at ``schema_version`` (its migrations, run in memory)."""
+def _columns_at(schema_version: int) -> dict[str, frozenset[str]]:
+    """Each table of the schema at ``schema_version`` and its columns (migrations run in memory)."""
     conn = sqlite3.connect(":memory:")
     try:
         migrate(conn, load_migrations()[:schema_version])
-        return _tables(conn)
+        return {
+            name: frozenset(row[1] for row in conn.execute(f"PRAGMA table_info({name})"))
+            for name in _tables(conn)
+        }
     finally:
         conn.close()
 
@@ -335,18 +349,19 @@ def _meta(value: object) -> dict[str, str]:
     return dict(value)
 
 
-def _table_rows(table: Table, rows: object) -> list[dict[str, Any]]:
+def _table_rows(table: Table, columns: tuple[str, ...], rows: object) -> list[dict[str, Any]]:
+    """The rows of one table, each holding exactly ``columns`` (the table's at the version)."""
     if not isinstance(rows, list):
         raise InvalidFileError(f"tables.{table.name}: must be a list of rows")
-    fields = tuple(c for c in table.columns if c not in table.extra)
+    fields = tuple(c for c in columns if c not in table.extra)
     seen: set[str] = set()
     out = []
     for index, raw in enumerate(rows):
         where = f"tables.{table.name}[{index}]"
         if not isinstance(raw, dict):
             raise InvalidFileError(f"{where}: a row must be an object")
-        _exact_keys(raw, table.columns, where)
-        for name in table.time_columns:
+        _exact_keys(raw, columns, where)
+        for name in (c for c in table.time_columns if c in columns):
             value = raw[name]
             if value is not None and not (isinstance(value, str) and _DB_TIME.fullmatch(value)):
                 raise InvalidFileError(
@@ -360,7 +375,7 @@ def _table_rows(table: Table, rows: object) -> list[dict[str, Any]]:
             first = exc.errors(include_url=False, include_input=False)[0]
             loc = ".".join(str(part) for part in first["loc"])
             raise InvalidFileError(f"{where}.{loc}: {first['msg']}") from exc
-        row = _to_database(table, model, raw, where)
+        row = _to_database(table, columns, model, raw, where)
         if row["id"] in seen:
             raise InvalidFileError(f"{where}: duplicate id {row['id']!r}")
         seen.add(row["id"])
@@ -368,7 +383,9 @@ def _table_rows(table: Table, rows: object) -> list[dict[str, Any]]:
     return out
 
 
-def _to_database(table: Table, model: Model, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _to_database(
+    table: Table, columns: tuple[str, ...], model: Model, raw: Mapping[str, Any], where: str
+) -> dict[str, Any]:
     """The row as it is stored, taken from the validated model so it is in canonical form.
 
     Times are the file's text, already checked to be canonical (the model parsed
@@ -377,7 +394,7 @@ def _to_database(table: Table, model: Model, raw: Mapping[str, Any], where: str)
     """
     values = model.model_dump()
     row: dict[str, Any] = {}
-    for name in table.columns:
+    for name in columns:
         if name in table.time_columns:
             row[name] = raw[name]
         elif name in table.json_columns:
@@ -404,7 +421,7 @@ def _check_references(rows: Mapping[str, list[dict[str, Any]]]) -> None:
     for table in TABLES:
         for index, row in enumerate(rows[table.name]):
             for column, target in table.refs:
-                value = row[column]
+                value = row.get(column)  # None too when the document predates the column
                 if value is not None and value not in ids[target]:
                     raise InvalidFileError(
                         f"tables.{table.name}[{index}].{column}: refers to {target} id "
@@ -513,9 +530,12 @@ def _write(conn: sqlite3.Connection, validated: ValidatedExport) -> None:
                 (key, value),
             )
         for table in TABLES:
+            columns = validated.columns[table.name]
+            marks = ", ".join("?" for _ in columns)
+            insert = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
             for index, row in enumerate(validated.rows[table.name]):
                 try:
-                    conn.execute(table.insert, row)
+                    conn.execute(insert, row)
                 except sqlite3.IntegrityError as exc:
                     raise InvalidFileError(
                         f"tables.{table.name}[{index}]: breaks a database constraint ({exc})"

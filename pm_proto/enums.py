@@ -26,6 +26,7 @@ from pm_core.enums import (
     ProjectStatus,
     Role,
     SprintStatus,
+    UserKind,
     WorkItemStatus,
     WorkItemType,
 )
@@ -84,6 +85,7 @@ DEPENDENCY_TYPE: Final = EnumPair.by_name(DependencyType, pb.DependencyType)
 LLM_CONTEXT_TYPE: Final = EnumPair.by_name(LlmContextType, pb.LlmContextType)
 ENTITY_TYPE: Final = EnumPair.by_name(EntityType, pb.EntityType)
 ACTION: Final = EnumPair.by_name(Action, pb.Action)
+USER_KIND: Final = EnumPair.by_name(UserKind, pb.UserKind)
 
 to_pb_project_status: Final = PROJECT_STATUS.to_pb
 from_pb_project_status: Final = PROJECT_STATUS.from_pb
@@ -105,3 +107,5 @@ to_pb_entity_type: Final = ENTITY_TYPE.to_pb
 from_pb_entity_type: Final = ENTITY_TYPE.from_pb
 to_pb_action: Final = ACTION.to_pb
 from_pb_action: Final = ACTION.from_pb
+to_pb_user_kind: Final = USER_KIND.to_pb
+from_pb_user_kind: Final = USER_KIND.from_pb

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from pm_core.enums import EntityType
+from pm_core.enums import EntityType, UserKind
 from pm_core.errors import NotFoundError
 from pm_core.models import User
 from pm_core.validation import build
@@ -27,18 +27,19 @@ from pm_db.repositories._support import check_written
 ENTITY: Final = EntityType.USER
 
 _COLUMNS: Final = (
-    "id, display_name, email, is_tenant_admin, version, created_at, updated_at, deleted_at"
+    "id, display_name, email, is_tenant_admin, kind, version, created_at, updated_at, deleted_at"
 )
 INSERT: Final = """
-INSERT INTO users (id, display_name, email, is_tenant_admin, version, created_at, updated_at)
-VALUES (?, ?, ?, ?, 1, ?, ?)
+INSERT INTO users (id, display_name, email, is_tenant_admin, kind, version, created_at,
+                   updated_at)
+VALUES (?, ?, ?, ?, ?, 1, ?, ?)
 """
 SELECT_LIVE: Final = f"SELECT {_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
 SELECT_ANY: Final = f"SELECT {_COLUMNS} FROM users WHERE id = ?"
 # Also revives a soft-deleted row: an upsert always leaves the user live.
 REFRESH: Final = """
-UPDATE users SET display_name = ?, email = ?, is_tenant_admin = ?, deleted_at = NULL,
-                 version = ?, updated_at = ?
+UPDATE users SET display_name = ?, email = ?, is_tenant_admin = ?, kind = ?,
+                 deleted_at = NULL, version = ?, updated_at = ?
 WHERE id = ? AND version = ?
 """
 
@@ -55,17 +56,21 @@ class UserRepository:
         display_name: str,
         email: str | None = None,
         is_tenant_admin: bool = False,
+        kind: UserKind | None = None,
     ) -> User:
         """The user as the token describes it, inserted, refreshed or revived.
 
         The version moves only when a stored field changes (or the user was
-        deleted), so reconnecting with the same token writes nothing.
+        deleted), so reconnecting with the same token writes nothing. ``kind``
+        None keeps the stored kind (a new user is human).
         """
         fields: dict[str, object] = {
             "display_name": display_name,
             "email": email,
             "is_tenant_admin": is_tenant_admin,
         }
+        if kind is not None:
+            fields["kind"] = kind
         row = self._conn.execute(SELECT_ANY, (user_id,)).fetchone()
         if row is None:
             return self._insert(user_id, fields)
@@ -80,6 +85,7 @@ class UserRepository:
                 new.display_name,
                 new.email,
                 int(new.is_tenant_admin),
+                new.kind,
                 new.version,
                 db_time(self._now),
                 user_id,
@@ -99,6 +105,7 @@ class UserRepository:
                 user.display_name,
                 user.email,
                 int(user.is_tenant_admin),
+                user.kind,
                 db_time(now),
                 db_time(now),
             ),
@@ -122,6 +129,7 @@ def _from_row(row: sqlite3.Row) -> User:
         display_name=row["display_name"],
         email=row["email"],
         is_tenant_admin=bool(row["is_tenant_admin"]),
+        kind=UserKind(row["kind"]),
         version=row["version"],
         created_at=parse_db_time(row["created_at"]),
         updated_at=parse_db_time(row["updated_at"]),

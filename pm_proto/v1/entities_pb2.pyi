@@ -217,6 +217,23 @@ ENTITY_TYPE_SWIM_LANE: EntityType.ValueType  # 9
 ENTITY_TYPE_LLM_CONTEXT: EntityType.ValueType  # 10
 Global___EntityType: _TypeAlias = EntityType  # noqa: Y015
 
+class _UserKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UserKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UserKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    USER_KIND_UNSPECIFIED: _UserKind.ValueType  # 0
+    USER_KIND_HUMAN: _UserKind.ValueType  # 1
+    USER_KIND_AGENT: _UserKind.ValueType  # 2
+
+class UserKind(_UserKind, metaclass=_UserKindEnumTypeWrapper): ...
+
+USER_KIND_UNSPECIFIED: UserKind.ValueType  # 0
+USER_KIND_HUMAN: UserKind.ValueType  # 1
+USER_KIND_AGENT: UserKind.ValueType  # 2
+Global___UserKind: _TypeAlias = UserKind  # noqa: Y015
+
 class _Action:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -248,11 +265,13 @@ class User(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     EMAIL_FIELD_NUMBER: _builtins.int
     IS_TENANT_ADMIN_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     version: _builtins.int
     display_name: _builtins.str
     email: _builtins.str
     is_tenant_admin: _builtins.bool
+    kind: Global___UserKind.ValueType
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -270,10 +289,11 @@ class User(_message.Message):
         display_name: _builtins.str = ...,
         email: _builtins.str | None = ...,
         is_tenant_admin: _builtins.bool = ...,
+        kind: Global___UserKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "created_at", b"created_at", "deleted_at", b"deleted_at", "email", b"email", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "created_at", b"created_at", "deleted_at", b"deleted_at", "display_name", b"display_name", "email", b"email", "id", b"id", "is_tenant_admin", b"is_tenant_admin", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_email", b"_email", "created_at", b"created_at", "deleted_at", b"deleted_at", "display_name", b"display_name", "email", b"email", "id", b"id", "is_tenant_admin", b"is_tenant_admin", "kind", b"kind", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__email: _TypeAlias = _typing.Literal["email"]  # noqa: Y015
     _WhichOneofArgType__email: _TypeAlias = _typing.Literal["_email", b"_email"]  # noqa: Y015

@@ -51,6 +51,11 @@ NOT_EXPORTED = {
     "idempotency_keys",
     "schema_migrations",
     "sqlite_sequence",
+    # Sign-in secrets and their hashes: accounts are invited again after an import.
+    "accounts",
+    "refresh_tokens",
+    "invitations",
+    "api_keys",
 }
 #: Compared by a round trip: everything but where and when the export was taken.
 CONTENT = ("format", "version", "schema_version", "meta", "tables")
@@ -653,10 +658,27 @@ def test_import_of_an_older_schema_version_migrates_it(
     older = copy.deepcopy(document)
     older["schema_version"] = 1
     older["tables"]["llm_context"] = []  # schema 2 seeds these rows
+    for user in older["tables"]["users"]:
+        del user["kind"]  # schema 6 adds the column (with its default, 'human')
     export.import_tenant(TenantPaths(tmp_path), "copy", json.dumps(older))
     imported = export.export_tenant(TenantPaths(tmp_path), "copy")
     assert imported["schema_version"] == len(load_migrations())
     assert imported["tables"]["llm_context"] == document["tables"]["llm_context"]
+
+
+def test_an_older_document_holds_exactly_the_columns_of_its_schema_version(
+    document: dict[str, Any],
+) -> None:
+    older = copy.deepcopy(document)
+    older["schema_version"] = 5  # before users.kind (migration 6)
+    with pytest.raises(InvalidFileError, match=r"tables.users\[0\]: unknown key 'kind'"):
+        export.validate_export(older)
+    for user in older["tables"]["users"]:
+        del user["kind"]
+    validated = export.validate_export(older)
+    assert "kind" not in validated.columns["users"]
+    with pytest.raises(InvalidFileError, match=r"tables.users\[0\]: missing 'kind'"):
+        export.validate_export({**older, "schema_version": 6})
 
 
 def test_an_export_from_before_a_table_existed_imports_with_that_table_empty(

@@ -25,7 +25,6 @@ from pm_db.codec import db_time
 from pm_db.migrator import load_migrations, migrate
 from pm_db.repositories.llm_context import LlmContextRepository
 
-SEED_FILE = "0002_llm_context_seed.sql"
 SEED_TIME = "2026-01-01T00:00:00.000000Z"
 # A named parameter outside string literals (none of the seeded literals holds ":letter").
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -40,7 +39,10 @@ WEEK = "2025-03-03T00:00:00.000000Z"
 
 
 def _seed_text() -> str:
-    return resources.files("pm_db").joinpath("migrations", SEED_FILE).read_text("utf-8")
+    """Every migration that seeds rows: 0002 and the later ones that document new tables."""
+    folder = resources.files("pm_db").joinpath("migrations")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    return "".join(folder.joinpath(name).read_text("utf-8") for name in names)
 
 
 def _seeded(conn: sqlite3.Connection, context_type: LlmContextType) -> list[sqlite3.Row]:
@@ -365,7 +367,7 @@ def test_seed_rows_read_back_through_the_repository(
     contexts = LlmContextRepository(conn, now).list(limit=1000)
 
     assert len(contexts) == inserts
-    assert 15 <= inserts <= 30
+    assert 15 <= inserts <= 40
     assert all(c.project_id is None and c.created_by is None for c in contexts)
     assert all(db_time(c.created_at) == SEED_TIME for c in contexts)
     assert {c.context_type for c in contexts} >= {

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pm_core.enums import UserKind
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import User
 from pm_core.text import EMAIL_MAX, NAME_MAX
@@ -74,6 +75,20 @@ def test_upsert_with_changed_fields_bumps_the_version(
         None,
         True,
     )
+
+
+def test_upsert_keeps_the_stored_kind_unless_one_is_given(
+    uow: UnitOfWork, conn: sqlite3.Connection, now: datetime
+) -> None:
+    agent = uow.users.upsert(user_id="u-bot", display_name="Bot", kind=UserKind.AGENT)
+    assert agent.kind is UserKind.AGENT
+    assert uow.users.upsert(user_id="u-bob", display_name="Bob").kind is UserKind.HUMAN
+
+    again = later(conn, now).upsert(user_id="u-bot", display_name="Bot")
+
+    assert again == agent
+    assert uow.users.get("u-bot").kind is UserKind.AGENT
+    assert conn.execute("SELECT kind FROM users WHERE id = 'u-bot'").fetchone()[0] == "agent"
 
 
 def test_upsert_of_soft_deleted_user_brings_it_back(
