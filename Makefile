@@ -30,8 +30,12 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# The suite runs in parallel processes: most of its time is spent waiting on servers and
+# sockets, so three workers keep two cores busy. Every server a test starts listens on a port
+# the system picks (tests/serve_process.py), so parallel tests never share one.
+PYTEST_WORKERS ?= 3
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 fuzz: $(STAMP)
 	PM_FUZZ_FRAMES=100000 $(BIN)/pytest -q -o timeout=3600 tests/pm_server/test_fuzz_functional.py

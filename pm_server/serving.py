@@ -57,11 +57,15 @@ async def serve(settings: Settings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    # The address actually bound: with PM_PORT=0 the port the system chose, which this line
+    # is the only place to learn (the tests start servers that way, so no two ever race
+    # for a port).
+    host, port = runner.addresses[0][:2]
     log.info(
         "pm %s serving on http://%s:%d data_dir=%s",
         __version__,
-        settings.host,
-        settings.port,
+        host,
+        port,
         settings.data_dir.resolve(),
     )
     stop = asyncio.Event()

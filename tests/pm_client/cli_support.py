@@ -7,18 +7,17 @@ import contextlib
 import io
 import json
 import os
-import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import events_pb2
+from tests import serve_process
 from tests.pm_server.conftest import Server, start_server
-from tests.pm_server.test_health_functional import free_port, wait_healthy
 
 TENANT = "acme"
 
@@ -94,46 +93,14 @@ def stored_events(data_dir: Path, project_id: str, after: int = 0) -> list[event
     return [events_pb2.Event.FromString(payload) for (payload,) in rows]
 
 
-class ServerProcess:
-    """``python -m pm_server serve`` that can be stopped and started on the same port and data."""
+class ServerProcess(serve_process.ServerProcess):
+    """A server the CLI tests stop and start again on the same port and data, with none of
+    the caller's ``PM_*`` settings."""
 
     def __init__(self, data_dir: Path, log_path: Path) -> None:
-        self.data_dir = data_dir
-        self.log_path = log_path
-        self.port = free_port()
-        self.proc: asyncio.subprocess.Process | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/ws"
-
-    async def start(self) -> None:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PM_")},
-            "PM_PORT": str(self.port),
-            "PM_DATA_DIR": str(self.data_dir),
-            "PM_LOG_LEVEL": "WARNING",
-            "PM_SHUTDOWN_GRACE_SECONDS": "2",
-        }
-        self._log = self.log_path.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pm_server", "serve", env=env, stderr=self._log
+        super().__init__(
+            data_dir, log_path, {"PM_SHUTDOWN_GRACE_SECONDS": "2"}, inherit_pm_env=False
         )
-        await wait_healthy(f"http://127.0.0.1:{self.port}/healthz", self.proc)
-
-    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        """Stop with ``sig`` (SIGTERM drains; SIGKILL is a crash) and wait."""
-        if self.proc is None:
-            return 0
-        if self.proc.returncode is None:
-            self.proc.send_signal(sig)
-        code = await asyncio.wait_for(self.proc.wait(), timeout=30)
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
 
 
 class InThreadCli:

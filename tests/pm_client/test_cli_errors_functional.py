@@ -17,7 +17,7 @@ from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2, entities_pb2
 from tests.pm_client.cli_support import cli_env, live_server, run_pm
 from tests.pm_server.conftest import Server, create_project
-from tests.pm_server.test_health_functional import free_port
+from tests.serve_process import refusing_port
 
 
 @pytest.fixture
@@ -126,8 +126,9 @@ def _token(server: Server, who: str) -> str | None:
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 async def test_cli_error_prints_one_line_and_its_exit_code(board: Server, case: Case) -> None:
-    url = f"ws://127.0.0.1:{free_port()}/v1/ws" if case.server_down else board.ws_url
-    result = await run_pm(*case.args, env=cli_env(url, _token(board, case.token)))
+    with refusing_port() as port:
+        url = f"ws://127.0.0.1:{port}/v1/ws" if case.server_down else board.ws_url
+        result = await run_pm(*case.args, env=cli_env(url, _token(board, case.token)))
 
     assert result.code == case.code, result.stderr
     assert result.stdout == ""

@@ -12,24 +12,21 @@ the reply announced and that seq.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import sqlite3
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 from google.protobuf.message import Message
 
 from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
-from tests.pm_server.test_health_functional import free_port, wait_healthy
+from tests import serve_process
 from tests.pm_server.wsclient import WsClient
 
 TENANT = "crash"
@@ -43,63 +40,19 @@ CLOSED = (ConnectionError, TimeoutError, aiohttp.ClientError)
 # -- the server process ----------------------------------------------------------
 
 
-class ServerProcess:
-    """``python -m pm_server serve`` on a fresh port, its log appended to ``log_path``."""
+class ServerProcess(serve_process.ServerProcess):
+    """The crash test's server: its tenant's database file and tokens for its users."""
 
     def __init__(self, data_dir: Path, log_path: Path) -> None:
-        self.data_dir = data_dir
-        self.log_path = log_path
-        self.port = 0
-        self.proc: asyncio.subprocess.Process | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/ws"
+        super().__init__(data_dir, log_path)
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tenants" / TENANT / "main.db"
 
-    async def start(self) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "PM_PORT": str(self.port),
-            "PM_DATA_DIR": str(self.data_dir),
-            "PM_LOG_LEVEL": "WARNING",
-        }
-        self._log = self.log_path.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pm_server", "serve", env=env, stderr=self._log
-        )
-        await wait_healthy(f"http://127.0.0.1:{self.port}/healthz", self.proc)
-
-    async def kill(self) -> None:
-        """SIGKILL: no drain, no checkpoint, no goodbye."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(self.proc.wait(), timeout=30)
-        self._close_log()
-
-    async def stop(self) -> int:
-        """SIGTERM and wait: the graceful path, which checkpoints the WAL."""
-        if self.proc is None:
-            return 0
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.proc.wait(), timeout=30)
-        self._close_log()
-        return code
-
     def token(self, user: str) -> str:
         key = load_or_create_signing_key(self.data_dir)
         return mint_token(key, tenant_id=TENANT, user_id=user, name=user.title())
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 # -- a client that keeps the exact bytes of every event ---------------------------

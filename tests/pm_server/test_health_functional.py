@@ -2,58 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
-import socket
-import sys
 from pathlib import Path
 
-import aiohttp
 import pydantic
 import pytest
 
 from pm_server.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_healthy(url: str, proc: asyncio.subprocess.Process) -> dict[str, str]:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            if proc.returncode is not None:
-                pytest.fail(f"server exited with {proc.returncode}")
-            try:
-                async with session.get(url) as response:
-                    assert response.status == 200
-                    body: dict[str, str] = await response.json()
-                    return body
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
-    pytest.fail("server did not become healthy")
+from tests.serve_process import ServerProcess, wait_healthy
 
 
 async def test_pm_serve_answers_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "PM_PORT": str(port), "PM_DATA_DIR": str(tmp_path / "data")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pm_server", "serve", env=env, stderr=asyncio.subprocess.PIPE
-    )
+    server = ServerProcess(tmp_path / "data", tmp_path / "server.log")
+    await server.start()
+    assert server.proc is not None
     try:
-        body = await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+        body = await wait_healthy(f"{server.base_url}/healthz", server.proc)
         assert body == {"status": "ok"}
         assert (tmp_path / "data").is_dir()
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=10)
-    assert proc.returncode == 0
-    assert f"serving on http://127.0.0.1:{port}" in stderr.decode()
+        code = await server.stop()
+    assert code == 0
+    # PM_PORT=0: the system's choice of port, which the log line names.
+    assert server.port != 0
+    assert f"serving on http://127.0.0.1:{server.port} " in server.log_path.read_text()
 
 
 def test_settings_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:

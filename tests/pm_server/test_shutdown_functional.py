@@ -3,39 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
 
 from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2
-from tests.pm_server.test_health_functional import free_port, wait_healthy
 from tests.pm_server.wsclient import ServerError, WsClient
-
-
-async def start(data_dir: Path, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "PM_PORT": str(port),
-        "PM_DATA_DIR": str(data_dir),
-        "PM_SHUTDOWN_GRACE_SECONDS": "5",
-        "PM_DRAIN_DELAY_SECONDS": "0.5",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pm_server", "serve", env=env, stderr=asyncio.subprocess.DEVNULL
-    )
-    await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-    return proc
+from tests.serve_process import ServerProcess
 
 
 async def test_sigterm_drains_and_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
-    proc = await start(data_dir, port)
+    server = ServerProcess(
+        data_dir,
+        tmp_path / "server.log",
+        {"PM_SHUTDOWN_GRACE_SECONDS": "5", "PM_DRAIN_DELAY_SECONDS": "0.5"},
+    )
+    await server.start()
+    assert server.proc is not None
+    proc, port = server.proc, server.port
     token = mint_token(load_or_create_signing_key(data_dir), tenant_id="acme", user_id="alice")
     url = f"ws://127.0.0.1:{port}/v1/ws"
     clients = [await WsClient.connect(url, token) for _ in range(4)]
@@ -72,6 +61,7 @@ async def test_sigterm_drains_and_keeps_every_acknowledged_write(tmp_path: Path)
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(asyncio.gather(*bursts, watcher), timeout=30)
     assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
+    await server.stop()  # exited already: closes its log
     assert all(c.close_code in (1001, None) for c in clients), [c.close_code for c in clients]
     for client in clients:
         await client.close()
