@@ -61,3 +61,17 @@ async def test_a_retried_create_writes_nothing_and_returns_the_first_reply(serve
     # The retry ran, could not record its key, and was rolled back whole.
     assert statements[-1] == "ROLLBACK"
     assert "COMMIT" not in statements
+
+
+async def test_two_sockets_of_one_user_each_get_the_reply_of_their_own_request(
+    server: Server,
+) -> None:
+    # Request ids are idempotency keys per user, not per socket: the test client must never
+    # send one id from two sockets (it once counted from 1 on each, and the second socket
+    # got the first one's stored reply).
+    tab, other_tab = await server.client(user="alice"), await server.client(user="alice")
+    first = await tab.request("create_project", commands_pb2.CreateProject(key="ONE", name="1"))
+    second = await other_tab.request(
+        "create_project", commands_pb2.CreateProject(key="TWO", name="2")
+    )
+    assert (first.project.project.key, second.project.project.key) == ("ONE", "TWO")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +33,9 @@ class WsClient:
         self.frames: list[envelope_pb2.ServerMessage] = []
         self._pending: dict[str, asyncio.Future[envelope_pb2.ServerMessage]] = {}
         self._ids = itertools.count(1)
+        # Request ids are the idempotency keys of the user, whatever the socket: two sockets
+        # of one user counting from 1 alike would get each other's stored replies.
+        self._socket_tag = secrets.token_hex(4)
         self._reader: asyncio.Task[None] | None = None
         self.close_code: int | None = None
 
@@ -80,7 +84,7 @@ class WsClient:
             future.set_result(message)
 
     def new_request_id(self) -> str:
-        return f"r{next(self._ids)}"
+        return f"r{next(self._ids)}-{self._socket_tag}"
 
     async def send_raw(self, data: bytes) -> None:
         await self.ws.send_bytes(data)
