@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest proto fuzz crash bench bench-quick clean
+.PHONY: run test lint typecheck layers pytest proto docs fuzz crash bench bench-quick clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -54,6 +54,11 @@ proto: $(STAMP)
 		--python_out=. --mypy_out=. proto/pm_proto/v1/*.proto
 	$(BIN)/python -m pm_proto.fields_lock .
 	$(BIN)/python -m pm_client.codegen .
+	$(MAKE) docs
+
+# The doc tables generated from the schema, the export tables and the CLI's parsers.
+docs: $(STAMP)
+	$(BIN)/python -m tools.docs .
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -67,7 +67,10 @@ class User(Entity):
     display_name: Name
     email: Email | None = None
     is_tenant_admin: bool = False
-    kind: UserKind = UserKind.HUMAN
+    kind: UserKind = Field(
+        UserKind.HUMAN,
+        description="schema 6 on, older documents leave it out and import gives `human`",
+    )
 
 
 class Project(Entity):
@@ -123,7 +126,7 @@ class TimeEntry(Entity):
     work_item_id: Id
     user_id: Id
     started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = Field(None, description="`null`: the timer runs")
     note: Description = ""
 
     @property
@@ -158,7 +161,7 @@ class LlmContext(Entity):
     ``example_sql`` holds runnable SQL for query patterns and examples.
     """
 
-    project_id: Id | None = None
+    project_id: Id | None = Field(None, description="`null`: the whole tenant")
     context_type: LlmContextType
     category: Category = ""
     title: Title

@@ -85,6 +85,9 @@ class Table:
     refs: tuple[tuple[str, str], ...] = ()
     #: Columns that are not fields of the model, checked here instead.
     extra: tuple[str, ...] = ()
+    #: What each extra column means (a model field says it in its description);
+    #: docs/operations.md shows it.
+    notes: Mapping[str, str] = field(default_factory=dict)
     #: JSON text in the database, the JSON value itself in the file.
     json_columns: tuple[str, ...] = ()
     #: 0/1 in the database, false/true in the file.
@@ -102,20 +105,28 @@ class Table:
 
 
 _STAMPS: Final = ("version", "created_at", "updated_at", "deleted_at")
-#: Columns of an entity's table that are no field of its model, each checked by ``_extra``.
-_EXTRA: Final[Mapping[EntityType, tuple[str, ...]]] = {EntityType.PROJECT: ("next_item_number",)}
+#: Columns of an entity's table that are no field of its model, each checked by ``_extra``,
+#: with what they mean.
+_EXTRA: Final[Mapping[EntityType, Mapping[str, str]]] = {
+    EntityType.PROJECT: {
+        "next_item_number": (
+            "the number the next item gets; above every item number of the project"
+        )
+    }
+}
 
 
 def _entity_table(spec: registry.EntitySpec) -> Table:
     """A registry entity's table: ``id``, the model's own fields, the extras, the stamps."""
     fields = spec.model.model_fields
-    extra = _EXTRA.get(spec.entity_type, ())
+    extra = _EXTRA.get(spec.entity_type, {})
     return Table(
         spec.table,
         spec.model,
         (*(name for name in fields if name not in _STAMPS), *extra, *_STAMPS),
         refs=tuple((ref.field, registry.BY_TYPE[ref.target].table) for ref in spec.refs),
-        extra=extra,
+        extra=tuple(extra),
+        notes=extra,
         bool_columns=tuple(name for name, info in fields.items() if info.annotation is bool),
     )
 

@@ -16,17 +16,28 @@ from pm_client import cli as client_cli
 from pm_server import __version__, tenant_cli
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """``pm`` and all its commands (README.md's command-line table is generated from it)."""
     parser = argparse.ArgumentParser(prog="pm", description="pm: real-time agile-board backend")
-    parser.add_argument("--version", action="version", version=f"pm {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"pm {__version__}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the server (settings from PM_* variables)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server (settings from PM_* variables)",
+        description="run the server (flags override `PM_HOST` / `PM_PORT`); SIGTERM or SIGINT "
+        "drains and stops it",
+    )
     serve.add_argument("--host", help="override PM_HOST")
     serve.add_argument("--port", type=int, help="override PM_PORT")
 
     token = commands.add_parser(
-        "token", help="mint a development token signed with the data dir's key"
+        "token",
+        help="mint a development token signed with the data dir's key",
+        description="print a development token signed with the data dir's key (`--admin`: the "
+        "`tenant_admin` role; default lifetime 24 h)",
     )
     token.add_argument("--tenant", required=True, help="tenant id")
     token.add_argument("--user", required=True, help="user id (the token subject)")
@@ -37,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tenant_cli.register(commands)
     client_cli.register(commands)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.command == "serve":
         from pm_server.serving import serve_command  # noqa: PLC0415 - see module docstring
 

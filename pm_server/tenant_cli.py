@@ -73,7 +73,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     tenant = commands.add_parser(
-        "tenant", help="administer tenant databases: list, backup, restore, export, import, delete"
+        "tenant",
+        help="administer tenant databases: list, backup, restore, export, import, delete",
+        description="tenant databases in the data dir (`--data-dir` / `PM_DATA_DIR`): online "
+        "backup and export; restore and delete are refused while the server has the tenant "
+        "open; see docs/operations.md",
     )
     sub = tenant.add_subparsers(
         dest="tenant_command", required=True, metavar="COMMAND", parser_class=_Parser

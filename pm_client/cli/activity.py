@@ -18,7 +18,10 @@ VALUE_WIDTH = 40
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     text = "the audit trail of a project (--project), an item (ITEM) or an entity (--entity)"
-    p = commands.add_parser("activity", parents=[common], help=text, description=text)
+    description = (
+        "the audit trail of an item, of `--project`, or of `--entity TYPE ID`, newest first"
+    )
+    p = commands.add_parser("activity", parents=[common], help=text, description=description)
     p.set_defaults(handler=show)
     p.add_argument("item", metavar="ITEM", nargs="?", help="an item's display key (PM-12) or id")
     add_project(p)

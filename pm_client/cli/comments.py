@@ -11,7 +11,13 @@ from pm_client.cli.session import Session
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
-    add = group(commands, common, "comment", "comments on work items: add, edit, delete, list")
+    add = group(
+        commands,
+        common,
+        "comment",
+        "comments on work items: add, edit, delete, list",
+        description="comments (`-` as TEXT reads it from stdin)",
+    )
     p = add("add", add_comment, "comment on an item")
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
     p.add_argument("body", metavar="TEXT", help="the comment ('-' reads it from stdin)")

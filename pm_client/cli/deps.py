@@ -14,7 +14,14 @@ TYPE = entities_pb2.DependencyType.DESCRIPTOR
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
-    add = group(commands, common, "dep", "dependencies between items: add, remove, list")
+    add = group(
+        commands,
+        common,
+        "dep",
+        "dependencies between items: add, remove, list",
+        description="dependencies: FROM `blocks` (default) or `relates_to` TO; `remove` takes "
+        "the dependency's id or FROM TO",
+    )
     p = add("add", add_dep, "FROM blocks (or relates to) TO")
     p.add_argument("from_item", metavar="FROM", help="display key (PM-12) or id")
     p.add_argument("to_item", metavar="TO", help="display key (PM-13) or id")

@@ -29,7 +29,17 @@ MAX_ITEMS = 1000
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
-    add = group(commands, common, "item", "work items: create, list, show, update, move, delete")
+    add = group(
+        commands,
+        common,
+        "item",
+        "work items: create, list, show, update, move, delete",
+        description="epics, stories and tasks; ITEM is a display key (`PM-12`) or an id; "
+        "`create` takes `--type`, `--parent ITEM`, `--points N`, `--assignee USER` and more; "
+        "`move` changes the status, the sprint (`--sprint NAME`, `active` or `backlog`), the "
+        "parent (`--parent ITEM` or `none`) and the board position (`--before ITEM`, "
+        "`--after ITEM`, `--top`, `--bottom`)",
+    )
     p = add("create", create, "create an epic, story or task")
     p.add_argument("title", metavar="TITLE")
     p.add_argument(

@@ -22,7 +22,11 @@ STATUS = entities_pb2.WorkItemStatus.DESCRIPTOR
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     add = group(
-        commands, common, "lane", "swim lanes (board columns): create, list, update, delete"
+        commands,
+        common,
+        "lane",
+        "swim lanes (board columns): create, list, update, delete",
+        description="swim lanes (board columns)",
     )
     p = add("create", create, "add a column for one status")
     p.add_argument("name", metavar="NAME")

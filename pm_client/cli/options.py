@@ -78,13 +78,17 @@ def group(
     common: argparse.ArgumentParser,
     name: str,
     help_text: str,
+    *,
+    description: str = "",
 ) -> Callable[..., argparse.ArgumentParser]:
     """Add ``pm NAME`` and return a function that adds its sub-commands.
 
+    ``help_text`` is its line in ``pm --help``; ``description`` (default: the
+    same) heads ``pm NAME --help`` and is its row in README.md's command table.
     The returned ``add(sub_name, handler, help)`` gives every sub-command the
     common options and sets its handler.
     """
-    parser = commands.add_parser(name, help=help_text, description=help_text)
+    parser = commands.add_parser(name, help=help_text, description=description or help_text)
     sub = parser.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
 
     def add(sub_name: str, handler: object, help_text: str) -> argparse.ArgumentParser:

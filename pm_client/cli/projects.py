@@ -24,7 +24,11 @@ STATUS = entities_pb2.ProjectStatus.DESCRIPTOR
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     add = group(
-        commands, common, "project", "projects: create, list, show, update, archive, delete"
+        commands,
+        common,
+        "project",
+        "projects: create, list, show, update, archive, delete",
+        description="projects (you become the admin of the ones you create)",
     )
     p = add("create", create, "create a project (you become its admin)")
     p.add_argument("key", metavar="KEY", help="2-10 characters: A-Z then A-Z or 0-9 (e.g. PM)")
@@ -53,7 +57,13 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         p.add_argument("project", metavar="PROJECT", help="key or id")
         add_version(p)
 
-    add = group(commands, common, "member", "project members: add, role, remove, list")
+    add = group(
+        commands,
+        common,
+        "member",
+        "project members: add, role, remove, list",
+        description="members of a project and their roles (`viewer`, `editor`, `admin`)",
+    )
     p = add(
         "add", add_member, "add a user to a project (admins; the user must have connected once)"
     )

@@ -34,6 +34,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         common,
         "sprint",
         "sprints: create, list, update, start, complete, cancel, delete",
+        description="sprints, named by name, id or `active`",
     )
     p = add("create", create, "plan a sprint")
     p.add_argument("name", metavar="NAME")

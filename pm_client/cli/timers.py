@@ -21,7 +21,13 @@ from pm_proto.v1 import entities_pb2
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
-    add = group(commands, common, "timer", "your timer: start, stop, status")
+    add = group(
+        commands,
+        common,
+        "timer",
+        "your timer: start, stop, status",
+        description="your timer (starting one stops the one running)",
+    )
     p = add("start", start, "start your timer on an item (stops the one running)")
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
     p.add_argument("--note", default="")
@@ -29,7 +35,13 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     add("stop", stop, "stop your running timer")
     add("status", status, "your running timer, if any")
 
-    add = group(commands, common, "time", "time entries: log, list, update, delete")
+    add = group(
+        commands,
+        common,
+        "time",
+        "time entries: log, list, update, delete",
+        description="time entries (`log` takes `--duration 1h30m`, or `--start` and `--end`)",
+    )
     p = add("log", log, "log time spent on an item")
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
     p.add_argument("--duration", type=parse_duration, help="45m, 1h30m, 1.5h (ends --end or now)")

@@ -53,7 +53,12 @@ VALUE_WIDTH: Final = 40
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     text = "stream the events of projects until interrupted (resumes across reconnects)"
-    p = commands.add_parser("watch", parents=[common], help=text, description=text)
+    description = (
+        "stream a project's events, one line each, until interrupted; resumes across reconnects "
+        "and server restarts without losing or repeating an event; `--since SEQ` first replays "
+        "the stored events after SEQ (`0`: all)"
+    )
+    p = commands.add_parser("watch", parents=[common], help=text, description=description)
     p.set_defaults(handler=watch)
     p.add_argument(
         "--project",

@@ -29,7 +29,12 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class CreateProject(_message.Message):
-    """---- projects --------------------------------------------------------------"""
+    """---- projects --------------------------------------------------------------
+
+    key: 2-10 chars `A-Z` then `A-Z0-9`; the creator becomes admin; default
+    lanes created
+    role: any
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -56,6 +61,10 @@ Global___CreateProject: _TypeAlias = CreateProject  # noqa: Y015
 
 @_typing.final
 class UpdateProject(_message.Message):
+    """name, description, status
+    role: admin
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -98,6 +107,10 @@ Global___UpdateProject: _TypeAlias = UpdateProject  # noqa: Y015
 
 @_typing.final
 class ArchiveProject(_message.Message):
+    """status becomes archived
+    role: admin
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -120,6 +133,10 @@ Global___ArchiveProject: _TypeAlias = ArchiveProject  # noqa: Y015
 
 @_typing.final
 class DeleteProject(_message.Message):
+    """soft delete, cascades to everything in the project
+    role: admin
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -142,6 +159,10 @@ Global___DeleteProject: _TypeAlias = DeleteProject  # noqa: Y015
 
 @_typing.final
 class GetProject(_message.Message):
+    """by `project_id` or `key`
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -166,6 +187,10 @@ Global___GetProject: _TypeAlias = GetProject  # noqa: Y015
 
 @_typing.final
 class ListProjects(_message.Message):
+    """the caller's projects (all for a tenant admin); `include_archived`
+    role: member
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INCLUDE_ARCHIVED_FIELD_NUMBER: _builtins.int
@@ -228,7 +253,11 @@ Global___ProjectList: _TypeAlias = ProjectList  # noqa: Y015
 
 @_typing.final
 class AddMember(_message.Message):
-    """---- members ---------------------------------------------------------------"""
+    """---- members ---------------------------------------------------------------
+
+    re-adding a removed member works
+    role: admin
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -255,6 +284,10 @@ Global___AddMember: _TypeAlias = AddMember  # noqa: Y015
 
 @_typing.final
 class ChangeMemberRole(_message.Message):
+    """the last admin cannot be demoted
+    role: admin
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -283,6 +316,10 @@ Global___ChangeMemberRole: _TypeAlias = ChangeMemberRole  # noqa: Y015
 
 @_typing.final
 class RemoveMember(_message.Message):
+    """the last admin cannot be removed
+    role: admin
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -308,6 +345,8 @@ Global___RemoveMember: _TypeAlias = RemoveMember  # noqa: Y015
 
 @_typing.final
 class ListMembers(_message.Message):
+    """role: viewer"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -370,7 +409,11 @@ Global___MemberList: _TypeAlias = MemberList  # noqa: Y015
 
 @_typing.final
 class CreateWorkItem(_message.Message):
-    """---- work items ------------------------------------------------------------"""
+    """---- work items ------------------------------------------------------------
+
+    epic > story > task; `display_key` `KEY-n`
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -443,6 +486,10 @@ Global___CreateWorkItem: _TypeAlias = CreateWorkItem  # noqa: Y015
 
 @_typing.final
 class UpdateWorkItem(_message.Message):
+    """includes reparent, move to sprint, reorder (`position`), type change
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -541,6 +588,11 @@ Global___UpdateWorkItem: _TypeAlias = UpdateWorkItem  # noqa: Y015
 
 @_typing.final
 class DeleteWorkItem(_message.Message):
+    """`DELETE_BLOCKED` while it has live children; takes its comments, time
+    entries and dependencies
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -563,6 +615,10 @@ Global___DeleteWorkItem: _TypeAlias = DeleteWorkItem  # noqa: Y015
 
 @_typing.final
 class GetWorkItem(_message.Message):
+    """by `item_id` or `display_key` (case-insensitive)
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -588,6 +644,14 @@ Global___GetWorkItem: _TypeAlias = GetWorkItem  # noqa: Y015
 
 @_typing.final
 class ListWorkItems(_message.Message):
+    """board order (position, then number); filters: types, statuses, sprint
+    (`""` = backlog), parent (`""` = orphans), assignee (`""` = unassigned),
+    descendants_of, ancestors_of, exclude_done; `limit` (default 500, at most
+    1,000); a full page carries `next_after`, sent back as `after` for the
+    next page (a malformed `after` is `VALIDATION_ERROR`)
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -710,7 +774,10 @@ Global___WorkItemList: _TypeAlias = WorkItemList  # noqa: Y015
 
 @_typing.final
 class CreateSprint(_message.Message):
-    """---- sprints ---------------------------------------------------------------"""
+    """---- sprints ---------------------------------------------------------------
+
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -745,6 +812,10 @@ Global___CreateSprint: _TypeAlias = CreateSprint  # noqa: Y015
 
 @_typing.final
 class UpdateSprint(_message.Message):
+    """completed and cancelled sprints are immutable
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SPRINT_ID_FIELD_NUMBER: _builtins.int
@@ -794,6 +865,11 @@ Global___UpdateSprint: _TypeAlias = UpdateSprint  # noqa: Y015
 
 @_typing.final
 class TransitionSprint(_message.Message):
+    """planned → active or cancelled; active → completed or cancelled; one active
+    sprint per project
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SPRINT_ID_FIELD_NUMBER: _builtins.int
@@ -819,6 +895,11 @@ Global___TransitionSprint: _TypeAlias = TransitionSprint  # noqa: Y015
 
 @_typing.final
 class DeleteSprint(_message.Message):
+    """an active sprint cannot be deleted; its items go back to the backlog
+    (their ids in the event's `cascaded_ids`, and an `updated` event for each)
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SPRINT_ID_FIELD_NUMBER: _builtins.int
@@ -841,6 +922,10 @@ Global___DeleteSprint: _TypeAlias = DeleteSprint  # noqa: Y015
 
 @_typing.final
 class ListSprints(_message.Message):
+    """filter by statuses
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -907,7 +992,10 @@ Global___SprintList: _TypeAlias = SprintList  # noqa: Y015
 
 @_typing.final
 class CreateComment(_message.Message):
-    """---- comments --------------------------------------------------------------"""
+    """---- comments --------------------------------------------------------------
+
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -931,6 +1019,8 @@ Global___CreateComment: _TypeAlias = CreateComment  # noqa: Y015
 
 @_typing.final
 class EditComment(_message.Message):
+    """role: author"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     COMMENT_ID_FIELD_NUMBER: _builtins.int
@@ -956,6 +1046,8 @@ Global___EditComment: _TypeAlias = EditComment  # noqa: Y015
 
 @_typing.final
 class DeleteComment(_message.Message):
+    """role: author or admin"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     COMMENT_ID_FIELD_NUMBER: _builtins.int
@@ -978,6 +1070,10 @@ Global___DeleteComment: _TypeAlias = DeleteComment  # noqa: Y015
 
 @_typing.final
 class ListComments(_message.Message):
+    """oldest first; `after_id` paging
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -1046,7 +1142,11 @@ Global___CommentList: _TypeAlias = CommentList  # noqa: Y015
 
 @_typing.final
 class StartTimer(_message.Message):
-    """---- time entries ----------------------------------------------------------"""
+    """---- time entries ----------------------------------------------------------
+
+    stops the caller's running timer (returned in `stopped`)
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1070,6 +1170,10 @@ Global___StartTimer: _TypeAlias = StartTimer  # noqa: Y015
 
 @_typing.final
 class StopTimer(_message.Message):
+    """`NOT_FOUND` when no timer runs
+    role: own
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -1085,6 +1189,10 @@ Global___StopTimer: _TypeAlias = StopTimer  # noqa: Y015
 
 @_typing.final
 class CreateTimeEntry(_message.Message):
+    """manual: start < end, at most 24 h, not in the future
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -1115,6 +1223,8 @@ Global___CreateTimeEntry: _TypeAlias = CreateTimeEntry  # noqa: Y015
 
 @_typing.final
 class UpdateTimeEntry(_message.Message):
+    """role: owner or admin"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRY_ID_FIELD_NUMBER: _builtins.int
@@ -1150,6 +1260,8 @@ Global___UpdateTimeEntry: _TypeAlias = UpdateTimeEntry  # noqa: Y015
 
 @_typing.final
 class DeleteTimeEntry(_message.Message):
+    """role: owner or admin"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRY_ID_FIELD_NUMBER: _builtins.int
@@ -1172,6 +1284,10 @@ Global___DeleteTimeEntry: _TypeAlias = DeleteTimeEntry  # noqa: Y015
 
 @_typing.final
 class ListTimeEntries(_message.Message):
+    """newest first; page with `before_started_at` + `before_id`
+    role: own, or viewer of the project
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     USER_ID_FIELD_NUMBER: _builtins.int
@@ -1220,6 +1336,10 @@ Global___ListTimeEntries: _TypeAlias = ListTimeEntries  # noqa: Y015
 
 @_typing.final
 class GetRunningTimer(_message.Message):
+    """`entry` absent when none runs
+    role: own
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -1306,7 +1426,12 @@ Global___RunningTimerReply: _TypeAlias = RunningTimerReply  # noqa: Y015
 
 @_typing.final
 class CreateDependency(_message.Message):
-    """---- dependencies ----------------------------------------------------------"""
+    """---- dependencies ----------------------------------------------------------
+
+    `blocks` / `relates_to`; same project, no self, no duplicate, no `blocks`
+    cycle (the error's `path` names it), at most 100 per item
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1333,6 +1458,10 @@ Global___CreateDependency: _TypeAlias = CreateDependency  # noqa: Y015
 
 @_typing.final
 class DeleteDependency(_message.Message):
+    """a deleted dependency can be added again
+    role: editor
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DEPENDENCY_ID_FIELD_NUMBER: _builtins.int
@@ -1352,6 +1481,10 @@ Global___DeleteDependency: _TypeAlias = DeleteDependency  # noqa: Y015
 
 @_typing.final
 class ListDependencies(_message.Message):
+    """`outgoing` and `incoming` of one item
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -1418,7 +1551,11 @@ Global___DependencyList: _TypeAlias = DependencyList  # noqa: Y015
 
 @_typing.final
 class CreateSwimLane(_message.Message):
-    """---- swim lanes ------------------------------------------------------------"""
+    """---- swim lanes ------------------------------------------------------------
+
+    a board column for one status
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1458,6 +1595,8 @@ Global___CreateSwimLane: _TypeAlias = CreateSwimLane  # noqa: Y015
 
 @_typing.final
 class UpdateSwimLane(_message.Message):
+    """role: editor"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     LANE_ID_FIELD_NUMBER: _builtins.int
@@ -1510,6 +1649,8 @@ Global___UpdateSwimLane: _TypeAlias = UpdateSwimLane  # noqa: Y015
 
 @_typing.final
 class DeleteSwimLane(_message.Message):
+    """role: editor"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     LANE_ID_FIELD_NUMBER: _builtins.int
@@ -1532,6 +1673,8 @@ Global___DeleteSwimLane: _TypeAlias = DeleteSwimLane  # noqa: Y015
 
 @_typing.final
 class ListSwimLanes(_message.Message):
+    """role: viewer"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -1594,7 +1737,12 @@ Global___SwimLaneList: _TypeAlias = SwimLaneList  # noqa: Y015
 
 @_typing.final
 class ListActivity(_message.Message):
-    """---- activity log ----------------------------------------------------------"""
+    """---- activity log ----------------------------------------------------------
+
+    per project or per entity; newest first; `before_id` paging; one row per
+    changed field
+    role: viewer
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1673,7 +1821,12 @@ Global___ActivityList: _TypeAlias = ActivityList  # noqa: Y015
 
 @_typing.final
 class ListLlmContext(_message.Message):
-    """---- llm_context -----------------------------------------------------------"""
+    """---- llm_context -----------------------------------------------------------
+
+    project rows and (unless `exclude_global`) tenant-wide rows; filter by
+    types, category
+    role: viewer
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1714,6 +1867,8 @@ Global___ListLlmContext: _TypeAlias = ListLlmContext  # noqa: Y015
 
 @_typing.final
 class CreateLlmContext(_message.Message):
+    """role: editor (tenant admin for tenant-wide)"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -1764,6 +1919,8 @@ Global___CreateLlmContext: _TypeAlias = CreateLlmContext  # noqa: Y015
 
 @_typing.final
 class UpdateLlmContext(_message.Message):
+    """role: editor (tenant admin for tenant-wide)"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CONTEXT_ID_FIELD_NUMBER: _builtins.int
@@ -1828,6 +1985,8 @@ Global___UpdateLlmContext: _TypeAlias = UpdateLlmContext  # noqa: Y015
 
 @_typing.final
 class DeleteLlmContext(_message.Message):
+    """role: editor (tenant admin for tenant-wide)"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CONTEXT_ID_FIELD_NUMBER: _builtins.int
@@ -1893,7 +2052,11 @@ Global___LlmContextList: _TypeAlias = LlmContextList  # noqa: Y015
 
 @_typing.final
 class JoinPresence(_message.Message):
-    """---- presence --------------------------------------------------------------"""
+    """---- presence --------------------------------------------------------------
+
+    the users present, after joining
+    role: viewer
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1914,6 +2077,8 @@ Global___JoinPresence: _TypeAlias = JoinPresence  # noqa: Y015
 
 @_typing.final
 class LeavePresence(_message.Message):
+    """role: any"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -1933,6 +2098,8 @@ Global___LeavePresence: _TypeAlias = LeavePresence  # noqa: Y015
 
 @_typing.final
 class ListPresence(_message.Message):
+    """role: viewer"""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
@@ -1996,6 +2163,10 @@ Global___ResumePosition: _TypeAlias = ResumePosition  # noqa: Y015
 
 @_typing.final
 class Subscribe(_message.Message):
+    """see below
+    role: viewer
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
@@ -2057,6 +2228,10 @@ Global___SubscribeReply: _TypeAlias = SubscribeReply  # noqa: Y015
 
 @_typing.final
 class Unsubscribe(_message.Message):
+    """the project ids that were subscribed
+    role: any
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
@@ -2097,6 +2272,10 @@ Global___UnsubscribeReply: _TypeAlias = UnsubscribeReply  # noqa: Y015
 
 @_typing.final
 class Ping(_message.Message):
+    """echoes `nonce`, with the server time
+    role: any
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NONCE_FIELD_NUMBER: _builtins.int
