@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import inspect
 import re
 import sqlite3
 import sys
@@ -429,42 +427,44 @@ def test_published_entity_is_carried_by_a_reply(entity_type: EntityType) -> None
 # (the docs' rows are generated: tests/test_docs_generated.py)
 
 
+def _cli_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pm")
+    runner.register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def _leaves(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+    for action in subs:
+        for child in dict(action.choices).values():
+            yield from _leaves(child)
+
+
 @pytest.mark.parametrize("command", sorted(set(COMMANDS) - SESSION_COMMANDS))
 def test_every_board_command_is_reachable_from_the_cli(command: str) -> None:
+    generated = {leaf._defaults.get("sends") for leaf in _leaves(_cli_parser())}
     sources = "\n".join(
         path.read_text(encoding="utf-8") for path in (ROOT / "pm_client" / "cli").glob("*.py")
     )
-    assert re.search(rf"\.{command}\(", sources), (
-        f"the pm command line never calls `{command}`: add a sub-command for it in a group module "
-        "of pm_client/cli/ (a new module also goes into GROUPS and COMMANDS in "
-        "pm_client/cli/runner.py)"
+    assert command in generated or re.search(rf"\.{command}\(", sources), (
+        f"the pm command line never sends `{command}`: name it create_/get_/update_/delete_"
+        "<entity> or list_<entities> (its reply carrying the entity) and the entity's generated "
+        "group sends it (pm_client/cli/crud.py), or add a sub-command for it in a group module "
+        "of pm_client/cli/"
     )
 
 
-def test_every_cli_group_is_in_the_runner() -> None:
-    groups = {module.__name__ for module in runner.GROUPS}
-    for path in sorted((ROOT / "pm_client" / "cli").glob("*.py")):
-        module = importlib.import_module(f"pm_client.cli.{path.stem}")
-        register = getattr(module, "register", None)
-        if register is None or module is runner:
-            continue
-        if list(inspect.signature(register).parameters) == ["commands", "common"]:
-            assert module.__name__ in groups, (
-                f"{path.relative_to(ROOT)} adds commands but is not in GROUPS in "
-                "pm_client/cli/runner.py: add it"
-            )
-
-
-def test_runner_commands_are_the_registered_ones() -> None:
-    parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command")
-    runner.register(commands)
-    registered = set(commands.choices)
-    assert not registered - runner.COMMANDS, (
-        f"pm {sorted(registered - runner.COMMANDS)} is registered but missing from COMMANDS in "
-        "pm_client/cli/runner.py: add it"
-    )
-    assert not runner.COMMANDS - registered, (
-        f"COMMANDS in pm_client/cli/runner.py lists {sorted(runner.COMMANDS - registered)}, "
-        "which no group registers"
+@every_entity_type
+def test_every_entity_with_a_create_command_has_a_cli_group(entity_type: EntityType) -> None:
+    """A group module of its own (``ENTITY``) names its group; otherwise it is generated."""
+    spec = spec_for(entity_type)
+    owned = any(getattr(m, "ENTITY", None) is entity_type for m in runner.group_modules())
+    if f"create_{spec.name}" not in COMMANDS or owned:
+        return
+    groups = {leaf.prog.split()[1] for leaf in _leaves(_cli_parser())}
+    assert spec.name.replace("_", "-") in groups, (
+        f"EntityType.{entity_type.name} has create_{spec.name} but no `pm` group: "
+        "pm_client/cli/runner.py should generate it (pm_client/cli/crud.py)"
     )

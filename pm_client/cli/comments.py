@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Final
 
 from pm_client.cli.options import Subcommands, add_quiet, add_version, group
 from pm_client.cli.output import Output, local_time, table, to_json
 from pm_client.cli.session import Session
+from pm_core.enums import EntityType
+
+#: Its group takes the entity over from the generated one (pm_client.cli.crud): the
+#: verbs are written here, to keep the lookups and the output people know.
+ENTITY: Final = EntityType.COMMENT
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Final
 
 from pm_client.cli.exits import NotFound, UsageError
 from pm_client.cli.options import Subcommands, choices, enum_arg, group, looks_like_id
 from pm_client.cli.output import Output, enum_name, table, to_json
 from pm_client.cli.session import Session
+from pm_core.enums import EntityType
 from pm_proto.v1 import entities_pb2
+
+#: Its group takes the entity over from the generated one (pm_client.cli.crud): the
+#: verbs are written here, to keep the lookups and the output people know.
+ENTITY: Final = EntityType.DEPENDENCY
 
 TYPE = entities_pb2.DependencyType.DESCRIPTOR
 

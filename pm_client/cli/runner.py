@@ -1,62 +1,80 @@
 """How a client command runs: parse, connect, call the group's handler, print, exit.
 
-Each group module (``projects``, ``items``, ...) adds its sub-commands with
-``register(commands, common)`` and sets ``handler`` on each leaf parser: an
-async function ``(session, args) -> Output | None``. :func:`run` connects one
-:class:`~pm_client.client.PmClient`, awaits the handler, prints its output
-(``--json``: the JSON document; otherwise the text) and maps any failure to one
-line on stderr and the exit code of its class (:mod:`pm_client.cli.exits`).
+The groups are found, not listed: every module of this package with a
+``register(commands, common)`` function adds its sub-commands, and every entity
+of the registry with a create command that no module takes over (a module's
+``ENTITY``) gets a generated group (:mod:`pm_client.cli.crud`). Each leaf
+parser has a ``handler``: an async function ``(session, args) -> Output | None``.
+:func:`run` connects one :class:`~pm_client.client.PmClient`, awaits the
+handler, prints its output (``--json``: the JSON document; otherwise the text)
+and maps any failure to one line on stderr and the exit code of its class
+(:mod:`pm_client.cli.exits`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import inspect
 import logging
 import os
+import pkgutil
 import sys
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Final
 
-from pm_client.cli import (
-    activity,
-    comments,
-    context,
-    deps,
-    items,
-    lanes,
-    projects,
-    sprints,
-    timers,
-    watch,
-)
+from pm_client.cli import crud
 from pm_client.cli.exits import FAILED, OK, describe, exit_code
+from pm_client.cli.options import Subcommands
 from pm_client.cli.output import Output, dumps
 from pm_client.cli.session import DEFAULT_URL, Session, connection_settings
 from pm_client.client import PmClient
+from pm_core.registry import ENTITIES, EntitySpec
 
 Handler = Callable[[Session, argparse.Namespace], Awaitable[Output | None]]
+Register = Callable[[Subcommands, argparse.ArgumentParser], None]
 
-#: Group modules, in the order ``pm --help`` lists them.
-GROUPS: Final = (projects, items, sprints, comments, timers, deps, lanes, activity, context, watch)
 
-#: Top-level ``pm`` commands this package handles.
-COMMANDS: Final[frozenset[str]] = frozenset(
-    {
-        "project",
-        "member",
-        "item",
-        "sprint",
-        "comment",
-        "timer",
-        "time",
-        "dep",
-        "lane",
-        "activity",
-        "context",
-        "watch",
-    }
-)
+def group_modules() -> list[ModuleType]:
+    """The modules of this package that add commands: ``register(commands, common)``."""
+    package = importlib.import_module("pm_client.cli")
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"pm_client.cli.{info.name}")
+        register_ = getattr(module, "register", None)
+        if callable(register_) and list(inspect.signature(register_).parameters) == [
+            "commands",
+            "common",
+        ]:
+            found.append(module)
+    return found
+
+
+def groups() -> list[Register]:
+    """What adds each group, in the order ``pm --help`` lists them: the entities' groups
+    in the registry's order (a module's own, else a generated one), then the others."""
+    order = {spec.entity_type: number for number, spec in enumerate(ENTITIES)}
+    keyed: list[tuple[tuple[int, str], Register]] = []
+    taken = set()
+    for module in group_modules():
+        entity = getattr(module, "ENTITY", None)
+        taken.add(entity)
+        place = order[entity] if entity in order else len(order)
+        keyed.append(((place, module.__name__), module.register))
+    for spec in crud.generated_entities():
+        if spec.entity_type not in taken:
+            keyed.append(((order[spec.entity_type], spec.name), _generated(spec)))
+    return [register_ for _, register_ in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _generated(spec: EntitySpec) -> Register:
+    def register_(commands: Subcommands, common: argparse.ArgumentParser) -> None:
+        crud.register_entity(commands, common, spec)
+
+    return register_
+
 
 EXIT_INTERRUPTED: Final = 130
 #: Longest pause between reconnect attempts (``pm watch`` across a server restart).
@@ -85,11 +103,21 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the client commands to ``pm``'s sub-command parser."""
+def register(commands: Subcommands) -> None:
+    """Add the client commands to ``pm``'s sub-command parser, in the order ``pm --help`` lists."""
     common = common_options()
-    for group in GROUPS:
-        group.register(commands, common)
+    for register_ in groups():
+        register_(commands, common)
+
+
+def _registered() -> frozenset[str]:
+    commands = argparse.ArgumentParser().add_subparsers()
+    register(commands)
+    return frozenset(commands.choices)
+
+
+#: Top-level ``pm`` commands this package handles.
+COMMANDS: Final[frozenset[str]] = _registered()
 
 
 def run(args: argparse.Namespace) -> int:
