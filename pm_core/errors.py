@@ -32,7 +32,9 @@ preformatted strings, so the edge can render them however it needs to.
     │   ├── StorageClosedError
     │   ├── TenantBusyError            (+ tenant_id)
     │   ├── TooManyConnectionsError    (+ scope, limit)
-    │   └── SchemaTooNewError          not retryable
+    │   ├── SchemaTooNewError          not retryable
+    │   ├── TenantDamagedError         (+ tenant_id), not retryable
+    │   └── TenantLostError            (+ tenant_id), not retryable
     ├── FaultError                     INTERNAL to the client; details for the log only
     │   └── MigrationError             (+ version, name, reason)
     └── InternalError                  INTERNAL (+ error_id)
@@ -325,6 +327,34 @@ class SchemaTooNewError(UnavailableError):
         )
         self.found = found
         self.supported = supported
+
+
+class TenantDamagedError(UnavailableError):
+    """The tenant's database file fails SQLite's checks (a damaged header or page): the
+    tenant is out of service until an operator restores it."""
+
+    retryable = False
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"the database of tenant {tenant_id} is damaged; an operator must run "
+            f"`pm tenant check {tenant_id}` and restore it from a backup"
+        )
+        self.tenant_id = tenant_id
+
+
+class TenantLostError(UnavailableError):
+    """The tenant's database file was removed or replaced under the running server: the
+    server stopped writing to it (what it had is saved, see docs/operations.md)."""
+
+    retryable = False
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"the database file of tenant {tenant_id} was removed or replaced while in use; "
+            "this write was not committed; reconnect"
+        )
+        self.tenant_id = tenant_id
 
 
 class FaultError(PmError):

@@ -10,6 +10,11 @@ thread hop per batch instead of one per statement, and group commit for free.
 Reads run on separate ``query_only`` connections inside a read transaction, so
 a snapshot read never waits for the writer (WAL) and sees one consistent state.
 
+Storage that fails under the server (:mod:`pm_db.integrity`): a damaged file
+takes the tenant out of service (TenantDamagedError); a file removed or
+replaced under it stops the writer before its next commit (TenantLostError),
+and what the connection held is saved for the operator.
+
 Checkpoints (copying the WAL back into the database file, with its fsyncs) run
 in the background on a read connection every ``checkpoint_every_writes``
 writes, so a commit never waits for one; the writer's own automatic
@@ -33,7 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
-from pm_core.errors import PmError, StorageClosedError, UnavailableError
+from pm_core.errors import (
+    PmError,
+    StorageClosedError,
+    TenantDamagedError,
+    TenantLostError,
+    UnavailableError,
+)
+from pm_db import integrity
 from pm_db.codec import utc_now
 from pm_db.migrator import Migration, migrate
 from pm_db.paths import TenantPaths
@@ -98,10 +110,20 @@ class TenantDatabase:
         close_executor: Executor | None = None,
         *,
         last_seq: int = 0,
+        identity: integrity.FileIdentity | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.path = path
         self.epoch = epoch
+        #: The file the writer opened (device, inode): checked before every commit.
+        self._identity = identity
+        #: Where a lost tenant's rows are saved (``<data_dir>/rescued/``); None: not saved.
+        self._data_dir = data_dir
+        #: Why the tenant is out of service (damaged or lost), once it is.
+        self.failure: TenantDamagedError | TenantLostError | None = None
+        #: Called on the event loop when the tenant goes out of service.
+        self.on_failure: Callable[[TenantDatabase], None] | None = None
         self._writer = writer
         #: The last event seq the writer handed out (read at open: the writer is the only one).
         self._seq = EventSeq(last_seq)
@@ -135,12 +157,20 @@ class TenantDatabase:
         read_executor: Executor,
         close_executor: Executor | None = None,
     ) -> TenantDatabase:
-        """Open ``tenant_id``'s database (creating the folder and file if needed) and migrate."""
+        """Open ``tenant_id``'s database (creating the folder and file if needed) and migrate.
+
+        A file SQLite cannot trust raises TenantDamagedError.
+        """
         path = paths.db_path(tenant_id)  # validates the id before any path exists
         loop = asyncio.get_running_loop()
-        writer, epoch, last_seq = await loop.run_in_executor(
-            write_executor, _open_writer, path, options, migrations
-        )
+        try:
+            writer, epoch, last_seq = await loop.run_in_executor(
+                write_executor, _open_writer, path, options, migrations
+            )
+        except sqlite3.DatabaseError as exc:
+            if integrity.is_damage(exc):
+                raise TenantDamagedError(tenant_id) from exc
+            raise
         return cls(
             tenant_id,
             path,
@@ -151,6 +181,8 @@ class TenantDatabase:
             read_executor,
             close_executor,
             last_seq=last_seq,
+            identity=integrity.file_identity(path),
+            data_dir=paths.data_dir,
         )
 
     @property
@@ -187,7 +219,12 @@ class TenantDatabase:
     async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
         """Run ``fn`` against one consistent snapshot on a read connection."""
         self._check_open()
-        return await self._on_reader(lambda conn: _run_read(conn, fn))
+        try:
+            return await self._on_reader(lambda conn: _run_read(conn, fn))
+        except sqlite3.DatabaseError as exc:
+            if integrity.is_damage(exc):
+                raise self._fail(TenantDamagedError(self.tenant_id)) from exc
+            raise
 
     async def _on_reader(self, call: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``call`` on a read connection in the read pool's thread.
@@ -216,8 +253,28 @@ class TenantDatabase:
         await asyncio.shield(self._close_task)
 
     def _check_open(self) -> None:
+        if self.failure is not None:
+            raise self.failure
         if self._closed:
             raise StorageClosedError(f"database of tenant {self.tenant_id} is closed")
+
+    def _fail(
+        self, failure: TenantDamagedError | TenantLostError
+    ) -> TenantDamagedError | TenantLostError:
+        """Take the tenant out of service (once) and return the error that says so."""
+        if self.failure is None:
+            self.failure = failure
+            if isinstance(failure, TenantDamagedError):  # closed at once: nothing to save
+                self._closed = True
+                asyncio.get_running_loop().create_task(self.close())
+            if self.on_failure is not None:
+                self.on_failure(self)
+        return self.failure
+
+    def _still_ours(self) -> None:
+        """Raise TenantLostError unless the file at our path is the one the writer opened."""
+        if self._identity is not None and integrity.file_identity(self.path) != self._identity:
+            raise TenantLostError(self.tenant_id)
 
     async def _acquire_reader(self) -> sqlite3.Connection:
         opened = len(self._readers) + self._readers_opening
@@ -258,8 +315,15 @@ class TenantDatabase:
                 self._writer,
                 self._seq,
                 [job.fn for job in batch],
+                self._still_ours,
             )
             self._after_batch(len(batch))
+            failure = _storage_failure(self.tenant_id, outcomes)
+            if failure is not None:  # what committed stays committed; the rest fails with it
+                outcomes = [(ok, value if ok else failure) for ok, value in outcomes]
+                stop = True
+                # Saved (and logged) before any caller hears of it.
+                await self._out_of_service(failure)
             for job, (ok, value) in zip(batch, outcomes, strict=True):
                 if ok and job.on_commit is not None:
                     try:
@@ -273,6 +337,43 @@ class TenantDatabase:
                 else:
                     assert isinstance(value, BaseException)
                     job.future.set_exception(value)
+
+    async def _out_of_service(self, failure: TenantDamagedError | TenantLostError) -> None:
+        """The writer stops: queued writes fail with ``failure``, and a lost tenant's rows
+        are saved (a damaged one is closed by :meth:`_fail`)."""
+        self._fail(failure)
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if isinstance(job, _Job) and not job.future.done():
+                job.future.set_exception(failure)
+        if isinstance(failure, TenantLostError):
+            saved = await self._rescue()
+            log.error(
+                "tenant=%s database file was removed or replaced under the server: writes "
+                "stopped after seq %d; %s",
+                self.tenant_id,
+                self._seq.last,
+                f"what it held is saved in {saved}" if saved else "nothing could be saved",
+            )
+            # Its connections stay open until the process exits: closing the last one would
+            # checkpoint and then delete the -wal and -shm files *by name*, and those names
+            # may now belong to the file that replaced it.
+            _QUARANTINED.append((self._writer, list(self._readers)))
+            self._readers.clear()
+            self._closed = True
+
+    async def _rescue(self) -> Path | None:
+        if self._data_dir is None:
+            return None
+        target = integrity.rescue_path(self._data_dir, self.tenant_id, utc_now())
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._write_executor, integrity.rescue, self._writer, target
+            )
+        except (OSError, sqlite3.Error) as exc:
+            log.error("tenant=%s rescue copy failed: %s", self.tenant_id, exc)
+            return None
+        return target
 
     def _after_batch(self, writes: int) -> None:
         self._writes_since_checkpoint += writes
@@ -295,6 +396,8 @@ class TenantDatabase:
     async def _close(self) -> None:
         self._queue.put_nowait(_STOP)
         await self._writer_task
+        if isinstance(self.failure, TenantLostError):  # its connections are quarantined
+            return
         if self._checkpoint_task is not None:  # only the writer starts them: none after this
             await asyncio.wait({self._checkpoint_task})
         for _ in self._readers:
@@ -382,7 +485,10 @@ Outcome = tuple[bool, object]
 
 
 def _run_batch(
-    conn: sqlite3.Connection, seq: EventSeq, fns: list[Callable[[UnitOfWork], object]]
+    conn: sqlite3.Connection,
+    seq: EventSeq,
+    fns: list[Callable[[UnitOfWork], object]],
+    before_commit: Callable[[], None] | None = None,
 ) -> list[Outcome]:
     """Run each function in its own savepoint inside one transaction, then commit.
 
@@ -390,9 +496,11 @@ def _run_batch(
     itself fails (BEGIN, a savepoint, COMMIT), nothing was committed and every
     function fails with the same retryable error. Whatever is rolled back gives
     the event seqs it took back, so committed seqs stay without gaps.
+    ``before_commit`` may refuse the commit by raising TenantLostError: then
+    the transaction is rolled back and every function fails with it.
     """
     if len(fns) == 1:
-        return [_run_alone(conn, seq, fns[0])]
+        return [_run_alone(conn, seq, fns[0], before_commit)]
     outcomes: list[Outcome] = []
     start = seq.last
     try:
@@ -410,16 +518,25 @@ def _run_batch(
             else:
                 conn.execute("RELEASE unit_of_work")
                 outcomes.append((True, result))
+        if before_commit is not None:
+            before_commit()
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         seq.last = start
         failure = _transaction_failure(conn, exc)
         return [(False, failure) for _ in fns]
+    except TenantLostError as lost:
+        seq.last = start
+        _roll_back(conn)
+        return [(False, lost) for _ in fns]
     return outcomes
 
 
 def _run_alone(
-    conn: sqlite3.Connection, seq: EventSeq, fn: Callable[[UnitOfWork], object]
+    conn: sqlite3.Connection,
+    seq: EventSeq,
+    fn: Callable[[UnitOfWork], object],
+    before_commit: Callable[[], None] | None = None,
 ) -> Outcome:
     """A batch of one needs no savepoint: its failure rolls back the whole transaction."""
     start = seq.last
@@ -431,18 +548,47 @@ def _run_alone(
             seq.last = start
             conn.execute("ROLLBACK")
             return (False, exc)
+        if before_commit is not None:
+            before_commit()
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         seq.last = start
         return (False, _transaction_failure(conn, exc))
+    except TenantLostError as lost:
+        seq.last = start
+        _roll_back(conn)
+        return (False, lost)
     return (True, result)
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _storage_failure(
+    tenant_id: str, outcomes: list[Outcome]
+) -> TenantDamagedError | TenantLostError | None:
+    """The batch met a lost or damaged file: the tenant must go out of service."""
+    for ok, value in outcomes:
+        if ok:
+            continue
+        if isinstance(value, TenantLostError):
+            return value
+        cause = value.__cause__ if isinstance(value, UnavailableError) else value
+        if isinstance(cause, BaseException) and integrity.is_damage(cause):
+            return TenantDamagedError(tenant_id)
+    return None
+
+
+#: Connections of lost tenants, never closed (see ``_out_of_service``).
+_QUARANTINED: list[tuple[sqlite3.Connection, list[sqlite3.Connection]]] = []
 
 
 def _transaction_failure(conn: sqlite3.Connection, exc: sqlite3.Error) -> PmError:
     """Roll back what is left of a failed transaction; the error every unit in it gets."""
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
+    _roll_back(conn)
     log.warning("write transaction failed: %s", exc.__class__.__name__)
     error = UnavailableError("the write could not be committed; nothing was written")
     error.__cause__ = exc

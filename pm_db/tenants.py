@@ -13,6 +13,11 @@ busy, the open goes ahead and the set shrinks back as leases end: the cap
 is exceeded only by the number of tenants with work in flight at the same
 moment beyond it. Worker threads come from two executors shared by all
 tenants, so threads stay bounded however many tenants exist.
+
+A tenant whose file is damaged stays out of service (TenantDamagedError at
+once, logged once) until its file changes, as a restore changes it; one whose
+file was removed or replaced is forgotten, so its next use opens what is at the
+path now. ``on_failure`` hears of both (the server closes their connections).
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from pm_core.errors import StorageClosedError, TenantGoneError
+from pm_core.errors import StorageClosedError, TenantDamagedError, TenantGoneError
 from pm_core.tenancy import check_tenant_id
+from pm_db import integrity
 from pm_db.database import StorageOptions, TenantDatabase
 from pm_db.migrator import Migration, load_migrations
 from pm_db.paths import TenantPaths
@@ -62,6 +68,10 @@ class TenantDatabases:
         self._leases: dict[str, int] = {}
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
+        #: Damaged tenants and the file (device, inode) found damaged.
+        self._damaged: dict[str, integrity.FileIdentity | None] = {}
+        #: Told (on the event loop) when an open tenant goes out of service: damaged or lost.
+        self.on_failure: Callable[[TenantDatabase], object] | None = None
 
     # -- use ---------------------------------------------------------------
 
@@ -98,6 +108,10 @@ class TenantDatabases:
         return self.paths.has_database(tenant_id)
 
     async def _get(self, tenant_id: str, create: bool = True) -> TenantDatabase:
+        if tenant_id in self._damaged:
+            if integrity.file_identity(self.paths.db_path(tenant_id)) == self._damaged[tenant_id]:
+                raise TenantDamagedError(tenant_id)
+            del self._damaged[tenant_id]  # the file changed (restored): try it again
         db = self._open.get(tenant_id)
         if db is not None and db.closed:  # closed behind our back: forget it, reopen
             del self._open[tenant_id]
@@ -119,21 +133,46 @@ class TenantDatabases:
         if closing is not None:
             await asyncio.shield(closing)
         await self._make_room()
-        db = await TenantDatabase.open(
-            self.paths,
-            tenant_id,
-            self._options,
-            self._migrations,
-            self._write_executor,
-            self._read_executor,
-            self._close_executor,
-        )
+        try:
+            db = await TenantDatabase.open(
+                self.paths,
+                tenant_id,
+                self._options,
+                self._migrations,
+                self._write_executor,
+                self._read_executor,
+                self._close_executor,
+            )
+        except TenantDamagedError as exc:
+            self._mark_damaged(tenant_id, exc)
+            raise
+        db.on_failure = self._failed
         if self._closed:
             await db.close()
             raise StorageClosedError("tenant databases are closed")
         self._open[tenant_id] = db
         log.debug("tenant=%s database opened (%d open)", tenant_id, len(self._open))
         return db
+
+    def _mark_damaged(self, tenant_id: str, exc: TenantDamagedError) -> None:
+        """Out of service until the file changes; one log line, not one per attempt."""
+        self._damaged[tenant_id] = integrity.file_identity(self.paths.db_path(tenant_id))
+        log.error(
+            "tenant=%s database is damaged (%s): out of service until its file is restored; "
+            "run `pm tenant check %s`",
+            tenant_id,
+            exc.__cause__ or "failed a check",
+            tenant_id,
+        )
+
+    def _failed(self, db: TenantDatabase) -> None:
+        """An open tenant went out of service: forget it (it closes itself)."""
+        if self._open.get(db.tenant_id) is db:
+            del self._open[db.tenant_id]
+        if isinstance(db.failure, TenantDamagedError):
+            self._mark_damaged(db.tenant_id, db.failure)
+        if self.on_failure is not None:
+            self.on_failure(db)
 
     async def _make_room(self) -> None:
         """Close least recently used idle tenants until the cap holds.

@@ -65,6 +65,9 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
     )
     state.metrics.track_open_tenants(lambda: databases.open_count)
+    # A tenant whose file was found damaged, or removed or replaced, under the server: its
+    # clients hear it at once (4004) instead of at their next command.
+    databases.on_failure = lambda db: close_tenant(state, db.tenant_id, "tenant storage failed")
     app[LIMITS] = ServerLimits(settings, metrics.registry)
     app[STATE] = state
     loop = asyncio.get_running_loop()
@@ -134,6 +137,16 @@ async def _watch_deleted_tenants(state: ServerState) -> None:
     while True:
         await asyncio.sleep(DELETED_TENANT_CHECK_SECONDS)
         close_deleted_tenants(state)
+
+
+def close_tenant(state: ServerState, tenant_id: str, reason: str) -> int:
+    """Close every connection of ``tenant_id`` with 4004; returns how many."""
+    closed = 0
+    for connection in list(state.connections):
+        if connection.principal.tenant_id == tenant_id and not connection.closing:
+            connection.begin_close(CLOSE_TENANT_DELETED, reason)
+            closed += 1
+    return closed
 
 
 def close_deleted_tenants(state: ServerState) -> int:

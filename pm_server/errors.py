@@ -38,8 +38,10 @@ from pm_core.errors import (
     SchemaTooNewError,
     StorageClosedError,
     TenantBusyError,
+    TenantDamagedError,
     TenantExistsError,
     TenantGoneError,
+    TenantLostError,
     TenantNotFoundError,
     TooManyConnectionsError,
     UnauthenticatedError,
@@ -153,5 +155,7 @@ DETAILS: Final[Mapping[type[PmError], Details]] = {
     TenantBusyError: _none,
     TooManyConnectionsError: _none,
     SchemaTooNewError: _none,
+    TenantDamagedError: _none,
+    TenantLostError: _none,
     InternalError: _error_id,
 }

@@ -1,6 +1,6 @@
 """``pm tenant ...``: administration of tenant databases in the data dir.
 
-``list``, ``backup``, ``restore``, ``export``, ``import`` and ``delete`` work
+``list``, ``backup``, ``restore``, ``export``, ``import``, ``delete`` and ``check`` work
 on the files under ``<data_dir>/tenants`` (``PM_DATA_DIR`` or ``--data-dir``),
 so they run next to a live server, in another process. The rules they follow
 while a server runs are :mod:`pm_db.admin`'s: backup and export are online;
@@ -33,7 +33,7 @@ from pm_core.errors import (
     ValidationError,
     nearest,
 )
-from pm_db import admin, export
+from pm_db import admin, export, integrity
 from pm_db.paths import TenantPaths
 from pm_server.settings import Settings
 
@@ -124,6 +124,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     delete.add_argument("tenant", metavar="TENANT")
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="SQLite's integrity check of a tenant's database (read-only, safe while serving)",
+    )
+    check.add_argument("tenant", metavar="TENANT")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -140,12 +146,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(name, "interrupted", 130)
     if result is None:  # the command wrote its own output
         return EXIT_OK
-    payload, text = result
+    payload, text, *code = result
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         print(text)
-    return EXIT_OK
+    return code[0] if code else EXIT_OK
 
 
 def exit_code(exc: PmError) -> int:
@@ -163,7 +169,8 @@ def _os_message(exc: OSError) -> str:
     return f"{exc.strerror or exc.__class__.__name__}{where}"
 
 
-Result = tuple[Any, str]
+#: What a command prints (the JSON payload, the text) and, if not 0, its exit code.
+Result = tuple[Any, str] | tuple[Any, str, int]
 Command = Callable[[argparse.Namespace, TenantPaths, Settings], Result | None]
 
 
@@ -280,6 +287,25 @@ def _delete(args: argparse.Namespace, paths: TenantPaths, settings: Settings) ->
     return {"tenant": args.tenant, "deleted": True}, f"deleted tenant {args.tenant}"
 
 
+def _check(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
+    path = paths.db_path(args.tenant)
+    if not path.is_file():
+        raise TenantNotFoundError(args.tenant)
+    problems = integrity.check(path)
+    payload = {"tenant": args.tenant, "ok": not problems, "problems": problems}
+    if not problems:
+        return payload, f"tenant {args.tenant}: ok"
+    text = "\n".join(
+        [
+            f"tenant {args.tenant}: damaged ({len(problems)} problem(s) found by SQLite):",
+            *(f"  {problem}" for problem in problems[:20]),
+            f"restore it from a backup: pm tenant restore {args.tenant} FILE "
+            f"(or export what still reads: pm tenant export {args.tenant} FILE)",
+        ]
+    )
+    return payload, text, EXIT_FAILED
+
+
 _COMMANDS: Final[
     dict[str, Callable[[argparse.Namespace, TenantPaths, Settings], Result | None]]
 ] = {
@@ -289,6 +315,7 @@ _COMMANDS: Final[
     "export": _export,
     "import": _import,
     "delete": _delete,
+    "check": _check,
 }
 
 

@@ -84,8 +84,11 @@ def _token_of(request: web.Request) -> tuple[str | None, bool]:
     return token, False
 
 
-def _refuse(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
+def _refuse(status: int, code: str, message: str, *, retryable: bool = True) -> web.Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    if not retryable:  # the same request will fail the same way until an operator acts
+        body["retryable"] = False
+    return web.json_response(body, status=status)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -131,9 +134,9 @@ async def _accept(
     except TenantGoneError:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, "UNAUTHENTICATED", "unknown tenant")
-    except UnavailableError as exc:  # tenant busy, storage closing, schema too new
+    except UnavailableError as exc:  # tenant busy or damaged, storage closing, schema too new
         state.metrics.connections_refused.labels("unavailable").inc()
-        return _refuse(503, exc.code, exc.message)
+        return _refuse(503, exc.code, exc.message, retryable=exc.retryable)
     if state.draining:  # began while the user row was written
         state.metrics.connections_refused.labels("draining").inc()
         return _refuse(503, "UNAVAILABLE", "server is shutting down")

@@ -74,6 +74,8 @@ CASES: list[tuple[e.PmError, dict[str, Any]]] = [
     (e.TenantBusyError("acme"), {}),
     (e.TooManyConnectionsError("user", 3), {}),
     (e.SchemaTooNewError(9, 1), {}),
+    (e.TenantDamagedError("acme"), {}),
+    (e.TenantLostError("acme"), {}),
     (e.InternalError("e-123"), {"error_id": "e-123"}),
 ]
 
