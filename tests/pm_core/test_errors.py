@@ -35,6 +35,8 @@ CASES = [
     (e.TenantBusyError("acme"), "UNAVAILABLE", True),
     (e.TooManyConnectionsError("tenant", 10), "UNAVAILABLE", True),
     (e.SchemaTooNewError(9, 1), "UNAVAILABLE", False),
+    (e.TenantDamagedError("acme"), "UNAVAILABLE", False),
+    (e.TenantLostError("acme"), "UNAVAILABLE", False),
     (e.FaultError("broken"), "INTERNAL", False),
     (e.MigrationError("failed: no such table", 2, "lanes"), "INTERNAL", False),
     (e.InternalError("e-123"), "INTERNAL", False),
