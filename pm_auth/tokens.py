@@ -255,6 +255,10 @@ class TokenVerifier:
         self._remote = remote
         self._remote_seen: tuple[VerificationKey, ...] = ()
         self._refreshing: asyncio.Lock | None = None
+        #: Fetches this verifier has finished, counted on the event loop: a caller that saw
+        #: n and failed to verify waits for the fetch under way, if any, and fetches only if
+        #: none finished since (the remote's own count moves in the worker thread).
+        self._fetches = 0
         self._keys = keys
         self._by_kid = {key.kid: key for key in keys if key.kid is not None}
 
@@ -280,24 +284,27 @@ class TokenVerifier:
         if remote is None:
             return self.verify(token)
         if remote.stale():
-            await self._refresh(remote, remote.attempts)
-        attempts = remote.attempts
+            await self._refresh(remote, self._fetches)
+        fetches = self._fetches
         try:
             return self.verify(token)
         except _UnknownKeyError:
             if not remote.may_refetch():
                 raise
-        await self._refresh(remote, attempts)
+        await self._refresh(remote, fetches)
         return self.verify(token)
 
-    async def _refresh(self, remote: RemoteJwks, seen_attempts: int) -> None:
-        """One fetch for all callers waiting at once: a caller that finds a fetch made
-        since it looked (``seen_attempts``) uses its result."""
+    async def _refresh(self, remote: RemoteJwks, seen_fetches: int) -> None:
+        """One fetch for all callers waiting at once: a caller that finds a fetch finished
+        since it looked (``seen_fetches``) uses its result."""
         if self._refreshing is None:
             self._refreshing = asyncio.Lock()
         async with self._refreshing:
-            if remote.attempts == seen_attempts:
-                await asyncio.to_thread(remote.refresh)
+            if self._fetches == seen_fetches:
+                try:
+                    await asyncio.to_thread(remote.refresh)
+                finally:
+                    self._fetches += 1
 
     def _current_keys(self) -> tuple[VerificationKey, ...]:
         """The configured keys then the remote's, the lookup by kid rebuilt when it changed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ class JwksEndpoint:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     fetches: int = 0
+    #: Seconds each answer waits first (to hold a fetch in flight while others look).
+    delay: float = 0.0
 
     def publish(self, *entries: dict[str, Any]) -> None:
         self.keys = list(entries)
@@ -34,6 +37,7 @@ def serve_jwks() -> Iterator[JwksEndpoint]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             endpoint.fetches += 1
+            time.sleep(endpoint.delay)
             body = endpoint.body
             if body is None:
                 body = json.dumps({"keys": endpoint.keys}).encode()

@@ -171,8 +171,15 @@ async def test_concurrent_tokens_with_a_new_kid_share_one_fetch(
     verifier = remote_verifier(endpoint, clock, min_refetch=timedelta(0))
     await verifier.verify_current(ring.right["RS256"].sign(claims()))
     endpoint.publish(ring.right["RS256"].jwk(), ring.second_rsa.jwk())
+    # A slow provider: the first fetch is still in flight when the other tokens are checked
+    # (against the old keys), and they must wait for it, not fetch again once it is done.
+    endpoint.delay = 0.3
     tokens = [ring.second_rsa.sign(claims(sub=f"user-{i}")) for i in range(8)]
-    principals = await asyncio.gather(*(verifier.verify_current(t) for t in tokens))
+    first = asyncio.ensure_future(verifier.verify_current(tokens[0]))
+    while endpoint.fetches < 2:  # the first token's fetch is under way
+        await asyncio.sleep(0.01)
+    rest = await asyncio.gather(*(verifier.verify_current(t) for t in tokens[1:]))
+    principals = [await first, *rest]
     assert [p.user_id for p in principals] == [f"user-{i}" for i in range(8)]
     assert endpoint.fetches == 2
 
