@@ -30,6 +30,7 @@ from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import LlmContext
+from pm_core.patches import LlmContextPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
@@ -123,7 +124,7 @@ async def create_llm_context(ctx: Context, cmd: commands_pb2.CreateLlmContext) -
 
 
 async def update_llm_context(ctx: Context, cmd: commands_pb2.UpdateLlmContext) -> bytes:
-    patch = pb_patches.llm_context_patch(cmd)
+    patch = pb_patches.patch_of(cmd, LlmContextPatch)
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

@@ -46,7 +46,9 @@ async def create_project(ctx: Context, cmd: commands_pb2.CreateProject) -> bytes
 
 
 async def update_project(ctx: Context, cmd: commands_pb2.UpdateProject) -> bytes:
-    return await _update(ctx, cmd.project_id, cmd.expected_version, pb_patches.project_patch(cmd))
+    return await _update(
+        ctx, cmd.project_id, cmd.expected_version, pb_patches.patch_of(cmd, ProjectPatch)
+    )
 
 
 async def archive_project(ctx: Context, cmd: commands_pb2.ArchiveProject) -> bytes:

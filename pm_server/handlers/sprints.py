@@ -15,6 +15,7 @@ from __future__ import annotations
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
 from pm_core.models import Sprint
+from pm_core.patches import SprintPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
@@ -55,7 +56,7 @@ async def create_sprint(ctx: Context, cmd: commands_pb2.CreateSprint) -> bytes:
 
 
 async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> bytes:
-    patch = pb_patches.sprint_patch(cmd)
+    patch = pb_patches.patch_of(cmd, SprintPatch)
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pm_core.enums import Action, EntityType, Role
 from pm_core.models import SwimLane
+from pm_core.patches import SwimLanePatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
@@ -57,7 +58,7 @@ async def create_swim_lane(ctx: Context, cmd: commands_pb2.CreateSwimLane) -> by
 
 
 async def update_swim_lane(ctx: Context, cmd: commands_pb2.UpdateSwimLane) -> bytes:
-    patch = pb_patches.swim_lane_patch(cmd)
+    patch = pb_patches.patch_of(cmd, SwimLanePatch)
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:

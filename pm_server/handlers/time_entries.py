@@ -36,6 +36,7 @@ from pm_core.changes import diff
 from pm_core.enums import Action, EntityType, Role
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import TimeEntry
+from pm_core.patches import TimeEntryPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import patches as pb_patches
@@ -112,7 +113,7 @@ async def create_time_entry(ctx: Context, cmd: commands_pb2.CreateTimeEntry) -> 
 
 async def update_time_entry(ctx: Context, cmd: commands_pb2.UpdateTimeEntry) -> bytes:
     principal = ctx.principal
-    patch = pb_patches.time_entry_patch(cmd)
+    patch = pb_patches.patch_of(cmd, TimeEntryPatch)
 
     def unit(uow: UnitOfWork) -> Mutation:
         access.time_entry(uow, principal, cmd.entry_id, _owner_or_admin(principal))

@@ -20,7 +20,7 @@ from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
 from pm_core.models import FieldChange, Project, Sprint, WorkItem
-from pm_core.patches import UNSET
+from pm_core.patches import UNSET, WorkItemPatch
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
@@ -125,7 +125,7 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> by
 
 async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> bytes:
     principal = ctx.principal
-    patch = pb_patches.work_item_patch(cmd)
+    patch = pb_patches.patch_of(cmd, WorkItemPatch)
     # A parent or sprint the patch names (not one it clears) is loaded for the repository.
     parent_id = None if patch.parent_id is UNSET else patch.parent_id
     sprint_id = None if patch.sprint_id is UNSET else patch.sprint_id

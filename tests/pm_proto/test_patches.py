@@ -1,11 +1,9 @@
-"""Update commands -> typed patches (pm_proto.patches), and what each converter refuses."""
+"""Update commands -> typed patches (pm_proto.patches.patch_of), and what it refuses."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, get_type_hints
+from typing import Any
 
 import pytest
 from google.protobuf.message import Message
@@ -13,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pm_core.patches
 from pm_core.enums import LlmContextType, Priority, ProjectStatus, WorkItemStatus, WorkItemType
 from pm_core.errors import ValidationError
 from pm_core.patches import (
@@ -43,17 +42,18 @@ UPDATE_COMMANDS = sorted(
 )
 
 
-def converter_of(command_name: str) -> Callable[[Any], Patch] | None:
-    """``UpdateWorkItem`` -> ``pm_proto.patches.work_item_patch`` (None when it is missing)."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", command_name.removeprefix("Update")).lower()
-    converter: Callable[[Any], Patch] | None = getattr(patches, f"{snake}_patch", None)
-    return converter
+def patch_type_of(command_name: str) -> type[Patch] | None:
+    """``UpdateWorkItem`` -> ``WorkItemPatch`` (None when it is missing)."""
+    patch: type[Patch] | None = getattr(
+        pm_core.patches, command_name.removeprefix("Update") + "Patch", None
+    )
+    return patch
 
 
 def convert(cmd: Message) -> Patch:
-    converter = converter_of(type(cmd).__name__)
-    assert converter is not None
-    return converter(cmd)
+    patch_type = patch_type_of(type(cmd).__name__)
+    assert patch_type is not None
+    return patches.patch_of(cmd, patch_type)
 
 
 CONVERTED: list[tuple[Message, Patch]] = [
@@ -206,17 +206,16 @@ def test_update_command_that_cannot_mean_anything_is_refused_naming_the_field(
     assert (info.value.field, str(info.value)) == (field, message)
 
 
-def test_every_update_command_has_a_converter() -> None:
-    missing = [name for name in UPDATE_COMMANDS if converter_of(name) is None]
-    assert not missing, f"pm_proto/patches.py has no converter for {missing}"
+def test_every_update_command_has_its_patch() -> None:
+    missing = [name for name in UPDATE_COMMANDS if patch_type_of(name) is None]
+    assert not missing, f"pm_core/patches.py has no patch for {missing}"
 
 
 @pytest.mark.parametrize("command_name", UPDATE_COMMANDS)
 def test_each_optional_field_of_the_command_is_a_field_of_the_patch(command_name: str) -> None:
     """A field added to the command and forgotten in its patch (pm_core/patches.py) fails here."""
-    converter = converter_of(command_name)
-    assert converter is not None
-    patch: type[Patch] = get_type_hints(converter)["return"]
+    patch = patch_type_of(command_name)
+    assert patch is not None, f"pm_core/patches.py has no patch for {command_name}"
     # 1 and 2 are the target's id and expected_version; a clear_* flag sets its field to None.
     fields = {
         field.name
@@ -242,6 +241,17 @@ def test_work_item_patch_sets_exactly_the_fields_present(fields: set[str], clear
     expected = fields | ({"story_points"} if clear else set())
     if not expected:
         with pytest.raises(ValidationError):
-            patches.work_item_patch(cmd)
+            convert(cmd)
         return
-    assert set(patches.work_item_patch(cmd).changes()) == expected
+    assert set(convert(cmd).changes()) == expected
+
+
+def test_a_patch_the_command_cannot_fill_is_a_programming_error() -> None:
+    # A ProjectPatch would drop what an UpdateSwimLane asks for.
+    with pytest.raises(
+        TypeError, match="UpdateSwimLane -> ProjectPatch: the patch has no field position"
+    ):
+        patches.patch_of(C.UpdateSwimLane(name="n"), ProjectPatch)
+    # A field without presence cannot tell "leave it" from "set it to the default".
+    with pytest.raises(TypeError, match=r"CreateProject -> ProjectPatch: .* cannot be told absent"):
+        patches.patch_of(C.CreateProject(name="n"), ProjectPatch)
