@@ -34,6 +34,7 @@ preformatted strings, so the edge can render them however it needs to.
     │   ├── TooManyConnectionsError    (+ scope, limit)
     │   ├── SchemaTooNewError          not retryable
     │   ├── TenantDamagedError         (+ tenant_id), not retryable
+    │   ├── TenantMaintenanceError     (+ tenant_id)
     │   └── TenantLostError            (+ tenant_id), not retryable
     ├── FaultError                     INTERNAL to the client; details for the log only
     │   └── MigrationError             (+ version, name, reason)
@@ -339,6 +340,16 @@ class TenantDamagedError(UnavailableError):
         super().__init__(
             f"the database of tenant {tenant_id} is damaged; an operator must run "
             f"`pm tenant check {tenant_id}` and restore it from a backup"
+        )
+        self.tenant_id = tenant_id
+
+
+class TenantMaintenanceError(UnavailableError):
+    """An operator is restoring or deleting the tenant (its maintenance marker exists)."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"tenant {tenant_id} is being restored or deleted by an operator; retry shortly"
         )
         self.tenant_id = tenant_id
 

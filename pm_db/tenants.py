@@ -18,6 +18,10 @@ A tenant whose file is damaged stays out of service (TenantDamagedError at
 once, logged once) until its file changes, as a restore changes it; one whose
 file was removed or replaced is forgotten, so its next use opens what is at the
 path now. ``on_failure`` hears of both (the server closes their connections).
+
+A tenant an operator is restoring or deleting (its maintenance marker, see
+:mod:`pm_db.maintenance`) is refused (TenantMaintenanceError) until the marker
+is gone; :meth:`TenantDatabases.release_marked` lets go of the open ones.
 """
 
 from __future__ import annotations
@@ -30,9 +34,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from pm_core.errors import StorageClosedError, TenantDamagedError, TenantGoneError
+from pm_core.errors import (
+    StorageClosedError,
+    TenantDamagedError,
+    TenantGoneError,
+    TenantMaintenanceError,
+)
 from pm_core.tenancy import check_tenant_id
-from pm_db import integrity
+from pm_db import integrity, maintenance
 from pm_db.database import StorageOptions, TenantDatabase
 from pm_db.migrator import Migration, load_migrations
 from pm_db.paths import TenantPaths
@@ -70,6 +79,11 @@ class TenantDatabases:
         self._close_task: asyncio.Task[None] | None = None
         #: Damaged tenants and the file (device, inode) found damaged.
         self._damaged: dict[str, integrity.FileIdentity | None] = {}
+        self._releasing: set[asyncio.Future[None]] = set()
+        #: Set when the tenant's last lease ends, for a release waiting on it.
+        self._idle_waiters: dict[str, asyncio.Event] = {}
+        #: Tenants refused while their maintenance marker exists.
+        self._maintenance: set[str] = set()
         #: Told (on the event loop) when an open tenant goes out of service: damaged or lost.
         self.on_failure: Callable[[TenantDatabase], object] | None = None
 
@@ -102,6 +116,9 @@ class TenantDatabases:
                 self._leases[tenant_id] = remaining
             else:
                 del self._leases[tenant_id]
+                waiter = self._idle_waiters.pop(tenant_id, None)
+                if waiter is not None:
+                    waiter.set()
 
     def exists(self, tenant_id: str) -> bool:
         """True when the tenant has a database on disk."""
@@ -112,6 +129,10 @@ class TenantDatabases:
             if integrity.file_identity(self.paths.db_path(tenant_id)) == self._damaged[tenant_id]:
                 raise TenantDamagedError(tenant_id)
             del self._damaged[tenant_id]  # the file changed (restored): try it again
+        if tenant_id in self._maintenance:
+            if maintenance.under_maintenance(self.paths, tenant_id):
+                raise TenantMaintenanceError(tenant_id)
+            self._maintenance.discard(tenant_id)
         db = self._open.get(tenant_id)
         if db is not None and db.closed:  # closed behind our back: forget it, reopen
             del self._open[tenant_id]
@@ -119,6 +140,9 @@ class TenantDatabases:
         if db is not None:
             self._open.move_to_end(tenant_id)
             return db
+        if maintenance.under_maintenance(self.paths, tenant_id):  # one stat, at open only
+            self._maintenance.add(tenant_id)
+            raise TenantMaintenanceError(tenant_id)
         if not create and not self.exists(tenant_id):
             raise TenantGoneError(tenant_id)
         pending = self._opening.get(tenant_id)
@@ -153,6 +177,33 @@ class TenantDatabases:
         self._open[tenant_id] = db
         log.debug("tenant=%s database opened (%d open)", tenant_id, len(self._open))
         return db
+
+    def release_marked(self) -> list[str]:
+        """Let go of every open tenant whose maintenance marker exists (one ``stat`` each).
+
+        From now on they are refused; each is closed once its work in flight is done
+        (in the background). Returns the tenants released.
+        """
+        marked = [
+            tenant_id
+            for tenant_id in self._open
+            if tenant_id not in self._maintenance
+            and maintenance.under_maintenance(self.paths, tenant_id)
+        ]
+        for tenant_id in marked:
+            self._maintenance.add(tenant_id)
+            task = asyncio.ensure_future(self._release(tenant_id))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+        return marked
+
+    async def _release(self, tenant_id: str) -> None:
+        while self._leases.get(tenant_id):  # commands in flight finish first
+            await self._idle_waiters.setdefault(tenant_id, asyncio.Event()).wait()
+        if tenant_id in self._open:
+            self._evict(tenant_id)
+            await asyncio.shield(self._closing[tenant_id])
+        log.info("tenant=%s released for maintenance", tenant_id)
 
     def _mark_damaged(self, tenant_id: str, exc: TenantDamagedError) -> None:
         """Out of service until the file changes; one log line, not one per attempt."""
@@ -212,6 +263,7 @@ class TenantDatabases:
         await asyncio.shield(self._close_task)
 
     async def _close(self) -> None:
+        await asyncio.gather(*self._releasing, return_exceptions=True)
         await asyncio.gather(*self._opening.values(), return_exceptions=True)
         await asyncio.gather(*self._closing.values(), return_exceptions=True)
         databases = list(self._open.values())

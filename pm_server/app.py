@@ -15,7 +15,7 @@ from pm_auth.keys import load_public_keys
 from pm_auth.tokens import AuthConfig, ClaimNames, TokenVerifier, load_or_create_signing_key
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
-from pm_server.connection import CLOSE_TENANT_DELETED
+from pm_server.connection import CLOSE_TENANT_DELETED, CLOSE_TRY_AGAIN_LATER
 from pm_server.hub import Hub
 from pm_server.limits import LIMITS, ServerLimits
 from pm_server.metrics import Metrics
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between checks for tenants deleted while their clients are connected.
 DELETED_TENANT_CHECK_SECONDS = 2.0
+#: Seconds between looks for the maintenance markers of open tenants (pm_db.maintenance).
+MAINTENANCE_CHECK_SECONDS = 1.0
 
 SETTINGS = web.AppKey("settings", Settings)
 
@@ -74,6 +76,7 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
     background = [
         loop.create_task(_maintain(state), name="pm-maintenance"),
         loop.create_task(_watch_deleted_tenants(state), name="pm-deleted-tenants"),
+        loop.create_task(_watch_maintenance(state), name="pm-maintenance-markers"),
     ]
     state.ready = True
     yield
@@ -139,12 +142,26 @@ async def _watch_deleted_tenants(state: ServerState) -> None:
         close_deleted_tenants(state)
 
 
-def close_tenant(state: ServerState, tenant_id: str, reason: str) -> int:
-    """Close every connection of ``tenant_id`` with 4004; returns how many."""
+async def _watch_maintenance(state: ServerState) -> None:
+    """Let go of the open tenants an operator marked for a restore or a delete."""
+    while True:
+        await asyncio.sleep(MAINTENANCE_CHECK_SECONDS)
+        for tenant_id in state.databases.release_marked():
+            closed = close_tenant(
+                state, tenant_id, "tenant under maintenance: try again later", CLOSE_TRY_AGAIN_LATER
+            )
+            log.info("tenant=%s under maintenance: %d connections closed", tenant_id, closed)
+
+
+def close_tenant(
+    state: ServerState, tenant_id: str, reason: str, code: int = CLOSE_TENANT_DELETED
+) -> int:
+    """Close every connection of ``tenant_id`` with ``code`` (commands in flight are
+    answered first); returns how many."""
     closed = 0
     for connection in list(state.connections):
         if connection.principal.tenant_id == tenant_id and not connection.closing:
-            connection.begin_close(CLOSE_TENANT_DELETED, reason)
+            connection.begin_close(code, reason, state.settings.shutdown_grace_seconds)
             closed += 1
     return closed
 

@@ -40,6 +40,8 @@ CLOSE_INTERNAL: Final = 1011
 CLOSE_TOKEN_EXPIRED: Final = 4001
 #: The tenant's database was deleted by an operator.
 CLOSE_TENANT_DELETED: Final = 4004
+#: RFC 6455's "try again later": an operator is restoring or deleting the tenant.
+CLOSE_TRY_AGAIN_LATER: Final = 1013
 
 _SLOW_CONSUMER: Final = "slow consumer: reconnect and resume"
 

@@ -42,6 +42,7 @@ from pm_core.errors import (
     TenantExistsError,
     TenantGoneError,
     TenantLostError,
+    TenantMaintenanceError,
     TenantNotFoundError,
     TooManyConnectionsError,
     UnauthenticatedError,
@@ -156,6 +157,7 @@ DETAILS: Final[Mapping[type[PmError], Details]] = {
     TooManyConnectionsError: _none,
     SchemaTooNewError: _none,
     TenantDamagedError: _none,
+    TenantMaintenanceError: _none,
     TenantLostError: _none,
     InternalError: _error_id,
 }

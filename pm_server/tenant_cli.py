@@ -4,7 +4,8 @@
 on the files under ``<data_dir>/tenants`` (``PM_DATA_DIR`` or ``--data-dir``),
 so they run next to a live server, in another process. The rules they follow
 while a server runs are :mod:`pm_db.admin`'s: backup and export are online;
-restore and delete are refused while the server holds the tenant open.
+restore and delete first ask running servers to let go of the tenant
+(:mod:`pm_db.maintenance`), and are refused if one still holds it open.
 
 Output is a table or one summary line for people, JSON with ``--json``;
 errors are one line on stderr with the exit code of their class (see
@@ -33,7 +34,7 @@ from pm_core.errors import (
     ValidationError,
     nearest,
 )
-from pm_db import admin, export, integrity
+from pm_db import admin, export, integrity, maintenance
 from pm_db.paths import TenantPaths
 from pm_server.settings import Settings
 
@@ -57,6 +58,8 @@ EXIT_CODES: Final[Mapping[type[PmError], int]] = {
 }
 
 STDIO: Final = "-"
+#: Seconds ``restore`` and ``delete`` wait for running servers to let go of the tenant.
+DEFAULT_WAIT_SECONDS: Final = 30.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,10 +77,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     tenant = commands.add_parser(
         "tenant",
-        help="administer tenant databases: list, backup, restore, export, import, delete",
+        help="administer tenant databases: list, backup, restore, export, import, delete, check",
         description="tenant databases in the data dir (`--data-dir` / `PM_DATA_DIR`): online "
-        "backup and export; restore and delete are refused while the server has the tenant "
-        "open; see docs/operations.md",
+        "backup and export; restore and delete while the server runs (it lets go of that "
+        "tenant meanwhile); see docs/operations.md",
     )
     sub = tenant.add_subparsers(
         dest="tenant_command", required=True, metavar="COMMAND", parser_class=_Parser
@@ -98,10 +101,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "restore",
         parents=[common],
         help="replace a tenant with a backup (the tenant gets a new epoch); "
-        "refused while a server holds the tenant open",
+        "a running server lets go of the tenant meanwhile",
     )
     restore.add_argument("tenant", metavar="TENANT")
     restore.add_argument("file", metavar="FILE", type=Path)
+    _add_wait(restore)
     restore.add_argument("--yes", action="store_true", help="replace an existing tenant")
 
     exporter = sub.add_parser(
@@ -120,16 +124,28 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     delete = sub.add_parser(
         "delete",
         parents=[common],
-        help="remove a tenant's database and folder; refused while a server holds it open",
+        help="remove a tenant's database and folder; a running server lets go of it first",
     )
     delete.add_argument("tenant", metavar="TENANT")
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
+    _add_wait(delete)
     check = sub.add_parser(
         "check",
         parents=[common],
         help="SQLite's integrity check of a tenant's database (read-only, safe while serving)",
     )
     check.add_argument("tenant", metavar="TENANT")
+
+
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="how long a running server may take to let go of the tenant "
+        f"(default {DEFAULT_WAIT_SECONDS:g}; 0: refuse at once if it has it open)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -229,7 +245,11 @@ def _backup(args: argparse.Namespace, paths: TenantPaths, settings: Settings) ->
 
 
 def _restore(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
-    info = admin.restore_tenant(paths, args.tenant, args.file, replace=args.yes)
+    if args.yes and paths.has_database(args.tenant):
+        with maintenance.released(paths, args.tenant, args.wait):
+            info = admin.restore_tenant(paths, args.tenant, args.file, replace=True)
+    else:
+        info = admin.restore_tenant(paths, args.tenant, args.file, replace=args.yes)
     payload = {
         "tenant": info.tenant_id,
         "file": str(info.source),
@@ -283,7 +303,8 @@ def _delete(args: argparse.Namespace, paths: TenantPaths, settings: Settings) ->
         if not paths.tenant_dir(args.tenant).is_dir():
             raise TenantNotFoundError(args.tenant)
         raise ValidationError("arguments", f"refusing to delete tenant {args.tenant} without --yes")
-    admin.delete_tenant(paths, args.tenant)
+    with maintenance.released(paths, args.tenant, args.wait):
+        admin.delete_tenant(paths, args.tenant)
     return {"tenant": args.tenant, "deleted": True}, f"deleted tenant {args.tenant}"
 
 

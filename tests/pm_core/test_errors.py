@@ -37,6 +37,7 @@ CASES = [
     (e.SchemaTooNewError(9, 1), "UNAVAILABLE", False),
     (e.TenantDamagedError("acme"), "UNAVAILABLE", False),
     (e.TenantLostError("acme"), "UNAVAILABLE", False),
+    (e.TenantMaintenanceError("acme"), "UNAVAILABLE", True),
     (e.FaultError("broken"), "INTERNAL", False),
     (e.MigrationError("failed: no such table", 2, "lanes"), "INTERNAL", False),
     (e.InternalError("e-123"), "INTERNAL", False),

@@ -76,6 +76,7 @@ CASES: list[tuple[e.PmError, dict[str, Any]]] = [
     (e.SchemaTooNewError(9, 1), {}),
     (e.TenantDamagedError("acme"), {}),
     (e.TenantLostError("acme"), {}),
+    (e.TenantMaintenanceError("acme"), {}),
     (e.InternalError("e-123"), {"error_id": "e-123"}),
 ]
 
