@@ -48,6 +48,7 @@ from jwt.exceptions import InvalidSubjectError
 
 from pm_auth.jwks import RemoteJwks
 from pm_auth.keys import ALGORITHMS, VerificationKey, check_unique_kids, hmac_key
+from pm_core.enums import UserKind
 from pm_core.errors import UnauthenticatedError
 from pm_core.tenancy import is_valid_tenant_id
 
@@ -110,6 +111,11 @@ class Principal:
     email: str | None
     is_tenant_admin: bool
     expires_at: datetime
+    #: A person, or the agent user an API key acts as.
+    kind: UserKind = UserKind.HUMAN
+    #: The API key the caller connected with (its id), if it did: revoking the key
+    #: closes the connections that carry it.
+    api_key_id: str | None = None
 
 
 def load_or_create_signing_key(data_dir: Path) -> bytes:

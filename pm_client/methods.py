@@ -441,6 +441,46 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.ListUsers,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.UserList: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.InviteUser,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.InvitationReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.CreateApiKey,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.ApiKeyReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.ListApiKeys,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.ApiKeyList: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.RevokeApiKey,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.ApiKeyReply: ...
+    @overload
+    async def call(
+        self,
         message: Message,
         *,
         request_id: str | None = None,
@@ -1240,5 +1280,70 @@ class CommandMethods:
         """Send ``Ping``; answered with ``Reply.pong``."""
         message = commands_pb2.Ping(
             nonce=nonce,
+        )
+        return await self.call(message)
+
+    async def list_users(
+        self,
+        *,
+        query: str = "",
+        limit: int = 0,
+    ) -> commands_pb2.UserList:
+        """Send ``ListUsers``; answered with ``Reply.users``."""
+        message = commands_pb2.ListUsers(
+            query=query,
+            limit=limit,
+        )
+        return await self.call(message)
+
+    async def invite_user(
+        self,
+        *,
+        email: str = "",
+        display_name: str | None = None,
+        tenant_admin: bool = False,
+    ) -> commands_pb2.InvitationReply:
+        """Send ``InviteUser``; answered with ``Reply.invitation``."""
+        message = commands_pb2.InviteUser(
+            email=email,
+            display_name=display_name,
+            tenant_admin=tenant_admin,
+        )
+        return await self.call(message)
+
+    async def create_api_key(
+        self,
+        *,
+        name: str = "",
+        display_name: str | None = None,
+        tenant_admin: bool = False,
+    ) -> commands_pb2.ApiKeyReply:
+        """Send ``CreateApiKey``; answered with ``Reply.api_key``."""
+        message = commands_pb2.CreateApiKey(
+            name=name,
+            display_name=display_name,
+            tenant_admin=tenant_admin,
+        )
+        return await self.call(message)
+
+    async def list_api_keys(
+        self,
+        *,
+        include_revoked: bool = False,
+    ) -> commands_pb2.ApiKeyList:
+        """Send ``ListApiKeys``; answered with ``Reply.api_keys``."""
+        message = commands_pb2.ListApiKeys(
+            include_revoked=include_revoked,
+        )
+        return await self.call(message)
+
+    async def revoke_api_key(
+        self,
+        *,
+        api_key_id: str = "",
+    ) -> commands_pb2.ApiKeyReply:
+        """Send ``RevokeApiKey``; answered with ``Reply.api_key``."""
+        message = commands_pb2.RevokeApiKey(
+            api_key_id=api_key_id,
         )
         return await self.call(message)

@@ -14,10 +14,13 @@ from functools import cached_property
 
 from pm_db.cascades import Cascades
 from pm_db.repositories.activity import ActivityLogRepository
+from pm_db.repositories.api_keys import ApiKeyRepository
 from pm_db.repositories.comments import CommentRepository
 from pm_db.repositories.dependencies import DependencyRepository
+from pm_db.repositories.directory import DirectoryRepository
 from pm_db.repositories.events import EventLogRepository, EventSeq
 from pm_db.repositories.idempotency import IdempotencyRepository
+from pm_db.repositories.invitations import InvitationRepository
 from pm_db.repositories.live_rows import LiveRowRepository
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.repositories.members import MemberRepository
@@ -105,3 +108,15 @@ class UnitOfWork:
     @cached_property
     def cascades(self) -> Cascades:
         return Cascades(self.conn, self.now)
+
+    @cached_property
+    def invitations(self) -> InvitationRepository:
+        return InvitationRepository(self.conn, self.now)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        return ApiKeyRepository(self.conn, self.now)
+
+    @cached_property
+    def directory(self) -> DirectoryRepository:
+        return DirectoryRepository(self.conn, self.now)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from pm_core.models import ActivityEntry, FieldChange
-from pm_proto.enums import to_pb_action, to_pb_entity_type
+from pm_proto.enums import to_pb_action, to_pb_entity_type, to_pb_user_kind
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import entities_pb2 as pb
 
@@ -28,7 +28,7 @@ def field_change_to_pb(change: FieldChange) -> pb.FieldChange:
 
 
 def activity_entry_to_pb(entry: ActivityEntry) -> pb.ActivityEntry:
-    return pb.ActivityEntry(
+    message = pb.ActivityEntry(
         id=entry.id,
         project_id=entry.project_id,
         entity_type=to_pb_entity_type(entry.entity_type),
@@ -40,3 +40,6 @@ def activity_entry_to_pb(entry: ActivityEntry) -> pb.ActivityEntry:
         actor_id=entry.actor_id,
         created_at=to_timestamp(entry.created_at),
     )
+    if entry.actor_kind is not None:  # absent: the actor's user row is gone
+        message.actor_kind = to_pb_user_kind(entry.actor_kind)
+    return message

@@ -38,6 +38,8 @@ CLOSE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL: Final = 1011
 #: The token's ``exp`` passed; reconnect with a fresh token (and resume).
 CLOSE_TOKEN_EXPIRED: Final = 4001
+#: The API key the connection was opened with was revoked; it is refused from now on.
+CLOSE_CREDENTIAL_REVOKED: Final = 4003
 #: The tenant's database was deleted by an operator.
 CLOSE_TENANT_DELETED: Final = 4004
 #: RFC 6455's "try again later": an operator is restoring or deleting the tenant.
@@ -97,7 +99,11 @@ class Connection:
         return self.session.slow_consumer
 
     def log_context(self) -> str:
-        return f"conn={self.id} tenant={self.principal.tenant_id} user={self.principal.user_id}"
+        principal = self.principal
+        context = f"conn={self.id} tenant={principal.tenant_id} user={principal.user_id}"
+        if principal.api_key_id is not None:  # the key's loggable prefix, never its secret
+            context += f" key=pmk.{principal.tenant_id}.{principal.api_key_id}"
+        return context
 
     # -- queueing (never blocks) ---------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pm_auth.tokens import Principal
 from pm_db.database import TenantDatabase
 from pm_proto.v1 import envelope_pb2
+from pm_server.settings import Settings
 
 if TYPE_CHECKING:
     from pm_server.connection import Connection
@@ -30,6 +31,9 @@ class Context:
     #: Work to run after the reply is queued, still holding the tenant open
     #: (a subscription's replay must follow its reply).
     deferred: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Every open connection of the process (revoking an API key closes those carrying it).
+    open_connections: set[Connection] = field(default_factory=set)
+    settings: Settings = field(kw_only=True)
 
     @property
     def user_id(self) -> str:

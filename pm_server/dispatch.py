@@ -13,6 +13,7 @@ from typing import Any, Final
 from pm_server.context import Answer, Context
 from pm_server.handlers import (
     activity,
+    api_keys,
     comments,
     dependencies,
     llm_context,
@@ -23,6 +24,7 @@ from pm_server.handlers import (
     subscriptions,
     swim_lanes,
     time_entries,
+    users,
     work_items,
 )
 
@@ -78,4 +80,9 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "subscribe": subscriptions.subscribe,
     "unsubscribe": subscriptions.unsubscribe,
     "ping": subscriptions.ping,
+    "list_users": users.list_users,
+    "invite_user": users.invite_user,
+    "create_api_key": api_keys.create_api_key,
+    "list_api_keys": api_keys.list_api_keys,
+    "revoke_api_key": api_keys.revoke_api_key,
 }

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 
-from pm_core.enums import Action, EntityType
+from pm_core.enums import Action, EntityType, UserKind
 from pm_core.models import Entity, FieldChange, WorkItem
 from pm_db.cascades import Cascaded
 from pm_proto import entities as pb_entities
@@ -67,12 +67,20 @@ def released_from_sprint(
     )
 
 
-def encode_event(change: Change, *, seq: int, actor_id: str, now: datetime) -> bytes:
+def encode_event(
+    change: Change,
+    *,
+    seq: int,
+    actor_id: str,
+    now: datetime,
+    actor_kind: UserKind = UserKind.HUMAN,
+) -> bytes:
     """The pm.v1.Event of ``change`` at ``seq``, encoded once for storage and fan-out."""
     event = events_pb2.Event(
         seq=seq,
         project_id=change.project_id or "",
         actor_id=actor_id,
+        actor_kind=pb_enums.to_pb_user_kind(actor_kind),
         occurred_at=to_timestamp(now),
         entity_type=pb_enums.to_pb_entity_type(change.entity_type),
         entity_id=change.entity.id,

@@ -64,6 +64,7 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> bytes:
     """Run ``unit`` as one idempotent mutation and return its committed reply, encoded
     (without a request id: :func:`pm_proto.frames.reply_frame` adds it)."""
     user_id = ctx.user_id
+    actor_kind = ctx.principal.kind
     request_id = ctx.request_id
 
     def record(uow: UnitOfWork, change: Change) -> Published:
@@ -77,7 +78,9 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> bytes:
         )
         stored = uow.events.append_encoded(
             project_id=change.project_id,
-            encode=lambda s: encode_event(change, seq=s, actor_id=user_id, now=uow.now),
+            encode=lambda s: encode_event(
+                change, seq=s, actor_id=user_id, now=uow.now, actor_kind=actor_kind
+            ),
         )
         return Published(change.project_id, stored.seq, stored.payload)
 

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
     #: Accept HS256 dev tokens signed with <data_dir>/signing-key (``pm token``).
     jwt_dev_key: bool = True
+    #: Hours an invitation link can be accepted.
+    invitation_hours: float = Field(default=72.0, gt=0, le=24.0 * 90)
+    #: Base of the links pm prints (invitations), as users reach the server
+    #: (``https://pm.example.com``); unset: ``http://<host>:<port>``.
+    public_url: str | None = Field(default=None, min_length=1)
     #: Events kept for resume; older ones are purged (a resume from before gets must_refetch).
     event_retention_hours: float = Field(default=24.0 * 7, gt=0)
     #: Idempotency records kept: a retry later than this runs again.
@@ -152,6 +157,24 @@ class Settings(BaseSettings):
     @classmethod
     def _check_jwks_url(cls, value: str | None) -> str | None:
         return None if value is None else check_jwks_url(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not a URL such as https://pm.example.com")
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """Where users reach the server: ``PM_PUBLIC_URL`` or ``http://<host>:<port>``."""
+        if self.public_url is not None:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def outside_identity(self) -> bool:

@@ -25,6 +25,7 @@ from typing import Final
 from aiohttp import WSMsgType, web
 from google.protobuf.message import Message
 
+from pm_auth.secrets import SecretKind, looks_like
 from pm_auth.tokens import Principal
 from pm_core.errors import (
     InvalidMessageError,
@@ -40,6 +41,7 @@ from pm_proto import entities as pb_entities
 from pm_proto.frames import decode_client, encode, reply_frame, request_id_of
 from pm_proto.v1 import envelope_pb2
 from pm_server import __version__
+from pm_server.api_keys import verify_api_key
 from pm_server.connection import (
     CLOSE_POLICY,
     CLOSE_TENANT_DELETED,
@@ -105,18 +107,27 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not token:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, "UNAUTHENTICATED", "missing bearer token")
+    key_user: User | None = None
     try:
-        principal = await state.verifier.verify_current(token)
+        if looks_like(token, SecretKind.API_KEY):
+            principal, key_user = await verify_api_key(state, token)
+        else:
+            principal = await state.verifier.verify_current(token)
     except UnauthenticatedError as exc:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, exc.code, exc.message)
+    except UnavailableError as exc:  # an API key's tenant busy, storage closing
+        state.metrics.connections_refused.labels("unavailable").inc()
+        return _refuse(503, exc.code, exc.message)
     try:
         connection_limits = limits.open(principal.tenant_id, principal.user_id)
     except TooManyConnectionsError as exc:
         state.metrics.connections_refused.labels(exc.reason).inc()
         return _refuse(503, "UNAVAILABLE", exc.message)
     try:
-        return await _accept(request, state, limits, connection_limits, principal, as_subprotocol)
+        return await _accept(
+            request, state, limits, connection_limits, principal, as_subprotocol, key_user
+        )
     finally:
         connection_limits.close()
 
@@ -128,9 +139,12 @@ async def _accept(
     connection_limits: ConnectionLimits,
     principal: Principal,
     as_subprotocol: bool,
+    key_user: User | None,
 ) -> web.StreamResponse:
     try:
-        user = await _provision(state, principal)
+        # An API key's agent user is the database's (read with the key); a token's is
+        # written from its claims.
+        user = key_user or await _provision(state, principal)
     except TenantGoneError:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(401, "UNAUTHENTICATED", "unknown tenant")
@@ -299,7 +313,15 @@ async def _handle(
         check_list_sizes(command, state.settings.max_list_items)
         principal = connection.principal
         async with state.databases.use(principal.tenant_id, create=False) as db:
-            context = Context(principal, db, state.hub, connection, request_id)
+            context = Context(
+                principal,
+                db,
+                state.hub,
+                connection,
+                request_id,
+                open_connections=state.connections,
+                settings=state.settings,
+            )
             reply = await _run_handler(handler, context, command, state.settings)
             if isinstance(reply, bytes):  # a mutation's reply, encoded once when it committed
                 connection.send(reply_frame(request_id, reply))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from pm_core.enums import Action, EntityType
+from pm_core.enums import Action, EntityType, UserKind
 from pm_core.errors import ValidationError
 from pm_core.models import ActivityEntry, FieldChange
 from pm_core.validation import build
@@ -26,16 +26,20 @@ _COLUMNS: Final = (
     "created_at"
 )
 INSERT: Final = f"INSERT INTO activity_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Read with the actor's kind (person or agent), looked up by the users primary key.
+_READ_COLUMNS: Final = (
+    f"{_COLUMNS}, (SELECT kind FROM users WHERE users.id = activity_log.actor_id) AS actor_kind"
+)
 # Keyset paging, newest first: the first page passes no id, the next one the
 # last id seen. The "? IS NULL OR" form keeps one literal statement per query.
 SELECT_FOR_ENTITY: Final = f"""
-SELECT {_COLUMNS} FROM activity_log
+SELECT {_READ_COLUMNS} FROM activity_log
 WHERE entity_type = ? AND entity_id = ? AND (? IS NULL OR id < ?)
 ORDER BY id DESC
 LIMIT ?
 """
 SELECT_FOR_PROJECT: Final = f"""
-SELECT {_COLUMNS} FROM activity_log
+SELECT {_READ_COLUMNS} FROM activity_log
 WHERE project_id = ? AND (? IS NULL OR id < ?)
 ORDER BY id DESC
 LIMIT ?
@@ -150,4 +154,5 @@ def _from_row(row: sqlite3.Row) -> ActivityEntry:
         new_value=from_json(row["new_value"]),
         actor_id=row["actor_id"],
         created_at=parse_db_time(row["created_at"]),
+        actor_kind=UserKind(row["actor_kind"]) if row["actor_kind"] is not None else None,
     )

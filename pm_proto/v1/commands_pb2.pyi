@@ -2334,3 +2334,270 @@ class Ack(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Ack: _TypeAlias = Ack  # noqa: Y015
+
+@_typing.final
+class ListUsers(_message.Message):
+    """---- directory: users, invitations, API keys -------------------------------
+
+    The tenant's users, as the caller may see them (any user may list).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """Case-insensitive text found in the name, the id or (where visible) the email."""
+    limit: _builtins.int
+    """0: 100; at most 500"""
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsers: _TypeAlias = ListUsers  # noqa: Y015
+
+@_typing.final
+class DirectoryUser(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    active: _builtins.bool
+    """A human who has signed in or can (not a pending invitation); an agent
+    with a live API key.
+    """
+    @_builtins.property
+    def user(self) -> _entities_pb2.User:
+        """email is absent unless the caller is a tenant admin, is this user, or
+        shares a live project with them.
+        """
+
+    def __init__(
+        self,
+        *,
+        user: _entities_pb2.User | None = ...,
+        active: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DirectoryUser: _TypeAlias = DirectoryUser  # noqa: Y015
+
+@_typing.final
+class UserList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___DirectoryUser]: ...
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[Global___DirectoryUser] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserList: _TypeAlias = UserList  # noqa: Y015
+
+@_typing.final
+class InviteUser(_message.Message):
+    """Tenant admins only. Creates the invited user at once (a project admin may add
+    it as a member before it signs in) and a single-use token, shown once.
+    Inviting a pending email again replaces its earlier invitation.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EMAIL_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    TENANT_ADMIN_FIELD_NUMBER: _builtins.int
+    email: _builtins.str
+    display_name: _builtins.str
+    """default: the email's local part"""
+    tenant_admin: _builtins.bool
+    def __init__(
+        self,
+        *,
+        email: _builtins.str = ...,
+        display_name: _builtins.str | None = ...,
+        tenant_admin: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_display_name", b"_display_name", "display_name", b"display_name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_display_name", b"_display_name", "display_name", b"display_name", "email", b"email", "tenant_admin", b"tenant_admin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__display_name: _TypeAlias = _typing.Literal["display_name"]  # noqa: Y015
+    _WhichOneofArgType__display_name: _TypeAlias = _typing.Literal["_display_name", b"_display_name"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__display_name) -> _WhichOneofReturnType__display_name | None: ...
+
+Global___InviteUser: _TypeAlias = InviteUser  # noqa: Y015
+
+@_typing.final
+class InvitationReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    INVITATION_ID_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    LINK_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    invitation_id: _builtins.str
+    token: _builtins.str
+    """The secret (pmi.<tenant>.<id>.<secret>) and the link that carries it:
+    shown in this reply only, never stored or logged.
+    """
+    link: _builtins.str
+    @_builtins.property
+    def user(self) -> _entities_pb2.User: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        user: _entities_pb2.User | None = ...,
+        invitation_id: _builtins.str = ...,
+        token: _builtins.str = ...,
+        link: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "invitation_id", b"invitation_id", "link", b"link", "token", b"token", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvitationReply: _TypeAlias = InvitationReply  # noqa: Y015
+
+@_typing.final
+class CreateApiKey(_message.Message):
+    """Tenant admins only. Creates the key's agent user (kind agent) and the key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    TENANT_ADMIN_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """unique among the tenant's live keys"""
+    display_name: _builtins.str
+    """of its agent user; default: the name"""
+    tenant_admin: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str | None = ...,
+        tenant_admin: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_display_name", b"_display_name", "display_name", b"display_name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_display_name", b"_display_name", "display_name", b"display_name", "name", b"name", "tenant_admin", b"tenant_admin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__display_name: _TypeAlias = _typing.Literal["display_name"]  # noqa: Y015
+    _WhichOneofArgType__display_name: _TypeAlias = _typing.Literal["_display_name", b"_display_name"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__display_name) -> _WhichOneofReturnType__display_name | None: ...
+
+Global___CreateApiKey: _TypeAlias = CreateApiKey  # noqa: Y015
+
+@_typing.final
+class ApiKeyReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    API_KEY_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """Only in create_api_key's reply: the whole key (pmk.<tenant>.<id>.<secret>)."""
+    @_builtins.property
+    def api_key(self) -> _entities_pb2.ApiKey: ...
+    @_builtins.property
+    def user(self) -> _entities_pb2.User: ...
+    def __init__(
+        self,
+        *,
+        api_key: _entities_pb2.ApiKey | None = ...,
+        user: _entities_pb2.User | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "secret", b"secret", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApiKeyReply: _TypeAlias = ApiKeyReply  # noqa: Y015
+
+@_typing.final
+class ListApiKeys(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCLUDE_REVOKED_FIELD_NUMBER: _builtins.int
+    include_revoked: _builtins.bool
+    def __init__(
+        self,
+        *,
+        include_revoked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_revoked", b"include_revoked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListApiKeys: _TypeAlias = ListApiKeys  # noqa: Y015
+
+@_typing.final
+class ApiKeyList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    API_KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def api_keys(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.ApiKey]: ...
+    def __init__(
+        self,
+        *,
+        api_keys: _abc.Iterable[_entities_pb2.ApiKey] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_keys", b"api_keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApiKeyList: _TypeAlias = ApiKeyList  # noqa: Y015
+
+@_typing.final
+class RevokeApiKey(_message.Message):
+    """Revoked at once: open connections of the key are closed with 4003."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    API_KEY_ID_FIELD_NUMBER: _builtins.int
+    api_key_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        api_key_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key_id", b"api_key_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeApiKey: _TypeAlias = RevokeApiKey  # noqa: Y015

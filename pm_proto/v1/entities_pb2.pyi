@@ -852,6 +852,7 @@ class ActivityEntry(_message.Message):
     NEW_JSON_FIELD_NUMBER: _builtins.int
     ACTOR_ID_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    ACTOR_KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     project_id: _builtins.str
     entity_type: Global___EntityType.ValueType
@@ -861,6 +862,8 @@ class ActivityEntry(_message.Message):
     old_json: _builtins.str
     new_json: _builtins.str
     actor_id: _builtins.str
+    actor_kind: Global___UserKind.ValueType
+    """Whether the actor is a person or an agent (an API key's user)."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -876,10 +879,11 @@ class ActivityEntry(_message.Message):
         new_json: _builtins.str = ...,
         actor_id: _builtins.str | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        actor_kind: Global___UserKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_actor_id", b"_actor_id", "_field", b"_field", "_project_id", b"_project_id", "actor_id", b"actor_id", "created_at", b"created_at", "field", b"field", "project_id", b"project_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_actor_id", b"_actor_id", "_field", b"_field", "_project_id", b"_project_id", "action", b"action", "actor_id", b"actor_id", "created_at", b"created_at", "entity_id", b"entity_id", "entity_type", b"entity_type", "field", b"field", "id", b"id", "new_json", b"new_json", "old_json", b"old_json", "project_id", b"project_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_actor_id", b"_actor_id", "_field", b"_field", "_project_id", b"_project_id", "action", b"action", "actor_id", b"actor_id", "actor_kind", b"actor_kind", "created_at", b"created_at", "entity_id", b"entity_id", "entity_type", b"entity_type", "field", b"field", "id", b"id", "new_json", b"new_json", "old_json", b"old_json", "project_id", b"project_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__actor_id: _TypeAlias = _typing.Literal["actor_id"]  # noqa: Y015
     _WhichOneofArgType__actor_id: _TypeAlias = _typing.Literal["_actor_id", b"_actor_id"]  # noqa: Y015
@@ -895,3 +899,53 @@ class ActivityEntry(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__project_id) -> _WhichOneofReturnType__project_id | None: ...
 
 Global___ActivityEntry: _TypeAlias = ActivityEntry  # noqa: Y015
+
+@_typing.final
+class ApiKey(_message.Message):
+    """A named key an agent or bot connects with; it acts as its own user of kind
+    agent. The secret is in CreateApiKey's reply only, once.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PREFIX_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    LAST_USED_AT_FIELD_NUMBER: _builtins.int
+    REVOKED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    prefix: _builtins.str
+    """"pmk.<tenant>.<id>": names the key in logs and lists, never its secret."""
+    user_id: _builtins.str
+    created_by: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_used_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def revoked_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        prefix: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        created_by: _builtins.str | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        last_used_at: _timestamp_pb2.Timestamp | None = ...,
+        revoked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_created_by", b"_created_by", "created_at", b"created_at", "created_by", b"created_by", "last_used_at", b"last_used_at", "revoked_at", b"revoked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_created_by", b"_created_by", "created_at", b"created_at", "created_by", b"created_by", "id", b"id", "last_used_at", b"last_used_at", "name", b"name", "prefix", b"prefix", "revoked_at", b"revoked_at", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__created_by: _TypeAlias = _typing.Literal["created_by"]  # noqa: Y015
+    _WhichOneofArgType__created_by: _TypeAlias = _typing.Literal["_created_by", b"_created_by"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__created_by) -> _WhichOneofReturnType__created_by | None: ...
+
+Global___ApiKey: _TypeAlias = ApiKey  # noqa: Y015

@@ -112,6 +112,11 @@ class ClientMessage(_message.Message):
     SUBSCRIBE_FIELD_NUMBER: _builtins.int
     UNSUBSCRIBE_FIELD_NUMBER: _builtins.int
     PING_FIELD_NUMBER: _builtins.int
+    LIST_USERS_FIELD_NUMBER: _builtins.int
+    INVITE_USER_FIELD_NUMBER: _builtins.int
+    CREATE_API_KEY_FIELD_NUMBER: _builtins.int
+    LIST_API_KEYS_FIELD_NUMBER: _builtins.int
+    REVOKE_API_KEY_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Chosen by the client, echoed in the reply or error. Mutations are
     idempotent per (user, request_id): a retry returns the first reply.
@@ -216,6 +221,16 @@ class ClientMessage(_message.Message):
     def unsubscribe(self) -> _commands_pb2.Unsubscribe: ...
     @_builtins.property
     def ping(self) -> _commands_pb2.Ping: ...
+    @_builtins.property
+    def list_users(self) -> _commands_pb2.ListUsers: ...
+    @_builtins.property
+    def invite_user(self) -> _commands_pb2.InviteUser: ...
+    @_builtins.property
+    def create_api_key(self) -> _commands_pb2.CreateApiKey: ...
+    @_builtins.property
+    def list_api_keys(self) -> _commands_pb2.ListApiKeys: ...
+    @_builtins.property
+    def revoke_api_key(self) -> _commands_pb2.RevokeApiKey: ...
     def __init__(
         self,
         *,
@@ -270,12 +285,17 @@ class ClientMessage(_message.Message):
         subscribe: _commands_pb2.Subscribe | None = ...,
         unsubscribe: _commands_pb2.Unsubscribe | None = ...,
         ping: _commands_pb2.Ping | None = ...,
+        list_users: _commands_pb2.ListUsers | None = ...,
+        invite_user: _commands_pb2.InviteUser | None = ...,
+        create_api_key: _commands_pb2.CreateApiKey | None = ...,
+        list_api_keys: _commands_pb2.ListApiKeys | None = ...,
+        revoke_api_key: _commands_pb2.RevokeApiKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "change_member_role", b"change_member_role", "command", b"command", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_work_item", b"delete_work_item", "edit_comment", b"edit_comment", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_work_items", b"list_work_items", "ping", b"ping", "remove_member", b"remove_member", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_work_item", b"update_work_item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "change_member_role", b"change_member_role", "command", b"command", "create_api_key", b"create_api_key", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_work_item", b"delete_work_item", "edit_comment", b"edit_comment", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "invite_user", b"invite_user", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_api_keys", b"list_api_keys", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_users", b"list_users", "list_work_items", b"list_work_items", "ping", b"ping", "remove_member", b"remove_member", "revoke_api_key", b"revoke_api_key", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_work_item", b"update_work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "change_member_role", b"change_member_role", "command", b"command", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_work_item", b"delete_work_item", "edit_comment", b"edit_comment", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_work_items", b"list_work_items", "ping", b"ping", "protocol_version", b"protocol_version", "remove_member", b"remove_member", "request_id", b"request_id", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_work_item", b"update_work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "change_member_role", b"change_member_role", "command", b"command", "create_api_key", b"create_api_key", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_work_item", b"delete_work_item", "edit_comment", b"edit_comment", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "invite_user", b"invite_user", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_api_keys", b"list_api_keys", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_users", b"list_users", "list_work_items", b"list_work_items", "ping", b"ping", "protocol_version", b"protocol_version", "remove_member", b"remove_member", "request_id", b"request_id", "revoke_api_key", b"revoke_api_key", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_work_item", b"update_work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["create_project", "update_project", "archive_project", "delete_project", "get_project", "list_projects", "add_member", "change_member_role", "remove_member", "list_members", "create_work_item", "update_work_item", "delete_work_item", "get_work_item", "list_work_items", "create_sprint", "update_sprint", "transition_sprint", "delete_sprint", "list_sprints", "create_comment", "edit_comment", "delete_comment", "list_comments", "start_timer", "stop_timer", "create_time_entry", "update_time_entry", "delete_time_entry", "list_time_entries", "get_running_timer", "create_dependency", "delete_dependency", "list_dependencies", "create_swim_lane", "update_swim_lane", "delete_swim_lane", "list_swim_lanes", "list_activity", "list_llm_context", "create_llm_context", "update_llm_context", "delete_llm_context", "join_presence", "leave_presence", "list_presence", "subscribe", "unsubscribe", "ping"]  # noqa: Y015
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["create_project", "update_project", "archive_project", "delete_project", "get_project", "list_projects", "add_member", "change_member_role", "remove_member", "list_members", "create_work_item", "update_work_item", "delete_work_item", "get_work_item", "list_work_items", "create_sprint", "update_sprint", "transition_sprint", "delete_sprint", "list_sprints", "create_comment", "edit_comment", "delete_comment", "list_comments", "start_timer", "stop_timer", "create_time_entry", "update_time_entry", "delete_time_entry", "list_time_entries", "get_running_timer", "create_dependency", "delete_dependency", "list_dependencies", "create_swim_lane", "update_swim_lane", "delete_swim_lane", "list_swim_lanes", "list_activity", "list_llm_context", "create_llm_context", "update_llm_context", "delete_llm_context", "join_presence", "leave_presence", "list_presence", "subscribe", "unsubscribe", "ping", "list_users", "invite_user", "create_api_key", "list_api_keys", "revoke_api_key"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
 
@@ -350,6 +370,10 @@ class Reply(_message.Message):
     UNSUBSCRIBED_FIELD_NUMBER: _builtins.int
     PONG_FIELD_NUMBER: _builtins.int
     ACK_FIELD_NUMBER: _builtins.int
+    USERS_FIELD_NUMBER: _builtins.int
+    INVITATION_FIELD_NUMBER: _builtins.int
+    API_KEY_FIELD_NUMBER: _builtins.int
+    API_KEYS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     @_builtins.property
     def project(self) -> _commands_pb2.ProjectReply: ...
@@ -401,6 +425,14 @@ class Reply(_message.Message):
     def pong(self) -> _commands_pb2.Pong: ...
     @_builtins.property
     def ack(self) -> _commands_pb2.Ack: ...
+    @_builtins.property
+    def users(self) -> _commands_pb2.UserList: ...
+    @_builtins.property
+    def invitation(self) -> _commands_pb2.InvitationReply: ...
+    @_builtins.property
+    def api_key(self) -> _commands_pb2.ApiKeyReply: ...
+    @_builtins.property
+    def api_keys(self) -> _commands_pb2.ApiKeyList: ...
     def __init__(
         self,
         *,
@@ -430,12 +462,16 @@ class Reply(_message.Message):
         unsubscribed: _commands_pb2.UnsubscribeReply | None = ...,
         pong: _commands_pb2.Pong | None = ...,
         ack: _commands_pb2.Ack | None = ...,
+        users: _commands_pb2.UserList | None = ...,
+        invitation: _commands_pb2.InvitationReply | None = ...,
+        api_key: _commands_pb2.ApiKeyReply | None = ...,
+        api_keys: _commands_pb2.ApiKeyList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "comment", b"comment", "comments", b"comments", "dependencies", b"dependencies", "dependency", b"dependency", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "projects", b"projects", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "api_key", b"api_key", "api_keys", b"api_keys", "comment", b"comment", "comments", b"comments", "dependencies", b"dependencies", "dependency", b"dependency", "invitation", b"invitation", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "projects", b"projects", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "users", b"users", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "comment", b"comment", "comments", b"comments", "dependencies", b"dependencies", "dependency", b"dependency", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "projects", b"projects", "request_id", b"request_id", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "api_key", b"api_key", "api_keys", b"api_keys", "comment", b"comment", "comments", b"comments", "dependencies", b"dependencies", "dependency", b"dependency", "invitation", b"invitation", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "projects", b"projects", "request_id", b"request_id", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "users", b"users", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["project", "projects", "member", "members", "work_item", "work_items", "sprint", "sprints", "comment", "comments", "time_entry", "time_entries", "running_timer", "dependency", "dependencies", "swim_lane", "swim_lanes", "activity", "llm_context", "llm_contexts", "presence", "subscribed", "unsubscribed", "pong", "ack"]  # noqa: Y015
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["project", "projects", "member", "members", "work_item", "work_items", "sprint", "sprints", "comment", "comments", "time_entry", "time_entries", "running_timer", "dependency", "dependencies", "swim_lane", "swim_lanes", "activity", "llm_context", "llm_contexts", "presence", "subscribed", "unsubscribed", "pong", "ack", "users", "invitation", "api_key", "api_keys"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 

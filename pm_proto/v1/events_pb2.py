@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pm_proto.v1 import entities_pb2 as pm__proto_dot_v1_dot_entities__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18pm_proto/v1/events.proto\x12\x05pm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apm_proto/v1/entities.proto\"\x85\x05\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x0b\x65ntity_type\x18\x05 \x01(\x0e\x32\x11.pm.v1.EntityType\x12\x11\n\tentity_id\x18\x06 \x01(\t\x12\x1d\n\x06\x61\x63tion\x18\x07 \x01(\x0e\x32\r.pm.v1.Action\x12!\n\x07project\x18\n \x01(\x0b\x32\x0e.pm.v1.ProjectH\x00\x12&\n\x06member\x18\x0b \x01(\x0b\x32\x14.pm.v1.ProjectMemberH\x00\x12$\n\twork_item\x18\x0c \x01(\x0b\x32\x0f.pm.v1.WorkItemH\x00\x12\x1f\n\x06sprint\x18\r \x01(\x0b\x32\r.pm.v1.SprintH\x00\x12!\n\x07\x63omment\x18\x0e \x01(\x0b\x32\x0e.pm.v1.CommentH\x00\x12&\n\ntime_entry\x18\x0f \x01(\x0b\x32\x10.pm.v1.TimeEntryH\x00\x12\'\n\ndependency\x18\x10 \x01(\x0b\x32\x11.pm.v1.DependencyH\x00\x12$\n\tswim_lane\x18\x11 \x01(\x0b\x32\x0f.pm.v1.SwimLaneH\x00\x12(\n\x0bllm_context\x18\x12 \x01(\x0b\x32\x11.pm.v1.LlmContextH\x00\x12#\n\x08presence\x18\x13 \x01(\x0b\x32\x0f.pm.v1.PresenceH\x00\x12#\n\x07\x63hanges\x18\x14 \x03(\x0b\x32\x12.pm.v1.FieldChange\x12\x14\n\x0c\x63\x61scaded_ids\x18\x15 \x03(\tB\x08\n\x06\x65ntity\",\n\x08Presence\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07present\x18\x02 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18pm_proto/v1/events.proto\x12\x05pm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apm_proto/v1/entities.proto\"\xaa\x05\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x0b\x65ntity_type\x18\x05 \x01(\x0e\x32\x11.pm.v1.EntityType\x12\x11\n\tentity_id\x18\x06 \x01(\t\x12\x1d\n\x06\x61\x63tion\x18\x07 \x01(\x0e\x32\r.pm.v1.Action\x12!\n\x07project\x18\n \x01(\x0b\x32\x0e.pm.v1.ProjectH\x00\x12&\n\x06member\x18\x0b \x01(\x0b\x32\x14.pm.v1.ProjectMemberH\x00\x12$\n\twork_item\x18\x0c \x01(\x0b\x32\x0f.pm.v1.WorkItemH\x00\x12\x1f\n\x06sprint\x18\r \x01(\x0b\x32\r.pm.v1.SprintH\x00\x12!\n\x07\x63omment\x18\x0e \x01(\x0b\x32\x0e.pm.v1.CommentH\x00\x12&\n\ntime_entry\x18\x0f \x01(\x0b\x32\x10.pm.v1.TimeEntryH\x00\x12\'\n\ndependency\x18\x10 \x01(\x0b\x32\x11.pm.v1.DependencyH\x00\x12$\n\tswim_lane\x18\x11 \x01(\x0b\x32\x0f.pm.v1.SwimLaneH\x00\x12(\n\x0bllm_context\x18\x12 \x01(\x0b\x32\x11.pm.v1.LlmContextH\x00\x12#\n\x08presence\x18\x13 \x01(\x0b\x32\x0f.pm.v1.PresenceH\x00\x12#\n\x07\x63hanges\x18\x14 \x03(\x0b\x32\x12.pm.v1.FieldChange\x12\x14\n\x0c\x63\x61scaded_ids\x18\x15 \x03(\t\x12#\n\nactor_kind\x18\x16 \x01(\x0e\x32\x0f.pm.v1.UserKindB\x08\n\x06\x65ntity\",\n\x08Presence\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07present\x18\x02 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pm_proto.v1.events_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT']._serialized_start=97
-  _globals['_EVENT']._serialized_end=742
-  _globals['_PRESENCE']._serialized_start=744
-  _globals['_PRESENCE']._serialized_end=788
+  _globals['_EVENT']._serialized_end=779
+  _globals['_PRESENCE']._serialized_start=781
+  _globals['_PRESENCE']._serialized_end=825
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,7 @@ class Event(_message.Message):
     PRESENCE_FIELD_NUMBER: _builtins.int
     CHANGES_FIELD_NUMBER: _builtins.int
     CASCADED_IDS_FIELD_NUMBER: _builtins.int
+    ACTOR_KIND_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Position in the tenant's event log: strictly increasing, no gaps within
     a project's stream as the server delivers it. 0 for presence events,
@@ -55,6 +56,8 @@ class Event(_message.Message):
     entity_type: _entities_pb2.EntityType.ValueType
     entity_id: _builtins.str
     action: _entities_pb2.Action.ValueType
+    actor_kind: _entities_pb2.UserKind.ValueType
+    """Whether actor_id is a person or an agent (an API key's user)."""
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -109,10 +112,11 @@ class Event(_message.Message):
         presence: Global___Presence | None = ...,
         changes: _abc.Iterable[_entities_pb2.FieldChange] | None = ...,
         cascaded_ids: _abc.Iterable[_builtins.str] | None = ...,
+        actor_kind: _entities_pb2.UserKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "dependency", b"dependency", "entity", b"entity", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_id", b"actor_id", "cascaded_ids", b"cascaded_ids", "changes", b"changes", "comment", b"comment", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "entity_type", b"entity_type", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "project_id", b"project_id", "seq", b"seq", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_id", b"actor_id", "actor_kind", b"actor_kind", "cascaded_ids", b"cascaded_ids", "changes", b"changes", "comment", b"comment", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "entity_type", b"entity_type", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "project_id", b"project_id", "seq", b"seq", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_entity: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context", "presence"]  # noqa: Y015
     _WhichOneofArgType_entity: _TypeAlias = _typing.Literal["entity", b"entity"]  # noqa: Y015
