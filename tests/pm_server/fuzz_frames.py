@@ -58,6 +58,8 @@ _MUTATION_PREFIXES: Final = (
     "edit_",
     "start_",
     "stop_",
+    "invite_",
+    "revoke_",
 )
 #: Commands that write. From a hostile user, every one of them must fail.
 MUTATIONS: Final = frozenset(name for name in COMMANDS if name.startswith(_MUTATION_PREFIXES))

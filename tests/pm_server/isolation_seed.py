@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import commands_pb2, entities_pb2
@@ -45,11 +46,17 @@ class BoardIds:
     member_id: str
     activity_id: str
     marker: str
+    #: An API key of the tenant (set by the tests that create one; tenant-wide, as keys are).
+    api_key_id: str = ""
 
     def row_ids(self) -> list[str]:
         """The ids of the board's rows (not its users)."""
         skip = {"owner_id", "editor_id", "key", "story_display_key", "marker"}
-        return [getattr(self, f.name) for f in fields(self) if f.name not in skip]
+        return [
+            getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in skip and getattr(self, f.name)
+        ]
 
 
 async def seed_board(owner: WsClient, editor_id: str, key: str, marker: str) -> BoardIds:
@@ -196,13 +203,17 @@ def dump_tenant(data_dir: Path, tenant: str) -> Dump:
         return dump
 
 
+#: Tenant-wide tables that only a tenant admin (or the operator) changes.
+TENANT_ADMIN_TABLES: Final = ("accounts", "invitations", "api_keys")
+
+
 def project_rows(dump: Dump, project_ids: Iterable[str], user_ids: Iterable[str] = ()) -> Dump:
     """The rows of a dump that belong to the projects (and the users) named.
 
     A row belongs to a project when its ``project_id`` (or, for ``projects``,
     its ``id``) is one of them; idempotency records and user rows belong to
-    their user. Tenant-wide ``llm_context`` rows (no project) are included:
-    only a tenant admin may change them.
+    their user. Tenant-wide ``llm_context`` rows (no project) and every row of
+    :data:`TENANT_ADMIN_TABLES` are included: only a tenant admin may change them.
     """
     projects = set(project_ids)
     users = set(user_ids)
@@ -218,6 +229,8 @@ def project_rows(dump: Dump, project_ids: Iterable[str], user_ids: Iterable[str]
                 keep = row["user_id"] in users
             elif table == "llm_context":
                 keep = row["project_id"] is None or row["project_id"] in projects
+            elif table in TENANT_ADMIN_TABLES:
+                keep = True
             elif "project_id" in row:
                 keep = row["project_id"] in projects
             else:

@@ -41,6 +41,7 @@ nor lets any event of the refused project through (presence included).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -199,6 +200,10 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("list_presence", "project_id"): ("project", _D),
     ("subscribe", "project_ids"): ("project", _D),
     ("unsubscribe", "project_ids"): ("project", _G),  # a no-op where not subscribed
+    # Keys are tenant-wide and only tenant admins touch them: the attackers get the same
+    # refusal for the tenant's key as for none (and a tenant admin of another tenant
+    # NOT_FOUND: test_api_keys_functional).
+    ("revoke_api_key", "api_key_id"): ("api_key", _D),
 }
 
 #: ``list_activity.entity.id``: one case per entity type, aimed at the row of that type.
@@ -322,6 +327,7 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     "list_presence": lambda o: P.ListPresence(project_id=o.project_id),
     "subscribe": lambda o: P.Subscribe(project_ids=[o.project_id]),
     "unsubscribe": lambda o: P.Unsubscribe(project_ids=[o.project_id]),
+    "revoke_api_key": lambda o: P.RevokeApiKey(api_key_id=o.api_key_id),
 }
 
 
@@ -344,6 +350,7 @@ def value_of(board: BoardIds, kind: str) -> str:
         "member": "member_id",
         "activity": "activity_id",
         "user": "editor_id",
+        "api_key": "api_key_id",
     }
     value: str = getattr(board, names[kind])
     return value
@@ -405,6 +412,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         owner = await server.client(TENANT_A, "a-owner")
         await server.client(TENANT_A, "a-editor")
         board = await seed_board(owner, "a-editor", "SECA", MARKER_A)
+        # A live API key of the tenant, created by a tenant admin of it.
+        admin = await server.client(TENANT_A, "a-admin", admin=True)
+        key = await admin.request("create_api_key", P.CreateApiKey(name=f"{MARKER_A} bot"))
+        board = dataclasses.replace(board, api_key_id=key.api_key.api_key.id)
         # A running timer and a presence of the board's owner, for namesakes and strangers.
         await owner.request(
             "start_timer",
