@@ -3,7 +3,9 @@
 The token comes from ``Authorization: Bearer <token>``, or for browsers from
 the ``Sec-WebSocket-Protocol`` header (offer ``pm.v1`` and ``bearer.<token>``;
 the server selects ``pm.v1``) or the ``access_token`` query parameter. The
-tenant and user come from the verified token only. A refused upgrade is an
+bearer is a JWT, or an API key (``pmk.``, :mod:`pm_server.api_keys`). The
+tenant and user come from the verified bearer only; with an identity provider
+configured, a tenant without a database is refused (401) and not created. A refused upgrade is an
 HTTP error with a JSON body ``{"code": ..., "message": ...}``; the token is
 never logged.
 
