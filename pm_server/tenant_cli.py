@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -36,6 +37,7 @@ from pm_core.errors import (
 )
 from pm_db import admin, export, integrity, maintenance
 from pm_db.paths import TenantPaths
+from pm_server.invitations import provision_tenant
 from pm_server.settings import Settings
 
 EXIT_OK: Final = 0
@@ -89,6 +91,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sub.add_parser(
         "list", parents=[common], help="tenants on disk: size, schema version, open or not"
     )
+
+    create = sub.add_parser(
+        "create",
+        parents=[common],
+        help="create a tenant and invite its first admin (prints a one-time invitation link)",
+    )
+    create.add_argument("tenant", metavar="TENANT")
+    create.add_argument("--admin-email", required=True, metavar="EMAIL")
+    create.add_argument("--admin-name", metavar="NAME", help="default: the email's local part")
 
     backup = sub.add_parser(
         "backup", parents=[common], help="online backup of one tenant into one SQLite file"
@@ -221,6 +232,29 @@ def _list(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> R
     return payload, _table(rows) if tenants else f"no tenants in {paths.data_dir}"
 
 
+def _create(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
+    invited = provision_tenant(
+        paths,
+        args.tenant,
+        admin_email=args.admin_email,
+        admin_name=args.admin_name,
+        lifetime=timedelta(hours=settings.invitation_hours),
+        base_url=settings.base_url,
+    )
+    payload = {
+        "tenant": args.tenant,
+        "admin_user_id": invited.user_id,
+        "invitation_id": invited.invitation_id,
+        "link": invited.link,
+        "expires_at": invited.expires_at.isoformat(),
+    }
+    text = (
+        f"created tenant {args.tenant}; its admin {args.admin_email} signs up with this link "
+        f"(shown once, valid until {invited.expires_at:%Y-%m-%d %H:%M} UTC):\n{invited.link}"
+    )
+    return payload, text
+
+
 def _backup(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
     info = admin.backup_tenant(
         paths,
@@ -331,6 +365,7 @@ _COMMANDS: Final[
     dict[str, Callable[[argparse.Namespace, TenantPaths, Settings], Result | None]]
 ] = {
     "list": _list,
+    "create": _create,
     "backup": _backup,
     "restore": _restore,
     "export": _export,

@@ -21,27 +21,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
-from pm_auth.secrets import SecretKind, new_secret
-from pm_core.directory import default_display_name, email_key
-from pm_core.enums import UserKind
-from pm_core.errors import DuplicateError, ValidationError
-from pm_db.codec import new_id
+from pm_core.directory import email_key
+from pm_core.errors import ValidationError
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import timestamps
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
+from pm_server.invitations import invite
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 500
 QUERY_MAX: Final = 200
-
-
-def invitation_link(base_url: str, token: str) -> str:
-    """Where the invited person goes; the token rides in the fragment (never sent to a
-    server, so never in an access log)."""
-    return f"{base_url}/accept#token={token}"
 
 
 async def list_users(ctx: Context, cmd: commands_pb2.ListUsers) -> envelope_pb2.Reply:
@@ -76,44 +68,28 @@ async def list_users(ctx: Context, cmd: commands_pb2.ListUsers) -> envelope_pb2.
 async def invite_user(ctx: Context, cmd: commands_pb2.InviteUser) -> envelope_pb2.Reply:
     access.require_tenant_admin(ctx.principal)
     settings = ctx.settings
-    key = email_key(cmd.email)
+    email_key(cmd.email)  # VALIDATION_ERROR before the writer is queued
     tenant_id = ctx.tenant_id
     invited_by = ctx.user_id
-    lifetime = timedelta(hours=settings.invitation_hours)
 
     def unit(uow: UnitOfWork) -> envelope_pb2.Reply:
-        account = uow.invitations.account_of(key)
-        if account is not None and account[1]:
-            raise DuplicateError("user", "email")
-        if account is not None:
-            user = uow.users.get(account[0])
-        else:
-            name = cmd.display_name if cmd.HasField("display_name") else ""
-            user = uow.users.upsert(
-                user_id=new_id(),
-                display_name=name.strip() or default_display_name(cmd.email),
-                email=cmd.email.strip(),
-                is_tenant_admin=cmd.tenant_admin,
-                kind=UserKind.HUMAN,
-            )
-            uow.invitations.create_pending_account(user.id, key)
-        invitation_id = new_id()
-        secret = new_secret(SecretKind.INVITATION, tenant_id, invitation_id)
-        invitation = uow.invitations.create(
-            invitation_id=invitation_id,
-            user_id=user.id,
-            email_key=key,
-            token_hash=secret.hash,
+        invited = invite(
+            uow,
+            tenant_id=tenant_id,
+            email=cmd.email,
+            display_name=cmd.display_name if cmd.HasField("display_name") else None,
+            tenant_admin=cmd.tenant_admin,
             invited_by=invited_by,
-            expires_at=uow.now + lifetime,
+            lifetime=timedelta(hours=settings.invitation_hours),
+            base_url=settings.base_url,
         )
         return envelope_pb2.Reply(
             invitation=commands_pb2.InvitationReply(
-                user=pb_entities.user_to_pb(user),
-                invitation_id=invitation.id,
-                token=secret.token,
-                link=invitation_link(settings.base_url, secret.token),
-                expires_at=timestamps.to_timestamp(invitation.expires_at),
+                user=pb_entities.user_to_pb(invited.user),
+                invitation_id=invited.invitation_id,
+                token=invited.token,
+                link=invited.link,
+                expires_at=timestamps.to_timestamp(invited.expires_at),
             )
         )
 

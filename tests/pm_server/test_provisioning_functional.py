@@ -5,6 +5,7 @@ over a real socket, key rotation included."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pm_auth.secrets import hash_secret
 from pm_db.paths import TenantPaths
 from pm_db.provisioning import create_tenant
+from pm_server.cli import main
 from tests.pm_auth.jwks_server import JwksEndpoint, serve_jwks
 from tests.pm_auth.signing import KeyRing, claims, new_ring
 from tests.pm_server.conftest import Server, start_server
@@ -144,3 +147,51 @@ async def test_dev_key_alone_still_creates_the_tenant_on_first_token(server: Ser
     client = await server.client("newco", "alice")
     assert client.welcome.tenant_id == "newco"
     assert os.path.isfile(server.data_dir / "tenants" / "newco" / "main.db")
+
+
+def pm_tenant(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["tenant", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_pm_tenant_create_invites_its_first_admin_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PM_PUBLIC_URL", "PM_HOST", "PM_PORT", "PM_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    code, out, err = pm_tenant(
+        "create",
+        "newco",
+        "--admin-email",
+        "Boss@NewCo.test",
+        "--data-dir",
+        str(data),
+        capsys=capsys,
+    )
+    assert code == 0, err
+    link = out.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:8700/accept#token=pmi.newco.")
+    token = link.split("#token=", 1)[1]
+    db = sqlite3.connect(data / "tenants" / "newco" / "main.db")
+    try:
+        assert db.execute("SELECT is_tenant_admin, kind FROM users").fetchall() == [(1, "human")]
+        stored = db.execute("SELECT token_hash FROM invitations").fetchall()
+        assert stored == [(hash_secret(token.rsplit(".", 1)[1]),)]
+        assert db.execute("SELECT email_key, password_hash FROM accounts").fetchall() == [
+            ("boss@newco.test", None)
+        ]
+    finally:
+        db.close()
+    assert token not in (data / "tenants" / "newco" / "main.db").read_bytes().decode("latin-1")
+    code, _, err = pm_tenant(
+        "create", "newco", "--admin-email", "x@newco.test", "--data-dir", str(data), capsys=capsys
+    )
+    assert code == 4
+    assert "already exists" in err
+    code, _, err = pm_tenant(
+        "create", "other", "--admin-email", "nope", "--data-dir", str(data), capsys=capsys
+    )
+    assert code == 2
+    assert not (data / "tenants" / "other").exists()
