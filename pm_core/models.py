@@ -192,8 +192,6 @@ class ActivityEntry(Model):
     new_value: Any = None
     actor_id: Id | None
     created_at: AwareDatetime
-    #: The actor's kind, read with the row (not stored in it: a user's kind never changes).
-    actor_kind: UserKind | None = None
 
 
 class StoredEvent(Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pm_core.enums import UserKind
 from pm_core.models import ActivityEntry, FieldChange
 from pm_proto.enums import to_pb_action, to_pb_entity_type, to_pb_user_kind
 from pm_proto.timestamps import to_timestamp
@@ -27,7 +28,10 @@ def field_change_to_pb(change: FieldChange) -> pb.FieldChange:
     )
 
 
-def activity_entry_to_pb(entry: ActivityEntry) -> pb.ActivityEntry:
+def activity_entry_to_pb(
+    entry: ActivityEntry, actor_kind: UserKind | None = None
+) -> pb.ActivityEntry:
+    """``actor_kind``: the actor's kind (person or agent), read from its user row."""
     message = pb.ActivityEntry(
         id=entry.id,
         project_id=entry.project_id,
@@ -40,6 +44,6 @@ def activity_entry_to_pb(entry: ActivityEntry) -> pb.ActivityEntry:
         actor_id=entry.actor_id,
         created_at=to_timestamp(entry.created_at),
     )
-    if entry.actor_kind is not None:  # absent: the actor's user row is gone
-        message.actor_kind = to_pb_user_kind(entry.actor_kind)
+    if actor_kind is not None:  # absent: the actor's user row is gone
+        message.actor_kind = to_pb_user_kind(actor_kind)
     return message

@@ -26,20 +26,16 @@ _COLUMNS: Final = (
     "created_at"
 )
 INSERT: Final = f"INSERT INTO activity_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# Read with the actor's kind (person or agent), looked up by the users primary key.
-_READ_COLUMNS: Final = (
-    f"{_COLUMNS}, (SELECT kind FROM users WHERE users.id = activity_log.actor_id) AS actor_kind"
-)
 # Keyset paging, newest first: the first page passes no id, the next one the
 # last id seen. The "? IS NULL OR" form keeps one literal statement per query.
 SELECT_FOR_ENTITY: Final = f"""
-SELECT {_READ_COLUMNS} FROM activity_log
+SELECT {_COLUMNS} FROM activity_log
 WHERE entity_type = ? AND entity_id = ? AND (? IS NULL OR id < ?)
 ORDER BY id DESC
 LIMIT ?
 """
 SELECT_FOR_PROJECT: Final = f"""
-SELECT {_READ_COLUMNS} FROM activity_log
+SELECT {_COLUMNS} FROM activity_log
 WHERE project_id = ? AND (? IS NULL OR id < ?)
 ORDER BY id DESC
 LIMIT ?
@@ -113,6 +109,17 @@ class ActivityLogRepository:
         )
         return [_from_row(row) for row in cursor]
 
+    def actor_kinds(self, entries: list[ActivityEntry]) -> dict[str, UserKind]:
+        """The kind (person or agent) of each actor of ``entries`` whose user row exists.
+
+        Read, not stored in the log: a user's kind never changes."""
+        actors = sorted({e.actor_id for e in entries if e.actor_id is not None})
+        if not actors:
+            return {}
+        marks = ", ".join("?" for _ in actors)
+        cursor = self._conn.execute(f"SELECT id, kind FROM users WHERE id IN ({marks})", actors)
+        return {row["id"]: UserKind(row["kind"]) for row in cursor}
+
     def list_for_project(
         self, project_id: str, *, limit: int = 50, before_id: str | None = None
     ) -> list[ActivityEntry]:
@@ -154,5 +161,4 @@ def _from_row(row: sqlite3.Row) -> ActivityEntry:
         new_value=from_json(row["new_value"]),
         actor_id=row["actor_id"],
         created_at=parse_db_time(row["created_at"]),
-        actor_kind=UserKind(row["actor_kind"]) if row["actor_kind"] is not None else None,
     )

@@ -85,9 +85,13 @@ async def list_activity(ctx: Context, cmd: commands_pb2.ListActivity) -> envelop
             entries = uow.activity.list_for_project(
                 cmd.project_id, limit=limit, before_id=before_id
             )
+        kinds = uow.activity.actor_kinds(entries)
         return envelope_pb2.Reply(
             activity=commands_pb2.ActivityList(
-                entries=[pb_entities.activity_entry_to_pb(e) for e in entries],
+                entries=[
+                    pb_entities.activity_entry_to_pb(e, kinds.get(e.actor_id or ""))
+                    for e in entries
+                ],
                 seq=uow.events.latest_seq(),
             )
         )
