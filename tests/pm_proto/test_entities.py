@@ -314,7 +314,8 @@ RENAMED = {
     FieldChange: {"old": "old_json", "new": "new_json"},
     ActivityEntry: {"old_value": "old_json", "new_value": "new_json"},
 }
-DERIVED = {WorkItem: {"display_key"}}
+# Derived when read: a work item's display key; an activity row's actor kind (the users table)
+DERIVED = {WorkItem: {"display_key"}, ActivityEntry: {"actor_kind"}}
 
 
 @pytest.mark.parametrize(
