@@ -2339,7 +2339,11 @@ Global___Ack: _TypeAlias = Ack  # noqa: Y015
 class ListUsers(_message.Message):
     """---- directory: users, invitations, API keys -------------------------------
 
-    The tenant's users, as the caller may see them (any user may list).
+    the tenant's live users (id, name, kind `human`/`agent`, `active`), ordered
+    by name; `email` only for oneself, users sharing a live project with the
+    caller, or everyone for a tenant admin; `query` filters by name, id or
+    visible email (case-insensitive); `limit` (default 100, at most 500)
+    role: any
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -2416,9 +2420,11 @@ Global___UserList: _TypeAlias = UserList  # noqa: Y015
 
 @_typing.final
 class InviteUser(_message.Message):
-    """Tenant admins only. Creates the invited user at once (a project admin may add
-    it as a member before it signs in) and a single-use token, shown once.
-    Inviting a pending email again replaces its earlier invitation.
+    """creates the invited user at once (a project admin may add it as a member
+    before it signs in), its account without a password, and a single-use token
+    in the reply only (`token`, `link`); inviting a pending email again replaces
+    its invitation; `CONFLICT` for the email of a user who signed up already
+    role: tenant admin
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -2485,7 +2491,11 @@ Global___InvitationReply: _TypeAlias = InvitationReply  # noqa: Y015
 
 @_typing.final
 class CreateApiKey(_message.Message):
-    """Tenant admins only. Creates the key's agent user (kind agent) and the key."""
+    """creates the key's agent user (kind `agent`, `tenant_admin` if asked) and the
+    key; `secret` in this reply only; the name is unique among live keys
+    (`CONFLICT`, also for a retry)
+    role: tenant admin
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2544,6 +2554,10 @@ Global___ApiKeyReply: _TypeAlias = ApiKeyReply  # noqa: Y015
 
 @_typing.final
 class ListApiKeys(_message.Message):
+    """live keys (`include_revoked` for all): prefix, last use, never the secret
+    role: tenant admin
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INCLUDE_REVOKED_FIELD_NUMBER: _builtins.int
@@ -2583,7 +2597,10 @@ Global___ApiKeyList: _TypeAlias = ApiKeyList  # noqa: Y015
 
 @_typing.final
 class RevokeApiKey(_message.Message):
-    """Revoked at once: open connections of the key are closed with 4003."""
+    """immediate: new connections with the key get 401, open ones are closed with
+    4003
+    role: tenant admin
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
