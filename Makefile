@@ -52,6 +52,7 @@ bench-quick: $(STAMP)
 proto: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
 		--python_out=. --mypy_out=. proto/pm_proto/v1/*.proto
+	cp proto/pm_proto/v1/*.proto pm_proto/v1/
 	$(BIN)/python -m pm_proto.fields_lock .
 	$(BIN)/python -m pm_client.codegen .
 	$(MAKE) docs

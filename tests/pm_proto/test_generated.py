@@ -56,6 +56,12 @@ def test_committed_generated_code_matches_protoc_output(tmp_path):
     assert not stale, f"stale generated code (run `make proto`): {stale}"
 
 
+def test_the_schema_shipped_with_the_code_is_the_source():
+    sources = {p.name: p.read_bytes() for p in (ROOT / "proto" / "pm_proto" / "v1").glob("*.proto")}
+    shipped = {p.name: p.read_bytes() for p in GENERATED.glob("*.proto")}
+    assert shipped == sources, "pm_proto/v1/*.proto differ from proto/; run `make proto`"
+
+
 # ---- the field-number lock ----------------------------------------------------
 
 
