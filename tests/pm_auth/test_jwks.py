@@ -178,7 +178,7 @@ async def test_concurrent_tokens_with_a_new_kid_share_one_fetch(
     endpoint.delay = 0.3
     tokens = [ring.second_rsa.sign(claims(sub=f"user-{i}")) for i in range(8)]
     first = asyncio.ensure_future(verifier.verify_current(tokens[0]))
-    while endpoint.fetches < 2:  # the first token's fetch is under way
+    while endpoint.fetches < fetched + 1:  # the first token's fetch is under way
         await asyncio.sleep(0.01)
     rest = await asyncio.gather(*(verifier.verify_current(t) for t in tokens[1:]))
     principals = [await first, *rest]
