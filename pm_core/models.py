@@ -4,10 +4,15 @@ A model is what one row means, independent of storage and protocol. Every
 entity but the activity log carries ``version`` (optimistic concurrency; 1 on
 create, +1 per update) and ``deleted_at`` (soft delete). Times are aware
 datetimes in UTC.
+
+An entity that can be updated has its patch right after its model
+(``WorkItemPatch`` after ``WorkItem``; :mod:`pm_core.patches`): each field an
+update may change, typed as the model's field, defaulting to ``UNSET``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -26,6 +31,7 @@ from pm_core.enums import (
     WorkItemType,
 )
 from pm_core.keys import MAX_ITEM_NUMBER, ProjectKey
+from pm_core.patches import UNSET, Patch, Unset
 from pm_core.text import (
     Category,
     CommentBody,
@@ -81,6 +87,13 @@ class Project(Entity):
     created_by: Id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectPatch(Patch):
+    name: Name | Unset = UNSET
+    description: Description | Unset = UNSET
+    status: ProjectStatus | Unset = UNSET
+
+
 class ProjectMember(Entity):
     project_id: Id
     user_id: Id
@@ -103,6 +116,20 @@ class WorkItem(Entity):
     created_by: Id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkItemPatch(Patch):
+    title: Title | Unset = UNSET
+    description: Description | Unset = UNSET
+    type: WorkItemType | Unset = UNSET
+    status: WorkItemStatus | Unset = UNSET
+    priority: Priority | Unset = UNSET
+    story_points: StoryPoints | Unset | None = UNSET
+    position: Position | Unset = UNSET
+    parent_id: Id | Unset | None = UNSET
+    sprint_id: Id | Unset | None = UNSET
+    assignee_id: Id | Unset | None = UNSET
+
+
 class Sprint(Entity):
     project_id: Id
     name: Name
@@ -110,6 +137,16 @@ class Sprint(Entity):
     status: SprintStatus = SprintStatus.PLANNED
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SprintPatch(Patch):
+    """Name, goal and dates; the status moves only through a transition."""
+
+    name: Name | Unset = UNSET
+    goal: Description | Unset = UNSET
+    starts_at: AwareDatetime | Unset | None = UNSET
+    ends_at: AwareDatetime | Unset | None = UNSET
 
 
 class Comment(Entity):
@@ -134,6 +171,16 @@ class TimeEntry(Entity):
         return self.ended_at is None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeEntryPatch(Patch):
+    """A correction. ``ended_at`` None would restart a stopped entry, which the repository
+    refuses; a running entry may change only ``started_at`` and ``note``."""
+
+    started_at: AwareDatetime | Unset = UNSET
+    ended_at: AwareDatetime | Unset | None = UNSET
+    note: Description | Unset = UNSET
+
+
 class Dependency(Entity):
     """``from_item_id`` blocks (or relates to) ``to_item_id``."""
 
@@ -154,6 +201,14 @@ class SwimLane(Entity):
     wip_limit: WipLimit | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SwimLanePatch(Patch):
+    name: Name | Unset = UNSET
+    status: WorkItemStatus | Unset = UNSET
+    position: LanePosition | Unset = UNSET
+    wip_limit: WipLimit | Unset | None = UNSET
+
+
 class LlmContext(Entity):
     """Documentation rows that AI agents read and write.
 
@@ -169,6 +224,16 @@ class LlmContext(Entity):
     example_sql: Sql | None = None
     priority: ContextPriority = 50
     created_by: Id | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LlmContextPatch(Patch):
+    context_type: LlmContextType | Unset = UNSET
+    category: Category | Unset = UNSET
+    title: Title | Unset = UNSET
+    content: ContextContent | Unset = UNSET
+    example_sql: Sql | Unset | None = UNSET
+    priority: ContextPriority | Unset = UNSET
 
 
 class FieldChange(Model):

@@ -16,8 +16,7 @@ from typing import Final
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, LlmContextType
 from pm_core.errors import NotFoundError, ValidationError
-from pm_core.models import LlmContext
-from pm_core.patches import LlmContextPatch
+from pm_core.models import LlmContext, LlmContextPatch
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written

@@ -18,8 +18,7 @@ from typing import Final
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, SprintStatus
 from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError
-from pm_core.models import Sprint
-from pm_core.patches import SprintPatch
+from pm_core.models import Sprint, SprintPatch
 from pm_core.rules.sprints import check_dates, check_mutable, check_transition
 from pm_core.validation import build, merge
 from pm_db.codec import (

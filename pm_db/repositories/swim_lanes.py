@@ -16,8 +16,7 @@ from typing import Final, NoReturn
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, WorkItemStatus
 from pm_core.errors import DuplicateError, NotFoundError
-from pm_core.models import SwimLane
-from pm_core.patches import SwimLanePatch
+from pm_core.models import SwimLane, SwimLanePatch
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation

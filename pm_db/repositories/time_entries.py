@@ -14,8 +14,7 @@ from typing import Any, Final
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType
 from pm_core.errors import NotFoundError, RuleViolationError, ValidationError
-from pm_core.models import TimeEntry, WorkItem
-from pm_core.patches import TimeEntryPatch
+from pm_core.models import TimeEntry, TimeEntryPatch, WorkItem
 from pm_core.rules.timers import check_manual_entry, stop_time
 from pm_core.validation import build, merge
 from pm_db.codec import (

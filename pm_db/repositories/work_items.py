@@ -21,8 +21,7 @@ from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, Priority, WorkItemStatus, WorkItemType
 from pm_core.errors import DeleteBlockedError, NotFoundError, ValidationError
 from pm_core.keys import parse_display_key
-from pm_core.models import Sprint, WorkItem
-from pm_core.patches import WorkItemPatch
+from pm_core.models import Sprint, WorkItem, WorkItemPatch
 from pm_core.rules.hierarchy import check_parent, check_reparent, check_type_change
 from pm_core.rules.sprints import check_holds_items
 from pm_core.validation import build, merge

@@ -29,8 +29,7 @@ from typing import Any, Final
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
 from pm_core.errors import NotFoundError, ValidationError
-from pm_core.models import LlmContext
-from pm_core.patches import LlmContextPatch
+from pm_core.models import LlmContext, LlmContextPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums

@@ -7,7 +7,7 @@ from typing import Any
 
 from pm_core.enums import Action, EntityType, ProjectStatus, Role
 from pm_core.errors import NotFoundError, ValidationError
-from pm_core.patches import ProjectPatch
+from pm_core.models import ProjectPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import patches as pb_patches

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
-from pm_core.models import Sprint
-from pm_core.patches import SprintPatch
+from pm_core.models import Sprint, SprintPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums

@@ -17,8 +17,7 @@ unique among a project's live lanes (CONFLICT). In an update
 from __future__ import annotations
 
 from pm_core.enums import Action, EntityType, Role
-from pm_core.models import SwimLane
-from pm_core.patches import SwimLanePatch
+from pm_core.models import SwimLane, SwimLanePatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums

@@ -35,8 +35,7 @@ from pm_auth.tokens import Principal
 from pm_core.changes import diff
 from pm_core.enums import Action, EntityType, Role
 from pm_core.errors import NotFoundError, ValidationError
-from pm_core.models import TimeEntry
-from pm_core.patches import TimeEntryPatch
+from pm_core.models import TimeEntry, TimeEntryPatch
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import patches as pb_patches

@@ -19,8 +19,8 @@ from typing import Any, Final
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
-from pm_core.models import FieldChange, Project, Sprint, WorkItem
-from pm_core.patches import UNSET, WorkItemPatch
+from pm_core.models import FieldChange, Project, Sprint, WorkItem, WorkItemPatch
+from pm_core.patches import UNSET
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities

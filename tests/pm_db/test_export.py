@@ -35,8 +35,7 @@ from pm_core.errors import (
     TenantExistsError,
     TenantNotFoundError,
 )
-from pm_core.models import FieldChange
-from pm_core.patches import LlmContextPatch, WorkItemPatch
+from pm_core.models import FieldChange, LlmContextPatch, WorkItemPatch
 from pm_db import admin, export
 from pm_db.export import TABLES
 from pm_db.migrator import Migration, load_migrations, migrate

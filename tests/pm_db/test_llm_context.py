@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from pm_core.enums import LlmContextType
 from pm_core.errors import ConflictError, NotFoundError, ValidationError
-from pm_core.models import LlmContext, Project, User
-from pm_core.patches import LlmContextPatch
+from pm_core.models import LlmContext, LlmContextPatch, Project, User
 from pm_db.codec import db_time
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.unit_of_work import UnitOfWork

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from pm_core.enums import ProjectStatus, Role, WorkItemStatus
 from pm_core.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
 from pm_core.keys import PROJECT_KEY_PATTERN
-from pm_core.models import FieldChange, Project, User
-from pm_core.patches import ProjectPatch
+from pm_core.models import FieldChange, Project, ProjectPatch, User
 from pm_core.text import DESCRIPTION_MAX, NAME_MAX
 from pm_db.codec import db_time, new_id
 from pm_db.unit_of_work import UnitOfWork

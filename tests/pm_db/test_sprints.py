@@ -18,8 +18,7 @@ from pm_core.errors import (
     RuleViolationError,
     ValidationError,
 )
-from pm_core.models import FieldChange, Project, User
-from pm_core.patches import SprintPatch
+from pm_core.models import FieldChange, Project, SprintPatch, User
 from pm_core.text import DESCRIPTION_MAX, NAME_MAX
 from pm_db.codec import db_time, new_id
 from pm_db.repositories.sprints import SprintRepository

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from pm_core.enums import WorkItemStatus
 from pm_core.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
-from pm_core.models import FieldChange, Project, User
-from pm_core.patches import SwimLanePatch
+from pm_core.models import FieldChange, Project, SwimLanePatch, User
 from pm_core.text import NAME_MAX
 from pm_db.codec import db_time
 from pm_db.repositories.swim_lanes import DEFAULT_LANES

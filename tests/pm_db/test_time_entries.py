@@ -9,8 +9,7 @@ import pytest
 
 from pm_core.enums import WorkItemType
 from pm_core.errors import ConflictError, NotFoundError, RuleViolationError, ValidationError
-from pm_core.models import Project, User, WorkItem
-from pm_core.patches import TimeEntryPatch
+from pm_core.models import Project, TimeEntryPatch, User, WorkItem
 from pm_db.codec import db_time, new_id
 from pm_db.repositories.time_entries import TimeEntryRepository
 from pm_db.unit_of_work import UnitOfWork

@@ -20,8 +20,7 @@ from pm_core.errors import (
     RuleViolationError,
     ValidationError,
 )
-from pm_core.models import Project, User, WorkItem
-from pm_core.patches import WorkItemPatch
+from pm_core.models import Project, User, WorkItem, WorkItemPatch
 from pm_core.text import DESCRIPTION_MAX, TITLE_MAX
 from pm_db.cascades import Cascades
 from pm_db.codec import db_time, new_id

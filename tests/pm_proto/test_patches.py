@@ -11,18 +11,18 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-import pm_core.patches
+from pm_core import models
 from pm_core.enums import LlmContextType, Priority, ProjectStatus, WorkItemStatus, WorkItemType
 from pm_core.errors import ValidationError
-from pm_core.patches import (
+from pm_core.models import (
     LlmContextPatch,
-    Patch,
     ProjectPatch,
     SprintPatch,
     SwimLanePatch,
     TimeEntryPatch,
     WorkItemPatch,
 )
+from pm_core.patches import Patch
 from pm_proto import patches
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import commands_pb2 as C
@@ -44,9 +44,8 @@ UPDATE_COMMANDS = sorted(
 
 def patch_type_of(command_name: str) -> type[Patch] | None:
     """``UpdateWorkItem`` -> ``WorkItemPatch`` (None when it is missing)."""
-    patch: type[Patch] | None = getattr(
-        pm_core.patches, command_name.removeprefix("Update") + "Patch", None
-    )
+    name = command_name.removeprefix("Update") + "Patch"
+    patch: type[Patch] | None = getattr(models, name, None)
     return patch
 
 
@@ -208,21 +207,21 @@ def test_update_command_that_cannot_mean_anything_is_refused_naming_the_field(
 
 def test_every_update_command_has_its_patch() -> None:
     missing = [name for name in UPDATE_COMMANDS if patch_type_of(name) is None]
-    assert not missing, f"pm_core/patches.py has no patch for {missing}"
+    assert not missing, f"pm_core/models.py has no patch for {missing}"
 
 
 @pytest.mark.parametrize("command_name", UPDATE_COMMANDS)
 def test_each_optional_field_of_the_command_is_a_field_of_the_patch(command_name: str) -> None:
-    """A field added to the command and forgotten in its patch (pm_core/patches.py) fails here."""
+    """A field added to the command and forgotten in its patch (pm_core/models.py) fails here."""
     patch = patch_type_of(command_name)
-    assert patch is not None, f"pm_core/patches.py has no patch for {command_name}"
+    assert patch is not None, f"pm_core/models.py has no patch for {command_name}"
     # 1 and 2 are the target's id and expected_version; a clear_* flag sets its field to None.
     fields = {
         field.name
         for field in C.DESCRIPTOR.message_types_by_name[command_name].fields
         if field.number > 2 and not field.name.startswith("clear_")
     }
-    assert fields == patch.field_names(), f"pm_core/patches.py: {patch.__name__}"
+    assert fields == patch.field_names(), f"pm_core/models.py: {patch.__name__}"
 
 
 @given(
