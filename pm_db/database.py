@@ -427,7 +427,7 @@ def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
 def _open_writer(
     path: Path, options: StorageOptions, migrations: tuple[Migration, ...]
 ) -> tuple[sqlite3.Connection, str, int]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the data dir
     conn = _configured_writer(path, options)
     try:
         if migrate(conn, migrations):

@@ -8,12 +8,21 @@ server side.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from pm_client import cli as client_cli
 from pm_server import __version__, tenant_cli
+
+if TYPE_CHECKING:
+    from pm_server.settings import Settings
+
+#: Commands that create server files (not the client's, which create none).
+SERVER_COMMANDS = frozenset({"serve", "token", "tenant"})
+PRIVATE_UMASK = 0o077
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,6 +62,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command in SERVER_COMMANDS:
+        # Everything these create (the data dir, tenant folders, databases and their WAL,
+        # backups, exports, the signing key) is the operator's alone: 0600 files in 0700
+        # folders, whoever runs them and whatever umask the shell had.
+        os.umask(PRIVATE_UMASK)
     if args.command == "serve":
         from pm_server.serving import serve_command  # noqa: PLC0415 - see module docstring
 
@@ -60,17 +74,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         return _token(args)
     if args.command == "tenant":
-        from pm_server.settings import Settings  # noqa: PLC0415 - see module docstring
-
-        return tenant_cli.run(args, Settings())
+        settings = _settings("pm tenant")
+        return 2 if settings is None else tenant_cli.run(args, settings)
     return client_cli.run(args)
+
+
+def _settings(prog: str) -> Settings | None:
+    """The settings, or None once a configuration error was printed in one line."""
+    from pm_server.settings import SettingsError, load  # noqa: PLC0415 - see module docstring
+
+    try:
+        return load()
+    except SettingsError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
 
 
 def _token(args: argparse.Namespace) -> int:
     from pm_auth.tokens import load_or_create_signing_key, mint_token  # noqa: PLC0415
-    from pm_server.settings import Settings  # noqa: PLC0415
 
-    settings = Settings()
+    settings = _settings("pm token")
+    if settings is None:
+        return 2
     key = load_or_create_signing_key(settings.data_dir)
     try:
         value = mint_token(

@@ -85,6 +85,8 @@ class Connection:
         self._writer_task: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._finished = asyncio.Event()
+        #: The close code and reason the server sent (None: the client closed first).
+        self.sent_close: tuple[int, str] | None = None
 
     @property
     def closing(self) -> bool:
@@ -104,6 +106,15 @@ class Connection:
         if principal.api_key_id is not None:  # the key's loggable prefix, never its secret
             context += f" key=pmk.{principal.tenant_id}.{principal.api_key_id}"
         return context
+
+    def log_ids(self) -> dict[str, str]:
+        """The ids of a JSON log line about this connection written from another task."""
+        return {"conn": self.id, "tenant": self.principal.tenant_id, "user": self.principal.user_id}
+
+    def note_close(self, code: int, reason: str) -> None:
+        """Record the close the server sent (the first one counts)."""
+        if self.sent_close is None:
+            self.sent_close = (code, reason)
 
     # -- queueing (never blocks) ---------------------------------------------
 
@@ -166,7 +177,9 @@ class Connection:
             try:
                 direct.write(_FRAMES.wire(events))
             except Exception:  # its events are gone: the client must resume, not skip them
-                log.exception("%s direct write failed: closing", self.log_context())
+                log.exception(
+                    "%s direct write failed: closing", self.log_context(), extra=self.log_ids()
+                )
                 session.close(CLOSE_INTERNAL, drop=True)
                 self._start_close(CLOSE_INTERNAL, "internal error: reconnect and resume", 10.0)
                 wire.abort(self._transport)
@@ -181,7 +194,7 @@ class Connection:
         self._wake.set()
 
     def _overflowed(self) -> None:
-        log.warning("%s slow consumer: closing", self.log_context())
+        log.warning("%s slow consumer: closing", self.log_context(), extra=self.log_ids())
         self._start_close(CLOSE_SLOW_CONSUMER, _SLOW_CONSUMER, 0.0)
 
     # -- writer task and closing ----------------------------------------------
@@ -222,6 +235,7 @@ class Connection:
             self._start_close(code, message, grace)
 
     def _start_close(self, code: int, message: str, grace: float) -> None:
+        self.note_close(code, message)
         if self.session.send_closed:
             self._drained.set()  # release a replay waiting for a reader that is gone
         if self._closer is not None:

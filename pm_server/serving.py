@@ -1,4 +1,11 @@
-"""``pm serve``: run the server until SIGTERM or SIGINT, then drain and stop."""
+"""``pm serve``: run the server until SIGTERM or SIGINT, then drain and stop.
+
+A configuration the server cannot start with (a setting out of range, a key
+file that does not load, a port already in use) is one line on stderr and
+exit code 2, never a traceback. An unknown ``PM_*`` variable (a misspelt
+setting would otherwise be silently unused) is a warning naming it and the
+setting it probably meant; the server still starts.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +17,49 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from aiohttp import web
-
 from pm_auth.keys import KeyFileError
-from pm_server import __version__
+from pm_server import __version__, logs
 from pm_server.app import build_verifier, create_app
-from pm_server.settings import Settings
+from pm_server.listener import GuardedSite, make_runner
+from pm_server.settings import Settings, SettingsError, load, unknown_variables
 from pm_server.state import STATE
 
 log = logging.getLogger("pm_server")
 
 
+class ListenError(OSError):
+    """The address cannot be listened on (in use, not ours, not an address)."""
+
+
 def serve_command(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = Settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        build_verifier(settings)  # a bad key file or JWT setting: one line, exit 2
-    except (ValueError, KeyFileError) as exc:
+        settings = load(**overrides)
+    except SettingsError as exc:
         print(f"pm serve: {exc}", file=sys.stderr)
         return 2
-    run_event_loop(serve(settings))
+    logs.configure(settings.log_level, settings.log_format)
+    for name, meant in unknown_variables():
+        hint = f" (did you mean {meant}?)" if meant else ""
+        log.warning("unknown setting %s is ignored%s", name, hint)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        mode = settings.data_dir.stat().st_mode & 0o777
+        if mode & 0o077:  # made before pm did, or by hand: pm does not change it
+            log.warning(
+                "data dir %s is open to other users (mode %04o): chmod 700 it",
+                settings.data_dir.resolve(),
+                mode,
+            )
+        build_verifier(settings)  # a bad key file or JWT setting: one line, exit 2
+    except (ValueError, KeyFileError, OSError) as exc:
+        print(f"pm serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run_event_loop(serve(settings))
+    except ListenError as exc:
+        print(f"pm serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -53,10 +79,18 @@ async def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, then drain: /readyz turns 503, new connections
     are refused, in-flight commands finish, sockets close with GOING_AWAY, tenants close."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = make_runner(app, settings)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    refused = app[STATE].metrics.connections_refused
+    site = GuardedSite(
+        runner, settings.host, settings.port, settings, lambda reason: refused.labels(reason).inc()
+    )
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = exc.strerror or str(exc)
+        raise ListenError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
     # The address actually bound: with PM_PORT=0 the port the system chose, which this line
     # is the only place to learn (the tests start servers that way, so no two ever race
     # for a port).

@@ -7,11 +7,14 @@ with data in ./var. The README lists each variable.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pm_auth.jwks import check_jwks_url
@@ -25,6 +28,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8700, ge=0, le=65535)
     data_dir: Path = Path("./var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: ``text`` lines, or ``json``: one object per line with the tenant, user, connection
+    #: and request ids as fields (pm_server.logs).
+    log_format: Literal["text", "json"] = "text"
 
     #: Open tenant databases held at once (each a few file descriptors and ~380 KiB with
     #: its read connection).
@@ -66,6 +72,14 @@ class Settings(BaseSettings):
     max_connections_per_tenant: int = Field(default=1_000, ge=1)
     #: Open connections of one user of one tenant (503 beyond): tabs, devices, agents.
     max_connections_per_user: int = Field(default=128, ge=1)
+    #: Seconds a new TCP connection has to send its whole request head (the upgrade
+    #: request); also how long an idle HTTP keep-alive connection is kept.
+    handshake_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Connections that have not finished sending their request head; more are answered
+    #: 503 and closed at once (a slow-sending client holds a socket for nothing).
+    max_handshakes: int = Field(default=1_000, ge=1)
+    #: Bytes of a request head (request line and headers): 431 beyond.
+    max_request_head_bytes: int = Field(default=16_384, ge=4_096, le=1024 * 1024)
     #: Origins browsers may connect from, comma separated (``https://app.example.com``).
     #: Empty: same origin only (the Origin's host equals the Host header). ``*``: any.
     #: A request without an Origin header (not a browser) is always allowed.
@@ -203,3 +217,33 @@ class Settings(BaseSettings):
             read_connections=self.db_read_connections,
             max_queued_writes=self.db_max_queued_writes,
         )
+
+
+#: ``PM_*`` variables that are not server settings: the client's (``pm_client``).
+CLIENT_VARIABLES = frozenset({"PM_URL", "PM_TOKEN", "PM_PROJECT"})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, said in one line that names the variable."""
+
+
+def load(**overrides: object) -> Settings:
+    """The settings from the environment (``overrides`` win), or :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(
+            "; ".join(
+                f"PM_{'_'.join(str(part) for part in error['loc'][:1]).upper()}: {error['msg']}"
+                for error in exc.errors(include_url=False, include_input=False)
+            )
+        ) from None
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """``PM_*`` variables pm does not know (a misspelt setting is otherwise silently
+    unused), each with the closest known name if one is close."""
+    environ = os.environ if environ is None else environ
+    known = {f"PM_{name.upper()}" for name in Settings.model_fields} | CLIENT_VARIABLES
+    unknown = sorted(name for name in environ if name.startswith("PM_") and name not in known)
+    return [(name, next(iter(get_close_matches(name, known, n=1)), None)) for name in unknown]

@@ -1,13 +1,17 @@
 """``GET /v1/ws``: authenticate on upgrade, welcome, then read commands until close.
 
-The token comes from ``Authorization: Bearer <token>``, or for browsers from
-the ``Sec-WebSocket-Protocol`` header (offer ``pm.v1`` and ``bearer.<token>``;
-the server selects ``pm.v1``) or the ``access_token`` query parameter. The
-bearer is a JWT, or an API key (``pmk.``, :mod:`pm_server.api_keys`). The
-tenant and user come from the verified bearer only; with an identity provider
-configured, a tenant without a database is refused (401) and not created. A refused upgrade is an
-HTTP error with a JSON body ``{"code": ..., "message": ...}``; the token is
-never logged.
+The token comes from ``Authorization: Bearer <token>`` (the scheme in any
+case, RFC 7235), or for browsers from the ``Sec-WebSocket-Protocol`` header
+(offer ``pm.v1`` and ``bearer.<token>``; the server selects ``pm.v1``) or the
+``access_token`` query parameter. The bearer is a JWT, or an API key
+(``pmk.``, :mod:`pm_server.api_keys`). The tenant and user come from the
+verified bearer only; with an identity provider configured, a tenant without a
+database is refused (401) and not created. A refused upgrade is an HTTP error
+with a JSON body ``{"code": ..., "message": ...}`` and one INFO line with the
+status and the reason; the token is never logged.
+
+Each connection logs one line when it opens and one when it closes, with the
+close code the server sent (or the client's, ``by=client``) and the reason.
 
 Before the upgrade: the Origin allowlist (403), the token (401), the
 connection caps and the tenant's storage (503). After it, every frame spends a
@@ -24,7 +28,7 @@ import logging
 import time
 from typing import Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 from google.protobuf.message import Message
 
 from pm_auth.secrets import SecretKind, looks_like
@@ -42,9 +46,10 @@ from pm_core.models import User
 from pm_proto import entities as pb_entities
 from pm_proto.frames import decode_client, encode, reply_frame, request_id_of
 from pm_proto.v1 import envelope_pb2
-from pm_server import __version__
+from pm_server import __version__, logs
 from pm_server.api_keys import verify_api_key
 from pm_server.connection import (
+    CLOSE_INTERNAL,
     CLOSE_POLICY,
     CLOSE_TENANT_DELETED,
     CLOSE_TOKEN_EXPIRED,
@@ -75,24 +80,31 @@ MAX_REQUEST_ID: Final = 128
 TEXT_FRAMES_REFUSED: Final = "text frames are not accepted; send binary protobuf frames"
 
 
-def _token_of(request: web.Request) -> tuple[str | None, bool]:
-    """The bearer token and whether it came as a subprotocol."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[len("Bearer ") :].strip(), False
+def _token_of(request: web.Request) -> str | None:
+    """The bearer token, from the header, a subprotocol or the query string."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 7235)
+        return credentials.strip()
     for offered in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
         protocol = offered.strip()
         if protocol.startswith(_BEARER_PROTOCOL_PREFIX):
-            return protocol[len(_BEARER_PROTOCOL_PREFIX) :], True
-    token = request.query.get("access_token")
-    return token, False
+            return protocol[len(_BEARER_PROTOCOL_PREFIX) :]
+    return request.query.get("access_token")
 
 
-def _refuse(status: int, code: str, message: str, *, retryable: bool = True) -> web.Response:
+def _refuse(
+    request: web.Request, status: int, code: str, message: str, *, retryable: bool = True
+) -> web.Response:
+    """The refusal of an upgrade, logged with its reason (never the request's contents)."""
+    log.info("refused upgrade from %s: %d %s %s", request.remote, status, code, message)
     body: dict[str, object] = {"code": code, "message": message}
     if not retryable:  # the same request will fail the same way until an operator acts
         body["retryable"] = False
-    return web.json_response(body, status=status)
+    response = web.json_response(body, status=status)
+    # The next attempt comes on a fresh connection, which meets the request-head guard
+    # (pm_server.listener) again, rather than on this kept-alive one.
+    response.force_close()
+    return response
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -100,15 +112,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     limits = request.app[LIMITS]
     if state.draining:
         state.metrics.connections_refused.labels("draining").inc()
-        return _refuse(503, "UNAVAILABLE", "server is shutting down")
+        return _refuse(request, 503, "UNAVAILABLE", "server is shutting down")
     origin = request.headers.get("Origin")
     if not origin_allowed(origin, request.headers.get("Host"), limits.allowed_origins):
         state.metrics.connections_refused.labels(REFUSED_ORIGIN).inc()
-        return _refuse(403, "FORBIDDEN", "connections from this origin are not allowed")
-    token, as_subprotocol = _token_of(request)
+        return _refuse(request, 403, "FORBIDDEN", "connections from this origin are not allowed")
+    token = _token_of(request)
     if not token:
         state.metrics.connections_refused.labels("unauthenticated").inc()
-        return _refuse(401, "UNAUTHENTICATED", "missing bearer token")
+        return _refuse(request, 401, "UNAUTHENTICATED", "missing bearer token")
     key_user: User | None = None
     try:
         if looks_like(token, SecretKind.API_KEY):
@@ -117,19 +129,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             principal = await state.verifier.verify_current(token)
     except UnauthenticatedError as exc:
         state.metrics.connections_refused.labels("unauthenticated").inc()
-        return _refuse(401, exc.code, exc.message)
+        return _refuse(request, 401, exc.code, exc.message)
     except UnavailableError as exc:  # an API key's tenant busy, storage closing
         state.metrics.connections_refused.labels("unavailable").inc()
-        return _refuse(503, exc.code, exc.message)
+        return _refuse(request, 503, exc.code, exc.message)
+    logs.bind(tenant=principal.tenant_id, user=principal.user_id)
     try:
         connection_limits = limits.open(principal.tenant_id, principal.user_id)
     except TooManyConnectionsError as exc:
         state.metrics.connections_refused.labels(exc.reason).inc()
-        return _refuse(503, "UNAVAILABLE", exc.message)
+        return _refuse(request, 503, "UNAVAILABLE", exc.message)
     try:
-        return await _accept(
-            request, state, limits, connection_limits, principal, as_subprotocol, key_user
-        )
+        return await _accept(request, state, limits, connection_limits, principal, key_user)
     finally:
         connection_limits.close()
 
@@ -140,7 +151,6 @@ async def _accept(
     limits: ServerLimits,
     connection_limits: ConnectionLimits,
     principal: Principal,
-    as_subprotocol: bool,
     key_user: User | None,
 ) -> web.StreamResponse:
     try:
@@ -149,17 +159,19 @@ async def _accept(
         user = key_user or await _provision(state, principal)
     except TenantGoneError:
         state.metrics.connections_refused.labels("unauthenticated").inc()
-        return _refuse(401, "UNAUTHENTICATED", "unknown tenant")
+        return _refuse(request, 401, "UNAUTHENTICATED", "unknown tenant")
     except UnavailableError as exc:  # tenant busy or damaged, storage closing, schema too new
         state.metrics.connections_refused.labels("unavailable").inc()
-        return _refuse(503, exc.code, exc.message, retryable=exc.retryable)
+        return _refuse(request, 503, exc.code, exc.message, retryable=exc.retryable)
     if state.draining:  # began while the user row was written
         state.metrics.connections_refused.labels("draining").inc()
-        return _refuse(503, "UNAVAILABLE", "server is shutting down")
+        return _refuse(request, 503, "UNAVAILABLE", "server is shutting down")
     ws = web.WebSocketResponse(
         heartbeat=state.settings.heartbeat_seconds,
         max_msg_size=state.settings.max_frame_bytes,
-        protocols=(SUBPROTOCOL,) if as_subprotocol else (),
+        # Offered or not, pm.v1 is the one protocol the server selects: with no protocol
+        # to select, aiohttp would log the client's offer, which may hold a token.
+        protocols=(SUBPROTOCOL,),
         # No permessage-deflate, even when the client (every browser) offers it: an
         # event's frame is built once and sent as is to every subscriber, where
         # deflate would compress it again per connection and keep a zlib context
@@ -168,10 +180,12 @@ async def _accept(
     )
     transport = request.transport
     await ws.prepare(request)
+    connection_id = state.new_connection_id()
+    logs.bind(conn=connection_id)
     connection = Connection(
         ws,
         principal,
-        state.new_connection_id(),
+        connection_id,
         max_queued_events=state.settings.max_queued_events,
         max_queued_event_bytes=state.settings.max_queued_event_bytes,
         max_subscriptions=state.settings.max_subscriptions_per_connection,
@@ -180,7 +194,7 @@ async def _accept(
     )
     state.connections.add(connection)
     state.metrics.connections.inc()
-    log.info("%s connected", connection.log_context())
+    log.info("%s connected from %s", connection.log_context(), request.remote)
     expiry = _close_on_expiry(state, limits, connection)
     try:
         await _serve(state, limits, connection, connection_limits, user)
@@ -275,9 +289,19 @@ async def _serve(
             )
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        elif message.type == WSMsgType.ERROR:
-            if ws.close_code == CLOSE_TOO_BIG:
-                log.info("%s frame above the size limit", connection.log_context())
+        elif message.type == WSMsgType.ERROR:  # aiohttp has closed the socket already
+            error = message.data
+            if isinstance(error, WebSocketError):
+                code = error.code
+                reason = (
+                    f"frame above {settings.max_frame_bytes} bytes"
+                    if code == CLOSE_TOO_BIG
+                    else "protocol error"
+                )
+            else:  # a peer that stopped answering pings, a broken socket
+                code, reason = CLOSE_INTERNAL, type(error).__name__
+            log.info("%s %s: closing with %d", connection.log_context(), reason, code)
+            connection.note_close(code, reason)
             break
     if tasks:
         await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
@@ -307,6 +331,7 @@ async def _handle(
             raise
         request_id = message.request_id
         _check_envelope(message)
+        logs.bind(request_id=request_id)
         name = message.WhichOneof("command") or "invalid"
         handler = HANDLERS.get(name)
         if handler is None:
@@ -373,7 +398,9 @@ def _check_envelope(message: envelope_pb2.ClientMessage) -> None:
 
 
 def _send_error(connection: Connection, exc: BaseException, request_id: str) -> None:
-    error = error_message(exc, request_id, connection.log_context())
+    # An invalid over-long request id is echoed cut to the longest valid one, so a
+    # client can still match the error (and a 1 MB id is not sent back whole).
+    error = error_message(exc, request_id[:MAX_REQUEST_ID], connection.log_context())
     connection.send(encode(envelope_pb2.ServerMessage(error=error)))
 
 
@@ -386,9 +413,16 @@ async def _cleanup(state: ServerState, connection: Connection) -> None:
     state.metrics.connections.dec()
     if connection.close_code == CLOSE_SLOW_CONSUMER:
         state.metrics.slow_consumer_closes.inc()
+    code: int | None
+    if connection.sent_close is not None:
+        (code, reason), by = connection.sent_close, "server"
+    else:
+        code, reason, by = connection.ws.close_code, "", "client"
     log.info(
-        "%s disconnected code=%s peak_queued_bytes=%d",
+        "%s disconnected code=%s by=%s reason=%r peak_queued_bytes=%d",
         connection.log_context(),
-        connection.ws.close_code,
+        code,
+        by,
+        reason,
         connection.session.peak_queued_bytes,
     )

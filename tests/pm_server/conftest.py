@@ -13,6 +13,7 @@ from aiohttp import web
 from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2, entities_pb2
 from pm_server.app import create_app
+from pm_server.listener import GuardedSite, make_runner
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
 from tests.pm_server.wsclient import WsClient
@@ -52,9 +53,10 @@ class Server:
 async def start_server(data_dir: Path, **overrides: Any) -> tuple[Server, web.AppRunner]:
     settings = Settings(**{"data_dir": data_dir, "port": 0, "heartbeat_seconds": 5, **overrides})
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = make_runner(app, settings)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    refused = app[STATE].metrics.connections_refused
+    site = GuardedSite(runner, "127.0.0.1", 0, settings, lambda r: refused.labels(r).inc())
     await site.start()
     port = runner.addresses[0][1]
     return Server(f"http://127.0.0.1:{port}", data_dir, app), runner

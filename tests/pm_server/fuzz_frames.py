@@ -398,9 +398,9 @@ def _odd_id(pool: Pool, seed: int, choice: str, size: int, request_id: str) -> B
     must_fail = name in MUTATIONS or choice in ("empty", "huge", "invalid_utf8")
     if choice == "empty":
         return Built(_envelope(name, command, ""), "", must_fail, name)
-    if choice == "huge":  # beyond 128 characters: refused, but still echoed
+    if choice == "huge":  # beyond 128 characters: refused, echoed cut to 128
         huge = (request_id + "-") * (size // (len(request_id) + 1) + 1)
-        return Built(_envelope(name, command, huge), huge, must_fail, name)
+        return Built(_envelope(name, command, huge), huge[:128], must_fail, name)
     if choice == "invalid_utf8":  # an id that is not UTF-8 cannot be echoed
         raw = b"\xff\xfe" + request_id.encode()
         data = wire.envelope(raw, COMMANDS[name].number, command.SerializeToString())

@@ -593,10 +593,10 @@ class _Raw:
     def __call__(self, rid: str) -> Built:
         if self.id_mode == "empty":
             rid = ""
-        elif self.id_mode == "huge":  # beyond 128 characters: refused, but still echoed
+        elif self.id_mode == "huge":  # beyond 128 characters: refused, echoed cut to 128
             rid = (rid + "-") * (self.size // (len(rid) + 1) + 1)
         data = wire.envelope(rid.encode(), self.number, self.payload) + self.suffix
-        return Built(data, rid, True, self.name)
+        return Built(data, rid[:128], True, self.name)
 
 
 @st.composite

@@ -166,6 +166,20 @@ async def test_missing_request_id_and_unknown_protocol_version_are_refused(
     await assert_still_works(client)
 
 
+async def test_over_long_request_id_is_refused_and_echoed_cut_to_128_characters(
+    server: Server,
+) -> None:
+    client = await server.client()
+    long_id = "r" * 128 + "x" * 60_000
+    await client.send_raw(
+        envelope_pb2.ClientMessage(request_id=long_id, ping=commands_pb2.Ping()).SerializeToString()
+    )
+    error = await next_error(client)
+    assert error.code == envelope_pb2.INVALID_MESSAGE
+    assert error.request_id == "r" * 128
+    await assert_still_works(client)
+
+
 async def test_missing_field_gets_validation_error_and_changes_nothing(server: Server) -> None:
     client = await server.client()
     error = await client.error("create_project", commands_pb2.CreateProject(name="No key"))
