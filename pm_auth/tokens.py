@@ -169,8 +169,13 @@ def mint_token(
     now: datetime | None = None,
     issuer: str | None = None,
     audience: str | None = None,
+    kind: str | None = None,
 ) -> str:
-    """A signed development token (``pm token``); ``iss``/``aud`` for a server that checks them."""
+    """A signed token: a development one (``pm token``) or a session's access token.
+
+    ``iss``/``aud`` for a server that checks them; ``kind`` (``human``/``agent``)
+    as sign-in issues it.
+    """
     if not is_valid_tenant_id(tenant_id):
         raise ValueError("tenant id must match ^[a-z0-9][a-z0-9_-]{0,62}$")
     issued = now or datetime.now(UTC)
@@ -186,6 +191,8 @@ def mint_token(
         claims["email"] = email
     if tenant_admin:
         claims["roles"] = [TENANT_ADMIN_ROLE]
+    if kind:
+        claims["kind"] = kind
     if issuer:
         claims["iss"] = issuer
     if audience:

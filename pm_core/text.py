@@ -78,3 +78,12 @@ Email = Annotated[
     AfterValidator(check_single_line),
 ]
 Sql = Annotated[str, StringConstraints(max_length=SQL_MAX), AfterValidator(check_multi_line)]
+
+
+def email_key(email: str) -> str:
+    """How emails are compared and stored for sign-in: trimmed, lower case.
+
+    Only the case is folded (``Alice@Example.com`` is ``alice@example.com``);
+    nothing else about an address is interpreted (no dots or ``+`` tags removed).
+    """
+    return email.strip().lower()

@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import cached_property
 
 from pm_db.cascades import Cascades
+from pm_db.repositories.accounts import AccountRepository
 from pm_db.repositories.activity import ActivityLogRepository
 from pm_db.repositories.api_keys import ApiKeyRepository
 from pm_db.repositories.comments import CommentRepository
@@ -26,6 +27,7 @@ from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.repositories.members import MemberRepository
 from pm_db.repositories.meta import TenantMetaRepository
 from pm_db.repositories.projects import ProjectRepository
+from pm_db.repositories.refresh_tokens import RefreshTokenRepository
 from pm_db.repositories.sprints import SprintRepository
 from pm_db.repositories.swim_lanes import SwimLaneRepository
 from pm_db.repositories.time_entries import TimeEntryRepository
@@ -104,6 +106,14 @@ class UnitOfWork:
     @cached_property
     def idempotency(self) -> IdempotencyRepository:
         return IdempotencyRepository(self.conn, self.now)
+
+    @cached_property
+    def accounts(self) -> AccountRepository:
+        return AccountRepository(self.conn, self.now)
+
+    @cached_property
+    def refresh_tokens(self) -> RefreshTokenRepository:
+        return RefreshTokenRepository(self.conn, self.now)
 
     @cached_property
     def cascades(self) -> Cascades:

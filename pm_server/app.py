@@ -12,9 +12,14 @@ from aiohttp import web
 
 from pm_auth.jwks import RemoteJwks
 from pm_auth.keys import load_public_keys
+from pm_auth.passwords import Passwords
 from pm_auth.tokens import AuthConfig, ClaimNames, TokenVerifier, load_or_create_signing_key
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
+from pm_server.auth import routes as auth_routes
+from pm_server.auth.sessions import SessionConfig
+from pm_server.auth.signin import SignIn
+from pm_server.auth.throttle import LoginThrottle, Rate
 from pm_server.connection import CLOSE_TENANT_DELETED, CLOSE_TRY_AGAIN_LATER
 from pm_server.hub import Hub
 from pm_server.limits import LIMITS, ServerLimits
@@ -42,6 +47,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/ws", websocket)
+    if settings.signin:
+        auth_routes.add_routes(app)
     return app
 
 
@@ -72,6 +79,8 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
     databases.on_failure = lambda db: close_tenant(state, db.tenant_id, "tenant storage failed")
     app[LIMITS] = ServerLimits(settings, metrics.registry)
     app[STATE] = state
+    if settings.signin:
+        app[auth_routes.SIGN_IN] = build_sign_in(settings, databases)
     loop = asyncio.get_running_loop()
     background = [
         loop.create_task(_maintain(state), name="pm-maintenance"),
@@ -111,7 +120,9 @@ def build_verifier(settings: Settings) -> TokenVerifier:
         AuthConfig(
             algorithms=frozenset(settings.jwt_algorithms),
             hs256_secret=(
-                load_or_create_signing_key(settings.data_dir) if settings.jwt_dev_key else None
+                load_or_create_signing_key(settings.data_dir)
+                if settings.accepts_server_key
+                else None
             ),
             public_keys=load_public_keys(settings.jwt_public_key_file, settings.jwt_jwks_file),
             issuer=settings.jwt_issuer,
@@ -120,6 +131,28 @@ def build_verifier(settings: Settings) -> TokenVerifier:
             claims=claims,
         ),
         remote=remote,
+    )
+
+
+def build_sign_in(settings: Settings, databases: TenantDatabases) -> SignIn:
+    """Built-in sign-in as the settings describe it (``PM_SIGNIN`` and ``PM_*_TOKEN_*``)."""
+    config = SessionConfig(
+        signing_key=load_or_create_signing_key(settings.data_dir),
+        access_lifetime=timedelta(minutes=settings.access_token_minutes),
+        refresh_lifetime=timedelta(days=settings.refresh_token_days),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    throttle = LoginThrottle(
+        account=Rate(settings.login_rate_account_burst, settings.login_rate_account_per_minute),
+        address=Rate(settings.login_rate_address_burst, settings.login_rate_address_per_minute),
+    )
+    return SignIn(
+        databases,
+        config,
+        Passwords(),
+        throttle,
+        hash_slots=settings.login_rate_hash_concurrency,
     )
 
 
@@ -191,6 +224,8 @@ async def purge_tenant(state: ServerState, tenant_id: str) -> tuple[int, int]:
         keys = uow.idempotency.purge_older_than(
             uow.now - timedelta(hours=settings.idempotency_retention_hours)
         )
+        # Expired refresh tokens are refused anyway; a day's margin keeps reuse reports.
+        uow.refresh_tokens.purge_expired_before(uow.now - timedelta(days=1))
         return events, keys
 
     async with state.databases.use(tenant_id) as db:

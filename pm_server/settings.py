@@ -160,6 +160,28 @@ class Settings(BaseSettings):
     #: Base of the links pm prints (invitations), as users reach the server
     #: (``https://pm.example.com``); unset: ``http://<host>:<port>``.
     public_url: str | None = Field(default=None, min_length=1)
+
+    # -- built-in sign-in (docs/security.md, "Sign-in") --
+
+    #: Serve /v1/auth/login, refresh, logout, me and password: accounts of the tenant sign
+    #: in with email and password and get access tokens signed with <data_dir>/signing-key
+    #: (accepted then whatever PM_JWT_DEV_KEY says). A token for a tenant without a
+    #: database is refused instead of creating it.
+    signin: bool = False
+    #: Lifetime of an access token issued by sign-in (minutes; fractions allowed).
+    access_token_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    #: Lifetime of a refresh token (days); each refresh starts a new one.
+    refresh_token_days: float = Field(default=30.0, gt=0, le=365)
+    #: Password attempts (login, password change) naming one account that may fail at once
+    #: (unknown emails count the same), then ``per_minute`` more.
+    login_rate_account_burst: int = Field(default=5, ge=1)
+    login_rate_account_per_minute: float = Field(default=1.0, gt=0)
+    #: Password attempts from one client address that may fail at once, then ``per_minute``.
+    login_rate_address_burst: int = Field(default=20, ge=1)
+    login_rate_address_per_minute: float = Field(default=10.0, gt=0)
+    #: argon2id computations at once (each holds 19 MiB and a core for ~50 ms); more wait.
+    login_rate_hash_concurrency: int = Field(default=2, ge=1, le=64)
+
     #: Events kept for resume; older ones are purged (a resume from before gets must_refetch).
     event_retention_hours: float = Field(default=24.0 * 7, gt=0)
     #: Idempotency records kept: a retry later than this runs again.
@@ -198,9 +220,15 @@ class Settings(BaseSettings):
     @property
     def creates_tenants(self) -> bool:
         """True when a valid token for a tenant without a database creates it: only with
-        the development key alone (a development convenience). With an outside identity
-        provider configured, such a token is refused and nothing is created."""
-        return not self.outside_identity
+        the development key alone (a development convenience). With built-in sign-in or an
+        outside identity provider configured, such a token is refused and nothing is created."""
+        return not (self.signin or self.outside_identity)
+
+    @property
+    def accepts_server_key(self) -> bool:
+        """True when tokens signed with <data_dir>/signing-key are accepted: development
+        tokens (``PM_JWT_DEV_KEY``) or sign-in's access tokens (``PM_SIGNIN``)."""
+        return self.jwt_dev_key or self.signin
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
