@@ -481,6 +481,14 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.Reauthenticate,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.Reauthenticated: ...
+    @overload
+    async def call(
+        self,
         message: Message,
         *,
         request_id: str | None = None,
@@ -1345,5 +1353,16 @@ class CommandMethods:
         """Send ``RevokeApiKey``; answered with ``Reply.api_key``."""
         message = commands_pb2.RevokeApiKey(
             api_key_id=api_key_id,
+        )
+        return await self.call(message)
+
+    async def reauthenticate(
+        self,
+        *,
+        access_token: str = "",
+    ) -> commands_pb2.Reauthenticated:
+        """Send ``Reauthenticate``; answered with ``Reply.reauthenticated``."""
+        message = commands_pb2.Reauthenticate(
+            access_token=access_token,
         )
         return await self.call(message)

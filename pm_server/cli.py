@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pm_client import cli as client_cli
-from pm_server import __version__, tenant_cli
+from pm_server import __version__, tenant_cli, user_cli
 
 if TYPE_CHECKING:
     from pm_server.settings import Settings
@@ -57,6 +57,7 @@ def parser() -> argparse.ArgumentParser:
 
     tenant_cli.register(commands)
     client_cli.register(commands)
+    user_cli.register(commands)  # after the client's: it joins their ``pm user`` group
     return parser
 
 
@@ -76,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tenant":
         settings = _settings("pm tenant")
         return 2 if settings is None else tenant_cli.run(args, settings)
+    operator = getattr(args, "operator_command", None)
+    if operator is not None:  # pm user set-password: on the data dir, not a server
+        os.umask(PRIVATE_UMASK)  # it may create the database's WAL: the operator's alone
+        settings = _settings("pm user set-password")
+        return 2 if settings is None else int(operator(args, settings))
     return client_cli.run(args)
 
 

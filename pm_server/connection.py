@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -29,6 +29,9 @@ from pm_auth.tokens import Principal
 from pm_server import wire
 from pm_server.fanout import Flusher, FrameCache
 from pm_server.session import CLOSE_SLOW_CONSUMER, OVERFLOW, QUEUED, Session, Subscription
+
+if TYPE_CHECKING:
+    from pm_server.expiry import TokenExpiry
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,10 @@ class Connection:
         flusher: Flusher | None = None,
     ) -> None:
         self.ws = ws
+        #: Who the connection acts as; ``reauthenticate`` replaces it (same tenant and user).
         self.principal = principal
+        #: Closes the connection with 4001 when the principal's token expires (set once served).
+        self.expiry: TokenExpiry | None = None
         self.id = connection_id
         self.session = Session(
             max_frames=max_queued_events,

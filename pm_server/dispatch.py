@@ -20,6 +20,7 @@ from pm_server.handlers import (
     members,
     presence,
     projects,
+    reauthentication,
     sprints,
     subscriptions,
     swim_lanes,
@@ -85,4 +86,5 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "create_api_key": api_keys.create_api_key,
     "list_api_keys": api_keys.list_api_keys,
     "revoke_api_key": api_keys.revoke_api_key,
+    "reauthenticate": reauthentication.reauthenticate,
 }

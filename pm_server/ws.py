@@ -18,7 +18,9 @@ connection caps and the tenant's storage (503). After it, every frame spends a
 token of the connection's and the tenant's rate buckets (RATE_LIMITED when
 either is empty; 1008 for a client that keeps sending anyway), repeated fields
 are bounded, each handler has a deadline (UNAVAILABLE), and the connection is
-closed with 4001 when its token expires. See :mod:`pm_server.limits`.
+closed with 4001 when its token expires, unless the client presented a fresh
+one in-band (``reauthenticate``, :mod:`pm_server.expiry`). See
+:mod:`pm_server.limits`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from pm_server.connection import (
 from pm_server.context import Answer, Context
 from pm_server.dispatch import HANDLERS, Handler
 from pm_server.errors import error_message
+from pm_server.expiry import TokenExpiry
 from pm_server.limits import (
     LIMITS,
     REFUSED_ORIGIN,
@@ -195,7 +198,11 @@ async def _accept(
     state.connections.add(connection)
     state.metrics.connections.inc()
     log.info("%s connected from %s", connection.log_context(), request.remote)
-    expiry = _close_on_expiry(state, limits, connection)
+    expiry = TokenExpiry(
+        connection, state.verifier, lambda: _expired(state, limits, connection), state.now
+    )
+    connection.expiry = expiry
+    expiry.start()
     try:
         await _serve(state, limits, connection, connection_limits, user)
     finally:
@@ -222,24 +229,17 @@ async def _provision(state: ServerState, principal: Principal) -> User:
         )
 
 
-def _close_on_expiry(
-    state: ServerState, limits: ServerLimits, connection: Connection
-) -> asyncio.TimerHandle:
-    """Close the connection with 4001 once its token's ``exp`` has passed."""
-
-    def expire() -> None:
-        if connection.closing:
-            return
-        log.info("%s token expired: closing", connection.log_context())
-        limits.limit_closes.labels("token_expired").inc()
-        connection.begin_close(
-            CLOSE_TOKEN_EXPIRED,
-            "token expired: reconnect with a fresh token",
-            state.settings.shutdown_grace_seconds,
-        )
-
-    remaining = (connection.principal.expires_at - state.now()).total_seconds()
-    return asyncio.get_running_loop().call_later(max(0.0, remaining), expire)
+def _expired(state: ServerState, limits: ServerLimits, connection: Connection) -> None:
+    """Close the connection with 4001: its token's ``exp`` passed with no fresh one presented."""
+    if connection.closing:
+        return
+    log.info("%s token expired: closing", connection.log_context())
+    limits.limit_closes.labels("token_expired").inc()
+    connection.begin_close(
+        CLOSE_TOKEN_EXPIRED,
+        "token expired: reconnect with a fresh token, or send reauthenticate before it expires",
+        state.settings.shutdown_grace_seconds,
+    )
 
 
 async def _serve(

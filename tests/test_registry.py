@@ -47,7 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 STAMPS = ("id", "version", "created_at", "updated_at", "deleted_at")
 #: Commands of the session rather than the board: the CLI has no group for them.
-SESSION_COMMANDS = frozenset({"join_presence", "leave_presence", "list_presence", "unsubscribe"})
+SESSION_COMMANDS = frozenset(
+    {"join_presence", "leave_presence", "list_presence", "unsubscribe", "reauthenticate"}
+)
 COMMANDS = [f.name for f in envelope_pb2.ClientMessage.DESCRIPTOR.oneofs_by_name["command"].fields]
 
 

@@ -2294,6 +2294,55 @@ class Ping(_message.Message):
 Global___Ping: _TypeAlias = Ping  # noqa: Y015
 
 @_typing.final
+class Reauthenticate(_message.Message):
+    """a fresh access token for this connection's tenant and user (e.g. after a refresh over
+    HTTP): the connection then closes with 4001 at the new token's `exp` instead of the old
+    one's, and acts with the new token's roles; subscriptions and the event stream go on
+    untouched. A token of another tenant or user is FORBIDDEN, one that does not verify
+    UNAUTHENTICATED; either way the connection keeps its token and deadline
+    role: any
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        access_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reauthenticate: _TypeAlias = Reauthenticate  # noqa: Y015
+
+@_typing.final
+class Reauthenticated(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """the new deadline: the token's `exp`"""
+
+    def __init__(
+        self,
+        *,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reauthenticated: _TypeAlias = Reauthenticated  # noqa: Y015
+
+@_typing.final
 class Pong(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -3,15 +3,23 @@ detection, logout, me, password change, browser cookies and brute-force limits."
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pm_core.errors import TenantNotFoundError
+from pm_db.paths import TenantPaths
+from pm_db.provisioning import create_tenant
 from pm_proto.v1 import commands_pb2
+from pm_server import user_cli
 from pm_server.auth.sessions import REUSED, REVOKED
 from pm_server.auth.signin import WRONG_CREDENTIALS, WRONG_PASSWORD
+from pm_server.settings import Settings
 from tests.pm_server.conftest import Server, start_server
 from tests.pm_server.signin_support import PASSWORD, AuthClient, add_account, auth_client
 from tests.pm_server.wsclient import WsClient
@@ -314,3 +322,81 @@ async def test_sign_in_endpoints_are_absent_unless_enabled(server: Server) -> No
     async with auth_client(server) as http:
         answer = await http.call("POST", "/v1/auth/login", {"tenant": "acme"})
     assert answer.status == 404
+
+
+async def test_operator_reset_sets_the_password_and_ends_every_session(
+    signin_server: Server, http: AuthClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = (await http.login()).body
+    args = argparse.Namespace(
+        tenant="acme",
+        email="ALICE@example.com",
+        data_dir=signin_server.data_dir,
+        create=False,
+        name=None,
+        admin=False,
+        json=True,
+    )
+
+    code = user_cli.run(args, signin_server.state.settings, io.StringIO(NEW_PASSWORD + "\n"))
+
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["user_id"], printed["created"]) == ("alice", False)
+    assert printed["revoked_refresh_tokens"] == 1
+    refused = await http.call(
+        "POST", "/v1/auth/refresh", {"refresh_token": session["refresh_token"]}
+    )
+    assert refused.status == 401
+    assert (await http.login()).status == 401
+    assert (await http.login(password=NEW_PASSWORD)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "exit_code", "message"),
+    [
+        ("nobody@example.com", NEW_PASSWORD, 3, "no account with this email"),
+        ("alice@example.com", "short", 2, "password must be 8 to 256 characters"),
+        ("alice@example.com", "", 2, "password must be 8 to 256 characters"),
+    ],
+)
+def test_operator_reset_refuses_what_it_cannot_do_and_changes_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    email: str,
+    password: str,
+    exit_code: int,
+    message: str,
+) -> None:
+    paths = TenantPaths(tmp_path)
+    create_tenant(paths, "acme", lambda uow: None)
+    args = argparse.Namespace(
+        tenant="acme",
+        email=email,
+        data_dir=tmp_path,
+        create=False,
+        name=None,
+        admin=False,
+        json=False,
+    )
+
+    code = user_cli.run(args, Settings(data_dir=tmp_path), io.StringIO(password + "\n"))
+
+    assert code == exit_code
+    err = capsys.readouterr().err
+    assert message in err
+    assert not password or password not in err
+
+
+def test_operator_can_create_the_first_account_of_a_tenant(tmp_path: Path) -> None:
+    paths = TenantPaths(tmp_path)
+    create_tenant(paths, "acme", lambda uow: None)
+
+    result = user_cli.set_password(
+        paths, "acme", "Root@Example.com", "$argon2id$hash", create=True, admin=True
+    )
+
+    assert result.created
+    with pytest.raises(TenantNotFoundError):
+        user_cli.set_password(paths, "ghost", "a@example.com", "$argon2id$hash", create=True)
+    assert not (tmp_path / "tenants" / "ghost").exists()
