@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -124,6 +125,8 @@ class TenantDatabase:
         self.failure: TenantDamagedError | TenantLostError | None = None
         #: Called on the event loop when the tenant goes out of service.
         self.on_failure: Callable[[TenantDatabase], None] | None = None
+        #: Called on the event loop after each commit group: its size and seconds.
+        self.on_batch: Callable[[int, float], None] | None = None
         self._writer = writer
         #: The last event seq the writer handed out (read at open: the writer is the only one).
         self._seq = EventSeq(last_seq)
@@ -188,6 +191,11 @@ class TenantDatabase:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def queued_writes(self) -> int:
+        """Writes waiting for the writer (the group being committed is not counted)."""
+        return self._queue.qsize()
 
     async def write(
         self, fn: Callable[[UnitOfWork], T], on_commit: Callable[[T], None] | None = None
@@ -309,6 +317,7 @@ class TenantDatabase:
                 item = self._queue.get_nowait()
             if not batch:
                 continue
+            started = time.perf_counter()
             outcomes = await loop.run_in_executor(
                 self._write_executor,
                 _run_batch,
@@ -318,6 +327,8 @@ class TenantDatabase:
                 self._still_ours,
             )
             self._after_batch(len(batch))
+            if self.on_batch is not None:
+                self.on_batch(len(batch), time.perf_counter() - started)
             failure = _storage_failure(self.tenant_id, outcomes)
             if failure is not None:  # what committed stays committed; the rest fails with it
                 outcomes = [(ok, value if ok else failure) for ok, value in outcomes]

@@ -86,6 +86,8 @@ class TenantDatabases:
         self._maintenance: set[str] = set()
         #: Told (on the event loop) when an open tenant goes out of service: damaged or lost.
         self.on_failure: Callable[[TenantDatabase], object] | None = None
+        #: Told of every commit group of every tenant: its size and seconds (for metrics).
+        self.on_batch: Callable[[int, float], None] | None = None
 
     # -- use ---------------------------------------------------------------
 
@@ -96,6 +98,21 @@ class TenantDatabases:
     def open_tenants(self) -> list[str]:
         """Open tenants, least recently used first."""
         return list(self._open)
+
+    def open_databases(self) -> list[TenantDatabase]:
+        """The open databases, least recently used first (for metrics)."""
+        return list(self._open.values())
+
+    def counts_by_state(self) -> dict[str, int]:
+        """Tenants open, being opened, being closed, released for maintenance, and out of
+        service (damaged)."""
+        return {
+            "open": len(self._open),
+            "opening": len(self._opening),
+            "closing": len(self._closing),
+            "maintenance": len(self._maintenance),
+            "out_of_service": len(self._damaged),
+        }
 
     @asynccontextmanager
     async def use(self, tenant_id: str, *, create: bool = True) -> AsyncIterator[TenantDatabase]:
@@ -171,6 +188,7 @@ class TenantDatabases:
             self._mark_damaged(tenant_id, exc)
             raise
         db.on_failure = self._failed
+        db.on_batch = self.on_batch
         if self._closed:
             await db.close()
             raise StorageClosedError("tenant databases are closed")

@@ -23,7 +23,7 @@ from pm_server.auth.throttle import LoginThrottle, Rate
 from pm_server.connection import CLOSE_TENANT_DELETED, CLOSE_TRY_AGAIN_LATER
 from pm_server.hub import Hub
 from pm_server.limits import LIMITS, ServerLimits
-from pm_server.metrics import Metrics
+from pm_server.metrics import Metrics, StorageCollector
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
 from pm_server.ws import websocket
@@ -74,6 +74,8 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
     )
     state.metrics.track_open_tenants(lambda: databases.open_count)
+    databases.on_batch = metrics.observe_commit
+    metrics.registry.register(StorageCollector(databases.counts_by_state, databases.open_databases))
     # A tenant whose file was found damaged, or removed or replaced, under the server: its
     # clients hear it at once (4004) instead of at their next command.
     databases.on_failure = lambda db: close_tenant(state, db.tenant_id, "tenant storage failed")
