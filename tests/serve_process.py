@@ -99,8 +99,12 @@ class ServerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pm_server", "serve", env=env, stderr=self._log
         )
-        self.port = await self._bound_port(offset)
-        await wait_healthy(f"{self.base_url}/healthz", self.proc)
+        try:
+            self.port = await self._bound_port(offset)
+            await wait_healthy(f"{self.base_url}/healthz", self.proc)
+        except BaseException:  # pytest.fail included: stop it and close its log
+            await self.stop(signal.SIGKILL)
+            raise
 
     async def _bound_port(self, offset: int) -> int:
         """The port named by the ``serving on`` line this start wrote to the log."""
