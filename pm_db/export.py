@@ -60,8 +60,7 @@ from pm_db.paths import (
     DEFAULT_BUSY_TIMEOUT_MS,
     TenantPaths,
     connect,
-    fsync,
-    fsync_dir,
+    publish_new,
     remove_with_sidecars,
 )
 
@@ -508,18 +507,7 @@ def import_tenant(paths: TenantPaths, tenant_id: str, data: str | bytes) -> Vali
             conn.execute("PRAGMA journal_mode = WAL")
         finally:
             conn.close()
-        fsync(staging)
-        created = not path.parent.exists()
-        path.parent.mkdir(exist_ok=True)
-        try:
-            os.link(staging, path)
-            fsync_dir(path.parent)
-        except FileExistsError:
-            raise TenantExistsError(tenant_id, "it was created while importing") from None
-        except BaseException:
-            if created:
-                path.parent.rmdir()
-            raise
+        publish_new(staging, path, tenant_id, "it was created while importing")
     finally:
         remove_with_sidecars(staging)
     return validated

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from pm_core.errors import TenantExistsError
 from pm_core.tenancy import check_tenant_id, is_valid_tenant_id
 
 TENANTS_DIR: Final = "tenants"
@@ -125,3 +126,24 @@ def fsync(path: Path) -> None:
 def fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # not every platform can open a directory
         fsync(path)
+
+
+def publish_new(staging: Path, path: Path, tenant_id: str, meanwhile: str) -> None:
+    """Make the complete database ``staging`` the new tenant's ``path``, durably.
+
+    A hard link appears whole or not at all, and fails if the tenant appeared since
+    the caller checked: TenantExistsError saying ``meanwhile``. The staging name is
+    the caller's to remove.
+    """
+    fsync(staging)
+    created = not path.parent.exists()
+    path.parent.mkdir(exist_ok=True)
+    try:
+        os.link(staging, path)
+        fsync_dir(path.parent)
+    except FileExistsError:
+        raise TenantExistsError(tenant_id, meanwhile) from None
+    except BaseException:
+        if created:
+            path.parent.rmdir()
+        raise

@@ -11,7 +11,6 @@ without its first admin.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
@@ -19,7 +18,7 @@ from typing import TypeVar
 from pm_core.errors import TenantExistsError
 from pm_db.codec import utc_now
 from pm_db.migrator import load_migrations, migrate
-from pm_db.paths import TenantPaths, connect, fsync, fsync_dir, remove_with_sidecars
+from pm_db.paths import TenantPaths, connect, publish_new, remove_with_sidecars
 from pm_db.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -45,18 +44,7 @@ def create_tenant(paths: TenantPaths, tenant_id: str, setup: Callable[[UnitOfWor
             conn.execute("PRAGMA journal_mode = WAL")
         finally:
             conn.close()
-        fsync(staging)
-        created = not path.parent.exists()
-        path.parent.mkdir(exist_ok=True)
-        try:
-            os.link(staging, path)
-            fsync_dir(path.parent)
-        except FileExistsError:
-            raise TenantExistsError(tenant_id, "it was created meanwhile") from None
-        except BaseException:
-            if created:
-                path.parent.rmdir()
-            raise
+        publish_new(staging, path, tenant_id, "it was created meanwhile")
     finally:
         remove_with_sidecars(staging)
     return result
