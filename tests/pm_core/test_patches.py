@@ -23,9 +23,12 @@ from pm_core.validation import build, merge
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 # Every patch with the model it changes, found by name (WorkItemPatch -> WorkItem; None when
 # pm_core/models.py has no such model): a patch added there is checked here with no list to keep.
+# ``dataclass(slots=True)`` makes a new class: the one it replaced lingers among the
+# subclasses, so only the classes with their slots are the patches.
 PATCHES: dict[type[Patch], type[Entity] | None] = {
     patch: getattr(models, patch.__name__.removesuffix("Patch"), None)
     for patch in Patch.__subclasses__()
+    if "__slots__" in vars(patch)
 }
 PATCH_IDS = [patch.__name__ for patch in PATCHES]
 # Set by the repository or fixed at creation: never part of a patch.

@@ -17,12 +17,18 @@ COMMANDS = {
 
 
 def test_every_command_has_a_handler_and_every_handler_a_command() -> None:
-    assert set(COMMANDS) == set(HANDLERS)
+    unhandled = sorted(set(COMMANDS) - set(HANDLERS))
+    assert not unhandled, f"pm_server/dispatch.py has no handler for {unhandled}"
+    stale = sorted(set(HANDLERS) - set(COMMANDS))
+    assert not stale, f"pm_server/dispatch.py: {stale} are not ClientMessage commands"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_handler_takes_its_command_message_and_returns_a_reply(name: str) -> None:
-    handler = HANDLERS[name]
+    handler = HANDLERS.get(name)
+    assert handler is not None, (
+        f"pm_server/dispatch.py has no handler for {name} (write it in pm_server/handlers/)"
+    )
     assert inspect.iscoroutinefunction(handler)
     hints = typing.get_type_hints(handler)
     command_type = COMMANDS[name].message_type
