@@ -43,7 +43,7 @@ from pm_core.errors import (
     TenantNotFoundError,
 )
 from pm_db.codec import utc_now
-from pm_db.migrator import load_migrations
+from pm_db.migrator import current_version, load_migrations, migrate
 from pm_db.paths import (
     DEFAULT_BUSY_TIMEOUT_MS,
     TenantPaths,
@@ -350,6 +350,32 @@ def _remove_empty_tenant(path: Path) -> None:
         if path.is_file() and not in_use(path, path.parent.name):
             remove_with_sidecars(path)
             path.parent.rmdir()
+
+
+# -- migrate -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Migrated:
+    tenant_id: str
+    #: Schema versions before and after.
+    before: int
+    after: int
+
+
+def migrate_tenant(paths: TenantPaths, tenant_id: str) -> Migrated:
+    """Apply the pending migrations of one tenant ahead of its next open.
+
+    Under the exclusive lock, so refused with TenantBusyError while a server has the
+    tenant open (that server migrated it when it opened it).
+    """
+    path = paths.db_path(tenant_id)
+    if not path.is_file():
+        raise TenantNotFoundError(tenant_id)
+    with exclusive(path, tenant_id) as conn:
+        before = current_version(conn)
+        migrate(conn, load_migrations())
+        return Migrated(tenant_id, before, current_version(conn))
 
 
 # -- delete --------------------------------------------------------------------

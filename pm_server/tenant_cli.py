@@ -30,6 +30,7 @@ from pm_core.errors import (
     NotFoundError,
     PmError,
     SchemaTooNewError,
+    TenantBusyError,
     TenantNotFoundError,
     UnavailableError,
     ValidationError,
@@ -140,6 +141,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     delete.add_argument("tenant", metavar="TENANT")
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
     _add_wait(delete)
+    migrate = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="apply pending schema migrations ahead of time (one tenant, or --all); "
+        "a tenant a server has open is skipped (that server migrated it)",
+    )
+    which = migrate.add_mutually_exclusive_group(required=True)
+    which.add_argument("tenant", metavar="TENANT", nargs="?")
+    which.add_argument("--all", action="store_true", help="every tenant in the data dir")
     check = sub.add_parser(
         "check",
         parents=[common],
@@ -342,6 +352,49 @@ def _delete(args: argparse.Namespace, paths: TenantPaths, settings: Settings) ->
     return {"tenant": args.tenant, "deleted": True}, f"deleted tenant {args.tenant}"
 
 
+def _migrate(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
+    tenants = paths.tenant_ids() if args.all else [args.tenant]
+    rows: list[dict[str, Any]] = []
+    for n, tenant_id in enumerate(tenants, start=1):
+        try:
+            done = admin.migrate_tenant(paths, tenant_id)
+        except TenantBusyError:
+            row: dict[str, Any] = {"tenant": tenant_id, "status": "skipped", "why": "open"}
+        except PmError as exc:
+            if not args.all:
+                raise
+            row = {"tenant": tenant_id, "status": "failed", "why": exc.message}
+        else:
+            row = {
+                "tenant": tenant_id,
+                "status": "migrated" if done.after != done.before else "current",
+                "from": done.before,
+                "to": done.after,
+            }
+        rows.append(row)
+        if not args.json:  # progress, one line a tenant, as it goes
+            print(f"[{n}/{len(tenants)}] {_migrated_line(row)}", flush=True)
+    failed = sum(row["status"] == "failed" for row in rows)
+    skipped = sum(row["status"] == "skipped" for row in rows)
+    text = (
+        f"{len(rows)} tenants: {len(rows) - failed - skipped} current, {skipped} skipped, "
+        f"{failed} failed"
+    )
+    code = EXIT_FAILED if failed else (EXIT_BUSY if skipped else EXIT_OK)
+    return rows, text, code
+
+
+def _migrated_line(row: dict[str, Any]) -> str:
+    tenant, status = row["tenant"], row["status"]
+    if status == "migrated":
+        return f"{tenant}: schema {row['from']} -> {row['to']}"
+    if status == "current":
+        return f"{tenant}: schema {row['to']}, nothing to do"
+    if status == "skipped":
+        return f"{tenant}: skipped, open in a running server (which migrated it when it opened it)"
+    return f"{tenant}: failed: {row['why']}"
+
+
 def _check(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
     path = paths.db_path(args.tenant)
     if not path.is_file():
@@ -372,6 +425,7 @@ _COMMANDS: Final[
     "import": _import,
     "delete": _delete,
     "check": _check,
+    "migrate": _migrate,
 }
 
 
