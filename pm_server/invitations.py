@@ -1,17 +1,23 @@
-"""Inviting a user, written once for ``invite_user`` and ``pm tenant create --admin-email``.
+"""Invitations: inviting (written once for ``invite_user`` and ``pm tenant create
+--admin-email``) and accepting (``POST /v1/auth/accept``).
 
-The invited user row, its account without a password, and one invitation whose
-token (``pmi.<tenant>.<id>.<secret>``) exists only in the returned
-:class:`Invited`: the database keeps its sha256. The link carries the token in
-its fragment, which browsers never send to a server.
+Inviting writes the invited user row, its account without a password, and one
+invitation whose token (``pmi.<tenant>.<id>.<secret>``) exists only in the
+returned :class:`Invited`: the database keeps its sha256. The link carries the
+token in its fragment, which browsers never send to a server.
+
+Accepting (:func:`accept_invitation`) sets the account's first password through
+the accounts repository, marks the invitation accepted and starts a session
+with the one session-issuing function of sign-in, all in one write.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final
 
-from pm_auth.secrets import SecretKind, new_secret
+from pm_auth.secrets import OpaqueSecret, SecretKind, hash_secret, matches, new_secret
 from pm_core.directory import default_display_name, email_key
 from pm_core.enums import UserKind
 from pm_core.errors import DuplicateError
@@ -20,6 +26,11 @@ from pm_db.codec import new_id
 from pm_db.paths import TenantPaths
 from pm_db.provisioning import create_tenant
 from pm_db.unit_of_work import UnitOfWork
+from pm_server.auth.sessions import IssuedSession, SessionConfig, issue_session
+
+#: Compared against when no invitation has the presented id, so that an unknown id
+#: costs the same hash and comparison as a known one.
+_NO_HASH: Final = hash_secret("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +64,11 @@ def invite(
     """Invite ``email`` (CONFLICT if its user signed up already; a pending one is invited
     again, its earlier invitation revoked)."""
     key = email_key(email)
-    account = uow.invitations.account_of(key)
-    if account is not None and account[1]:
+    account = uow.accounts.find_by_email(key)
+    if account is not None and account.can_sign_in:
         raise DuplicateError("user", "email")
     if account is not None:
-        user = uow.users.get(account[0])
+        user = uow.users.get(account.user_id)
     else:
         user = uow.users.upsert(
             user_id=new_id(),
@@ -66,7 +77,7 @@ def invite(
             is_tenant_admin=tenant_admin,
             kind=UserKind.HUMAN,
         )
-        uow.invitations.create_pending_account(user.id, key)
+        uow.accounts.create(user_id=user.id, email=key)
     invitation_id = new_id()
     secret = new_secret(SecretKind.INVITATION, tenant_id, invitation_id)
     invitation = uow.invitations.create(
@@ -111,3 +122,27 @@ def provision_tenant(
             base_url=base_url,
         ),
     )
+
+
+def accept_invitation(
+    uow: UnitOfWork,
+    config: SessionConfig,
+    presented: OpaqueSecret,
+    password_hash: str,
+) -> IssuedSession | None:
+    """Set the invited account's first password and start its session, in the current
+    write; None (nothing written) when the token opens nothing: unknown, forged, spent,
+    revoked or expired, or its account signs in already. The caller says all alike."""
+    found = uow.invitations.find_with_hash(presented.id)
+    right = matches(presented, _NO_HASH if found is None else found[1])
+    if found is None or not right:
+        return None
+    invitation = found[0]
+    account = uow.accounts.find(invitation.user_id)
+    user = uow.users.find(invitation.user_id)
+    if account is None or user is None or account.can_sign_in:
+        return None
+    if not uow.invitations.accept(invitation.id):  # spent, revoked or expired
+        return None
+    uow.accounts.set_password(account, password_hash)
+    return issue_session(uow, config, presented.tenant_id, user)

@@ -163,7 +163,7 @@ class Settings(BaseSettings):
 
     # -- built-in sign-in (docs/security.md, "Sign-in") --
 
-    #: Serve /v1/auth/login, refresh, logout, me and password: accounts of the tenant sign
+    #: Serve /v1/auth/login, refresh, logout, me, password and accept: accounts of the tenant sign
     #: in with email and password and get access tokens signed with <data_dir>/signing-key
     #: (accepted then whatever PM_JWT_DEV_KEY says). A token for a tenant without a
     #: database is refused instead of creating it.

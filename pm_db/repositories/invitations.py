@@ -1,14 +1,12 @@
-"""Invitations and the pending accounts they create; only the sha256 of a token is stored.
+"""Invitations; only the sha256 of a token is stored.
 
 Inviting an email creates (in the handler's transaction) the invited user, its
-account with no password yet, and one invitation. Inviting the same email again
-while it is still pending revokes the earlier invitations and makes a new one
-(a lost link is replaced, never two live at once). Accepting sets the account's
-password and marks the invitation accepted, once: the update's predicate makes
-a second acceptance (or a race of two) miss.
-
-The account rows touched here are the ones an invitation owns (a pending
-account, its first password); sign-in reads and changes accounts afterwards.
+account with no password yet (:mod:`pm_db.repositories.accounts`, the one
+place that writes ``accounts``), and one invitation. Inviting the same email
+again while it is still pending revokes the earlier invitations and makes a new
+one (a lost link is replaced, never two live at once). Accepting marks the
+invitation accepted, once: the update's predicate makes a second acceptance (or
+a race of two) miss.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from datetime import datetime
 from typing import Final
 
 from pm_core.directory import Invitation
-from pm_core.errors import ConflictError
 from pm_db.codec import db_time, parse_db_time, parse_db_time_or_none
 
 ENTITY: Final = "invitation"
@@ -39,34 +36,12 @@ ACCEPT: Final = """
 UPDATE invitations SET accepted_at = ?
 WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?
 """
-SELECT_ACCOUNT: Final = """
-SELECT user_id, password_hash IS NOT NULL AS has_password FROM accounts
-WHERE email_key = ? AND deleted_at IS NULL
-"""
-INSERT_ACCOUNT: Final = """
-INSERT INTO accounts (user_id, email_key, password_hash, version, created_at, updated_at)
-VALUES (?, ?, NULL, 1, ?, ?)
-"""
-SET_FIRST_PASSWORD: Final = """
-UPDATE accounts SET password_hash = ?, password_changed_at = ?, version = version + 1,
-                    updated_at = ?
-WHERE user_id = ? AND password_hash IS NULL AND deleted_at IS NULL
-"""
 
 
 class InvitationRepository:
     def __init__(self, conn: sqlite3.Connection, now: datetime) -> None:
         self._conn = conn
         self._now = now
-
-    def account_of(self, email_key: str) -> tuple[str, bool] | None:
-        """The user id of the live account with this email, and whether it has a password."""
-        row = self._conn.execute(SELECT_ACCOUNT, (email_key,)).fetchone()
-        return None if row is None else (row["user_id"], bool(row["has_password"]))
-
-    def create_pending_account(self, user_id: str, email_key: str) -> None:
-        now = db_time(self._now)
-        self._conn.execute(INSERT_ACCOUNT, (user_id, email_key, now, now))
 
     def create(
         self,
@@ -106,18 +81,11 @@ class InvitationRepository:
         row = self._conn.execute(SELECT_ONE, (invitation_id,)).fetchone()
         return None if row is None else (_from_row(row), row["token_hash"])
 
-    def accept(self, invitation: Invitation, password_hash: str) -> None:
-        """Mark the invitation accepted and set its user's first password, or CONFLICT if
-        it was accepted, revoked or expired meanwhile (nothing is written then)."""
+    def accept(self, invitation_id: str) -> bool:
+        """Mark the invitation accepted; False (nothing written) if it was accepted,
+        revoked or expired meanwhile."""
         now = db_time(self._now)
-        cursor = self._conn.execute(ACCEPT, (now, invitation.id, now))
-        if cursor.rowcount != 1:
-            raise ConflictError(ENTITY, invitation.id, None, None, "invitation already used")
-        cursor = self._conn.execute(
-            SET_FIRST_PASSWORD, (password_hash, now, now, invitation.user_id)
-        )
-        if cursor.rowcount != 1:
-            raise ConflictError(ENTITY, invitation.id, None, None, "account already set up")
+        return self._conn.execute(ACCEPT, (now, invitation_id, now)).rowcount == 1
 
 
 def _from_row(row: sqlite3.Row) -> Invitation:

@@ -6,6 +6,7 @@
 ``POST /v1/auth/logout``   the refresh token (body or cookie) -> 204, session ended
 ``GET /v1/auth/me``        ``Authorization: Bearer <access token>`` -> the user
 ``POST /v1/auth/password`` Bearer + ``{"current_password", "new_password"}`` -> a session
+``POST /v1/auth/accept``   ``{"token", "password"}`` (an invitation) -> a session
 =========================  ==========================================================
 
 A session answer is ``{"access_token", "token_type": "Bearer", "expires_in",
@@ -74,6 +75,9 @@ _STATUS: Final = {
     "UNAVAILABLE": 503,
 }
 _MAX_TENANT: Final = 63
+#: Longer than any token, so that a token of the wrong length is refused like any other
+#: wrong token (401), not as a field too long (400) that would say something of its shape.
+_MAX_TOKEN: Final = 1_000
 _LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 
@@ -83,6 +87,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/logout", _endpoint(logout))
     app.router.add_get(f"{PREFIX}/me", _endpoint(me))
     app.router.add_post(f"{PREFIX}/password", _endpoint(password))
+    app.router.add_post(f"{PREFIX}/accept", _endpoint(accept))
 
 
 Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -151,6 +156,14 @@ async def password(request: web.Request) -> web.StreamResponse:
     current = _text(body, "current_password", MAX_PASSWORD_LENGTH, strip=False)
     new = _text(body, "new_password", MAX_PASSWORD_LENGTH, strip=False, allow_empty=True)
     session = await request.app[SIGN_IN].change_password(principal, current, new, _address(request))
+    return _session_response(request, session)
+
+
+async def accept(request: web.Request) -> web.StreamResponse:
+    body = await _json(request)
+    token = _text(body, "token", _MAX_TOKEN)
+    new = _text(body, "password", MAX_PASSWORD_LENGTH, strip=False, allow_empty=True)
+    session = await request.app[SIGN_IN].accept(token, new, _address(request))
     return _session_response(request, session)
 
 

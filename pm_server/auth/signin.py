@@ -9,11 +9,16 @@
   its refresh token (:mod:`pm_server.auth.sessions`).
 - :meth:`SignIn.change_password`: the signed-in user's, given the current one;
   every other session of the user is revoked and a new one begins.
+- :meth:`SignIn.accept`: an invitation token and a first password to a session
+  (:func:`pm_server.invitations.accept_invitation`). A malformed, forged,
+  spent, revoked or expired token, or one of a tenant without a database, gets
+  the one answer :data:`INVALID_INVITATION` after the same work (the password
+  is hashed before the token is looked at), and creates nothing.
 
-Password attempts pass the :class:`~pm_server.auth.throttle.LoginThrottle`
-first. argon2id runs in worker threads, at most ``hash_slots`` at once (each
-holds its memory cost): a flood of logins waits for a slot instead of taking
-the machine's memory and cores.
+Password attempts and invitation acceptances pass the
+:class:`~pm_server.auth.throttle.LoginThrottle` first. argon2id runs in worker
+threads, at most ``hash_slots`` at once (each holds its memory cost): a flood of
+logins waits for a slot instead of taking the machine's memory and cores.
 
 Logs name users, tenants and the loggable form of refresh tokens
 (``pmr.<tenant>.<id>``), never a password or a secret.
@@ -26,7 +31,7 @@ import logging
 from typing import Final
 
 from pm_auth.passwords import Passwords, check_new_password
-from pm_auth.secrets import SecretKind, parse_secret
+from pm_auth.secrets import OpaqueSecret, SecretKind, parse_secret
 from pm_auth.tokens import Principal
 from pm_core.errors import (
     ForbiddenError,
@@ -50,6 +55,7 @@ from pm_server.auth.sessions import (
     rotate,
 )
 from pm_server.auth.throttle import LoginThrottle
+from pm_server.invitations import accept_invitation
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,7 @@ log = logging.getLogger(__name__)
 WRONG_CREDENTIALS: Final = "wrong email or password"
 WRONG_PASSWORD: Final = "the current password is wrong"
 NO_PASSWORD: Final = "this user signs in elsewhere and has no password here"
+INVALID_INVITATION: Final = "invalid or expired invitation"
 
 
 class SignIn:
@@ -175,6 +182,46 @@ class SignIn:
             raise UnauthenticatedError("unknown tenant") from None
         log.info(
             "tenant=%s user=%s changed the password; other sessions revoked", tenant_id, user.id
+        )
+        return session
+
+    async def accept(self, token: str, password: str, address: str) -> IssuedSession:
+        """Accept an invitation: its account's first password, and a new session."""
+        check_new_password(password)
+        presented: OpaqueSecret | None
+        try:
+            presented = parse_secret(token, SecretKind.INVITATION)
+        except UnauthenticatedError:
+            presented = None
+        # An invitation is its own account bucket (the email is not known yet); the
+        # address bucket holds a guesser of many ids.
+        tenant_id = "" if presented is None else presented.tenant_id
+        bucket = "invitation" if presented is None else f"invitation:{presented.id}"
+        wait = self._throttle.attempt(tenant_id, bucket, address)
+        if wait:
+            log.info("invitation refused: rate limited")
+            raise RateLimitedError(wait)
+        new_hash = await self._hash(password)
+        session = None
+        if presented is not None:
+            try:
+                async with self._databases.use(presented.tenant_id, create=False) as db:
+                    session = await db.write(
+                        lambda uow: accept_invitation(uow, self.config, presented, new_hash)
+                    )
+            except TenantGoneError:
+                session = None
+        if session is None or presented is None:
+            what = "malformed" if presented is None else presented.loggable
+            log.info("invitation %s refused: invalid or expired", what)
+            raise UnauthenticatedError(INVALID_INVITATION)
+        self._throttle.succeeded(tenant_id, bucket, address)
+        log.info(
+            "tenant=%s user=%s accepted invitation %s (session %s)",
+            tenant_id,
+            session.user.id,
+            presented.loggable,
+            session.family_id,
         )
         return session
 

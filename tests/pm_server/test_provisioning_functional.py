@@ -142,6 +142,31 @@ async def test_unknown_tenant_with_public_key_file_and_dev_key_is_refused(
         await runner.cleanup()
 
 
+async def test_unknown_tenant_with_signin_is_refused_and_nothing_is_created(
+    tmp_path: Path,
+) -> None:
+    """PM_SIGNIN is a production mode: a token (here one signed with the server's key, as
+    sign-in's access tokens are) for a tenant without a database creates nothing, and
+    neither do a login or an invitation naming that tenant."""
+    srv, runner = await start_server(tmp_path / "data", signin=True)
+    try:
+        assert srv.state.settings.jwt_dev_key  # the server's key is accepted
+        before = listing(srv.data_dir)
+        status, body = await refused(srv, srv.token("ghost", admin=True))
+        assert (status, body) == (401, {"code": "UNAUTHENTICATED", "message": "unknown tenant"})
+        async with aiohttp.ClientSession() as http:
+            login = {"tenant": "ghost", "email": "a@ghost.test", "password": "whatever-123"}
+            async with http.post(srv.base_url + "/v1/auth/login", json=login) as response:
+                assert response.status == 401
+            accept = {"token": f"pmi.ghost.x1.{'A' * 43}", "password": "whatever-123"}
+            async with http.post(srv.base_url + "/v1/auth/accept", json=accept) as response:
+                assert response.status == 401
+        assert listing(srv.data_dir) == before
+        assert not (srv.data_dir / "tenants" / "ghost").exists()
+    finally:
+        await runner.cleanup()
+
+
 async def test_dev_key_alone_still_creates_the_tenant_on_first_token(server: Server) -> None:
     assert not (server.data_dir / "tenants" / "newco").exists()
     client = await server.client("newco", "alice")
