@@ -95,6 +95,7 @@ async def serve(settings: Settings) -> None:
     # is the only place to learn (the tests start servers that way, so no two ever race
     # for a port).
     host, port = runner.addresses[0][:2]
+    app[STATE].listening_on(port)
     log.info(
         "pm %s serving on http://%s:%d data_dir=%s",
         __version__,

@@ -158,7 +158,8 @@ class Settings(BaseSettings):
     #: Hours an invitation link can be accepted.
     invitation_hours: float = Field(default=72.0, gt=0, le=24.0 * 90)
     #: Base of the links pm prints (invitations), as users reach the server
-    #: (``https://pm.example.com``); unset: ``http://<host>:<port>``.
+    #: (``https://pm.example.com``); unset: ``http://<host>:<port>``, where a server
+    #: started with port 0 names the port it bound; ``pm tenant create`` needs it then.
     public_url: str | None = Field(default=None, min_length=1)
 
     # -- built-in sign-in (docs/security.md, "Sign-in") --

@@ -36,6 +36,12 @@ class ServerState:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: secrets.token_hex(4))
 
+    def listening_on(self, port: int) -> None:
+        """The server listens on ``port``: with ``PM_PORT=0`` the settings take the port the
+        system picked, so that links built from them (``base_url``) name a port that answers."""
+        if self.settings.port == 0:
+            self.settings = self.settings.model_copy(update={"port": port})
+
     def new_connection_id(self) -> str:
         return f"{self._prefix}-{next(self._ids)}"
 

@@ -243,6 +243,14 @@ def _list(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> R
 
 
 def _create(args: argparse.Namespace, paths: TenantPaths, settings: Settings) -> Result:
+    if settings.public_url is None and settings.port == 0:
+        # No server is asked: the port a server will pick is not known, and a link to port
+        # 0 leads nowhere. Refused before anything is created.
+        raise ValidationError(
+            "PM_PUBLIC_URL",
+            "PM_PORT is 0 (a port picked at start): set PM_PUBLIC_URL to the address users "
+            "reach the server at, for the invitation link",
+        )
     invited = provision_tenant(
         paths,
         args.tenant,

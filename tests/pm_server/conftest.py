@@ -59,6 +59,7 @@ async def start_server(data_dir: Path, **overrides: Any) -> tuple[Server, web.Ap
     site = GuardedSite(runner, "127.0.0.1", 0, settings, lambda r: refused.labels(r).inc())
     await site.start()
     port = runner.addresses[0][1]
+    app[STATE].listening_on(port)  # as pm serve does
     return Server(f"http://127.0.0.1:{port}", data_dir, app), runner
 
 

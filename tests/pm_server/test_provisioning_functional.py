@@ -220,3 +220,22 @@ async def test_pm_tenant_create_invites_its_first_admin_once(
     )
     assert code == 2
     assert not (data / "tenants" / "other").exists()
+
+
+async def test_pm_tenant_create_with_port_0_needs_a_public_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to port 0 leads nowhere, and no server says which port it will pick."""
+    monkeypatch.delenv("PM_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("PM_PORT", "0")
+    data = tmp_path / "data"
+    args = ("create", "newco", "--admin-email", "boss@newco.test", "--data-dir", str(data))
+    code, out, err = pm_tenant(*args, capsys=capsys)
+    assert code == 2
+    assert "PM_PUBLIC_URL" in err
+    assert ":0/" not in out + err
+    assert not (data / "tenants" / "newco").exists()
+    monkeypatch.setenv("PM_PUBLIC_URL", "https://pm.example.com/")
+    code, out, err = pm_tenant(*args, capsys=capsys)
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("https://pm.example.com/accept#token=pmi.")

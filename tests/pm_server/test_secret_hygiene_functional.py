@@ -5,9 +5,12 @@ captured to a file) goes through every sign-in flow with distinctive values:
 an operator sets the first password, logins succeed and fail (known and
 unknown emails, rate limited), refresh tokens rotate, one is reused (which
 revokes its session), a browser signs in with the cookie, the password is
-changed, a WebSocket connects and re-authenticates in-band, sessions end.
-Then the log and the command's output are searched for every password and
-every token issued or tried, whole and in part.
+changed, a WebSocket connects and re-authenticates in-band, sessions end; a
+tenant admin invites users, one invitation is accepted (with a password of its
+own), spent, forged and replaced ones are tried; an API key is created, connects,
+is revoked and refused. Then the log and the command's output are searched for
+every password and every token issued or tried, whole and in any 20-character
+slice of its secret parts.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pytest
 from yarl import URL
 
 from pm_auth.secrets import SecretKind, parse_secret
+from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_db.paths import TenantPaths
 from pm_db.provisioning import create_tenant
 from pm_proto.v1 import commands_pb2
@@ -38,6 +42,8 @@ FIRST = "first-Pa55word-QXJ7"
 SECOND = "second-Pa55word-ZK91"
 THIRD = "third-Pa55word-MW02"
 WRONG = [f"wrong-Pa55word-{n:02d}-HV3" for n in range(8)]
+INVITED = "invited-Pa55word-JD44"
+SLICE = 20
 
 
 SIGN_IN = {"PM_LOG_LEVEL": "DEBUG", "PM_SIGNIN": "true", "PM_LOGIN_RATE_ACCOUNT_BURST": "4"}
@@ -76,6 +82,66 @@ async def post(
     async with session.post(server.base_url + path, json=body, **kwargs) as response:
         data = await response.json() if response.content_type == "application/json" else None
         return response.status, data
+
+
+def slices(secret: str) -> list[str]:
+    """What of ``secret`` must not be logged: the whole, and every ``SLICE``-character piece
+    of its secret part (an opaque token's random part: its ``pm<k>.<tenant>.<id>`` prefix is
+    what logs name it by; a JWT's payload and signature are listed on their own)."""
+    if secret.startswith("pm") and secret.count(".") == 3:
+        return [secret, *slices(secret.rsplit(".", 1)[1])]
+    if len(secret) <= SLICE or secret.count(".") == 2:
+        return [secret]
+    return [secret[i : i + SLICE] for i in range(len(secret) - SLICE + 1)]
+
+
+async def directory_flows(http: aiohttp.ClientSession, server: ServerProcess) -> list[str]:
+    """Invitations and API keys: what they issue and what is tried, as parts that must not
+    be logged (random parts of opaque secrets, JWT payloads and signatures, passwords)."""
+    key = load_or_create_signing_key(server.data_dir)
+    root = mint_token(key, tenant_id=TENANT, user_id="root", name="Root", tenant_admin=True)
+    admin = await WsClient.connect(server.ws_url, root)
+    try:
+        invited = (
+            await admin.request("invite_user", commands_pb2.InviteUser(email="new@example.com"))
+        ).invitation
+        # pm serve listens on PM_PORT=0 here: the link names the port it bound.
+        assert invited.link == f"{server.base_url}/accept#token={invited.token}"
+        replaced = (
+            await admin.request("invite_user", commands_pb2.InviteUser(email="twice@example.com"))
+        ).invitation
+        await admin.request("invite_user", commands_pb2.InviteUser(email="twice@example.com"))
+        created = (
+            await admin.request("create_api_key", commands_pb2.CreateApiKey(name="hygiene-bot"))
+        ).api_key
+        agent = await WsClient.connect(server.ws_url, created.secret)
+        await agent.request("ping", commands_pb2.Ping())
+        await admin.request(
+            "revoke_api_key", commands_pb2.RevokeApiKey(api_key_id=created.api_key.id)
+        )
+        assert agent._reader is not None
+        await agent._reader
+        assert agent.close_code == 4003
+        await agent.close()
+    finally:
+        await admin.close()
+    async with http.get(
+        server.ws_url, headers={"Authorization": f"Bearer {created.secret}"}
+    ) as response:
+        assert response.status == 401  # revoked
+    forged = invited.token[:-10] + "forgedAAAA"
+    status, accepted = await post(
+        http, server, "/v1/auth/accept", {"token": invited.token, "password": INVITED}
+    )
+    assert status == 200, accepted
+    for tried in (invited.token, forged, replaced.token):  # spent, forged, revoked
+        status, _ = await post(
+            http, server, "/v1/auth/accept", {"token": tried, "password": WRONG[0]}
+        )
+        assert status == 401
+    opaque = [invited.token, forged, replaced.token, created.secret, accepted["refresh_token"]]
+    _, payload, signature = accepted["access_token"].split(".")
+    return [INVITED, *opaque, accepted["access_token"], payload, signature]
 
 
 async def test_no_password_or_token_reaches_the_log(server: ServerProcess) -> None:
@@ -155,6 +221,7 @@ async def test_no_password_or_token_reaches_the_log(server: ServerProcess) -> No
             {**login, "email": "ghost@example.com", "password": WRONG[6]},
         )
         assert status == 401
+        directory = await directory_flows(http, server)
         # A body that is not JSON, holding a password.
         async with http.post(
             server.base_url + "/v1/auth/login",
@@ -172,9 +239,14 @@ async def test_no_password_or_token_reaches_the_log(server: ServerProcess) -> No
     secrets += tokens + refresh
     secrets += [parse_secret(token, SecretKind.REFRESH).secret for token in refresh]
     secrets += [token.rsplit(".", 1)[1] for token in tokens]  # the JWTs' signatures
+    secrets += [token.split(".")[1] for token in tokens]  # and their payloads
+    secrets += directory
     log = server.log_path.read_text(encoding="utf-8", errors="replace")
     assert "signed in" in log, "the log was not captured"
     assert "presented again after use" in log
+    assert "accepted invitation pmi.hygiene." in log
+    assert "key=pmk.hygiene." in log
     for secret in secrets:
-        assert secret not in log, f"a secret of {len(secret)} characters is in the server log"
-        assert secret not in output, "a secret is in pm user set-password's output"
+        for piece in slices(secret):
+            assert piece not in log, f"{len(piece)} characters of a secret are in the server log"
+            assert piece not in output, "a secret is in pm user set-password's output"
