@@ -194,9 +194,10 @@ class SignIn:
         except UnauthenticatedError:
             presented = None
         # An invitation is its own account bucket (the email is not known yet); the
-        # address bucket holds a guesser of many ids.
+        # address bucket holds a guesser of many ids. Malformed tokens name no invitation:
+        # their bucket is the address's, so that one client cannot use up everyone's.
         tenant_id = "" if presented is None else presented.tenant_id
-        bucket = "invitation" if presented is None else f"invitation:{presented.id}"
+        bucket = f"malformed:{address}" if presented is None else f"invitation:{presented.id}"
         wait = self._throttle.attempt(tenant_id, bucket, address)
         if wait:
             log.info("invitation refused: rate limited")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from pm_db.paths import TenantPaths
@@ -154,6 +155,25 @@ async def test_bad_bodies_are_400_and_the_invitation_stays_usable(
     listed = await http.call("POST", "/v1/auth/accept", raw=b"[1, 2]")
     assert listed.status == 400
     assert (await accept(http, invitation.token)).status == 200
+
+
+async def test_malformed_tokens_of_one_address_do_not_limit_another(
+    signin_server: Server,
+) -> None:
+    async def malformed_from(address: str) -> int:
+        connector = aiohttp.TCPConnector(local_addr=(address, 0))
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.post(
+                signin_server.base_url + "/v1/auth/accept",
+                json={"token": "pmi.not-a-token", "password": CHOSEN},
+            ) as response,
+        ):
+            return response.status
+
+    first = [await malformed_from("127.0.0.2") for _ in range(6)]
+    assert first == [401] * 5 + [429]  # PM_LOGIN_RATE_ACCOUNT_BURST (5) in a row
+    assert await malformed_from("127.0.0.3") == 401
 
 
 async def test_guessing_tokens_is_rate_limited_per_address(

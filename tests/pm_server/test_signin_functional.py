@@ -321,7 +321,8 @@ async def test_missing_or_bad_credentials_get_401(
 async def test_sign_in_endpoints_are_absent_unless_enabled(server: Server) -> None:
     async with auth_client(server) as http:
         answer = await http.call("POST", "/v1/auth/login", {"tenant": "acme"})
-    assert answer.status == 404
+        accept = await http.call("POST", "/v1/auth/accept", {"token": "pmi.acme.x.y"})
+    assert (answer.status, accept.status) == (404, 404)
 
 
 async def test_operator_reset_sets_the_password_and_ends_every_session(
