@@ -17,9 +17,11 @@ request head is complete:
 
 Once the head is complete the guard hands the socket to aiohttp's protocol
 (``transport.set_protocol``) and costs nothing more. aiohttp's own per-line
-limits are set to the head limit, so the guard always answers first; later
-requests on a kept-alive HTTP connection are aiohttp's alone (idle for at most
-the handshake timeout), and whatever aiohttp logs about them is scrubbed by
+limits are set to the head limit, so the guard always answers first. The app
+closes every plain HTTP connection after its response (``Connection: close``),
+so a later request comes on a connection of its own and meets the guard too. Only
+a request pipelined in the same packets right behind the first is aiohttp's alone
+(400 for an over-long head); whatever aiohttp logs is scrubbed by
 :mod:`pm_server.logs`.
 """
 

@@ -147,3 +147,23 @@ async def test_refused_upgrade_closes_its_connection_so_the_retry_meets_the_guar
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await session.ws_connect(server.ws_url, headers=big)
         assert info.value.status == 431
+
+
+async def test_every_http_request_meets_the_guard_even_after_another_on_its_connection(
+    guarded: tuple[Server, web.AppRunner],
+) -> None:
+    server, _ = guarded
+    reader, writer = await open_raw(server)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    # The server answers and closes: a second request would need a connection of its own.
+    raw = await asyncio.wait_for(reader.read(), timeout=10)  # EOF: closed by the server
+    writer.close()
+    head = raw.partition(b"\r\n\r\n")[0].decode().lower()
+    assert head.startswith("http/1.1 200")
+    assert "connection: close" in head
+    # So the over-long request sent next meets the guard, and gets its 431.
+    reader, writer = await open_raw(server)
+    writer.write(HEAD + b"Authorization: Bearer " + b"t" * 5_000 + b"\r\n\r\n")
+    status, _ = await answer_of(reader)
+    writer.close()
+    assert status == 431
