@@ -173,8 +173,12 @@ async def accept(request: web.Request) -> web.StreamResponse:
 async def _json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json(loads=_loads)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting past the parser
         raise InvalidMessageError("the body must be a JSON object") from exc
+    except web.HTTPRequestEntityTooLarge:
+        raise InvalidMessageError(
+            f"the body is larger than {request.client_max_size} bytes"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidMessageError("the body must be a JSON object")
     return body
@@ -196,6 +200,10 @@ def _text(
     value = body.get(name)
     if not isinstance(value, str):
         raise ValidationError(name, f"{name} is required (a string)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape (\ud800) is no text
+        raise ValidationError(name, f"{name} must be valid text") from None
     if strip:
         value = value.strip()
     if (not value and not allow_empty) or len(value) > max_length:
