@@ -17,9 +17,7 @@ from datetime import datetime
 from typing import Final
 
 from pm_core.directory import DirectoryEntry
-from pm_core.enums import UserKind
-from pm_core.models import User
-from pm_db.codec import parse_db_time, parse_db_time_or_none
+from pm_db.repositories.users import from_row as user_from_row
 
 MAX_LIMIT: Final = 500
 
@@ -67,15 +65,7 @@ class DirectoryRepository:
 
 
 def _entry(row: sqlite3.Row) -> DirectoryEntry:
-    user = User(
-        id=row["id"],
-        display_name=row["display_name"],
-        email=row["email"] if row["email_visible"] else None,
-        is_tenant_admin=bool(row["is_tenant_admin"]),
-        kind=UserKind(row["kind"]),
-        version=row["version"],
-        created_at=parse_db_time(row["created_at"]),
-        updated_at=parse_db_time(row["updated_at"]),
-        deleted_at=parse_db_time_or_none(row["deleted_at"]),
-    )
+    user = user_from_row(row)
+    if not row["email_visible"]:
+        user = user.model_copy(update={"email": None})
     return DirectoryEntry(user=user, active=bool(row["active"]))

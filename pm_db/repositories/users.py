@@ -74,7 +74,7 @@ class UserRepository:
         row = self._conn.execute(SELECT_ANY, (user_id,)).fetchone()
         if row is None:
             return self._insert(user_id, fields)
-        current = _from_row(row)
+        current = from_row(row)
         wanted = build(User, {**current.model_dump(), **fields, "deleted_at": None})
         if wanted == current:
             return current
@@ -114,7 +114,7 @@ class UserRepository:
 
     def find(self, user_id: str) -> User | None:
         row = self._conn.execute(SELECT_LIVE, (user_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def get(self, user_id: str) -> User:
         user = self.find(user_id)
@@ -123,7 +123,7 @@ class UserRepository:
         return user
 
 
-def _from_row(row: sqlite3.Row) -> User:
+def from_row(row: sqlite3.Row) -> User:
     return User(
         id=row["id"],
         display_name=row["display_name"],

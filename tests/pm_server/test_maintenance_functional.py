@@ -18,12 +18,6 @@ from tests.pm_server.test_tenant_cli_functional import pm
 from tests.pm_server.wsclient import ServerError, WsClient
 
 
-async def _closed(client: WsClient) -> int:
-    while client.close_code is None:
-        await asyncio.sleep(0.02)
-    return client.close_code
-
-
 class Writer:
     """A client of another tenant writing all along; remembers every error it got."""
 
@@ -73,7 +67,7 @@ async def test_restore_while_serving_touches_only_that_tenant(server: Server, tm
     await writer.stop()
 
     assert (code, err) == (0, ""), err
-    assert await asyncio.wait_for(_closed(alice), timeout=10) == 1013
+    assert await alice.closed() == 1013
     assert writer.errors == []  # the other tenant saw no error ...
     assert during > 0  # ... and kept writing while the restore ran
     carol = await server.client()
@@ -97,7 +91,7 @@ async def test_a_marked_tenant_is_refused_until_the_marker_goes(server: Server) 
     marker = maintenance.marker(TenantPaths(server.data_dir), "acme")
     marker.touch()
 
-    assert await asyncio.wait_for(_closed(alice), timeout=10) == 1013
+    assert await alice.closed() == 1013
     async with (
         aiohttp.ClientSession() as session,
         session.get(
@@ -131,5 +125,5 @@ async def test_delete_while_serving_closes_the_tenant_and_removes_it(server: Ser
     code, out, err = await pm(server.data_dir, "delete", "acme", "--yes")
 
     assert (code, out, err) == (0, "deleted tenant acme\n", "")
-    assert await asyncio.wait_for(_closed(alice), timeout=10) == 1013
+    assert await alice.closed() == 1013
     assert not TenantPaths(server.data_dir).tenant_dir("acme").exists()

@@ -116,6 +116,13 @@ class WsClient:
         assert message.WhichOneof("kind") == "error", f"expected an error, got {message}"
         return message.error
 
+    async def closed(self, timeout: float = 10) -> int:
+        """The close code, once the connection is closed (by either side)."""
+        if self._reader is not None:
+            await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        assert self.close_code is not None
+        return self.close_code
+
     async def next_event(self, timeout: float = 5) -> events_pb2.Event:
         return await asyncio.wait_for(self.events.get(), timeout)
 
