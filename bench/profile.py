@@ -1,7 +1,8 @@
 """Optional py-spy profiles of the server process during a measured phase.
 
 ``--profile DIR`` records each measured phase of each scenario as a flame
-graph (``.svg``) plus collapsed stacks (``.txt``) and keeps a short summary
+graph (``.svg``) plus collapsed stacks (``.txt``), of every thread and of the thread
+holding the GIL (``-gil``), and keeps a short summary
 (the functions with the most samples on top of the stack, and the most
 samples anywhere on it) in the results, so a missed target comes with where
 the server's time went.
@@ -33,25 +34,39 @@ def profiled(directory: Path | None, name: str, pid: int, into: dict[str, Any]) 
         yield
         return
     directory.mkdir(parents=True, exist_ok=True)
-    raw = directory / f"{name}.txt"
+    # Two recordings: every thread (the writer's time in SQLite shows, GIL released or not),
+    # and only the thread holding the GIL (``-gil``): a server at one core is bound by the
+    # GIL, and this one shows which Python holds it.
+    recordings = {
+        "profile": directory / f"{name}.txt",
+        "profile_gil": directory / f"{name}-gil.txt",
+    }
     command = [tool, "record", "--pid", str(pid), "--rate", "250", "--nonblocking"]
-    process = subprocess.Popen(
-        [*command, "--format", "raw", "--output", str(raw)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    processes = []
+    for key, raw in recordings.items():
+        gil = ["--gil"] if key == "profile_gil" else []
+        processes.append(
+            subprocess.Popen(
+                [*command, *gil, "--format", "raw", "--output", str(raw)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     try:
         yield
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    if raw.exists():
-        into["profile"] = summarize(raw)
-        into["profile"]["file"] = str(raw)
-        _flamegraph(raw, directory / f"{name}.svg")
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    for key, raw in recordings.items():
+        if raw.exists():
+            into[key] = summarize(raw)
+            into[key]["file"] = str(raw)
+            _flamegraph(raw, raw.with_suffix(".svg"))
 
 
 def _flamegraph(raw: Path, svg: Path) -> None:
