@@ -23,7 +23,9 @@ drop are sent again with the same request id, so a mutation is applied once
 effect belongs to the connection (subscribe, unsubscribe, presence) raise
 :class:`~pm_client.errors.ConnectionLost` instead. Errors the server marks as
 retryable (``UNAVAILABLE``, ``RATE_LIMITED``) are retried with the same id
-after a pause while the request's time allows.
+after a pause while the request's time allows; after a ``RATE_LIMITED`` the
+client paces all its sends below the rate the server stated
+(:mod:`pm_client.pacing`), so it is refused seldom and never closed for it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from pm_client.errors import (
 from pm_client.events import END, EventStream, Failed, Item, Positions
 from pm_client.handshake import Connector
 from pm_client.methods import CommandMethods
+from pm_client.pacing import Pacer
 from pm_proto.v1 import commands_pb2, envelope_pb2, events_pb2
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,7 @@ class PmClient(CommandMethods):
         self._usable = asyncio.Event()
         self._closed = False
         self._failure: ClientError | None = None
+        self._pacer = Pacer()
 
     # -- state -------------------------------------------------------------------
 
@@ -256,6 +260,10 @@ class PmClient(CommandMethods):
         attempt = 0
         while True:
             ws = await self._ready()
+            wait = self._pacer.delay(asyncio.get_running_loop().time())
+            if wait > 0:
+                await asyncio.sleep(wait)
+                ws = await self._ready()
             if command == "subscribe":
                 self._positions.begin(project_ids)
             try:
@@ -278,6 +286,8 @@ class PmClient(CommandMethods):
                     self._queue_events(self._positions.end(project_ids, None))
                 pause = self._retry_pause(answer.error, attempt)
                 now = asyncio.get_running_loop().time()
+                if answer.error.code == envelope_pb2.RATE_LIMITED:
+                    self._pacer.refused(now, pause or 0.0, answer.error.rate_per_second)
                 if pause is None or now + pause >= deadline:
                     return answer
                 attempt += 1

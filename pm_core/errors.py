@@ -168,9 +168,11 @@ class RateLimitedError(PmError):
     code = "RATE_LIMITED"
     retryable = True
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, rate: float = 0.0) -> None:
         super().__init__(f"rate limited; retry after {retry_after:.3f}s")
         self.retry_after = retry_after
+        #: The sustained rate (per second) of the limit that refused (0: not told).
+        self.rate = rate
 
 
 class NotFoundError(PmError):

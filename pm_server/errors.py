@@ -12,6 +12,7 @@ gets ``INTERNAL`` with that id and a generic message, never ``str(exc)``.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -103,7 +104,8 @@ def _required_role(error: envelope_pb2.Error, exc: ForbiddenError) -> None:
 
 
 def _retry_after(error: envelope_pb2.Error, exc: RateLimitedError) -> None:
-    error.retry_after_ms = max(1, round(exc.retry_after * 1000))  # 0 would read as "now"
+    error.retry_after_ms = max(1, math.ceil(exc.retry_after * 1000))  # 0 would read as "now"
+    error.rate_per_second = exc.rate
 
 
 def _entity(error: envelope_pb2.Error, exc: NotFoundError) -> None:

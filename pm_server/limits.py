@@ -7,9 +7,17 @@
 - **Rate limits** are token buckets, one per connection and one per tenant
   (shared by all its connections). Every frame a client sends costs one token
   of each; a frame that finds either bucket empty is refused with
-  RATE_LIMITED and the time until a token is back. A connection refused
-  ``flood_refusals`` times within ``flood_window`` seconds ignores those
-  answers: :meth:`ConnectionLimits.flooding` tells the reader to close it.
+  RATE_LIMITED, a ``retry_after`` and the bucket's rate. A connection's
+  refusals are given successive *slots* one token apart (:class:`Pacer`), so
+  that each refused request is told when it will find a token if the client
+  sends nothing ahead of it, and concurrent refusals are not all told the
+  same instant. Only a refusal the client could have avoided counts towards
+  the flood close: a request sent again before its slot, a frame without a
+  request id, or a new request while the connection already holds
+  ``max_inflight`` refused requests waiting for their slots. A connection
+  with ``flood_refusals`` such refusals within ``flood_window`` seconds
+  ignores the answers: :meth:`ConnectionLimits.flooding` tells the reader to
+  close it. A client that waits as told is never closed.
 - **Origins**: a browser (a request with an ``Origin`` header) may connect from
   the same origin or a configured one; other clients send no Origin.
 - **List sizes**: no repeated field of a command may hold more than
@@ -24,7 +32,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -80,6 +88,62 @@ class TokenBucket:
     def is_full(self, now: float) -> bool:
         self._refill(now)
         return self.tokens >= self.capacity - _EPSILON
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused frame: the seconds to wait and the rate (tokens/s) of the empty bucket."""
+
+    retry_after: float
+    rate: float
+    #: Whether the refusal counts towards the flood close.
+    counted: bool = True
+
+
+class Pacer:
+    """The slots a connection's refused requests are told to come back at.
+
+    Slots are one token of the empty bucket apart and never go back in time,
+    so N requests refused together are told N successive instants instead of
+    the same one (at which only one of them would find a token). A request
+    sent again under the same ``request_id`` before its slot is early and
+    keeps its slot; one sent at or after it that is refused again (another
+    request took the token) gets a new slot and is not counted. A new request
+    is counted only when ``allowance`` refused requests already wait for a
+    future slot: a client with up to ``allowance`` requests in flight that
+    waits as told is never counted. Pure state, driven with explicit times.
+    """
+
+    __slots__ = ("_allowance", "_capacity", "_next_slot", "_slots")
+
+    def __init__(self, allowance: int, capacity: int) -> None:
+        self._allowance = allowance
+        self._capacity = max(capacity, allowance)
+        self._next_slot = 0.0
+        #: request_id -> slot, in slot order (slots only grow).
+        self._slots: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def waiting(self) -> int:
+        """Refused requests whose slot is still ahead (as of the last refusal)."""
+        return len(self._slots)
+
+    def refuse(self, now: float, request_id: str, refusal: Refusal) -> Refusal:
+        """The answer to a request refused at ``now`` by ``refusal``'s bucket."""
+        slots = self._slots
+        while slots and next(iter(slots.values())) <= now + _EPSILON:
+            slots.popitem(last=False)  # those slots are due: not waiting any more
+        slot = slots.get(request_id) if request_id else None
+        if slot is not None:  # sent again before its slot: early, and it keeps its place
+            return Refusal(slot - now, refusal.rate)
+        counted = not request_id or len(slots) >= self._allowance
+        slot = max(now + refusal.retry_after, self._next_slot)
+        self._next_slot = slot + 1 / refusal.rate
+        if request_id:
+            slots[request_id] = slot
+            if len(slots) > self._capacity:
+                slots.popitem(last=False)
+        return Refusal(slot - now, refusal.rate, counted)
 
 
 @dataclass(slots=True)
@@ -175,8 +239,8 @@ class ServerLimits:
             if self._forgettable(usage, now):
                 del self._tenants[tenant_id]
 
-    def admit(self, usage: _TenantUsage, connection_bucket: TokenBucket | None) -> float:
-        """Spend a token of both buckets: 0.0, or the seconds until both have one."""
+    def admit(self, usage: _TenantUsage, connection_bucket: TokenBucket | None) -> Refusal | None:
+        """Spend a token of both buckets: None, or the wait until both have one."""
         now = self._clock()
         own = connection_bucket.wait(now) if connection_bucket is not None else 0.0
         shared = usage.bucket.wait(now) if usage.bucket is not None else 0.0
@@ -185,10 +249,12 @@ class ServerLimits:
                 connection_bucket.take()
             if usage.bucket is not None:
                 usage.bucket.take()
-            return 0.0
-        self.rate_limited.labels("connection" if own >= shared else "tenant").inc()
-        # Whole milliseconds, rounded up: retrying after retry_after_ms succeeds.
-        return math.ceil(max(own, shared) * 1000) / 1000
+            return None
+        mine = own >= shared
+        self.rate_limited.labels("connection" if mine else "tenant").inc()
+        bucket = connection_bucket if mine else usage.bucket
+        assert bucket is not None  # its wait was positive
+        return Refusal(max(own, shared), bucket.rate)
 
     def now(self) -> float:
         return self._clock()
@@ -210,17 +276,29 @@ class ConnectionLimits:
         self._user_id = user_id
         self._usage = usage
         self._bucket = bucket
-        self._window = server.settings.rate_limit_flood_window_seconds
-        flood = server.settings.rate_limit_flood_refusals
+        settings = server.settings
+        self._window = settings.rate_limit_flood_window_seconds
+        flood = settings.rate_limit_flood_refusals
         self._refusals: deque[float] | None = deque(maxlen=flood) if flood else None
+        inflight = settings.max_inflight_per_connection
+        self._pacer = Pacer(inflight, 4 * inflight + flood)
         self._closed = False
 
-    def admit(self) -> float:
-        """Spend one token for a command: 0.0 when admitted, else seconds to wait."""
-        wait = self._server.admit(self._usage, self._bucket)
-        if wait and self._refusals is not None:
-            self._refusals.append(self._server.now())
-        return wait
+    def admit(self, request_id: Callable[[], str]) -> Refusal | None:
+        """Spend one token for a command: None when admitted, else the answer to send.
+
+        ``request_id`` reads the frame's request id; it is called only for a
+        refused frame (empty when it cannot be read).
+        """
+        refusal = self._server.admit(self._usage, self._bucket)
+        if refusal is None:
+            return None
+        now = self._server.now()
+        answer = self._pacer.refuse(now, request_id(), refusal)
+        if answer.counted and self._refusals is not None:
+            self._refusals.append(now)
+        # Whole milliseconds, rounded up: coming back after retry_after_ms finds the slot due.
+        return Refusal(math.ceil(answer.retry_after * 1000) / 1000, answer.rate, answer.counted)
 
     def flooding(self) -> bool:
         """Whether this connection was refused ``flood_refusals`` times within the window."""

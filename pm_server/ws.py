@@ -26,6 +26,7 @@ one in-band (``reauthenticate``, :mod:`pm_server.expiry`). See
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Final
@@ -273,11 +274,14 @@ async def _serve(
                     request_id = request_id_of(message.data) if binary else ""
                     _send_error(connection, UnavailableError("connection is closing"), request_id)
                 continue
-            wait = connection_limits.admit()
-            if wait:
-                request_id = request_id_of(message.data) if binary else ""
-                _send_error(connection, RateLimitedError(wait), request_id)
-                if connection_limits.flooding():
+            data = message.data
+            # Read only for a refused frame, and then once.
+            refused_id = functools.cache(lambda: request_id_of(data) if binary else "")  # noqa: B023
+            refusal = connection_limits.admit(refused_id)
+            if refusal is not None:
+                error = RateLimitedError(refusal.retry_after, refusal.rate)
+                _send_error(connection, error, refused_id())
+                if refusal.counted and connection_limits.flooding():
                     _close_flooder(state, limits, connection)
                 continue
             if not binary:

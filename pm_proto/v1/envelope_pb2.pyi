@@ -502,6 +502,7 @@ class Error(_message.Message):
     CURRENT_VERSION_FIELD_NUMBER: _builtins.int
     BLOCKERS_FIELD_NUMBER: _builtins.int
     ERROR_ID_FIELD_NUMBER: _builtins.int
+    RATE_PER_SECOND_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
     MEMBER_FIELD_NUMBER: _builtins.int
     WORK_ITEM_FIELD_NUMBER: _builtins.int
@@ -520,7 +521,7 @@ class Error(_message.Message):
     rule: _builtins.str
     """VALIDATION_ERROR from a domain rule"""
     retry_after_ms: _builtins.int
-    """RATE_LIMITED"""
+    """RATE_LIMITED: when this request finds a token (protocol.md)"""
     entity: _builtins.str
     """NOT_FOUND, CONFLICT, DELETE_BLOCKED"""
     entity_id: _builtins.str
@@ -528,6 +529,8 @@ class Error(_message.Message):
     """CONFLICT"""
     error_id: _builtins.str
     """INTERNAL: also in the server log"""
+    rate_per_second: _builtins.float
+    """RATE_LIMITED: the sustained rate of the limit that refused"""
     @_builtins.property
     def path(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """dependency.cycle: the cycle"""
@@ -570,6 +573,7 @@ class Error(_message.Message):
         current_version: _builtins.int = ...,
         blockers: _abc.Iterable[_builtins.str] | None = ...,
         error_id: _builtins.str = ...,
+        rate_per_second: _builtins.float = ...,
         project: _entities_pb2.Project | None = ...,
         member: _entities_pb2.ProjectMember | None = ...,
         work_item: _entities_pb2.WorkItem | None = ...,
@@ -582,7 +586,7 @@ class Error(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "current", b"current", "dependency", b"dependency", "llm_context", b"llm_context", "member", b"member", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blockers", b"blockers", "code", b"code", "comment", b"comment", "current", b"current", "current_version", b"current_version", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "error_id", b"error_id", "field", b"field", "llm_context", b"llm_context", "member", b"member", "message", b"message", "path", b"path", "project", b"project", "request_id", b"request_id", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable", "rule", b"rule", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blockers", b"blockers", "code", b"code", "comment", b"comment", "current", b"current", "current_version", b"current_version", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "error_id", b"error_id", "field", b"field", "llm_context", b"llm_context", "member", b"member", "message", b"message", "path", b"path", "project", b"project", "rate_per_second", b"rate_per_second", "request_id", b"request_id", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable", "rule", b"rule", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_current: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context"]  # noqa: Y015
     _WhichOneofArgType_current: _TypeAlias = _typing.Literal["current", b"current"]  # noqa: Y015

@@ -188,6 +188,7 @@ async def test_client_that_keeps_sending_after_rate_limited_is_closed_with_1008(
         rate_limit_tenant_per_second=0,
         rate_limit_flood_refusals=5,
         rate_limit_flood_window_seconds=10,
+        max_inflight_per_connection=4,
     )
     flooder = await server.client()
     for n in range(20):
@@ -199,9 +200,93 @@ async def test_client_that_keeps_sending_after_rate_limited_is_closed_with_1008(
         for f in flooder.frames
         if f.WhichOneof("kind") == "error" and f.error.code == envelope_pb2.RATE_LIMITED
     ]
-    assert len(refusals) == 5  # no answer after the fifth refusal closed it
+    # Two admitted (the burst), four refused while within the in-flight allowance, then
+    # five counted refusals: no answer after the fifth closed it.
+    assert len(refusals) == 4 + 5
+    # Each was told its own slot, one token (1 s) after the one before.
+    assert [r.error.retry_after_ms for r in refusals[:3]] == pytest.approx(
+        [1000, 2000, 3000], abs=20
+    )
     assert 'pm_limit_closes_total{reason="flood"} 1.0' in await metrics_text(server)
     await ping_works(await server.client())
+
+
+async def test_client_that_resends_a_request_before_its_retry_time_is_closed_with_1008(
+    launch: Callable[..., Any],
+) -> None:
+    server = await launch(
+        rate_limit_connection_per_second=1,
+        rate_limit_connection_burst=1,
+        rate_limit_tenant_per_second=0,
+        rate_limit_flood_refusals=5,
+    )
+    spinner = await server.client()
+    await ping_works(spinner)  # the burst
+    envelope = envelope_pb2.ClientMessage(request_id="again", ping=commands_pb2.Ping())
+    for _ in range(10):
+        await spinner.send_raw(envelope.SerializeToString())
+    assert await closed_with(spinner) == 1008
+    refusals = [f.error for f in spinner.frames if f.WhichOneof("kind") == "error"]
+    assert len(refusals) == 1 + 5  # the first refusal, then five early resends
+    assert all(r.request_id == "again" for r in refusals)
+
+
+async def test_sequential_client_waiting_as_told_is_never_closed_however_often_refused(
+    launch: Callable[..., Any],
+) -> None:
+    # The known case: sending the next request as soon as the last is answered, and after a
+    # refusal waiting retry_after_ms, got closed after flood_refusals refusals.
+    server = await launch(
+        rate_limit_connection_per_second=200,
+        rate_limit_connection_burst=5,
+        rate_limit_tenant_per_second=0,
+        rate_limit_flood_refusals=5,
+    )
+    client = await server.client()
+    refusals = 0
+    for n in range(60):
+        while True:
+            message = await client.call("ping", commands_pb2.Ping(nonce=n))
+            if message.WhichOneof("kind") == "reply":
+                break
+            assert message.error.code == envelope_pb2.RATE_LIMITED
+            assert message.error.rate_per_second == 200
+            refusals += 1
+            await asyncio.sleep(message.error.retry_after_ms / 1000)
+    # Refused more often than the flood threshold, and every request answered: never closed
+    # (a closed flooder gets no more answers).
+    assert refusals > 5
+    assert client.close_code is None
+
+
+async def test_concurrent_client_waiting_as_told_is_served_and_never_closed(
+    launch: Callable[..., Any],
+) -> None:
+    server = await launch(
+        rate_limit_connection_per_second=100,
+        rate_limit_connection_burst=5,
+        rate_limit_tenant_per_second=0,
+        rate_limit_flood_refusals=5,
+    )
+    client = await server.client()
+    refusals = 0
+
+    async def worker(w: int) -> None:
+        nonlocal refusals
+        for n in range(5):
+            request_id = f"w{w}-{n}"
+            while True:
+                message = await client.call(
+                    "ping", commands_pb2.Ping(nonce=n), request_id=request_id
+                )
+                if message.WhichOneof("kind") == "reply":
+                    break
+                refusals += 1
+                await asyncio.sleep(message.error.retry_after_ms / 1000)
+
+    await asyncio.gather(*(worker(w) for w in range(16)))
+    assert refusals > 5
+    assert client.close_code is None
 
 
 async def test_page_load_burst_of_100_requests_passes_with_default_limits(
