@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest proto docs fuzz crash bench bench-quick clean
+.PHONY: run test lint typecheck layers pytest proto docs web web-types web-check fuzz crash bench bench-quick clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/pm serve
 
-test: $(STAMP) lint typecheck layers pytest
+test: $(STAMP) lint typecheck layers web-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -56,10 +56,37 @@ proto: $(STAMP)
 	$(BIN)/python -m pm_proto.fields_lock .
 	$(BIN)/python -m pm_client.codegen .
 	$(MAKE) docs
+	@if command -v node >/dev/null 2>&1; then $(MAKE) web-types; \
+	else echo "*** web/sdk/gen NOT regenerated: Node.js is not installed ***" >&2; fi
 
 # The doc tables generated from the schema, the export tables and the CLI's parsers.
 docs: $(STAMP)
 	$(BIN)/python -m tools.docs .
+
+# The browser side (web/, docs/web.md). Running pm never needs Node; building and checking
+# web/ does. npm writes node_modules/.package-lock.json on every install, so it marks one
+# done from the lock file.
+WEB_MODULES := web/node_modules/.package-lock.json
+$(WEB_MODULES): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+# TypeScript types from proto/, by protoc-gen-es through the venv's protoc (the same protoc
+# as the Python bindings); tests/web/test_web_generated.py fails while they are stale.
+web-types: $(STAMP) $(WEB_MODULES)
+	rm -rf web/sdk/gen && mkdir -p web/sdk/gen
+	$(BIN)/python -m grpc_tools.protoc -Iproto \
+		--plugin=protoc-gen-es=web/node_modules/.bin/protoc-gen-es \
+		--es_out=web/sdk/gen --es_opt=target=ts,import_extension=js proto/pm_proto/v1/*.proto
+
+web: web-types
+	cd web && npm run check
+
+# Part of `make test`: without Node it says so loudly and goes on, but CI must have it.
+web-check:
+	@if command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_MODULES) && cd web && npm run --silent check; \
+	else echo "*** SKIPPED: the web checks (tsc, eslint, web tests) need Node.js, which is not installed ***" >&2; \
+		if [ "$$CI" = "true" ]; then echo "CI=true: Node.js is required" >&2; exit 1; fi; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
