@@ -72,19 +72,21 @@ $(WEB_MODULES): web/package.json web/package-lock.json
 	touch $@
 
 # TypeScript types from proto/, by protoc-gen-es through the venv's protoc (the same protoc
-# as the Python bindings); tests/web/test_web_generated.py fails while they are stale.
+# as the Python bindings), and the SDK's command table (tools/web_commands.py);
+# tests/web/test_web_generated.py fails while they are stale.
 web-types: $(STAMP) $(WEB_MODULES)
 	rm -rf web/sdk/gen && mkdir -p web/sdk/gen
 	$(BIN)/python -m grpc_tools.protoc -Iproto \
 		--plugin=protoc-gen-es=web/node_modules/.bin/protoc-gen-es \
 		--es_out=web/sdk/gen --es_opt=target=ts,import_extension=js proto/pm_proto/v1/*.proto
+	$(BIN)/python -m tools.web_commands web/sdk/gen
 
 web: web-types
 	cd web && npm run check
 
 # Part of `make test`: without Node it says so loudly and goes on, but CI must have it.
 web-check:
-	@if command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_MODULES) && cd web && npm run --silent check; \
+	@if command -v node >/dev/null 2>&1; then $(MAKE) -s $(WEB_MODULES) && cd web && npm run --silent check; \
 	else echo "*** SKIPPED: the web checks (tsc, eslint, web tests) need Node.js, which is not installed ***" >&2; \
 		if [ "$$CI" = "true" ]; then echo "CI=true: Node.js is required" >&2; exit 1; fi; fi
 
