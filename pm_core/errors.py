@@ -35,7 +35,9 @@ preformatted strings, so the edge can render them however it needs to.
     │   ├── SchemaTooNewError          not retryable
     │   ├── TenantDamagedError         (+ tenant_id), not retryable
     │   ├── TenantMaintenanceError     (+ tenant_id)
-    │   └── TenantLostError            (+ tenant_id), not retryable
+    │   ├── TenantLostError            (+ tenant_id), not retryable
+    │   ├── TenantFencedError          (+ tenant_id): another process owns it now
+    │   └── TenantElsewhereError       (+ tenant_id, owner): not this process's tenant
     ├── FaultError                     INTERNAL to the client; details for the log only
     │   └── MigrationError             (+ version, name, reason)
     └── InternalError                  INTERNAL (+ error_id)
@@ -368,6 +370,29 @@ class TenantLostError(UnavailableError):
             "this write was not committed; reconnect"
         )
         self.tenant_id = tenant_id
+
+
+class TenantFencedError(UnavailableError):
+    """Another pm process took the tenant over (its fencing token in the database is newer
+    than this process's): this process must not commit for it again. Nothing of the write
+    was committed; retried, it reaches the new owner."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"tenant {tenant_id} is now served by another pm process; this write was not "
+            "committed; retry (reconnect)"
+        )
+        self.tenant_id = tenant_id
+
+
+class TenantElsewhereError(UnavailableError):
+    """The tenant is owned by another pm process (``owner``, its address, when known), or
+    this one may not take it (it is draining): the request belongs there."""
+
+    def __init__(self, tenant_id: str, owner: str | None = None) -> None:
+        super().__init__(f"tenant {tenant_id} is served by another pm process; retry shortly")
+        self.tenant_id = tenant_id
+        self.owner = owner
 
 
 class FaultError(PmError):

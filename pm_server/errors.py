@@ -40,7 +40,9 @@ from pm_core.errors import (
     StorageClosedError,
     TenantBusyError,
     TenantDamagedError,
+    TenantElsewhereError,
     TenantExistsError,
+    TenantFencedError,
     TenantGoneError,
     TenantLostError,
     TenantMaintenanceError,
@@ -161,5 +163,7 @@ DETAILS: Final[Mapping[type[PmError], Details]] = {
     TenantDamagedError: _none,
     TenantMaintenanceError: _none,
     TenantLostError: _none,
+    TenantFencedError: _none,
+    TenantElsewhereError: _none,
     InternalError: _error_id,
 }

@@ -37,6 +37,8 @@ CASES = [
     (e.SchemaTooNewError(9, 1), "UNAVAILABLE", False),
     (e.TenantDamagedError("acme"), "UNAVAILABLE", False),
     (e.TenantLostError("acme"), "UNAVAILABLE", False),
+    (e.TenantFencedError("acme"), "UNAVAILABLE", True),
+    (e.TenantElsewhereError("acme", "http://10.0.0.2:8701"), "UNAVAILABLE", True),
     (e.TenantMaintenanceError("acme"), "UNAVAILABLE", True),
     (e.FaultError("broken"), "INTERNAL", False),
     (e.MigrationError("failed: no such table", 2, "lanes"), "INTERNAL", False),

@@ -76,6 +76,8 @@ CASES: list[tuple[e.PmError, dict[str, Any]]] = [
     (e.SchemaTooNewError(9, 1), {}),
     (e.TenantDamagedError("acme"), {}),
     (e.TenantLostError("acme"), {}),
+    (e.TenantFencedError("acme"), {}),
+    (e.TenantElsewhereError("acme", "http://10.0.0.2:8701"), {}),
     (e.TenantMaintenanceError("acme"), {}),
     (e.InternalError("e-123"), {"error_id": "e-123"}),
 ]
