@@ -43,10 +43,11 @@ from pm_core.errors import (
     PmError,
     StorageClosedError,
     TenantDamagedError,
+    TenantFencedError,
     TenantLostError,
     UnavailableError,
 )
-from pm_db import integrity
+from pm_db import fencing, integrity
 from pm_db.codec import utc_now
 from pm_db.migrator import Migration, migrate
 from pm_db.paths import TenantPaths
@@ -56,6 +57,9 @@ from pm_db.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Why a tenant's writer stops for good: a damaged or lost file, or another process's fence.
+WriterFailure = TenantDamagedError | TenantLostError | TenantFencedError
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -113,16 +117,20 @@ class TenantDatabase:
         last_seq: int = 0,
         identity: integrity.FileIdentity | None = None,
         data_dir: Path | None = None,
+        fence: int | None = None,
     ) -> None:
         self.tenant_id = tenant_id
+        #: The fencing token this process claimed at open (a cluster; None: no cluster):
+        #: checked in every write transaction (:mod:`pm_db.fencing`).
+        self.fence = fence
         self.path = path
         self.epoch = epoch
         #: The file the writer opened (device, inode): checked before every commit.
         self._identity = identity
         #: Where a lost tenant's rows are saved (``<data_dir>/rescued/``); None: not saved.
         self._data_dir = data_dir
-        #: Why the tenant is out of service (damaged or lost), once it is.
-        self.failure: TenantDamagedError | TenantLostError | None = None
+        #: Why the tenant is out of service (damaged, lost or fenced), once it is.
+        self.failure: WriterFailure | None = None
         #: Called on the event loop when the tenant goes out of service.
         self.on_failure: Callable[[TenantDatabase], None] | None = None
         #: Called on the event loop after each commit group: its size and seconds.
@@ -159,16 +167,20 @@ class TenantDatabase:
         write_executor: Executor,
         read_executor: Executor,
         close_executor: Executor | None = None,
+        *,
+        fence: int | None = None,
     ) -> TenantDatabase:
         """Open ``tenant_id``'s database (creating the folder and file if needed) and migrate.
 
-        A file SQLite cannot trust raises TenantDamagedError.
+        A file SQLite cannot trust raises TenantDamagedError. With a fencing token, the
+        token is claimed (stored) before the last seq is read; one not above the stored
+        token raises :class:`pm_db.fencing.StaleFenceError`.
         """
         path = paths.db_path(tenant_id)  # validates the id before any path exists
         loop = asyncio.get_running_loop()
         try:
             writer, epoch, last_seq = await loop.run_in_executor(
-                write_executor, _open_writer, path, options, migrations
+                write_executor, _open_writer, path, options, migrations, tenant_id, fence
             )
         except sqlite3.DatabaseError as exc:
             if integrity.is_damage(exc):
@@ -186,6 +198,7 @@ class TenantDatabase:
             last_seq=last_seq,
             identity=integrity.file_identity(path),
             data_dir=paths.data_dir,
+            fence=fence,
         )
 
     @property
@@ -266,13 +279,12 @@ class TenantDatabase:
         if self._closed:
             raise StorageClosedError(f"database of tenant {self.tenant_id} is closed")
 
-    def _fail(
-        self, failure: TenantDamagedError | TenantLostError
-    ) -> TenantDamagedError | TenantLostError:
+    def _fail(self, failure: WriterFailure) -> WriterFailure:
         """Take the tenant out of service (once) and return the error that says so."""
         if self.failure is None:
             self.failure = failure
-            if isinstance(failure, TenantDamagedError):  # closed at once: nothing to save
+            # Closed at once: nothing to save (damaged), or nothing of ours to save (fenced).
+            if isinstance(failure, TenantDamagedError | TenantFencedError):
                 self._closed = True
                 asyncio.get_running_loop().create_task(self.close())
             if self.on_failure is not None:
@@ -280,9 +292,16 @@ class TenantDatabase:
         return self.failure
 
     def _still_ours(self) -> None:
-        """Raise TenantLostError unless the file at our path is the one the writer opened."""
+        """Raise TenantLostError unless the file at our path is the one the writer opened,
+        TenantFencedError when another process has claimed the tenant since we opened it.
+
+        Called inside the write transaction, before COMMIT: ``BEGIN IMMEDIATE`` holds the
+        write lock from the start, so checking here is as safe as checking first, and it
+        is one statement per commit group."""
         if self._identity is not None and integrity.file_identity(self.path) != self._identity:
             raise TenantLostError(self.tenant_id)
+        if self.fence is not None:
+            fencing.check(self._writer, self.tenant_id, self.fence)
 
     async def _acquire_reader(self) -> sqlite3.Connection:
         opened = len(self._readers) + self._readers_opening
@@ -349,9 +368,9 @@ class TenantDatabase:
                     assert isinstance(value, BaseException)
                     job.future.set_exception(value)
 
-    async def _out_of_service(self, failure: TenantDamagedError | TenantLostError) -> None:
+    async def _out_of_service(self, failure: WriterFailure) -> None:
         """The writer stops: queued writes fail with ``failure``, and a lost tenant's rows
-        are saved (a damaged one is closed by :meth:`_fail`)."""
+        are saved (a damaged or fenced one is closed by :meth:`_fail`)."""
         self._fail(failure)
         while not self._queue.empty():
             job = self._queue.get_nowait()
@@ -436,7 +455,11 @@ def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
 
 
 def _open_writer(
-    path: Path, options: StorageOptions, migrations: tuple[Migration, ...]
+    path: Path,
+    options: StorageOptions,
+    migrations: tuple[Migration, ...],
+    tenant_id: str = "",
+    fence: int | None = None,
 ) -> tuple[sqlite3.Connection, str, int]:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the data dir
     conn = _configured_writer(path, options)
@@ -446,6 +469,8 @@ def _open_writer(
             # wrote cached (about 700 KiB for a new tenant): the writer starts afresh.
             conn.close()
             conn = _configured_writer(path, options)
+        if fence is not None:  # before the last seq is read (pm_db.fencing)
+            fencing.claim(conn, tenant_id, fence)
         epoch = conn.execute("SELECT value FROM tenant_meta WHERE key = 'epoch'").fetchone()[0]
         last_seq = EventLogRepository(conn, utc_now()).latest_seq()
     except BaseException:
@@ -507,8 +532,8 @@ def _run_batch(
     itself fails (BEGIN, a savepoint, COMMIT), nothing was committed and every
     function fails with the same retryable error. Whatever is rolled back gives
     the event seqs it took back, so committed seqs stay without gaps.
-    ``before_commit`` may refuse the commit by raising TenantLostError: then
-    the transaction is rolled back and every function fails with it.
+    ``before_commit`` may refuse the commit by raising TenantLostError or
+    TenantFencedError: then the transaction is rolled back and every function fails with it.
     """
     if len(fns) == 1:
         return [_run_alone(conn, seq, fns[0], before_commit)]
@@ -536,7 +561,7 @@ def _run_batch(
         seq.last = start
         failure = _transaction_failure(conn, exc)
         return [(False, failure) for _ in fns]
-    except TenantLostError as lost:
+    except (TenantLostError, TenantFencedError) as lost:
         seq.last = start
         _roll_back(conn)
         return [(False, lost) for _ in fns]
@@ -565,7 +590,7 @@ def _run_alone(
     except sqlite3.Error as exc:
         seq.last = start
         return (False, _transaction_failure(conn, exc))
-    except TenantLostError as lost:
+    except (TenantLostError, TenantFencedError) as lost:
         seq.last = start
         _roll_back(conn)
         return (False, lost)
@@ -578,14 +603,13 @@ def _roll_back(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def _storage_failure(
-    tenant_id: str, outcomes: list[Outcome]
-) -> TenantDamagedError | TenantLostError | None:
-    """The batch met a lost or damaged file: the tenant must go out of service."""
+def _storage_failure(tenant_id: str, outcomes: list[Outcome]) -> WriterFailure | None:
+    """The batch met a lost or damaged file, or another process's fence: the tenant must
+    go out of service here."""
     for ok, value in outcomes:
         if ok:
             continue
-        if isinstance(value, TenantLostError):
+        if isinstance(value, TenantLostError | TenantFencedError):
             return value
         cause = value.__cause__ if isinstance(value, UnavailableError) else value
         if isinstance(cause, BaseException) and integrity.is_damage(cause):

@@ -22,6 +22,11 @@ path now. ``on_failure`` hears of both (the server closes their connections).
 A tenant an operator is restoring or deleting (its maintenance marker, see
 :mod:`pm_db.maintenance`) is refused (TenantMaintenanceError) until the marker
 is gone; :meth:`TenantDatabases.release_marked` lets go of the open ones.
+
+In a cluster (``fences``, :mod:`pm_db.fencing`) a tenant is opened only with a
+fencing token of the process's own (its owner's lease); a token Redis handed out
+below the stored one (Redis lost its counters) is traded for a higher one once.
+Whenever a tenant's database closes, ``fences`` hears it (the lease can go).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pm_core.errors import (
 from pm_core.tenancy import check_tenant_id
 from pm_db import integrity, maintenance
 from pm_db.database import StorageOptions, TenantDatabase
+from pm_db.fencing import FenceSource, StaleFenceError
 from pm_db.migrator import Migration, load_migrations
 from pm_db.paths import TenantPaths
 
@@ -59,6 +65,7 @@ class TenantDatabases:
         migrations: tuple[Migration, ...] | None = None,
         write_threads: int = 2,
         read_threads: int = 4,
+        fences: FenceSource | None = None,
     ) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
@@ -68,6 +75,8 @@ class TenantDatabases:
         self.max_closing = max(4, max_open // 16)
         self._options = options or StorageOptions()
         self._migrations = load_migrations() if migrations is None else migrations
+        #: The cluster's ownership (None: one process, no fencing).
+        self.fences = fences
         self._write_executor = ThreadPoolExecutor(write_threads, thread_name_prefix="pm-db-write")
         self._read_executor = ThreadPoolExecutor(read_threads, thread_name_prefix="pm-db-read")
         self._close_executor = ThreadPoolExecutor(1, thread_name_prefix="pm-db-close")
@@ -137,6 +146,16 @@ class TenantDatabases:
                 if waiter is not None:
                     waiter.set()
 
+    def holds(self, tenant_id: str) -> bool:
+        """True while the tenant is open or being opened here."""
+        return tenant_id in self._open or tenant_id in self._opening
+
+    def release(self, tenant_id: str) -> None:
+        """Close the tenant now if it is open (in the background: queued writes finish
+        first, later ones are refused with a retryable error); it reopens on next use."""
+        if tenant_id in self._open:
+            self._evict(tenant_id)
+
     def exists(self, tenant_id: str) -> bool:
         """True when the tenant has a database on disk."""
         return self.paths.has_database(tenant_id)
@@ -175,15 +194,7 @@ class TenantDatabases:
             await asyncio.shield(closing)
         await self._make_room()
         try:
-            db = await TenantDatabase.open(
-                self.paths,
-                tenant_id,
-                self._options,
-                self._migrations,
-                self._write_executor,
-                self._read_executor,
-                self._close_executor,
-            )
+            db = await self._open_fenced(tenant_id)
         except TenantDamagedError as exc:
             self._mark_damaged(tenant_id, exc)
             raise
@@ -191,10 +202,43 @@ class TenantDatabases:
         db.on_batch = self.on_batch
         if self._closed:
             await db.close()
+            self._closed_db(db)
             raise StorageClosedError("tenant databases are closed")
         self._open[tenant_id] = db
         log.debug("tenant=%s database opened (%d open)", tenant_id, len(self._open))
         return db
+
+    async def _open_fenced(self, tenant_id: str) -> TenantDatabase:
+        fence = None if self.fences is None else await self.fences.acquire(tenant_id, 0)
+        for attempt in (1, 2):
+            try:
+                return await TenantDatabase.open(
+                    self.paths,
+                    tenant_id,
+                    self._options,
+                    self._migrations,
+                    self._write_executor,
+                    self._read_executor,
+                    self._close_executor,
+                    fence=fence,
+                )
+            except StaleFenceError as stale:
+                assert self.fences is not None
+                if attempt == 2:
+                    raise
+                log.warning(
+                    "tenant=%s fencing token %d is not above the stored %d (Redis lost its "
+                    "counters?): asking for a higher one",
+                    tenant_id,
+                    stale.token,
+                    stale.stored,
+                )
+                fence = await self.fences.acquire(tenant_id, stale.stored)
+        raise AssertionError("unreachable")
+
+    def _closed_db(self, db: TenantDatabase) -> None:
+        if self.fences is not None and db.fence is not None:
+            self.fences.released(db.tenant_id, db.fence)
 
     def release_marked(self) -> list[str]:
         """Let go of every open tenant whose maintenance marker exists (one ``stat`` each).
@@ -238,6 +282,7 @@ class TenantDatabases:
         """An open tenant went out of service: forget it (it closes itself)."""
         if self._open.get(db.tenant_id) is db:
             del self._open[db.tenant_id]
+        self._closed_db(db)
         if isinstance(db.failure, TenantDamagedError):
             self._mark_damaged(db.tenant_id, db.failure)
         if self.on_failure is not None:
@@ -266,6 +311,7 @@ class TenantDatabases:
         def forget(_: object) -> None:
             if self._closing.get(tenant_id) is task:
                 del self._closing[tenant_id]
+            self._closed_db(db)
             if not task.cancelled() and task.exception() is not None:
                 log.warning("tenant=%s close failed: %r", tenant_id, task.exception())
 
@@ -287,6 +333,8 @@ class TenantDatabases:
         databases = list(self._open.values())
         self._open.clear()
         await asyncio.gather(*(db.close() for db in databases))
+        for db in databases:
+            self._closed_db(db)
         self._write_executor.shutdown(wait=True)
         self._read_executor.shutdown(wait=True)
         self._close_executor.shutdown(wait=True)

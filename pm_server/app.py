@@ -14,6 +14,8 @@ from pm_auth.jwks import RemoteJwks
 from pm_auth.keys import load_public_keys
 from pm_auth.passwords import Passwords
 from pm_auth.tokens import AuthConfig, ClaimNames, TokenVerifier, load_or_create_signing_key
+from pm_core.errors import TenantFencedError
+from pm_db.database import TenantDatabase
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
 from pm_server.auth import routes as auth_routes
@@ -74,12 +76,17 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         hub=Hub(on_publish=metrics.events_published.inc),
         metrics=metrics,
     )
+    if settings.redis_url is not None:
+        from pm_server import cluster  # noqa: PLC0415 - Redis is loaded for a cluster only
+
+        state.cluster, state.relays = cluster.build(settings, databases)
+        cluster.attach(state, state.cluster)
     state.metrics.track_open_tenants(lambda: databases.open_count)
     databases.on_batch = metrics.observe_commit
     metrics.registry.register(StorageCollector(databases.counts_by_state, databases.open_databases))
     # A tenant whose file was found damaged, or removed or replaced, under the server: its
     # clients hear it at once (4004) instead of at their next command.
-    databases.on_failure = lambda db: close_tenant(state, db.tenant_id, "tenant storage failed")
+    databases.on_failure = lambda db: _tenant_failed(state, db)
     app[LIMITS] = ServerLimits(settings, metrics.registry)
     app[STATE] = state
     if settings.signin:
@@ -98,6 +105,17 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await databases.close()
+    if state.cluster is not None:  # after the databases: their leases go as they close
+        await state.cluster.close()
+    if state.relays is not None:
+        await state.relays.close()
+
+
+def _tenant_failed(state: ServerState, db: TenantDatabase) -> None:
+    if isinstance(db.failure, TenantFencedError):  # another process took it: clients follow
+        close_tenant(state, db.tenant_id, "tenant moved: reconnect", CLOSE_TRY_AGAIN_LATER)
+    else:
+        close_tenant(state, db.tenant_id, "tenant storage failed")
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:

@@ -41,6 +41,14 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="override PM_HOST")
     serve.add_argument("--port", type=int, help="override PM_PORT")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port, sharing the data dir (2 or more need PM_REDIS_URL)",
+    )
+    # A listening socket handed over by `pm serve --workers` to each worker (internal).
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
 
     token = commands.add_parser(
         "token",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Final, cast
@@ -68,7 +69,7 @@ def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections meet the request-head guard first."""
 
-    __slots__ = ("_guard", "_host", "_port")
+    __slots__ = ("_guard", "_host", "_port", "_sock")
 
     def __init__(
         self,
@@ -77,10 +78,14 @@ class GuardedSite(web.BaseSite):
         port: int,
         settings: Settings,
         on_refused: Callable[[str], None] = lambda reason: None,
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
         super().__init__(runner)
         self._host = host
         self._port = port
+        #: A listening socket handed over by a parent (``pm serve --workers``): served as is.
+        self._sock = sock
         self._guard = HeadGuard(
             timeout=settings.handshake_timeout_seconds,
             max_pending=settings.max_handshakes,
@@ -93,6 +98,14 @@ class GuardedSite(web.BaseSite):
         return f"http://{self._host}:{self._port}"
 
     @property
+    def bound(self) -> tuple[str, int]:
+        """The address the site listens on (with port 0, the port the system picked)."""
+        assert self._server is not None, "the site is started"
+        sockets = self._server.sockets  # type: ignore[attr-defined]
+        host, port = sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    @property
     def pending(self) -> int:
         """Connections that have not finished their request head."""
         return self._guard.pending
@@ -103,7 +116,11 @@ class GuardedSite(web.BaseSite):
         assert server is not None, "the runner is set up before its sites start"
         self._guard.factory = server
         # BaseSite.stop() closes self._server and the runner reads its sockets' addresses.
-        self._server = await asyncio.get_running_loop().create_server(
+        loop = asyncio.get_running_loop()
+        if self._sock is not None:
+            self._server = await loop.create_server(self._guard, sock=self._sock)
+            return
+        self._server = await loop.create_server(
             self._guard, self._host, self._port, backlog=self._backlog, reuse_address=True
         )
 

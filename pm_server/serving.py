@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -55,8 +56,15 @@ def serve_command(args: argparse.Namespace) -> int:
     except (ValueError, KeyFileError, OSError) as exc:
         print(f"pm serve: {exc}", file=sys.stderr)
         return 2
+    if args.workers < 1:
+        print("pm serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from pm_server import workers  # noqa: PLC0415 - the parent serves nothing itself
+
+        return workers.run(settings, args.workers)
     try:
-        run_event_loop(serve(settings))
+        run_event_loop(serve(settings, args.listen_fd))
     except ListenError as exc:
         print(f"pm serve: {exc}", file=sys.stderr)
         return 2
@@ -75,18 +83,33 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
         uvloop.run(main)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, listen_fd: int | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then drain: /readyz turns 503, new connections
-    are refused, in-flight commands finish, sockets close with GOING_AWAY, tenants close."""
+    are refused, in-flight commands finish, sockets close with GOING_AWAY, tenants close.
+
+    ``listen_fd``: a listening socket handed over by ``pm serve --workers`` (shared by
+    the workers). In a cluster, a second listener of this process alone is where other
+    processes relay connections to, and ``SIGUSR1`` drains the node's tenants."""
     app = create_app(settings)
     runner = make_runner(app, settings)
     await runner.setup()
-    refused = app[STATE].metrics.connections_refused
-    site = GuardedSite(
-        runner, settings.host, settings.port, settings, lambda reason: refused.labels(reason).inc()
-    )
+    state = app[STATE]
+    refused = state.metrics.connections_refused
+
+    def site(host: str, port: int, sock: socket.socket | None = None) -> GuardedSite:
+        return GuardedSite(
+            runner, host, port, settings, lambda reason: refused.labels(reason).inc(), sock=sock
+        )
+
+    shared = None if listen_fd is None else socket.socket(fileno=listen_fd)
+    public = site(settings.host, settings.port, shared)
     try:
-        await site.start()
+        await public.start()
+        if state.cluster is not None:
+            host = settings.cluster_advertise_host or settings.host
+            private = site(host, settings.cluster_port)
+            await private.start()
+            await state.cluster.start(f"http://{settings.cluster_host}:{private.bound[1]}")
     except OSError as exc:
         await runner.cleanup()
         reason = exc.strerror or str(exc)
@@ -94,8 +117,8 @@ async def serve(settings: Settings) -> None:
     # The address actually bound: with PM_PORT=0 the port the system chose, which this line
     # is the only place to learn (the tests start servers that way, so no two ever race
     # for a port).
-    host, port = runner.addresses[0][:2]
-    app[STATE].listening_on(port)
+    host, port = public.bound
+    state.listening_on(port)
     log.info(
         "pm %s serving on http://%s:%d data_dir=%s",
         __version__,
@@ -107,6 +130,16 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    draining: set[asyncio.Task[None]] = set()
+    if state.cluster is not None:
+        from pm_server import cluster  # noqa: PLC0415 - loaded for a cluster only
+
+        def drain_node() -> None:
+            task = loop.create_task(cluster.drain(state))
+            draining.add(task)
+            task.add_done_callback(draining.discard)
+
+        loop.add_signal_handler(signal.SIGUSR1, drain_node)
     try:
         await stop.wait()
         log.info("shutting down")

@@ -183,6 +183,20 @@ class Settings(BaseSettings):
     #: argon2id computations at once (each holds 19 MiB and a core for ~50 ms); more wait.
     login_rate_hash_concurrency: int = Field(default=2, ge=1, le=64)
 
+    # -- a cluster (docs/scaling.md): several pm processes over one data directory --
+
+    #: Redis that holds tenant leases, fencing tokens and the node registry
+    #: (``redis://[:password@]host:port/db``); unset: one process, no Redis (the default).
+    redis_url: str | None = Field(default=None, min_length=1)
+    #: Seconds a tenant's lease lasts without renewal: how long a dead owner's tenants
+    #: wait before another process takes them (renewed every third of it).
+    cluster_lease_seconds: float = Field(default=5.0, ge=0.5, le=300)
+    #: Host other pm processes reach this one at (relayed connections); unset: PM_HOST
+    #: (which must then not be a wildcard such as 0.0.0.0).
+    cluster_advertise_host: str | None = Field(default=None, min_length=1)
+    #: Port of that address (a second listener, of this process alone); 0: one the system picks.
+    cluster_port: int = Field(default=0, ge=0, le=65535)
+
     #: Events kept for resume; older ones are purged (a resume from before gets must_refetch).
     event_retention_hours: float = Field(default=24.0 * 7, gt=0)
     #: Idempotency records kept: a retry later than this runs again.
@@ -204,6 +218,19 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not a URL such as https://pm.example.com")
         return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @property
+    def cluster_host(self) -> str:
+        """The host other pm processes reach this one at."""
+        host = self.cluster_advertise_host or self.host
+        return f"[{host}]" if ":" in host else host
 
     @property
     def base_url(self) -> str:

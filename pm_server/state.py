@@ -8,6 +8,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,6 +19,10 @@ from pm_server.fanout import Flusher
 from pm_server.hub import Hub
 from pm_server.metrics import Metrics
 from pm_server.settings import Settings
+
+if TYPE_CHECKING:  # a cluster's modules load only when PM_REDIS_URL is set
+    from pm_server.ownership import Ownership
+    from pm_server.relay import Relays
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,9 @@ class ServerState:
     metrics: Metrics
     connections: set[Connection] = field(default_factory=set)
     flusher: Flusher = field(default_factory=Flusher)
+    #: A cluster's tenant ownership and relayed connections (None: one process).
+    cluster: Ownership | None = None
+    relays: Relays | None = None
     ready: bool = False
     draining: bool = False
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -59,6 +67,8 @@ class ServerState:
         if delay:
             await asyncio.sleep(delay)
         log.info("draining %d connections", len(self.connections))
+        if self.relays is not None:
+            await self.relays.close_all(CLOSE_GOING_AWAY, "server shutting down")
         connections = list(self.connections)
         for connection in connections:
             connection.begin_close(CLOSE_GOING_AWAY, "server shutting down", grace)

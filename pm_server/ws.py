@@ -34,18 +34,21 @@ from typing import Final
 from aiohttp import WebSocketError, WSMsgType, web
 from google.protobuf.message import Message
 
-from pm_auth.secrets import SecretKind, looks_like
+from pm_auth.secrets import SecretKind, looks_like, parse_secret
 from pm_auth.tokens import Principal
 from pm_core.errors import (
     InvalidMessageError,
+    InvalidTenantIdError,
     PmError,
     RateLimitedError,
+    TenantElsewhereError,
     TenantGoneError,
     TooManyConnectionsError,
     UnauthenticatedError,
     UnavailableError,
 )
 from pm_core.models import User
+from pm_core.tenancy import check_tenant_id
 from pm_proto import entities as pb_entities
 from pm_proto.frames import decode_client, encode, reply_frame, request_id_of
 from pm_proto.v1 import envelope_pb2
@@ -71,6 +74,7 @@ from pm_server.limits import (
     check_list_sizes,
     origin_allowed,
 )
+from pm_server.relay import is_relayed
 from pm_server.session import CLOSE_SLOW_CONSUMER
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
@@ -128,9 +132,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     key_user: User | None = None
     try:
         if looks_like(token, SecretKind.API_KEY):
+            tenant_id = parse_secret(token, SecretKind.API_KEY).tenant_id
+            if (relayed := await _relay_to_owner(request, state, tenant_id, token)) is not None:
+                return relayed
             principal, key_user = await verify_api_key(state, token)
         else:
             principal = await state.verifier.verify_current(token)
+            tenant_id = principal.tenant_id
+            if (relayed := await _relay_to_owner(request, state, tenant_id, token)) is not None:
+                return relayed
     except UnauthenticatedError as exc:
         state.metrics.connections_refused.labels("unauthenticated").inc()
         return _refuse(request, 401, exc.code, exc.message)
@@ -147,6 +157,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return await _accept(request, state, limits, connection_limits, principal, key_user)
     finally:
         connection_limits.close()
+
+
+async def _relay_to_owner(
+    request: web.Request, state: ServerState, tenant_id: str, token: str
+) -> web.StreamResponse | None:
+    """In a cluster, the relayed connection when another process owns the tenant; None
+    when this one serves it (or there is no cluster)."""
+    if state.cluster is None or state.relays is None:
+        return None
+    try:
+        check_tenant_id(tenant_id)  # before it names a key in Redis
+    except InvalidTenantIdError:
+        raise UnauthenticatedError("invalid tenant") from None
+    address = await state.cluster.route(tenant_id)
+    if address is None:
+        return None
+    if is_relayed(request):  # never relayed twice: the owners disagree for a moment
+        raise TenantElsewhereError(tenant_id, address)
+    return await state.relays.relay(request, address, token, (SUBPROTOCOL,))
 
 
 async def _accept(

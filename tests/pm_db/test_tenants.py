@@ -82,11 +82,13 @@ async def test_fifty_concurrent_first_uses_open_the_database_once(
     calls = 0
     real_open = TenantDatabase.open.__func__  # type: ignore[attr-defined]
 
-    async def counting_open(cls: type[TenantDatabase], *args: object) -> TenantDatabase:
+    async def counting_open(
+        cls: type[TenantDatabase], /, *args: object, **kwargs: object
+    ) -> TenantDatabase:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.01)  # widen the window in which others arrive
-        return await real_open(cls, *args)  # type: ignore[no-any-return]
+        return await real_open(cls, *args, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(TenantDatabase, "open", classmethod(counting_open))
 
@@ -234,9 +236,11 @@ async def test_close_while_opening_closes_the_new_database(
     real_open = TenantDatabase.open.__func__  # type: ignore[attr-defined]
     opened: list[TenantDatabase] = []
 
-    async def slow_open(cls: type[TenantDatabase], *args: object) -> TenantDatabase:
+    async def slow_open(
+        cls: type[TenantDatabase], /, *args: object, **kwargs: object
+    ) -> TenantDatabase:
         await release.wait()
-        db = await real_open(cls, *args)
+        db = await real_open(cls, *args, **kwargs)
         opened.append(db)
         return db  # type: ignore[no-any-return]
 

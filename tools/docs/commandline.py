@@ -58,8 +58,8 @@ def usage(parser: argparse.ArgumentParser, *, every_option: bool) -> str:
     """The arguments of one command, as the table shows them."""
     shown = []
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            continue
+        if isinstance(action, argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+            continue  # a hidden option is pm's own business (``--listen-fd``)
         if action.option_strings and action.dest in SHARED:
             continue
         if action.option_strings and not (every_option or action.required or action.nargs == 0):
