@@ -22,6 +22,7 @@ from bench import report
 from bench.baselines import measure
 from bench.config import FULL, QUICK, Run
 from bench.machine import describe, load_average
+from bench.scenarios.cluster import scenario_7
 from bench.scenarios.creates import scenario_1, scenario_2
 from bench.scenarios.fanout import scenario_3
 from bench.scenarios.growth import scenario_6
@@ -40,6 +41,7 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "4": scenario_4,
     "5": scenario_5,
     "6": scenario_6,
+    "7": scenario_7,
 }
 BASELINES: dict[str, Callable[[Run], dict[str, Any]]] = {
     "echo": measure.echo,
@@ -66,6 +68,7 @@ ORDER: tuple[tuple[str, str], ...] = (
     ("baselines", "idle"),
     ("baselines", "open_databases"),
     ("scenarios", "6"),
+    ("scenarios", "7"),
 )
 
 

@@ -41,6 +41,10 @@ class Sizes:
     s6_max_seconds: float
     #: Load processes that share a big set of connections (2 cores: 2 is plenty).
     load_processes: int = 2
+    # 7: a cluster: creates over many tenants, one process against --workers 2; the relay
+    s7_tenants: int = 100
+    s7_clients: int = 50
+    s7_relay_requests: int = 1_000
 
 
 FULL = Sizes(
@@ -85,6 +89,7 @@ QUICK = Sizes(
     s6_lists=100,
     s6_list_limit=50,
     s6_max_seconds=3.0,
+    s7_relay_requests=300,
 )
 
 

@@ -144,6 +144,32 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                             echo_seq.get(f"{q}_ms"),
                         )
                     )
+    if "7" in s:
+        seven = s["7"]
+        one, two = seven["one_process"], seven["workers_2"]
+        name = f"{seven['clients']} clients over {seven['tenants']} tenants: creates/s"
+        add(
+            Figure(
+                "7",
+                f"{name}, --workers 2",
+                "/s",
+                two["mutations_per_s"],
+                "one process",
+                one["mutations_per_s"],
+            )
+        )
+        relay = seven["relay"]
+        for q in ("p50", "p99"):
+            add(
+                Figure(
+                    "7",
+                    f"sequential create {q} through a non-owner (relayed)",
+                    "ms",
+                    relay["relayed"][f"{q}_ms"],
+                    "straight to the owner",
+                    relay["direct"][f"{q}_ms"],
+                )
+            )
     return out
 
 
@@ -293,6 +319,16 @@ def targets(results: dict[str, Any]) -> list[Target]:
             growth,
             "x",
             _check(growth, lambda v: v <= 2),
+        )
+    )
+    cluster = _get(s, "7", "ratio")
+    out.append(
+        Target(
+            "7",
+            "--workers 2 ≥ 1.7 x one process (creates/s, 100 tenants, 50 clients)",
+            cluster,
+            "x",
+            _check(cluster, lambda v: v >= 1.7),
         )
     )
     return out

@@ -81,6 +81,12 @@ def cpu_during(pid: int, start: float, until: float) -> dict[str, float]:
     }
 
 
+def with_children(pid: int) -> list[int]:
+    """``pid`` and its direct children (the workers of ``pm serve --workers``)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(child) for child in children)]
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -110,10 +116,18 @@ def wait_http(url: str, timeout: float) -> None:
 class PmServer:
     """``python -m pm_server.cli serve`` with ``PM_*`` settings from ``settings``."""
 
-    def __init__(self, data_dir: Path, log_path: Path, settings: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        settings: dict[str, Any] | None = None,
+        args: tuple[str, ...] = (),
+    ):
         self.data_dir = data_dir
         self.log_path = log_path
         self.settings = BENCH_SETTINGS | dict(settings or {})
+        #: More arguments of ``pm serve`` (``--workers 2``).
+        self.args = args
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self.key = load_or_create_signing_key(data_dir)
@@ -146,7 +160,7 @@ class PmServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "pm_server.cli", "serve"],
+                [sys.executable, "-m", "pm_server.cli", "serve", *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
