@@ -14,14 +14,25 @@ the request waiting on their ``request_id``; events go through
 queue that :meth:`PmClient.events` iterates.
 
 When the connection drops (not after :meth:`PmClient.close`), the client
-reconnects with exponential backoff and jitter, subscribes every subscription
+reconnects with exponential backoff and jitter (the backoff goes back to its
+start only after a connection that lived :data:`STABLE_SECONDS`: one that
+dies at once never makes the client reconnect in a tight loop), subscribes every subscription
 again from the last ``seq`` it received (a refused position surfaces as
 :class:`~pm_client.errors.MustRefetch` in the event stream), rejoins presence,
 and only then lets requests through again. Reads and mutations in flight at the
 drop are sent again with the same request id, so a mutation is applied once
 (the server answers a repeated id with the reply it stored). Commands whose
 effect belongs to the connection (subscribe, unsubscribe, presence) raise
-:class:`~pm_client.errors.ConnectionLost` instead. Errors the server marks as
+:class:`~pm_client.errors.ConnectionLost` instead.
+
+Some closes are final for a connection. 4001 (the token expired) is final
+unless the client has a ``token_provider``: an async callable that returns a
+fresh token (refreshed with a sign-in refresh token, or an API key, which
+never expires) or None to stop; the client then reconnects with that token.
+Without one, or when it returns None, requests and the event stream raise
+:class:`~pm_client.errors.ConnectionLost` with ``close_code`` 4001. 1008
+(flooding) and 4003 (API key revoked) are always final. A refused upgrade
+(401) is asked of the provider once too. Errors the server marks as
 retryable (``UNAVAILABLE``, ``RATE_LIMITED``) are retried with the same id
 after a pause while the request's time allows; after a ``RATE_LIMITED`` the
 client paces all its sends below the rate the server stated
@@ -35,7 +46,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Final
 
@@ -60,9 +71,22 @@ from pm_proto.v1 import commands_pb2, envelope_pb2, events_pb2
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION: Final = 1
+#: The token expired: reconnecting needs a fresh one (from the token provider).
+CLOSE_TOKEN_EXPIRED: Final = 4001
+#: The API key the connection was opened with was revoked.
+CLOSE_KEY_REVOKED: Final = 4003
 #: Close codes after which reconnecting cannot help (1008: policy violation).
-FINAL_CLOSE_CODES: Final = frozenset({1008})
+FINAL_CLOSE_CODES: Final = frozenset({1008, CLOSE_KEY_REVOKED})
+#: A connection that lived this long resets the reconnect backoff to its start.
+STABLE_SECONDS: Final = 10.0
 _FIRST_BACKOFF: Final = 0.05
+#: Frames after which a connection reads nothing more.
+_ENDS: Final = frozenset(
+    {aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR}
+)
+
+#: Returns a fresh token, or None when there is none (the client then stops).
+TokenProvider = Callable[[], Awaitable[str | None]]
 
 
 class _Dropped(Exception):
@@ -76,6 +100,8 @@ class PmClient(CommandMethods):
     works too). Every request waits at most ``request_timeout`` seconds in
     all, reconnects included. With ``reconnect=False`` a dropped connection is
     final. ``heartbeat`` is the client's own ping interval (None: off).
+    ``token_provider`` is asked for a fresh token when the server refuses or
+    closes the connection for an expired one (see the module docstring).
     """
 
     def __init__(
@@ -88,6 +114,7 @@ class PmClient(CommandMethods):
         max_backoff: float = 5.0,
         connect_timeout: float = 10.0,
         heartbeat: float | None = 30.0,
+        token_provider: TokenProvider | None = None,
     ) -> None:
         self._connector = Connector(url, token, timeout=connect_timeout, heartbeat=heartbeat)
         self.url = self._connector.url
@@ -111,6 +138,12 @@ class PmClient(CommandMethods):
         self._closed = False
         self._failure: ClientError | None = None
         self._pacer = Pacer()
+        self._token_provider = token_provider
+        #: Reconnect attempts since the last connection that lived STABLE_SECONDS.
+        self._attempt = 0
+        self._opened_at = 0.0
+        #: The token must be replaced before the next connection (it expired).
+        self._token_expired = False
 
     # -- state -------------------------------------------------------------------
 
@@ -146,7 +179,12 @@ class PmClient(CommandMethods):
             await self._ready()
             return self.welcome
         try:
-            await self._open()
+            try:
+                await self._open()
+            except ConnectError as exc:  # an expired token: once with a fresh one, if any
+                if exc.status != 401 or not await self._renew_token():
+                    raise
+                await self._open()
         except BaseException:
             await self._connector.close()
             raise
@@ -189,6 +227,7 @@ class PmClient(CommandMethods):
         ws, welcome = await self._connector.open()
         self._ws = ws
         self.welcome = welcome
+        self._opened_at = asyncio.get_running_loop().time()
         self._reader = asyncio.get_running_loop().create_task(self._read(ws))
         log.info(
             "connected conn=%s tenant=%s user=%s",
@@ -400,14 +439,23 @@ class PmClient(CommandMethods):
     # -- the reader --------------------------------------------------------------
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        # The code of the server's close frame, kept from the frame itself: aiohttp turns
+        # ws.close_code into 1006 when its close reply cannot be written any more.
+        code: int | None = None
         try:
-            async for frame in ws:
+            while True:
+                frame = await ws.receive()
                 if frame.type == aiohttp.WSMsgType.BINARY:
                     self._on_frame(frame.data)
+                elif frame.type == aiohttp.WSMsgType.CLOSE:
+                    code = int(frame.data)
+                    break
+                elif frame.type in _ENDS:
+                    break
         except Exception:
             log.exception("reader failed conn=%s", self.welcome.connection_id)
         finally:
-            self._on_drop(ws)
+            self._on_drop(ws, code)
 
     def _on_frame(self, data: bytes) -> None:
         try:
@@ -443,8 +491,9 @@ class PmClient(CommandMethods):
             if not future.done():
                 future.set_exception(_Dropped())
 
-    def _on_drop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """The reader of ``ws`` ended: fail what waits on it, reconnect unless that is over."""
+    def _on_drop(self, ws: aiohttp.ClientWebSocketResponse, code: int | None) -> None:
+        """The reader of ``ws`` ended (``code``: of the server's close frame, if one came):
+        fail what waits on it, reconnect unless that is over."""
         if ws is not self._ws:
             return  # closed by close(), or replaced already
         self._ws = None
@@ -452,12 +501,19 @@ class PmClient(CommandMethods):
         self._drop_pending()
         if self._closed:
             return
-        code = ws.close_code
-        if not self.reconnect or code in FINAL_CLOSE_CODES:
-            self._fail(
-                ConnectionLost(f"the server closed the connection (code {code})", close_code=code)
-            )
+        if code is None:
+            code = ws.close_code
+        if asyncio.get_running_loop().time() - self._opened_at >= STABLE_SECONDS:
+            self._attempt = 0  # it lived: the next drop is news, not the same failure again
+        expired = code == CLOSE_TOKEN_EXPIRED
+        if (
+            not self.reconnect
+            or code in FINAL_CLOSE_CODES
+            or (expired and self._token_provider is None)
+        ):
+            self._fail(ConnectionLost(_closed_text(code), close_code=code))
             return
+        self._token_expired = expired
         log.info("connection lost conn=%s code=%s: reconnecting", self.welcome.connection_id, code)
         if self._reconnector is None or self._reconnector.done():
             self._reconnector = asyncio.get_running_loop().create_task(self._reconnect())
@@ -483,19 +539,32 @@ class PmClient(CommandMethods):
             self._fail(ConnectionLost(f"reconnecting failed: {exc!r}"))
 
     async def _reconnect_until_restored(self) -> None:
-        attempt = 0
+        fresh = False  # the token in place came from the provider for this very attempt
         while not self._closed:
-            await asyncio.sleep(self._backoff(attempt))
-            attempt += 1
+            await asyncio.sleep(self._backoff(self._attempt))
+            self._attempt += 1
+            if self._token_expired:
+                if not await self._renew_token():
+                    self._fail(
+                        ConnectionLost(
+                            _closed_text(CLOSE_TOKEN_EXPIRED), close_code=CLOSE_TOKEN_EXPIRED
+                        )
+                    )
+                    return
+                self._token_expired, fresh = False, True
             try:
                 await self._open()
             except ConnectError as exc:
+                if exc.status == 401 and self._token_provider is not None and not fresh:
+                    self._token_expired = True  # expired meanwhile: ask for a fresh one
+                    continue
                 if exc.permanent:
                     log.warning("reconnect refused for good: %s", exc)
                     self._fail(exc)
                     return
-                log.info("reconnect attempt %d failed: %s", attempt, exc)
+                log.info("reconnect attempt %d failed: %s", self._attempt, exc)
                 continue
+            fresh = False
             try:
                 await self._restore()
             except (_Dropped, TimeoutError):
@@ -508,6 +577,17 @@ class PmClient(CommandMethods):
             self.reconnects += 1
             self._usable.set()
             return
+
+    async def _renew_token(self) -> bool:
+        """Ask the token provider for a fresh token; False when there is none."""
+        if self._token_provider is None:
+            return False
+        token = await self._token_provider()
+        if not token:
+            log.warning("the token expired and the token provider has no fresh one: stopping")
+            return False
+        self._connector.token = token
+        return True
 
     async def _restore(self) -> None:
         """Subscribe again from where each subscription stood; rejoin presence."""
@@ -536,6 +616,14 @@ class PmClient(CommandMethods):
         if reply.must_refetch:
             self._events.put_nowait(MustRefetch(reply.epoch, reply.seq))
         self._queue_events(self._positions.end(project_ids, reply))
+
+
+def _closed_text(code: int | None) -> str:
+    if code == CLOSE_TOKEN_EXPIRED:
+        return "the server closed the connection: the token expired (code 4001)"
+    if code == CLOSE_KEY_REVOKED:
+        return "the server closed the connection: the API key was revoked (code 4003)"
+    return f"the server closed the connection (code {code})"
 
 
 def _projects_of(message: Message) -> list[str]:

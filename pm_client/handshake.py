@@ -40,7 +40,8 @@ class Connector:
 
     def __init__(self, url: str, token: str, *, timeout: float, heartbeat: float | None) -> None:
         self.url = ws_url(url)
-        self._token = token
+        #: The bearer of the next connection (the client replaces an expired one).
+        self.token = token
         self.timeout = timeout
         self.heartbeat = heartbeat
         self._session: aiohttp.ClientSession | None = None
@@ -55,7 +56,7 @@ class Connector:
             async with asyncio.timeout(self.timeout):
                 ws = await self._session.ws_connect(
                     self.url,
-                    headers={"Authorization": f"Bearer {self._token}"},
+                    headers={"Authorization": f"Bearer {self.token}"},
                     heartbeat=self.heartbeat,
                     max_msg_size=MAX_RECEIVE_BYTES,
                 )

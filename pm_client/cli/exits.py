@@ -31,7 +31,8 @@ CONFLICT: Final = 4
 BUSY: Final = 6
 #: The server cannot be reached (down, wrong URL) or the connection was lost for good.
 UNREACHABLE: Final = 7
-#: No token, or the server refused it (bad signature, expired, wrong tenant claim).
+#: No token, or the server refused it (bad signature, expired, wrong tenant claim), or
+#: closed the connection because it expired (4001) or its API key was revoked (4003).
 UNAUTHENTICATED: Final = 8
 #: The token's user may not do this (role too low).
 FORBIDDEN: Final = 9
@@ -49,6 +50,9 @@ SERVER_CODES: Final[dict[str, int]] = {
     "UNAVAILABLE": BUSY,
     "INTERNAL": FAILED,
 }
+
+#: Close codes that end a connection for its credentials -> exit codes.
+_CLOSES: Final[dict[int, int]] = {4001: UNAUTHENTICATED, 4003: UNAUTHENTICATED}
 
 #: HTTP statuses of a refused WebSocket upgrade -> exit codes.
 _REFUSALS: Final[dict[int, int]] = {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: BUSY, 503: BUSY}
@@ -79,7 +83,7 @@ def exit_code(error: BaseException) -> int:
     if isinstance(error, RequestTimeout):
         return BUSY
     if isinstance(error, ConnectionLost):
-        return UNREACHABLE
+        return _CLOSES.get(error.close_code or 0, UNREACHABLE)
     if isinstance(error, UsageError | argparse.ArgumentTypeError):
         return USAGE
     if isinstance(error, NoToken):
@@ -99,6 +103,10 @@ def describe(error: BaseException) -> str:
         return error.message
     if isinstance(error, NotFound):
         return f"NOT_FOUND: {error}"
+    if isinstance(error, ConnectionLost) and error.close_code == 4001:
+        return f"UNAUTHENTICATED: {error}: get a fresh token (PM_TOKEN), or use an API key"
+    if isinstance(error, ConnectionLost) and error.close_code == 4003:
+        return f"UNAUTHENTICATED: {error}"
     if isinstance(error, ClientError | UsageError | NoToken | argparse.ArgumentTypeError):
         return str(error)
     return f"unexpected error: {type(error).__name__}: {error}"
