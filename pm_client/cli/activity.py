@@ -6,7 +6,7 @@ import argparse
 
 from pm_client.cli.exits import NotFound, UsageError
 from pm_client.cli.options import Subcommands, add_project, choices, enum_arg
-from pm_client.cli.output import Output, enum_name, local_time, table, to_json
+from pm_client.cli.output import Output, actor, enum_name, local_time, table, to_json
 from pm_client.cli.session import Session, default_project
 from pm_proto.v1 import commands_pb2, entities_pb2
 
@@ -19,7 +19,8 @@ VALUE_WIDTH = 40
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     text = "the audit trail of a project (--project), an item (ITEM) or an entity (--entity)"
     description = (
-        "the audit trail of an item, of `--project`, or of `--entity TYPE ID`, newest first"
+        "the audit trail of an item, of `--project`, or of `--entity TYPE ID`, newest first; "
+        "agents show as `USER (agent)`"
     )
     p = commands.add_parser("activity", parents=[common], help=text, description=description)
     p.set_defaults(handler=show)
@@ -67,7 +68,7 @@ async def show(s: Session, args: argparse.Namespace) -> Output:
         rows.append(
             (
                 local_time(e.created_at, seconds=True),
-                e.actor_id if e.HasField("actor_id") else "",
+                actor(e.actor_id, e.actor_kind) if e.HasField("actor_id") else "",
                 enum_name(ACTION, e.action),
                 f"{enum_name(ENTITY, e.entity_type)} {await names.of(e)}",
                 change,

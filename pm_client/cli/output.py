@@ -26,6 +26,8 @@ from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from pm_proto.v1.entities_pb2 import USER_KIND_AGENT
+
 JsonValue = Any
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,6 +75,13 @@ def enum_value(descriptor: EnumDescriptor, name: str) -> int:
 
 
 # -- times -------------------------------------------------------------------
+
+
+def actor(actor_id: str, kind: int) -> str:
+    """Who did it, as people read it: an agent (an API key's user) says so."""
+    if actor_id and kind == USER_KIND_AGENT:
+        return f"{actor_id} (agent)"
+    return actor_id
 
 
 def to_datetime(ts: Timestamp) -> datetime:

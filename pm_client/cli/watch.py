@@ -26,7 +26,7 @@ from typing import Final
 
 from pm_client.cli.exits import UsageError
 from pm_client.cli.options import Subcommands
-from pm_client.cli.output import Output, dumps_line, enum_name, local_time, to_json
+from pm_client.cli.output import Output, actor, dumps_line, enum_name, local_time, to_json
 from pm_client.cli.session import Session, default_project
 from pm_client.client import PmClient
 from pm_client.errors import ClientError, MustRefetch
@@ -56,7 +56,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     description = (
         "stream a project's events, one line each, until interrupted; resumes across reconnects "
         "and server restarts without losing or repeating an event; `--since SEQ` first replays "
-        "the stored events after SEQ (`0`: all)"
+        "the stored events after SEQ (`0`: all); an agent (an API key's user) shows as "
+        "`USER (agent)`"
     )
     p = commands.add_parser("watch", parents=[common], help=text, description=description)
     p.set_defaults(handler=watch)
@@ -211,7 +212,8 @@ class _Printer:
         entity = enum_name(ENTITY, event.entity_type)
         action = enum_name(ACTION, event.action)
         what = await self.summary(event)
-        line = f"{seq} {when} {project} {event.actor_id} {action} {entity} {what}"
+        who = actor(event.actor_id, event.actor_kind)
+        line = f"{seq} {when} {project} {who} {action} {entity} {what}"
         if event.changes:
             line += ": " + ", ".join(
                 f"{c.field} {_cut(c.old_json)} -> {_cut(c.new_json)}" for c in event.changes
