@@ -489,6 +489,14 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.BulkUpdateWorkItems,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.BulkUpdateReply: ...
+    @overload
+    async def call(
+        self,
         message: Message,
         *,
         request_id: str | None = None,
@@ -675,6 +683,8 @@ class CommandMethods:
         parent_id: str | None = None,
         sprint_id: str | None = None,
         assignee_id: str | None = None,
+        start_date: str | None = None,
+        due_date: str | None = None,
     ) -> commands_pb2.WorkItemReply:
         """Send ``CreateWorkItem``; answered with ``Reply.work_item``."""
         message = commands_pb2.CreateWorkItem(
@@ -689,6 +699,8 @@ class CommandMethods:
             parent_id=parent_id,
             sprint_id=sprint_id,
             assignee_id=assignee_id,
+            start_date=start_date,
+            due_date=due_date,
         )
         return await self.call(message)
 
@@ -708,6 +720,8 @@ class CommandMethods:
         parent_id: str | None = None,
         sprint_id: str | None = None,
         assignee_id: str | None = None,
+        start_date: str | None = None,
+        due_date: str | None = None,
     ) -> commands_pb2.WorkItemReply:
         """Send ``UpdateWorkItem``; answered with ``Reply.work_item``."""
         message = commands_pb2.UpdateWorkItem(
@@ -724,6 +738,8 @@ class CommandMethods:
             parent_id=parent_id,
             sprint_id=sprint_id,
             assignee_id=assignee_id,
+            start_date=start_date,
+            due_date=due_date,
         )
         return await self.call(message)
 
@@ -769,6 +785,8 @@ class CommandMethods:
         exclude_done: bool = False,
         limit: int = 0,
         after: str = "",
+        due_before: str = "",
+        overdue: bool = False,
     ) -> commands_pb2.WorkItemList:
         """Send ``ListWorkItems``; answered with ``Reply.work_items``."""
         message = commands_pb2.ListWorkItems(
@@ -783,6 +801,8 @@ class CommandMethods:
             exclude_done=exclude_done,
             limit=limit,
             after=after,
+            due_before=due_before,
+            overdue=overdue,
         )
         return await self.call(message)
 
@@ -1364,5 +1384,42 @@ class CommandMethods:
         """Send ``Reauthenticate``; answered with ``Reply.reauthenticated``."""
         message = commands_pb2.Reauthenticate(
             access_token=access_token,
+        )
+        return await self.call(message)
+
+    async def bulk_update_work_items(
+        self,
+        *,
+        item_ids: Iterable[str] = (),
+        title: str | None = None,
+        description: str | None = None,
+        type: WorkItemType | None = None,
+        status: WorkItemStatus | None = None,
+        priority: Priority | None = None,
+        story_points: int | None = None,
+        clear_story_points: bool = False,
+        position: float | None = None,
+        parent_id: str | None = None,
+        sprint_id: str | None = None,
+        assignee_id: str | None = None,
+        start_date: str | None = None,
+        due_date: str | None = None,
+    ) -> commands_pb2.BulkUpdateReply:
+        """Send ``BulkUpdateWorkItems``; answered with ``Reply.bulk_updated``."""
+        message = commands_pb2.BulkUpdateWorkItems(
+            item_ids=item_ids,
+            title=title,
+            description=description,
+            type=type,
+            status=status,
+            priority=priority,
+            story_points=story_points,
+            clear_story_points=clear_story_points,
+            position=position,
+            parent_id=parent_id,
+            sprint_id=sprint_id,
+            assignee_id=assignee_id,
+            start_date=start_date,
+            due_date=due_date,
         )
         return await self.call(message)

@@ -13,6 +13,7 @@ update may change, typed as the model's field, defaulting to ``UNSET``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -114,6 +115,12 @@ class WorkItem(Entity):
     sprint_id: Id | None = None
     assignee_id: Id | None = None
     created_by: Id
+    start_date: date | None = Field(
+        None, description="a calendar date `YYYY-MM-DD`; schema 7 on, older documents have none"
+    )
+    due_date: date | None = Field(
+        None, description="a calendar date `YYYY-MM-DD`; schema 7 on, older documents have none"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +135,8 @@ class WorkItemPatch(Patch):
     parent_id: Id | Unset | None = UNSET
     sprint_id: Id | Unset | None = UNSET
     assignee_id: Id | Unset | None = UNSET
+    start_date: date | Unset | None = UNSET
+    due_date: date | Unset | None = UNSET
 
 
 class Sprint(Entity):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import uuid_utils
@@ -45,6 +45,15 @@ def parse_db_time(text: str) -> datetime:
 
 def parse_db_time_or_none(text: str | None) -> datetime | None:
     return None if text is None else parse_db_time(text)
+
+
+def db_date_or_none(value: date | None) -> str | None:
+    """A calendar date as stored: ``2026-12-07`` (sorts as text in date order)."""
+    return None if value is None else value.isoformat()
+
+
+def parse_db_date_or_none(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
 def to_json(value: Any) -> str | None:

@@ -35,6 +35,7 @@ import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -411,6 +412,8 @@ def _to_database(
             row[name] = to_json(values[name])
         elif name in table.extra:
             row[name] = _extra(table, name, raw[name], where)
+        elif isinstance(values[name], date):  # a calendar date (times were handled above)
+            row[name] = values[name].isoformat()
         else:
             row[name] = values[name]
     return row

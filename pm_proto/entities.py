@@ -44,6 +44,7 @@ from pm_core.models import (
 )
 from pm_proto import enums
 from pm_proto.activity import activity_entry_to_pb, field_change_to_pb
+from pm_proto.dates import to_date_text
 from pm_proto.enums import (
     to_pb_priority,
     to_pb_work_item_status,
@@ -175,6 +176,8 @@ def work_item_to_pb(item: WorkItem, project_key: str) -> pb.WorkItem:
         sprint_id=item.sprint_id,
         assignee_id=item.assignee_id,
         created_by=item.created_by,
+        start_date=None if item.start_date is None else to_date_text(item.start_date),
+        due_date=None if item.due_date is None else to_date_text(item.due_date),
         display_key=format_display_key(project_key, item.item_number) if project_key else "",
     )
 

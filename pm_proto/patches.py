@@ -10,6 +10,8 @@ entity's update needs no edit here.
   None; a value together with its flag is a VALIDATION_ERROR.
 - A nullable text field without a flag (the nullable ids of a work item,
   ``example_sql``) is cleared by the empty string.
+- A date (a patch field typed ``date``) is ``YYYY-MM-DD`` text
+  (:mod:`pm_proto.dates`); as a nullable text field, "" clears it.
 - An enum goes through its pair (:mod:`pm_proto.enums`) and a time through
   :func:`pm_proto.timestamps.from_timestamp`: an unknown enum value or a time
   out of range is a VALIDATION_ERROR naming the field.
@@ -31,6 +33,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
+from datetime import date
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -41,6 +44,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pm_core.errors import ValidationError
 from pm_core.patches import UNSET, Patch
 from pm_proto import enums as pb_enums
+from pm_proto.dates import from_date_text
 from pm_proto.timestamps import from_timestamp
 
 P = TypeVar("P", bound=Patch)
@@ -64,6 +68,10 @@ _PARTICULAR: Final[Mapping[str, _Particular]] = MappingProxyType(
     {
         "UpdateWorkItem": _Particular(
             nothing="item_id",
+            contradictions={"story_points": "story_points and clear_story_points contradict"},
+        ),
+        "BulkUpdateWorkItems": _Particular(
+            nothing="item_ids",
             contradictions={"story_points": "story_points and clear_story_points contradict"},
         ),
         "UpdateSwimLane": _Particular(
@@ -110,6 +118,8 @@ class _Field:
 
     name: str
     time: bool
+    #: A calendar date sent as ``YYYY-MM-DD`` text (:mod:`pm_proto.dates`).
+    day: bool
     pair: pb_enums.EnumPair[Any, Any] | None
     #: The name of the field's ``clear_*`` flag, if the command has one.
     flag: str | None
@@ -125,6 +135,8 @@ class _Field:
             return None
         if self.empty_clears and value == "":
             return None
+        if self.day and isinstance(value, str):
+            return from_date_text(value, self.name)
         return value
 
     def _value(self, cmd: Message) -> object:
@@ -176,6 +188,7 @@ def _plan(command: Descriptor, patch_type: type[Patch]) -> _Plan:
             _Field(
                 name=name,
                 time=_is_time(field, where),
+                day=date in typing.get_args(hints[name]),
                 pair=_pair(field, where),
                 flag=flag,
                 contradiction=particular.contradictions.get(

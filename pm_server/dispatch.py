@@ -47,6 +47,7 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "delete_work_item": work_items.delete_work_item,
     "get_work_item": work_items.get_work_item,
     "list_work_items": work_items.list_work_items,
+    "bulk_update_work_items": work_items.bulk_update_work_items,
     "create_sprint": sprints.create_sprint,
     "update_sprint": sprints.update_sprint,
     "transition_sprint": sprints.transition_sprint,

@@ -18,7 +18,7 @@ import sys
 import types
 import typing
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -121,6 +121,8 @@ def sample(spec: EntitySpec) -> Entity:
         kind = _plain(info.annotation)
         if kind in (datetime, AwareDatetime):
             values[name] = T0 + timedelta(seconds=number)
+        elif kind is date:
+            values[name] = (T0 + timedelta(days=number)).date()
         elif isinstance(kind, type) and issubclass(kind, StrEnum):
             values[name] = next(iter(kind))
         elif kind is bool:
@@ -149,7 +151,11 @@ def insert(conn: sqlite3.Connection, spec: EntitySpec, row: Entity) -> None:
             values[column] = 2
             continue
         value = getattr(row, column)
-        values[column] = db_time(value) if isinstance(value, datetime) else value
+        if isinstance(value, datetime):
+            value = db_time(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        values[column] = value
     names = ", ".join(values)
     marks = ", ".join(f":{name}" for name in values)
     conn.execute(f"INSERT INTO {spec.table} ({names}) VALUES ({marks})", values)
@@ -368,6 +374,8 @@ def test_converter_carries_every_field(entity_type: EntityType) -> None:
         sent = getattr(message, name)
         if isinstance(value, datetime):
             sent = from_timestamp(sent)
+        elif isinstance(value, date):
+            sent = date.fromisoformat(sent)
         elif isinstance(value, StrEnum):
             sent = pairs[type(value)].from_pb(sent, name)
         assert sent == value, (

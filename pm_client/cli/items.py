@@ -39,7 +39,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         commands,
         common,
         "item",
-        "work items: create, list, show, update, move, delete",
+        "work items: create, list, show, update, bulk, move, delete",
         description="epics, stories and tasks; ITEM is a display key (`PM-12`) or an id; "
         "`create` takes `--type`, `--parent ITEM`, `--points N`, `--assignee USER` and more; "
         "`move` changes the status, the sprint (`--sprint NAME`, `active` or `backlog`), the "
@@ -66,6 +66,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--sprint", metavar="SPRINT", help="sprint name, id or 'active'")
     p.add_argument("--assignee", metavar="USER", help="user id, or 'me'")
     p.add_argument("--position", type=float, help="board order (default: last)")
+    _date_arguments(p, clearable=False)
     add_quiet(p, "item's key")
     _list_parser(add("list", list_items, "items of a project, in board order"))
     _change_parsers(add)
@@ -80,6 +81,8 @@ def _list_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parent", metavar="ITEM", help="children of ITEM; 'none' for top-level items")
     p.add_argument("--under", metavar="ITEM", help="every descendant of ITEM")
     p.add_argument("--assignee", metavar="USER", help="user id, 'me' or 'none'")
+    p.add_argument("--due-before", metavar="DATE", help="due strictly before DATE (YYYY-MM-DD)")
+    p.add_argument("--overdue", action="store_true", help="due before today (UTC) and not done")
     p.add_argument(
         "--limit",
         type=int,
@@ -103,7 +106,16 @@ def _change_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
     points.add_argument("--points", type=int, help="story points")
     points.add_argument("--clear-points", action="store_true", help="remove the story points")
     p.add_argument("--assignee", metavar="USER", help="user id, 'me', or 'none' to unassign")
+    _date_arguments(p, clearable=True)
     add_version(p)
+
+    p = add("bulk", bulk, "the same changes to several items at once (all or none)")
+    p.add_argument("items", metavar="ITEM", nargs="+", help="display keys (PM-12) or ids")
+    p.add_argument("--status", type=enum_arg(STATUS), help=choices(STATUS))
+    p.add_argument("--priority", type=enum_arg(PRIORITY), help=choices(PRIORITY))
+    p.add_argument("--sprint", metavar="SPRINT", help="sprint name, id, 'active', or 'backlog'")
+    p.add_argument("--assignee", metavar="USER", help="user id, 'me', or 'none' to unassign")
+    _date_arguments(p, clearable=True)
 
     p = add("move", move, "move an item: to a status, a sprint, another parent, another place")
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
@@ -121,6 +133,19 @@ def _change_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("delete", delete, "delete an item (refused while it has children)")
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
     add_version(p)
+
+
+def _date_arguments(p: argparse.ArgumentParser, *, clearable: bool) -> None:
+    clear = "; 'none' removes it" if clearable else ""
+    p.add_argument("--start", metavar="DATE", help=f"start date, YYYY-MM-DD{clear}")
+    p.add_argument("--due", metavar="DATE", help=f"due date, YYYY-MM-DD{clear}")
+
+
+def _date(value: str | None) -> str | None:
+    """A date option as the protocol takes it: "" removes the date."""
+    if value is None:
+        return None
+    return "" if value == "none" else value
 
 
 def item_line(item: entities_pb2.WorkItem) -> str:
@@ -180,6 +205,8 @@ async def create(s: Session, args: argparse.Namespace) -> Output:
         parent_id=parent.id if parent is not None else None,
         sprint_id=await s.sprint_id(args.sprint, project_id) if args.sprint else None,
         assignee_id=s.user(args.assignee) if args.assignee else None,
+        start_date=args.start,
+        due_date=args.due,
     )
     item = reply.item
     return Output(to_json(item), item.display_key if args.quiet else f"created {item_line(item)}")
@@ -196,6 +223,8 @@ async def list_items(s: Session, args: argparse.Namespace) -> Output:
         assignee_id=s.user(args.assignee) if args.assignee else None,
         descendants_of=await s.item_id(args.under) if args.under else None,
         exclude_done=args.open,
+        due_before=args.due_before or "",
+        overdue=args.overdue,
         limit=args.limit,
     )
     text = await items_table(s, reply.items, empty="no items")
@@ -222,6 +251,8 @@ async def show(s: Session, args: argparse.Namespace) -> Output:
                 ("assignee", item.assignee_id if item.HasField("assignee_id") else ""),
                 ("sprint", sprint),
                 ("parent", parent),
+                ("start", item.start_date),
+                ("due", item.due_date),
                 ("created", f"{local_time(item.created_at)} by {item.created_by}"),
                 ("updated", local_time(item.updated_at)),
                 ("version", item.version),
@@ -272,8 +303,31 @@ async def update(s: Session, args: argparse.Namespace) -> Output:
         story_points=args.points,
         clear_story_points=args.clear_points,
         assignee_id=s.user(args.assignee) if args.assignee is not None else None,
+        start_date=_date(args.start),
+        due_date=_date(args.due),
     )
     return Output(to_json(reply.item), f"updated {item_line(reply.item)}")
+
+
+async def bulk(s: Session, args: argparse.Namespace) -> Output:
+    items = [await s.item(name) for name in args.items]
+    project_ids = {item.project_id for item in items}
+    sprint_id = None
+    if args.sprint:
+        if len(project_ids) > 1:
+            raise UsageError("--sprint needs items of one project")
+        sprint_id = await s.sprint_id(args.sprint, items[0].project_id)
+    reply = await s.pm.bulk_update_work_items(
+        item_ids=[item.id for item in items],
+        status=args.status,
+        priority=args.priority,
+        sprint_id=sprint_id,
+        assignee_id=s.user(args.assignee) if args.assignee is not None else None,
+        start_date=_date(args.start),
+        due_date=_date(args.due),
+    )
+    lines = [f"updated {item_line(item)}" for item in reply.items]
+    return Output([to_json(item) for item in reply.items], "\n".join(lines))
 
 
 async def move(s: Session, args: argparse.Namespace) -> Output:

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from pm_core.changes import Updated, diff
@@ -22,10 +22,18 @@ from pm_core.enums import EntityType, Priority, WorkItemStatus, WorkItemType
 from pm_core.errors import DeleteBlockedError, NotFoundError, ValidationError
 from pm_core.keys import parse_display_key
 from pm_core.models import Sprint, WorkItem, WorkItemPatch
+from pm_core.rules.dates import check_dates
 from pm_core.rules.hierarchy import check_parent, check_reparent, check_type_change
 from pm_core.rules.sprints import check_holds_items
 from pm_core.validation import build, merge
-from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
+from pm_db.codec import (
+    db_date_or_none,
+    db_time,
+    new_id,
+    parse_db_date_or_none,
+    parse_db_time,
+    parse_db_time_or_none,
+)
 from pm_db.repositories._support import check_version, check_written
 from pm_db.repositories.sprints import from_row as sprint_from_row
 
@@ -43,12 +51,12 @@ RETURNING next_item_number - 1
 INSERT: Final = """
 INSERT INTO work_items (id, project_id, item_number, type, title, description, status, priority,
                         story_points, position, parent_id, sprint_id, assignee_id, created_by,
-                        version, created_at, updated_at)
+                        start_date, due_date, version, created_at, updated_at)
 VALUES (:id, :project_id, :item_number, :type, :title, :description, :status, :priority,
         :story_points,
         COALESCE(:position, (SELECT COALESCE(MAX(position), 0) + 1 FROM work_items
                              WHERE project_id = :project_id AND deleted_at IS NULL)),
-        :parent_id, :sprint_id, :assignee_id, :created_by, 1, :now, :now)
+        :parent_id, :sprint_id, :assignee_id, :created_by, :start_date, :due_date, 1, :now, :now)
 RETURNING position
 """
 SELECT_LIVE: Final = "SELECT * FROM work_items WHERE id = ? AND deleted_at IS NULL"
@@ -88,6 +96,7 @@ WHERE w.project_id = :project_id AND w.deleted_at IS NULL
   AND (NOT :orphans_only OR w.parent_id IS NULL)
   AND (:assignee_id IS NULL OR w.assignee_id = :assignee_id)
   AND (NOT :unassigned_only OR w.assignee_id IS NULL)
+  AND (:due_before IS NULL OR w.due_date < :due_before)
   AND (:descendants_of IS NULL OR w.id IN (SELECT id FROM below))
   AND (:ancestors_of IS NULL OR w.id IN (SELECT id FROM above))
   AND (w.position, w.item_number) > (COALESCE(:after_position, -9e999), COALESCE(:after_number, 0))
@@ -97,7 +106,7 @@ LIMIT :limit
 UPDATE: Final = """
 UPDATE work_items SET title = ?, description = ?, type = ?, status = ?, priority = ?,
                       story_points = ?, position = ?, parent_id = ?, sprint_id = ?,
-                      assignee_id = ?, version = ?, updated_at = ?
+                      assignee_id = ?, start_date = ?, due_date = ?, version = ?, updated_at = ?
 WHERE id = ? AND version = ? AND deleted_at IS NULL
 """
 SOFT_DELETE: Final = """
@@ -128,6 +137,10 @@ class WorkItemFilter:
     descendants_of: str | None = None
     ancestors_of: str | None = None
     include_done: bool = True
+    #: Items due strictly before this day.
+    due_before: date | None = None
+    #: Items overdue on this day (due before it and not done): the server passes today.
+    overdue_on: date | None = None
     limit: int = 500
     after: tuple[float, int] | None = None
 
@@ -148,7 +161,8 @@ class WorkItemFilter:
             "project_id": project_id,
             "types": _json_list(self.types),
             "statuses": _json_list(self.statuses),
-            "include_done": self.include_done,
+            # Overdue on a day = due before it and not done: one date bound and the done filter.
+            "include_done": self.include_done and self.overdue_on is None,
             "sprint_id": self.sprint_id,
             "backlog_only": self.backlog_only,
             "parent_id": self.parent_id,
@@ -157,6 +171,7 @@ class WorkItemFilter:
             "unassigned_only": self.unassigned_only,
             "descendants_of": self.descendants_of,
             "ancestors_of": self.ancestors_of,
+            "due_before": db_date_or_none(_earliest(self.due_before, self.overdue_on)),
             "after_position": after_position,
             "after_number": after_number,
             "limit": self.limit,
@@ -183,6 +198,8 @@ class WorkItemRepository:
         sprint: Sprint | None = None,
         assignee_id: str | None = None,
         position: float | None = None,
+        start_date: date | None = None,
+        due_date: date | None = None,
     ) -> WorkItem:
         """A new item of a live project, numbered from the project's counter.
 
@@ -204,11 +221,14 @@ class WorkItemRepository:
             "sprint_id": None if sprint is None else sprint.id,
             "assignee_id": assignee_id,
             "created_by": created_by,
+            "start_date": start_date,
+            "due_date": due_date,
             "created_at": self._now,
             "updated_at": self._now,
         }
         draft = build(WorkItem, fields)
         check_parent(draft.type, project_id, parent)
+        check_dates(draft.start_date, draft.due_date)
         if sprint is not None:
             check_holds_items(sprint, project_id)
         if draft.assignee_id is not None:
@@ -233,6 +253,8 @@ class WorkItemRepository:
                 "sprint_id": draft.sprint_id,
                 "assignee_id": draft.assignee_id,
                 "created_by": draft.created_by,
+                "start_date": db_date_or_none(draft.start_date),
+                "due_date": db_date_or_none(draft.due_date),
                 "now": db_time(self._now),
             },
         ).fetchone()
@@ -278,6 +300,8 @@ class WorkItemRepository:
         changed = diff(current, new)
         if not changed:  # every field already holds the value asked for: write nothing
             return Updated(current, changed)
+        if (new.start_date, new.due_date) != (current.start_date, current.due_date):
+            check_dates(new.start_date, new.due_date)
         if new.parent_id != current.parent_id or new.type != current.type:
             if new.parent_id is None:
                 parent = None
@@ -308,6 +332,8 @@ class WorkItemRepository:
                 new.parent_id,
                 new.sprint_id,
                 new.assignee_id,
+                db_date_or_none(new.start_date),
+                db_date_or_none(new.due_date),
                 new.version,
                 db_time(self._now),
                 item_id,
@@ -350,6 +376,11 @@ class WorkItemRepository:
             raise NotFoundError("user", user_id)
 
 
+def _earliest(*days: date | None) -> date | None:
+    known = [day for day in days if day is not None]
+    return min(known) if known else None
+
+
 def _json_list(values: Collection[str] | None) -> str | None:
     return None if values is None else json.dumps(sorted(str(value) for value in values))
 
@@ -371,6 +402,8 @@ def from_row(row: sqlite3.Row) -> WorkItem:
         sprint_id=row["sprint_id"],
         assignee_id=row["assignee_id"],
         created_by=row["created_by"],
+        start_date=parse_db_date_or_none(row["start_date"]),
+        due_date=parse_db_date_or_none(row["due_date"]),
         version=row["version"],
         created_at=parse_db_time(row["created_at"]),
         updated_at=parse_db_time(row["updated_at"]),

@@ -428,6 +428,8 @@ class CreateWorkItem(_message.Message):
     PARENT_ID_FIELD_NUMBER: _builtins.int
     SPRINT_ID_FIELD_NUMBER: _builtins.int
     ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     type: _entities_pb2.WorkItemType.ValueType
     title: _builtins.str
@@ -442,6 +444,10 @@ class CreateWorkItem(_message.Message):
     parent_id: _builtins.str
     sprint_id: _builtins.str
     assignee_id: _builtins.str
+    start_date: _builtins.str
+    """"YYYY-MM-DD" """
+    due_date: _builtins.str
+    """"YYYY-MM-DD", not before start_date"""
     def __init__(
         self,
         *,
@@ -456,29 +462,39 @@ class CreateWorkItem(_message.Message):
         parent_id: _builtins.str | None = ...,
         sprint_id: _builtins.str | None = ...,
         assignee_id: _builtins.str | None = ...,
+        start_date: _builtins.str | None = ...,
+        due_date: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_parent_id", b"_parent_id", "_position", b"_position", "_sprint_id", b"_sprint_id", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "parent_id", b"parent_id", "position", b"position", "sprint_id", b"sprint_id", "story_points", b"story_points"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_position", b"_position", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "due_date", b"due_date", "parent_id", b"parent_id", "position", b"position", "sprint_id", b"sprint_id", "start_date", b"start_date", "story_points", b"story_points"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_parent_id", b"_parent_id", "_position", b"_position", "_sprint_id", b"_sprint_id", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "description", b"description", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "project_id", b"project_id", "sprint_id", b"sprint_id", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_position", b"_position", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "description", b"description", "due_date", b"due_date", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "project_id", b"project_id", "sprint_id", b"sprint_id", "start_date", b"start_date", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__assignee_id: _TypeAlias = _typing.Literal["assignee_id"]  # noqa: Y015
     _WhichOneofArgType__assignee_id: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id"]  # noqa: Y015
+    _WhichOneofReturnType__due_date: _TypeAlias = _typing.Literal["due_date"]  # noqa: Y015
+    _WhichOneofArgType__due_date: _TypeAlias = _typing.Literal["_due_date", b"_due_date"]  # noqa: Y015
     _WhichOneofReturnType__parent_id: _TypeAlias = _typing.Literal["parent_id"]  # noqa: Y015
     _WhichOneofArgType__parent_id: _TypeAlias = _typing.Literal["_parent_id", b"_parent_id"]  # noqa: Y015
     _WhichOneofReturnType__position: _TypeAlias = _typing.Literal["position"]  # noqa: Y015
     _WhichOneofArgType__position: _TypeAlias = _typing.Literal["_position", b"_position"]  # noqa: Y015
     _WhichOneofReturnType__sprint_id: _TypeAlias = _typing.Literal["sprint_id"]  # noqa: Y015
     _WhichOneofArgType__sprint_id: _TypeAlias = _typing.Literal["_sprint_id", b"_sprint_id"]  # noqa: Y015
+    _WhichOneofReturnType__start_date: _TypeAlias = _typing.Literal["start_date"]  # noqa: Y015
+    _WhichOneofArgType__start_date: _TypeAlias = _typing.Literal["_start_date", b"_start_date"]  # noqa: Y015
     _WhichOneofReturnType__story_points: _TypeAlias = _typing.Literal["story_points"]  # noqa: Y015
     _WhichOneofArgType__story_points: _TypeAlias = _typing.Literal["_story_points", b"_story_points"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__assignee_id) -> _WhichOneofReturnType__assignee_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__due_date) -> _WhichOneofReturnType__due_date | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__parent_id) -> _WhichOneofReturnType__parent_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__position) -> _WhichOneofReturnType__position | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sprint_id) -> _WhichOneofReturnType__sprint_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_date) -> _WhichOneofReturnType__start_date | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__story_points) -> _WhichOneofReturnType__story_points | None: ...
 
@@ -505,6 +521,8 @@ class UpdateWorkItem(_message.Message):
     PARENT_ID_FIELD_NUMBER: _builtins.int
     SPRINT_ID_FIELD_NUMBER: _builtins.int
     ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
     expected_version: _builtins.int
     title: _builtins.str
@@ -522,6 +540,10 @@ class UpdateWorkItem(_message.Message):
     """move to sprint; "" = backlog"""
     assignee_id: _builtins.str
     """"" = unassigned"""
+    start_date: _builtins.str
+    """"YYYY-MM-DD"; "" = none"""
+    due_date: _builtins.str
+    """"YYYY-MM-DD"; "" = none"""
     def __init__(
         self,
         *,
@@ -538,15 +560,19 @@ class UpdateWorkItem(_message.Message):
         parent_id: _builtins.str | None = ...,
         sprint_id: _builtins.str | None = ...,
         assignee_id: _builtins.str | None = ...,
+        start_date: _builtins.str | None = ...,
+        due_date: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_description", b"_description", "_parent_id", b"_parent_id", "_position", b"_position", "_priority", b"_priority", "_sprint_id", b"_sprint_id", "_status", b"_status", "_story_points", b"_story_points", "_title", b"_title", "_type", b"_type", "assignee_id", b"assignee_id", "description", b"description", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "sprint_id", b"sprint_id", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_description", b"_description", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_position", b"_position", "_priority", b"_priority", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_status", b"_status", "_story_points", b"_story_points", "_title", b"_title", "_type", b"_type", "assignee_id", b"assignee_id", "description", b"description", "due_date", b"due_date", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "sprint_id", b"sprint_id", "start_date", b"start_date", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_description", b"_description", "_parent_id", b"_parent_id", "_position", b"_position", "_priority", b"_priority", "_sprint_id", b"_sprint_id", "_status", b"_status", "_story_points", b"_story_points", "_title", b"_title", "_type", b"_type", "assignee_id", b"assignee_id", "clear_story_points", b"clear_story_points", "description", b"description", "expected_version", b"expected_version", "item_id", b"item_id", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "sprint_id", b"sprint_id", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_description", b"_description", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_position", b"_position", "_priority", b"_priority", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_status", b"_status", "_story_points", b"_story_points", "_title", b"_title", "_type", b"_type", "assignee_id", b"assignee_id", "clear_story_points", b"clear_story_points", "description", b"description", "due_date", b"due_date", "expected_version", b"expected_version", "item_id", b"item_id", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "sprint_id", b"sprint_id", "start_date", b"start_date", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__assignee_id: _TypeAlias = _typing.Literal["assignee_id"]  # noqa: Y015
     _WhichOneofArgType__assignee_id: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id"]  # noqa: Y015
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__due_date: _TypeAlias = _typing.Literal["due_date"]  # noqa: Y015
+    _WhichOneofArgType__due_date: _TypeAlias = _typing.Literal["_due_date", b"_due_date"]  # noqa: Y015
     _WhichOneofReturnType__parent_id: _TypeAlias = _typing.Literal["parent_id"]  # noqa: Y015
     _WhichOneofArgType__parent_id: _TypeAlias = _typing.Literal["_parent_id", b"_parent_id"]  # noqa: Y015
     _WhichOneofReturnType__position: _TypeAlias = _typing.Literal["position"]  # noqa: Y015
@@ -555,6 +581,8 @@ class UpdateWorkItem(_message.Message):
     _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
     _WhichOneofReturnType__sprint_id: _TypeAlias = _typing.Literal["sprint_id"]  # noqa: Y015
     _WhichOneofArgType__sprint_id: _TypeAlias = _typing.Literal["_sprint_id", b"_sprint_id"]  # noqa: Y015
+    _WhichOneofReturnType__start_date: _TypeAlias = _typing.Literal["start_date"]  # noqa: Y015
+    _WhichOneofArgType__start_date: _TypeAlias = _typing.Literal["_start_date", b"_start_date"]  # noqa: Y015
     _WhichOneofReturnType__status: _TypeAlias = _typing.Literal["status"]  # noqa: Y015
     _WhichOneofArgType__status: _TypeAlias = _typing.Literal["_status", b"_status"]  # noqa: Y015
     _WhichOneofReturnType__story_points: _TypeAlias = _typing.Literal["story_points"]  # noqa: Y015
@@ -568,6 +596,8 @@ class UpdateWorkItem(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__due_date) -> _WhichOneofReturnType__due_date | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__parent_id) -> _WhichOneofReturnType__parent_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__position) -> _WhichOneofReturnType__position | None: ...
@@ -575,6 +605,8 @@ class UpdateWorkItem(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__priority) -> _WhichOneofReturnType__priority | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sprint_id) -> _WhichOneofReturnType__sprint_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_date) -> _WhichOneofReturnType__start_date | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__status) -> _WhichOneofReturnType__status | None: ...
     @_typing.overload
@@ -646,7 +678,8 @@ Global___GetWorkItem: _TypeAlias = GetWorkItem  # noqa: Y015
 class ListWorkItems(_message.Message):
     """board order (position, then number); filters: types, statuses, sprint
     (`""` = backlog), parent (`""` = orphans), assignee (`""` = unassigned),
-    descendants_of, ancestors_of, exclude_done; `limit` (default 500, at most
+    descendants_of, ancestors_of, exclude_done, `due_before` (a date: due
+    strictly before it), `overdue` (due before today, UTC, and not done); `limit` (default 500, at most
     1,000); a full page carries `next_after`, sent back as `after` for the
     next page (a malformed `after` is `VALIDATION_ERROR`)
     role: viewer
@@ -665,6 +698,8 @@ class ListWorkItems(_message.Message):
     EXCLUDE_DONE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     AFTER_FIELD_NUMBER: _builtins.int
+    DUE_BEFORE_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     sprint_id: _builtins.str
     """"" = backlog (no sprint)"""
@@ -679,6 +714,9 @@ class ListWorkItems(_message.Message):
     """0: server default"""
     after: _builtins.str
     """"": first page; else the next_after of the previous page"""
+    due_before: _builtins.str
+    """"YYYY-MM-DD"; "": no filter"""
+    overdue: _builtins.bool
     @_builtins.property
     def types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.WorkItemType.ValueType]: ...
     @_builtins.property
@@ -697,10 +735,12 @@ class ListWorkItems(_message.Message):
         exclude_done: _builtins.bool = ...,
         limit: _builtins.int = ...,
         after: _builtins.str = ...,
+        due_before: _builtins.str = ...,
+        overdue: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "parent_id", b"parent_id", "sprint_id", b"sprint_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "after", b"after", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "exclude_done", b"exclude_done", "limit", b"limit", "parent_id", b"parent_id", "project_id", b"project_id", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "after", b"after", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "due_before", b"due_before", "exclude_done", b"exclude_done", "limit", b"limit", "overdue", b"overdue", "parent_id", b"parent_id", "project_id", b"project_id", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__ancestors_of: _TypeAlias = _typing.Literal["ancestors_of"]  # noqa: Y015
     _WhichOneofArgType__ancestors_of: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of"]  # noqa: Y015
@@ -771,6 +811,146 @@ class WorkItemList(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkItemList: _TypeAlias = WorkItemList  # noqa: Y015
+
+@_typing.final
+class BulkUpdateWorkItems(_message.Message):
+    """the same changes (any field of `UpdateWorkItem`) to 1-500 distinct items
+    in one transaction, whatever their versions; one event per changed item;
+    all or nothing: the first item refused fails the whole command, its error
+    message starting with the item's display key and id (`PM-3 (<id>): ...`)
+    role: editor
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_IDS_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    STORY_POINTS_FIELD_NUMBER: _builtins.int
+    CLEAR_STORY_POINTS_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    PARENT_ID_FIELD_NUMBER: _builtins.int
+    SPRINT_ID_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    title: _builtins.str
+    description: _builtins.str
+    type: _entities_pb2.WorkItemType.ValueType
+    status: _entities_pb2.WorkItemStatus.ValueType
+    priority: _entities_pb2.Priority.ValueType
+    story_points: _builtins.int
+    clear_story_points: _builtins.bool
+    position: _builtins.float
+    parent_id: _builtins.str
+    """"" = orphan"""
+    sprint_id: _builtins.str
+    """"" = backlog"""
+    assignee_id: _builtins.str
+    """"" = unassigned"""
+    start_date: _builtins.str
+    """"YYYY-MM-DD"; "" = none"""
+    due_date: _builtins.str
+    """"YYYY-MM-DD"; "" = none"""
+    @_builtins.property
+    def item_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        item_ids: _abc.Iterable[_builtins.str] | None = ...,
+        title: _builtins.str | None = ...,
+        description: _builtins.str | None = ...,
+        type: _entities_pb2.WorkItemType.ValueType | None = ...,
+        status: _entities_pb2.WorkItemStatus.ValueType | None = ...,
+        priority: _entities_pb2.Priority.ValueType | None = ...,
+        story_points: _builtins.int | None = ...,
+        clear_story_points: _builtins.bool = ...,
+        position: _builtins.float | None = ...,
+        parent_id: _builtins.str | None = ...,
+        sprint_id: _builtins.str | None = ...,
+        assignee_id: _builtins.str | None = ...,
+        start_date: _builtins.str | None = ...,
+        due_date: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_description", b"_description", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_position", b"_position", "_priority", b"_priority", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_status", b"_status", "_story_points", b"_story_points", "_title", b"_title", "_type", b"_type", "assignee_id", b"assignee_id", "description", b"description", "due_date", b"due_date", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "sprint_id", b"sprint_id", "start_date", b"start_date", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_description", b"_description", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_position", b"_position", "_priority", b"_priority", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_status", b"_status", "_story_points", b"_story_points", "_title", b"_title", "_type", b"_type", "assignee_id", b"assignee_id", "clear_story_points", b"clear_story_points", "description", b"description", "due_date", b"due_date", "item_ids", b"item_ids", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "sprint_id", b"sprint_id", "start_date", b"start_date", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__assignee_id: _TypeAlias = _typing.Literal["assignee_id"]  # noqa: Y015
+    _WhichOneofArgType__assignee_id: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id"]  # noqa: Y015
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__due_date: _TypeAlias = _typing.Literal["due_date"]  # noqa: Y015
+    _WhichOneofArgType__due_date: _TypeAlias = _typing.Literal["_due_date", b"_due_date"]  # noqa: Y015
+    _WhichOneofReturnType__parent_id: _TypeAlias = _typing.Literal["parent_id"]  # noqa: Y015
+    _WhichOneofArgType__parent_id: _TypeAlias = _typing.Literal["_parent_id", b"_parent_id"]  # noqa: Y015
+    _WhichOneofReturnType__position: _TypeAlias = _typing.Literal["position"]  # noqa: Y015
+    _WhichOneofArgType__position: _TypeAlias = _typing.Literal["_position", b"_position"]  # noqa: Y015
+    _WhichOneofReturnType__priority: _TypeAlias = _typing.Literal["priority"]  # noqa: Y015
+    _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
+    _WhichOneofReturnType__sprint_id: _TypeAlias = _typing.Literal["sprint_id"]  # noqa: Y015
+    _WhichOneofArgType__sprint_id: _TypeAlias = _typing.Literal["_sprint_id", b"_sprint_id"]  # noqa: Y015
+    _WhichOneofReturnType__start_date: _TypeAlias = _typing.Literal["start_date"]  # noqa: Y015
+    _WhichOneofArgType__start_date: _TypeAlias = _typing.Literal["_start_date", b"_start_date"]  # noqa: Y015
+    _WhichOneofReturnType__status: _TypeAlias = _typing.Literal["status"]  # noqa: Y015
+    _WhichOneofArgType__status: _TypeAlias = _typing.Literal["_status", b"_status"]  # noqa: Y015
+    _WhichOneofReturnType__story_points: _TypeAlias = _typing.Literal["story_points"]  # noqa: Y015
+    _WhichOneofArgType__story_points: _TypeAlias = _typing.Literal["_story_points", b"_story_points"]  # noqa: Y015
+    _WhichOneofReturnType__title: _TypeAlias = _typing.Literal["title"]  # noqa: Y015
+    _WhichOneofArgType__title: _TypeAlias = _typing.Literal["_title", b"_title"]  # noqa: Y015
+    _WhichOneofReturnType__type: _TypeAlias = _typing.Literal["type"]  # noqa: Y015
+    _WhichOneofArgType__type: _TypeAlias = _typing.Literal["_type", b"_type"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__assignee_id) -> _WhichOneofReturnType__assignee_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__due_date) -> _WhichOneofReturnType__due_date | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__parent_id) -> _WhichOneofReturnType__parent_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__position) -> _WhichOneofReturnType__position | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__priority) -> _WhichOneofReturnType__priority | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sprint_id) -> _WhichOneofReturnType__sprint_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_date) -> _WhichOneofReturnType__start_date | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__status) -> _WhichOneofReturnType__status | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__story_points) -> _WhichOneofReturnType__story_points | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__title) -> _WhichOneofReturnType__title | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__type) -> _WhichOneofReturnType__type | None: ...
+
+Global___BulkUpdateWorkItems: _TypeAlias = BulkUpdateWorkItems  # noqa: Y015
+
+@_typing.final
+class BulkUpdateReply(_message.Message):
+    """the items in the order named, as they are after the command"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.WorkItem]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[_entities_pb2.WorkItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkUpdateReply: _TypeAlias = BulkUpdateReply  # noqa: Y015
 
 @_typing.final
 class CreateSprint(_message.Message):

@@ -416,6 +416,8 @@ class WorkItem(_message.Message):
     ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
     DISPLAY_KEY_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     version: _builtins.int
     project_id: _builtins.str
@@ -433,6 +435,9 @@ class WorkItem(_message.Message):
     created_by: _builtins.str
     display_key: _builtins.str
     """"KEY-123": the project key and the item number (derived; ignored on input)."""
+    start_date: _builtins.str
+    """Calendar dates, "YYYY-MM-DD" (a day, no time and no zone); absent: none."""
+    due_date: _builtins.str
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -461,25 +466,35 @@ class WorkItem(_message.Message):
         assignee_id: _builtins.str | None = ...,
         created_by: _builtins.str = ...,
         display_key: _builtins.str = ...,
+        start_date: _builtins.str | None = ...,
+        due_date: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "created_at", b"created_at", "deleted_at", b"deleted_at", "parent_id", b"parent_id", "sprint_id", b"sprint_id", "story_points", b"story_points", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "created_at", b"created_at", "deleted_at", b"deleted_at", "due_date", b"due_date", "parent_id", b"parent_id", "sprint_id", b"sprint_id", "start_date", b"start_date", "story_points", b"story_points", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "created_at", b"created_at", "created_by", b"created_by", "deleted_at", b"deleted_at", "description", b"description", "display_key", b"display_key", "id", b"id", "item_number", b"item_number", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "project_id", b"project_id", "sprint_id", b"sprint_id", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_due_date", b"_due_date", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "_start_date", b"_start_date", "_story_points", b"_story_points", "assignee_id", b"assignee_id", "created_at", b"created_at", "created_by", b"created_by", "deleted_at", b"deleted_at", "description", b"description", "display_key", b"display_key", "due_date", b"due_date", "id", b"id", "item_number", b"item_number", "parent_id", b"parent_id", "position", b"position", "priority", b"priority", "project_id", b"project_id", "sprint_id", b"sprint_id", "start_date", b"start_date", "status", b"status", "story_points", b"story_points", "title", b"title", "type", b"type", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__assignee_id: _TypeAlias = _typing.Literal["assignee_id"]  # noqa: Y015
     _WhichOneofArgType__assignee_id: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id"]  # noqa: Y015
+    _WhichOneofReturnType__due_date: _TypeAlias = _typing.Literal["due_date"]  # noqa: Y015
+    _WhichOneofArgType__due_date: _TypeAlias = _typing.Literal["_due_date", b"_due_date"]  # noqa: Y015
     _WhichOneofReturnType__parent_id: _TypeAlias = _typing.Literal["parent_id"]  # noqa: Y015
     _WhichOneofArgType__parent_id: _TypeAlias = _typing.Literal["_parent_id", b"_parent_id"]  # noqa: Y015
     _WhichOneofReturnType__sprint_id: _TypeAlias = _typing.Literal["sprint_id"]  # noqa: Y015
     _WhichOneofArgType__sprint_id: _TypeAlias = _typing.Literal["_sprint_id", b"_sprint_id"]  # noqa: Y015
+    _WhichOneofReturnType__start_date: _TypeAlias = _typing.Literal["start_date"]  # noqa: Y015
+    _WhichOneofArgType__start_date: _TypeAlias = _typing.Literal["_start_date", b"_start_date"]  # noqa: Y015
     _WhichOneofReturnType__story_points: _TypeAlias = _typing.Literal["story_points"]  # noqa: Y015
     _WhichOneofArgType__story_points: _TypeAlias = _typing.Literal["_story_points", b"_story_points"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__assignee_id) -> _WhichOneofReturnType__assignee_id | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__due_date) -> _WhichOneofReturnType__due_date | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__parent_id) -> _WhichOneofReturnType__parent_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sprint_id) -> _WhichOneofReturnType__sprint_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_date) -> _WhichOneofReturnType__start_date | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__story_points) -> _WhichOneofReturnType__story_points | None: ...
 

@@ -8,17 +8,26 @@ display key (``PM-12``). Deleting an item deletes its comments, time entries
 and dependencies with it; their ids are the event's ``cascaded_ids``. An item
 with live children cannot be deleted (DELETE_BLOCKED, the children as
 blockers).
+
+``bulk_update_work_items`` (editor of every item's project) applies one set of
+changes to up to 500 items in one unit of work: each item is loaded and
+updated as ``update_work_item`` would, each changed item gets its own event,
+and the first refusal rolls everything back, its message starting with the
+item it failed on (``PM-3 (<id>): ...``; the id alone when the item cannot be
+read).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Priority, Role, WorkItemStatus
-from pm_core.errors import ConflictError, NotFoundError, ValidationError
+from pm_core.errors import ConflictError, NotFoundError, PmError, ValidationError
+from pm_core.keys import format_display_key
 from pm_core.models import FieldChange, Project, Sprint, WorkItem, WorkItemPatch
 from pm_core.patches import UNSET
 from pm_db.repositories.work_items import WorkItemFilter
@@ -26,7 +35,8 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
 from pm_proto import patches as pb_patches
-from pm_proto.v1 import commands_pb2, envelope_pb2
+from pm_proto.dates import date_or_none
+from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
 from pm_server.events import Change, deleted_along
@@ -35,6 +45,8 @@ from pm_server.mutations import Mutation, mutate
 ENTITY: Final = EntityType.WORK_ITEM
 #: Items a list returns when the client names no limit (the repository allows up to 1000).
 DEFAULT_LIMIT: Final = 500
+#: Items one bulk update may change (all in one transaction on the tenant's writer).
+MAX_BULK: Final = 500
 
 
 def _reply(item: WorkItem, project_key: str) -> envelope_pb2.Reply:
@@ -104,6 +116,8 @@ async def create_work_item(ctx: Context, cmd: commands_pb2.CreateWorkItem) -> by
         "story_points": cmd.story_points if cmd.HasField("story_points") else None,
         "position": cmd.position if cmd.HasField("position") else None,
         "assignee_id": pb_patches.id_or_none(cmd.assignee_id),
+        "start_date": date_or_none(cmd.start_date, "start_date"),
+        "due_date": date_or_none(cmd.due_date, "due_date"),
     }
     parent_id = pb_patches.id_or_none(cmd.parent_id)
     sprint_id = pb_patches.id_or_none(cmd.sprint_id)
@@ -200,6 +214,8 @@ def _list_filter(cmd: commands_pb2.ListWorkItems) -> WorkItemFilter:
         descendants_of=cmd.descendants_of if cmd.HasField("descendants_of") else None,
         ancestors_of=cmd.ancestors_of if cmd.HasField("ancestors_of") else None,
         include_done=not cmd.exclude_done,
+        due_before=date_or_none(cmd.due_before, "due_before"),
+        overdue_on=datetime.now(UTC).date() if cmd.overdue else None,
         limit=cmd.limit or DEFAULT_LIMIT,
         after=_parse_after(cmd.after) if cmd.after else None,
     )
@@ -258,3 +274,55 @@ def _check_anchors(uow: UnitOfWork, project_id: str, anchors: Iterable[str | Non
         item = uow.work_items.find(anchor)
         if item is None or item.project_id != project_id:
             raise NotFoundError(ENTITY, anchor)
+
+
+async def bulk_update_work_items(ctx: Context, cmd: commands_pb2.BulkUpdateWorkItems) -> bytes:
+    principal = ctx.principal
+    item_ids = list(cmd.item_ids)
+    if not 1 <= len(item_ids) <= MAX_BULK:
+        raise ValidationError("item_ids", f"name 1 to {MAX_BULK} items")
+    if len(set(item_ids)) != len(item_ids):
+        raise ValidationError("item_ids", "each item may be named once")
+    patch = pb_patches.patch_of(cmd, WorkItemPatch)
+    parent_id = None if patch.parent_id is UNSET else patch.parent_id
+    sprint_id = None if patch.sprint_id is UNSET else patch.sprint_id
+
+    def one(uow: UnitOfWork, item_id: str) -> tuple[Change, entities_pb2.WorkItem]:
+        """The change to one item; any refusal names the item."""
+        try:
+            loaded = access.work_item(uow, principal, item_id, Role.EDITOR)
+        except PmError as exc:
+            raise _named(exc, item_id) from None
+        project = loaded.project
+        try:
+            parent, sprint = _referenced(uow, principal, project, parent_id, sprint_id)
+            updated = uow.work_items.update(item_id, None, patch, parent=parent, sprint=sprint)
+        except PmError as exc:
+            key = format_display_key(project.key, loaded.entity.item_number)
+            raise _named(exc, f"{key} ({item_id})") from None
+        message = pb_entities.work_item_to_pb(updated.entity, project.key)
+        change = Change(
+            EntityType.WORK_ITEM,
+            Action.UPDATED,
+            updated.entity,
+            project.id,
+            updated.changes,
+            project_key=project.key,
+            message=message,
+        )
+        return change, message
+
+    def unit(uow: UnitOfWork) -> Mutation:
+        done = [one(uow, item_id) for item_id in item_ids]
+        items = [message for _, message in done]
+        reply = envelope_pb2.Reply(bulk_updated=commands_pb2.BulkUpdateReply(items=items))
+        return Mutation(reply, None, side_changes=tuple(change for change, _ in done))
+
+    return await mutate(ctx, unit)
+
+
+def _named(exc: PmError, item: str) -> PmError:
+    """``exc`` with the item of a bulk command it was raised for in front of its message
+    (the whole command is rolled back)."""
+    exc.message = f"{item}: {exc.message}"
+    return exc

@@ -188,6 +188,39 @@ async def test_item_update_changes_fields_and_clears_points(cli: InThreadCli):
     assert unassigned["assignee_id"] is None
 
 
+async def test_item_dates_set_clear_and_filter(cli: InThreadCli):
+    await board(cli)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    made = await js(cli, "item", "create", "-p", "PM", "Dated", "--start", "2026-01-02")
+    assert (made["start_date"], made.get("due_date")) == ("2026-01-02", None)
+    updated = await js(cli, "item", "update", made["display_key"], "--due", yesterday)
+    assert updated["due_date"] == yesterday
+    overdue = await js(cli, "item", "list", "-p", "PM", "--overdue")
+    assert [item["title"] for item in overdue["items"]] == ["Dated"]
+    before = await js(cli, "item", "list", "-p", "PM", "--due-before", "2000-01-01")
+    assert before["items"] == []
+    cleared = await js(cli, "item", "update", made["display_key"], "--due", "none")
+    assert "due_date" not in cleared or cleared["due_date"] is None
+    bad = await cli("item", "update", made["display_key"], "--due", "2026-02-30")
+    assert bad.code != 0
+    assert "due_date must be a date like 2026-12-07" in bad.stderr
+
+
+async def test_item_bulk_changes_several_items_or_none(cli: InThreadCli):
+    await board(cli)
+    changed = await js(cli, "item", "bulk", "PM-3", "PM-4", "--status", "todo", "--assignee", "bob")
+    assert [(i["display_key"], i["status"], i["assignee_id"]) for i in changed] == [
+        ("PM-3", "todo", "bob"),
+        ("PM-4", "todo", "bob"),
+    ]
+    refused = await cli(
+        "item", "bulk", "PM-3", "PM-1", "--due", "2026-01-01", "--start", "2026-02-01"
+    )
+    assert refused.code != 0
+    assert "PM-3 (" in refused.stderr
+    assert "due_date must not be before start_date" in refused.stderr
+
+
 async def test_item_move_changes_status_sprint_parent_and_board_order(cli: InThreadCli):
     await board(cli)
     ok(await cli("item", "create", "-p", "PM", "--type", "story", "Other story"))  # PM-5

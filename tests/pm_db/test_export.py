@@ -9,7 +9,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,7 +106,7 @@ def test_export_columns_are_the_tables_columns_and_the_models_fields(
     times = {
         name
         for name, info in table.model.model_fields.items()
-        if "datetime" in str(info.annotation).lower()
+        if "awaredatetime" in str(info.annotation).lower()
     }
     assert times == set(table.time_columns)
 
@@ -129,6 +129,7 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(LINE, inner, max_size=3),
     max_leaves=6,
 )
+DAY = st.dates(date(2000, 1, 1), date(2100, 12, 31))
 KEY = st.from_regex(r"[A-Z][A-Z0-9]{1,9}", fullmatch=True)
 START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 
@@ -253,6 +254,8 @@ class Filler:
                     position=self.draw(
                         st.none() | st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
                     ),
+                    start_date=self.draw(st.none() | DAY),
+                    due_date=self.draw(st.none() | DAY),
                 )
             )
             if item is not None:
@@ -658,6 +661,7 @@ def test_import_of_an_older_schema_version_migrates_it(
     older["tables"]["llm_context"] = []  # schema 2 seeds these rows
     for user in older["tables"]["users"]:
         del user["kind"]  # schema 6 adds the column (with its default, 'human')
+    _drop_dates(older)
     export.import_tenant(TenantPaths(tmp_path), "copy", json.dumps(older))
     imported = export.export_tenant(TenantPaths(tmp_path), "copy")
     assert imported["schema_version"] == len(load_migrations())
@@ -666,6 +670,12 @@ def test_import_of_an_older_schema_version_migrates_it(
     assert _without_updated_at(imported["tables"]["llm_context"]) == _without_updated_at(
         document["tables"]["llm_context"]
     )
+
+
+def _drop_dates(older: dict[str, Any]) -> None:
+    """Migration 7 adds the items' dates."""
+    for item in older["tables"]["work_items"]:
+        del item["start_date"], item["due_date"]
 
 
 def _as_of(document: dict[str, Any], schema_version: int) -> dict[str, Any]:
@@ -691,6 +701,7 @@ def test_an_older_document_holds_exactly_the_columns_of_its_schema_version(
     document: dict[str, Any],
 ) -> None:
     older = _as_of(document, 5)  # before users.kind (migration 6)
+    _drop_dates(older)
     with pytest.raises(InvalidFileError, match=r"tables.users\[0\]: unknown key 'kind'"):
         export.validate_export(older)
     for user in older["tables"]["users"]:

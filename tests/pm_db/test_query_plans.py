@@ -46,7 +46,11 @@ def test_next_position_in_a_create_is_an_index_probe(conn: sqlite3.Connection) -
             ("id", "project_id", "item_number", "type", "title", "description", "status"), "x"
         )
         | dict.fromkeys(
-            ("priority", "story_points", "position", "parent_id", "sprint_id", "assignee_id"), None
+            (
+                *("priority", "story_points", "position", "parent_id", "sprint_id"),
+                *("assignee_id", "start_date", "due_date"),
+            ),
+            None,
         )
         | {"created_by": "u", "now": "t"}
     )

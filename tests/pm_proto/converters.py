@@ -173,6 +173,8 @@ def work_item_from_pb(msg: pb.WorkItem) -> WorkItem:
             "sprint_id": msg.sprint_id if msg.HasField("sprint_id") else None,
             "assignee_id": msg.assignee_id if msg.HasField("assignee_id") else None,
             "created_by": msg.created_by,
+            "start_date": msg.start_date if msg.HasField("start_date") else None,
+            "due_date": msg.due_date if msg.HasField("due_date") else None,
         },
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -184,6 +184,8 @@ work_items = entities(
     sprint_id=opt(ids),
     assignee_id=opt(ids),
     created_by=ids,
+    start_date=opt(st.dates()),
+    due_date=opt(st.dates()),
 )
 sprints = entities(
     Sprint,
@@ -332,7 +334,9 @@ def test_optional_fields_are_absent_on_the_wire_when_none():
     bare: Message = work_item_to_pb(WORK_ITEM, "PM")
     for name in ("story_points", "parent_id", "sprint_id", "assignee_id", "deleted_at"):
         assert not bare.HasField(name), name
-    update = {"story_points": 0, "parent_id": "e1", "deleted_at": T0}
+    for name in ("start_date", "due_date"):
+        assert not bare.HasField(name), name
+    update = {"story_points": 0, "parent_id": "e1", "deleted_at": T0, "due_date": date(1, 1, 1)}
     full: Message = work_item_to_pb(WORK_ITEM.model_copy(update=update), "PM")
     for name in update:
         assert full.HasField(name), name

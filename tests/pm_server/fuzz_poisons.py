@@ -211,7 +211,10 @@ def _update_item(draw: st.DrawFn, t: Targets) -> Poison:
     item = draw(st.sampled_from([p.story_id, p.story2_id, p.task_id, p.epic_id]))
     flaw = draw(
         st.sampled_from(
-            ["nothing", "stale", "points", "both_points", "title", "status", "foreign", "sprint"]
+            [
+                *("nothing", "stale", "points", "both_points", "title", "status", "foreign"),
+                *("sprint", "bad_date", "due_before_start"),
+            ]
         )
     )
     cmd = P.UpdateWorkItem(item_id=item)
@@ -232,7 +235,48 @@ def _update_item(draw: st.DrawFn, t: Targets) -> Poison:
         cmd.title = "hijack"
     elif flaw == "sprint":
         cmd.sprint_id = draw(st.sampled_from([t.q.sprint_id, t.g.sprint_id, t.completed_sprint_id]))
+    elif flaw == "bad_date":
+        cmd.due_date = _bad_date(draw)
+    elif flaw == "due_before_start":
+        cmd.start_date, cmd.due_date = "2026-05-10", "2026-05-09"
     return "update_work_item", cmd
+
+
+def _bad_date(draw: st.DrawFn) -> str:
+    return draw(
+        st.sampled_from(
+            ["2026-02-30", "0000-01-01", "2026-1-1", "20260101", "tomorrow", "2026-01-01T00:00"]
+        )
+    )
+
+
+def _bulk(draw: st.DrawFn, t: Targets) -> Poison:
+    """A bulk update of P's items that one item, one id or one value spoils: all refused."""
+    p = t.p
+    cmd = P.BulkUpdateWorkItems(item_ids=[p.story_id, p.story2_id, p.task_id], title="bulk")
+    flaw = draw(
+        st.sampled_from(
+            ["foreign", "hierarchy", "dates", "bad_date", "twice", "too_many", "none", "nothing"]
+        )
+    )
+    if flaw == "foreign":  # one item trudy may not change, anywhere in the list
+        cmd.item_ids.insert(draw(st.integers(0, 3)), _foreign_item(draw, t))
+    elif flaw == "hierarchy":  # the stories may hang under the epic, the epic may not
+        cmd.item_ids[:] = [p.story_id, p.story2_id, p.epic_id]
+        cmd.parent_id = p.epic_id
+    elif flaw == "dates":
+        cmd.start_date, cmd.due_date = "2026-05-10", "2026-05-09"
+    elif flaw == "bad_date":
+        cmd.start_date = _bad_date(draw)
+    elif flaw == "twice":
+        cmd.item_ids.append(p.story_id)
+    elif flaw == "too_many":
+        cmd.item_ids[:] = [p.story_id] + [f"{GHOST_ID}-{n}" for n in range(500)]
+    elif flaw == "none":
+        del cmd.item_ids[:]
+    else:
+        cmd.ClearField("title")
+    return "bulk_update_work_items", cmd
 
 
 def _delete_item(draw: st.DrawFn, t: Targets) -> Poison:
@@ -657,6 +701,7 @@ POISONS: Final[tuple[PoisonMaker, ...]] = (
     _reparent,
     _retype,
     _update_item,
+    _bulk,
     _delete_item,
     _dependency,
     _dependency,

@@ -162,6 +162,10 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("list_work_items", "assignee_id"): ("user", _U),
     ("list_work_items", "descendants_of"): ("epic", _D),
     ("list_work_items", "ancestors_of"): ("task", _D),
+    ("bulk_update_work_items", "item_ids"): ("story", _D),
+    ("bulk_update_work_items", "parent_id"): ("epic", _D),
+    ("bulk_update_work_items", "sprint_id"): ("sprint", _D),
+    ("bulk_update_work_items", "assignee_id"): ("user", _U),
     ("create_sprint", "project_id"): ("project", _D),
     ("update_sprint", "sprint_id"): ("sprint", _D),
     ("transition_sprint", "sprint_id"): ("sprint", _D),
@@ -281,6 +285,9 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     "delete_work_item": lambda o: P.DeleteWorkItem(item_id=o.task_id),
     "get_work_item": lambda o: P.GetWorkItem(item_id=o.story_id),
     "list_work_items": lambda o: P.ListWorkItems(project_id=o.project_id),
+    "bulk_update_work_items": lambda o: P.BulkUpdateWorkItems(
+        item_ids=[o.story_id], title="retitled"
+    ),
     "create_sprint": lambda o: P.CreateSprint(project_id=o.project_id, name="s"),
     "update_sprint": lambda o: P.UpdateSprint(sprint_id=o.sprint_id, name="s2"),
     "transition_sprint": lambda o: P.TransitionSprint(

@@ -58,6 +58,7 @@ export const ANSWERED_BY = {
   listApiKeys: "apiKeys",
   revokeApiKey: "apiKey",
   reauthenticate: "reauthenticated",
+  bulkUpdateWorkItems: "bulkUpdated",
 } as const;
 
 /** Commands whose effect belongs to one connection: not sent again after a reconnect. */

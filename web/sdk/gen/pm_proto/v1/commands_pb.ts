@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pm_proto/v1/commands.proto.
  */
 export const file_pm_proto_v1_commands: GenFile = /*@__PURE__*/
-  fileDesc("ChpwbV9wcm90by92MS9jb21tYW5kcy5wcm90bxIFcG0udjEiPwoNQ3JlYXRlUHJvamVjdBILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSK5AQoNVXBkYXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEQoEbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESKQoGc3RhdHVzGAUgASgOMhQucG0udjEuUHJvamVjdFN0YXR1c0gCiAEBQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfc3RhdHVzIj4KDkFyY2hpdmVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI9Cg1EZWxldGVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI3CgpHZXRQcm9qZWN0EhQKCnByb2plY3RfaWQYASABKAlIABINCgNrZXkYAiABKAlIAEIECgJieSIoCgxMaXN0UHJvamVjdHMSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCIvCgxQcm9qZWN0UmVwbHkSHwoHcHJvamVjdBgBIAEoCzIOLnBtLnYxLlByb2plY3QiPAoLUHJvamVjdExpc3QSIAoIcHJvamVjdHMYASADKAsyDi5wbS52MS5Qcm9qZWN0EgsKA3NlcRgCIAEoAyJLCglBZGRNZW1iZXISEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhkKBHJvbGUYAyABKA4yCy5wbS52MS5Sb2xlImwKEENoYW5nZU1lbWJlclJvbGUSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAMSGQoEcm9sZRgEIAEoDjILLnBtLnYxLlJvbGUiTQoMUmVtb3ZlTWVtYmVyEhIKCnByb2plY3RfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgDIiEKC0xpc3RNZW1iZXJzEhIKCnByb2plY3RfaWQYASABKAkiMwoLTWVtYmVyUmVwbHkSJAoGbWVtYmVyGAEgASgLMhQucG0udjEuUHJvamVjdE1lbWJlciJACgpNZW1iZXJMaXN0EiUKB21lbWJlcnMYASADKAsyFC5wbS52MS5Qcm9qZWN0TWVtYmVyEgsKA3NlcRgCIAEoAyL7AgoOQ3JlYXRlV29ya0l0ZW0SEgoKcHJvamVjdF9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiUKBnN0YXR1cxgFIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEiEKCHByaW9yaXR5GAYgASgOMg8ucG0udjEuUHJpb3JpdHkSGQoMc3RvcnlfcG9pbnRzGAcgASgFSACIAQESFQoIcG9zaXRpb24YCCABKAFIAYgBARIWCglwYXJlbnRfaWQYCSABKAlIAogBARIWCglzcHJpbnRfaWQYCiABKAlIA4gBARIYCgthc3NpZ25lZV9pZBgLIAEoCUgEiAEBQg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWQiggQKDlVwZGF0ZVdvcmtJdGVtEg8KB2l0ZW1faWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxISCgV0aXRsZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESJgoEdHlwZRgFIAEoDjITLnBtLnYxLldvcmtJdGVtVHlwZUgCiAEBEioKBnN0YXR1cxgGIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzSAOIAQESJgoIcHJpb3JpdHkYByABKA4yDy5wbS52MS5Qcmlvcml0eUgEiAEBEhkKDHN0b3J5X3BvaW50cxgIIAEoBUgFiAEBEhoKEmNsZWFyX3N0b3J5X3BvaW50cxgJIAEoCBIVCghwb3NpdGlvbhgKIAEoAUgGiAEBEhYKCXBhcmVudF9pZBgLIAEoCUgHiAEBEhYKCXNwcmludF9pZBgMIAEoCUgIiAEBEhgKC2Fzc2lnbmVlX2lkGA0gASgJSAmIAQFCCAoGX3RpdGxlQg4KDF9kZXNjcmlwdGlvbkIHCgVfdHlwZUIJCgdfc3RhdHVzQgsKCV9wcmlvcml0eUIPCg1fc3RvcnlfcG9pbnRzQgsKCV9wb3NpdGlvbkIMCgpfcGFyZW50X2lkQgwKCl9zcHJpbnRfaWRCDgoMX2Fzc2lnbmVlX2lkIjsKDkRlbGV0ZVdvcmtJdGVtEg8KB2l0ZW1faWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI9CgtHZXRXb3JrSXRlbRIRCgdpdGVtX2lkGAEgASgJSAASFQoLZGlzcGxheV9rZXkYAiABKAlIAEIECgJieSL2AgoNTGlzdFdvcmtJdGVtcxISCgpwcm9qZWN0X2lkGAEgASgJEiIKBXR5cGVzGAIgAygOMhMucG0udjEuV29ya0l0ZW1UeXBlEicKCHN0YXR1c2VzGAMgAygOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSFgoJc3ByaW50X2lkGAQgASgJSACIAQESFgoJcGFyZW50X2lkGAUgASgJSAGIAQESGAoLYXNzaWduZWVfaWQYBiABKAlIAogBARIbCg5kZXNjZW5kYW50c19vZhgHIAEoCUgDiAEBEhkKDGFuY2VzdG9yc19vZhgIIAEoCUgEiAEBEhQKDGV4Y2x1ZGVfZG9uZRgJIAEoCBINCgVsaW1pdBgKIAEoBRINCgVhZnRlchgLIAEoCUIMCgpfc3ByaW50X2lkQgwKCl9wYXJlbnRfaWRCDgoMX2Fzc2lnbmVlX2lkQhEKD19kZXNjZW5kYW50c19vZkIPCg1fYW5jZXN0b3JzX29mIi4KDVdvcmtJdGVtUmVwbHkSHQoEaXRlbRgBIAEoCzIPLnBtLnYxLldvcmtJdGVtIk8KDFdvcmtJdGVtTGlzdBIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtEgsKA3NlcRgCIAEoAxISCgpuZXh0X2FmdGVyGAMgASgJIpoBCgxDcmVhdGVTcHJpbnQSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGdvYWwYAyABKAkSLQoJc3RhcnRzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL/AQoMVXBkYXRlU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIRCgRnb2FsGAQgASgJSAGIAQESLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jbGVhcl9zdGFydHNfYXQYByABKAgSFQoNY2xlYXJfZW5kc19hdBgIIAEoCEIHCgVfbmFtZUIHCgVfZ29hbCJkChBUcmFuc2l0aW9uU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEiMKBnN0YXR1cxgDIAEoDjITLnBtLnYxLlNwcmludFN0YXR1cyI7CgxEZWxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMiSAoLTGlzdFNwcmludHMSEgoKcHJvamVjdF9pZBgBIAEoCRIlCghzdGF0dXNlcxgCIAMoDjITLnBtLnYxLlNwcmludFN0YXR1cyIsCgtTcHJpbnRSZXBseRIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQiOQoKU3ByaW50TGlzdBIeCgdzcHJpbnRzGAEgAygLMg0ucG0udjEuU3ByaW50EgsKA3NlcRgCIAEoAyIzCg1DcmVhdGVDb21tZW50EhQKDHdvcmtfaXRlbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkkKC0VkaXRDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIMCgRib2R5GAMgASgJIj0KDURlbGV0ZUNvbW1lbnQSEgoKY29tbWVudF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIkUKDExpc3RDb21tZW50cxIUCgx3b3JrX2l0ZW1faWQYASABKAkSDQoFbGltaXQYAiABKAUSEAoIYWZ0ZXJfaWQYAyABKAkiLwoMQ29tbWVudFJlcGx5Eh8KB2NvbW1lbnQYASABKAsyDi5wbS52MS5Db21tZW50IjwKC0NvbW1lbnRMaXN0EiAKCGNvbW1lbnRzGAEgAygLMg4ucG0udjEuQ29tbWVudBILCgNzZXEYAiABKAMiMAoKU3RhcnRUaW1lchIUCgx3b3JrX2l0ZW1faWQYASABKAkSDAoEbm90ZRgCIAEoCSILCglTdG9wVGltZXIikwEKD0NyZWF0ZVRpbWVFbnRyeRIUCgx3b3JrX2l0ZW1faWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYBCABKAkitwEKD1VwZGF0ZVRpbWVFbnRyeRIQCghlbnRyeV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgRub3RlGAUgASgJSACIAQFCBwoFX25vdGUiPQoPRGVsZXRlVGltZUVudHJ5EhAKCGVudHJ5X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMi4AEKD0xpc3RUaW1lRW50cmllcxIUCgd1c2VyX2lkGAEgASgJSACIAQESGQoMd29ya19pdGVtX2lkGAIgASgJSAGIAQESFwoKcHJvamVjdF9pZBgDIAEoCUgCiAEBEg0KBWxpbWl0GAQgASgFEjUKEWJlZm9yZV9zdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgliZWZvcmVfaWQYBiABKAlCCgoIX3VzZXJfaWRCDwoNX3dvcmtfaXRlbV9pZEINCgtfcHJvamVjdF9pZCIRCg9HZXRSdW5uaW5nVGltZXIiVAoOVGltZUVudHJ5UmVwbHkSHwoFZW50cnkYASABKAsyEC5wbS52MS5UaW1lRW50cnkSIQoHc3RvcHBlZBgCIAEoCzIQLnBtLnYxLlRpbWVFbnRyeSI/Cg1UaW1lRW50cnlMaXN0EiEKB2VudHJpZXMYASADKAsyEC5wbS52MS5UaW1lRW50cnkSCwoDc2VxGAIgASgDIjQKEVJ1bm5pbmdUaW1lclJlcGx5Eh8KBWVudHJ5GAEgASgLMhAucG0udjEuVGltZUVudHJ5ImEKEENyZWF0ZURlcGVuZGVuY3kSFAoMZnJvbV9pdGVtX2lkGAEgASgJEhIKCnRvX2l0ZW1faWQYAiABKAkSIwoEdHlwZRgDIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlIikKEERlbGV0ZURlcGVuZGVuY3kSFQoNZGVwZW5kZW5jeV9pZBgBIAEoCSIjChBMaXN0RGVwZW5kZW5jaWVzEg8KB2l0ZW1faWQYASABKAkiOAoPRGVwZW5kZW5jeVJlcGx5EiUKCmRlcGVuZGVuY3kYASABKAsyES5wbS52MS5EZXBlbmRlbmN5ImcKDkRlcGVuZGVuY3lMaXN0EiMKCG91dGdvaW5nGAEgAygLMhEucG0udjEuRGVwZW5kZW5jeRIjCghpbmNvbWluZxgCIAMoCzIRLnBtLnYxLkRlcGVuZGVuY3kSCwoDc2VxGAMgASgDIqMBCg5DcmVhdGVTd2ltTGFuZRISCgpwcm9qZWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSJQoGc3RhdHVzGAMgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSFQoIcG9zaXRpb24YBCABKAVIAIgBARIWCgl3aXBfbGltaXQYBSABKAVIAYgBAUILCglfcG9zaXRpb25CDAoKX3dpcF9saW1pdCLxAQoOVXBkYXRlU3dpbUxhbmUSDwoHbGFuZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIqCgZzdGF0dXMYBCABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gBiAEBEhUKCHBvc2l0aW9uGAUgASgFSAKIAQESFgoJd2lwX2xpbWl0GAYgASgFSAOIAQESFwoPY2xlYXJfd2lwX2xpbWl0GAcgASgIQgcKBV9uYW1lQgkKB19zdGF0dXNCCwoJX3Bvc2l0aW9uQgwKCl93aXBfbGltaXQiOwoORGVsZXRlU3dpbUxhbmUSDwoHbGFuZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIiMKDUxpc3RTd2ltTGFuZXMSEgoKcHJvamVjdF9pZBgBIAEoCSIuCg1Td2ltTGFuZVJlcGx5Eh0KBGxhbmUYASABKAsyDy5wbS52MS5Td2ltTGFuZSI7CgxTd2ltTGFuZUxpc3QSHgoFbGFuZXMYASADKAsyDy5wbS52MS5Td2ltTGFuZRILCgNzZXEYAiABKAMicwoMTGlzdEFjdGl2aXR5EhQKCnByb2plY3RfaWQYASABKAlIABIiCgZlbnRpdHkYAiABKAsyEC5wbS52MS5FbnRpdHlSZWZIABINCgVsaW1pdBgDIAEoBRIRCgliZWZvcmVfaWQYBCABKAlCBwoFc2NvcGUiOAoJRW50aXR5UmVmEh8KBHR5cGUYASABKA4yES5wbS52MS5FbnRpdHlUeXBlEgoKAmlkGAIgASgJIkIKDEFjdGl2aXR5TGlzdBIlCgdlbnRyaWVzGAEgAygLMhQucG0udjEuQWN0aXZpdHlFbnRyeRILCgNzZXEYAiABKAMiqQEKDkxpc3RMbG1Db250ZXh0EhcKCnByb2plY3RfaWQYASABKAlIAIgBARIWCg5leGNsdWRlX2dsb2JhbBgCIAEoCBIkCgV0eXBlcxgDIAMoDjIVLnBtLnYxLkxsbUNvbnRleHRUeXBlEhUKCGNhdGVnb3J5GAQgASgJSAGIAQESDQoFbGltaXQYBSABKAVCDQoLX3Byb2plY3RfaWRCCwoJX2NhdGVnb3J5IucBChBDcmVhdGVMbG1Db250ZXh0EhcKCnByb2plY3RfaWQYASABKAlIAIgBARIrCgxjb250ZXh0X3R5cGUYAiABKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZRIQCghjYXRlZ29yeRgDIAEoCRINCgV0aXRsZRgEIAEoCRIPCgdjb250ZW50GAUgASgJEhgKC2V4YW1wbGVfc3FsGAYgASgJSAGIAQESFQoIcHJpb3JpdHkYByABKAVIAogBAUINCgtfcHJvamVjdF9pZEIOCgxfZXhhbXBsZV9zcWxCCwoJX3ByaW9yaXR5IrUCChBVcGRhdGVMbG1Db250ZXh0EhIKCmNvbnRleHRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIwCgxjb250ZXh0X3R5cGUYAyABKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZUgAiAEBEhUKCGNhdGVnb3J5GAQgASgJSAGIAQESEgoFdGl0bGUYBSABKAlIAogBARIUCgdjb250ZW50GAYgASgJSAOIAQESGAoLZXhhbXBsZV9zcWwYByABKAlIBIgBARIVCghwcmlvcml0eRgIIAEoBUgFiAEBQg8KDV9jb250ZXh0X3R5cGVCCwoJX2NhdGVnb3J5QggKBl90aXRsZUIKCghfY29udGVudEIOCgxfZXhhbXBsZV9zcWxCCwoJX3ByaW9yaXR5IkAKEERlbGV0ZUxsbUNvbnRleHQSEgoKY29udGV4dF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIjUKD0xsbUNvbnRleHRSZXBseRIiCgdjb250ZXh0GAEgASgLMhEucG0udjEuTGxtQ29udGV4dCJCCg5MbG1Db250ZXh0TGlzdBIjCghjb250ZXh0cxgBIAMoCzIRLnBtLnYxLkxsbUNvbnRleHQSCwoDc2VxGAIgASgDIiIKDEpvaW5QcmVzZW5jZRISCgpwcm9qZWN0X2lkGAEgASgJIiMKDUxlYXZlUHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIiCgxMaXN0UHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIgCgxQcmVzZW5jZUxpc3QSEAoIdXNlcl9pZHMYASADKAkiLAoOUmVzdW1lUG9zaXRpb24SDQoFZXBvY2gYASABKAkSCwoDc2VxGAIgASgDIkcKCVN1YnNjcmliZRITCgtwcm9qZWN0X2lkcxgBIAMoCRIlCgZyZXN1bWUYAiABKAsyFS5wbS52MS5SZXN1bWVQb3NpdGlvbiJXCg5TdWJzY3JpYmVSZXBseRINCgVlcG9jaBgBIAEoCRILCgNzZXEYAiABKAMSFAoMbXVzdF9yZWZldGNoGAMgASgIEhMKC3Byb2plY3RfaWRzGAQgAygJIiIKC1Vuc3Vic2NyaWJlEhMKC3Byb2plY3RfaWRzGAEgAygJIicKEFVuc3Vic2NyaWJlUmVwbHkSEwoLcHJvamVjdF9pZHMYASADKAkiFQoEUGluZxINCgVub25jZRgBIAEoAyImCg5SZWF1dGhlbnRpY2F0ZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkiQQoPUmVhdXRoZW50aWNhdGVkEi4KCmV4cGlyZXNfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKBFBvbmcSDQoFbm9uY2UYASABKAMSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIgUKA0FjayIpCglMaXN0VXNlcnMSDQoFcXVlcnkYASABKAkSDQoFbGltaXQYAiABKAUiOgoNRGlyZWN0b3J5VXNlchIZCgR1c2VyGAEgASgLMgsucG0udjEuVXNlchIOCgZhY3RpdmUYAiABKAgiLwoIVXNlckxpc3QSIwoFdXNlcnMYASADKAsyFC5wbS52MS5EaXJlY3RvcnlVc2VyIl0KCkludml0ZVVzZXISDQoFZW1haWwYASABKAkSGQoMZGlzcGxheV9uYW1lGAIgASgJSACIAQESFAoMdGVuYW50X2FkbWluGAMgASgIQg8KDV9kaXNwbGF5X25hbWUikAEKD0ludml0YXRpb25SZXBseRIZCgR1c2VyGAEgASgLMgsucG0udjEuVXNlchIVCg1pbnZpdGF0aW9uX2lkGAIgASgJEg0KBXRva2VuGAMgASgJEgwKBGxpbmsYBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoMQ3JlYXRlQXBpS2V5EgwKBG5hbWUYASABKAkSGQoMZGlzcGxheV9uYW1lGAIgASgJSACIAQESFAoMdGVuYW50X2FkbWluGAMgASgIQg8KDV9kaXNwbGF5X25hbWUiWAoLQXBpS2V5UmVwbHkSHgoHYXBpX2tleRgBIAEoCzINLnBtLnYxLkFwaUtleRIZCgR1c2VyGAIgASgLMgsucG0udjEuVXNlchIOCgZzZWNyZXQYAyABKAkiJgoLTGlzdEFwaUtleXMSFwoPaW5jbHVkZV9yZXZva2VkGAEgASgIIi0KCkFwaUtleUxpc3QSHwoIYXBpX2tleXMYASADKAsyDS5wbS52MS5BcGlLZXkiIgoMUmV2b2tlQXBpS2V5EhIKCmFwaV9rZXlfaWQYASABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_pm_proto_v1_entities]);
+  fileDesc("ChpwbV9wcm90by92MS9jb21tYW5kcy5wcm90bxIFcG0udjEiPwoNQ3JlYXRlUHJvamVjdBILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSK5AQoNVXBkYXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEQoEbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESKQoGc3RhdHVzGAUgASgOMhQucG0udjEuUHJvamVjdFN0YXR1c0gCiAEBQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfc3RhdHVzIj4KDkFyY2hpdmVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI9Cg1EZWxldGVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI3CgpHZXRQcm9qZWN0EhQKCnByb2plY3RfaWQYASABKAlIABINCgNrZXkYAiABKAlIAEIECgJieSIoCgxMaXN0UHJvamVjdHMSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCIvCgxQcm9qZWN0UmVwbHkSHwoHcHJvamVjdBgBIAEoCzIOLnBtLnYxLlByb2plY3QiPAoLUHJvamVjdExpc3QSIAoIcHJvamVjdHMYASADKAsyDi5wbS52MS5Qcm9qZWN0EgsKA3NlcRgCIAEoAyJLCglBZGRNZW1iZXISEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhkKBHJvbGUYAyABKA4yCy5wbS52MS5Sb2xlImwKEENoYW5nZU1lbWJlclJvbGUSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAMSGQoEcm9sZRgEIAEoDjILLnBtLnYxLlJvbGUiTQoMUmVtb3ZlTWVtYmVyEhIKCnByb2plY3RfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgDIiEKC0xpc3RNZW1iZXJzEhIKCnByb2plY3RfaWQYASABKAkiMwoLTWVtYmVyUmVwbHkSJAoGbWVtYmVyGAEgASgLMhQucG0udjEuUHJvamVjdE1lbWJlciJACgpNZW1iZXJMaXN0EiUKB21lbWJlcnMYASADKAsyFC5wbS52MS5Qcm9qZWN0TWVtYmVyEgsKA3NlcRgCIAEoAyLHAwoOQ3JlYXRlV29ya0l0ZW0SEgoKcHJvamVjdF9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiUKBnN0YXR1cxgFIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEiEKCHByaW9yaXR5GAYgASgOMg8ucG0udjEuUHJpb3JpdHkSGQoMc3RvcnlfcG9pbnRzGAcgASgFSACIAQESFQoIcG9zaXRpb24YCCABKAFIAYgBARIWCglwYXJlbnRfaWQYCSABKAlIAogBARIWCglzcHJpbnRfaWQYCiABKAlIA4gBARIYCgthc3NpZ25lZV9pZBgLIAEoCUgEiAEBEhcKCnN0YXJ0X2RhdGUYDCABKAlIBYgBARIVCghkdWVfZGF0ZRgNIAEoCUgGiAEBQg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWRCDQoLX3N0YXJ0X2RhdGVCCwoJX2R1ZV9kYXRlIs4ECg5VcGRhdGVXb3JrSXRlbRIPCgdpdGVtX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEgoFdGl0bGUYAyABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgEIAEoCUgBiAEBEiYKBHR5cGUYBSABKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGVIAogBARIqCgZzdGF0dXMYBiABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gDiAEBEiYKCHByaW9yaXR5GAcgASgOMg8ucG0udjEuUHJpb3JpdHlIBIgBARIZCgxzdG9yeV9wb2ludHMYCCABKAVIBYgBARIaChJjbGVhcl9zdG9yeV9wb2ludHMYCSABKAgSFQoIcG9zaXRpb24YCiABKAFIBogBARIWCglwYXJlbnRfaWQYCyABKAlIB4gBARIWCglzcHJpbnRfaWQYDCABKAlICIgBARIYCgthc3NpZ25lZV9pZBgNIAEoCUgJiAEBEhcKCnN0YXJ0X2RhdGUYDiABKAlICogBARIVCghkdWVfZGF0ZRgPIAEoCUgLiAEBQggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb25CBwoFX3R5cGVCCQoHX3N0YXR1c0ILCglfcHJpb3JpdHlCDwoNX3N0b3J5X3BvaW50c0ILCglfcG9zaXRpb25CDAoKX3BhcmVudF9pZEIMCgpfc3ByaW50X2lkQg4KDF9hc3NpZ25lZV9pZEINCgtfc3RhcnRfZGF0ZUILCglfZHVlX2RhdGUiOwoORGVsZXRlV29ya0l0ZW0SDwoHaXRlbV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIj0KC0dldFdvcmtJdGVtEhEKB2l0ZW1faWQYASABKAlIABIVCgtkaXNwbGF5X2tleRgCIAEoCUgAQgQKAmJ5IpsDCg1MaXN0V29ya0l0ZW1zEhIKCnByb2plY3RfaWQYASABKAkSIgoFdHlwZXMYAiADKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGUSJwoIc3RhdHVzZXMYAyADKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1cxIWCglzcHJpbnRfaWQYBCABKAlIAIgBARIWCglwYXJlbnRfaWQYBSABKAlIAYgBARIYCgthc3NpZ25lZV9pZBgGIAEoCUgCiAEBEhsKDmRlc2NlbmRhbnRzX29mGAcgASgJSAOIAQESGQoMYW5jZXN0b3JzX29mGAggASgJSASIAQESFAoMZXhjbHVkZV9kb25lGAkgASgIEg0KBWxpbWl0GAogASgFEg0KBWFmdGVyGAsgASgJEhIKCmR1ZV9iZWZvcmUYDCABKAkSDwoHb3ZlcmR1ZRgNIAEoCEIMCgpfc3ByaW50X2lkQgwKCl9wYXJlbnRfaWRCDgoMX2Fzc2lnbmVlX2lkQhEKD19kZXNjZW5kYW50c19vZkIPCg1fYW5jZXN0b3JzX29mIi4KDVdvcmtJdGVtUmVwbHkSHQoEaXRlbRgBIAEoCzIPLnBtLnYxLldvcmtJdGVtIk8KDFdvcmtJdGVtTGlzdBIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtEgsKA3NlcRgCIAEoAxISCgpuZXh0X2FmdGVyGAMgASgJIsAEChNCdWxrVXBkYXRlV29ya0l0ZW1zEhAKCGl0ZW1faWRzGAEgAygJEhIKBXRpdGxlGAMgASgJSACIAQESGAoLZGVzY3JpcHRpb24YBCABKAlIAYgBARImCgR0eXBlGAUgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlSAKIAQESKgoGc3RhdHVzGAYgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXNIA4gBARImCghwcmlvcml0eRgHIAEoDjIPLnBtLnYxLlByaW9yaXR5SASIAQESGQoMc3RvcnlfcG9pbnRzGAggASgFSAWIAQESGgoSY2xlYXJfc3RvcnlfcG9pbnRzGAkgASgIEhUKCHBvc2l0aW9uGAogASgBSAaIAQESFgoJcGFyZW50X2lkGAsgASgJSAeIAQESFgoJc3ByaW50X2lkGAwgASgJSAiIAQESGAoLYXNzaWduZWVfaWQYDSABKAlICYgBARIXCgpzdGFydF9kYXRlGA4gASgJSAqIAQESFQoIZHVlX2RhdGUYDyABKAlIC4gBAUIICgZfdGl0bGVCDgoMX2Rlc2NyaXB0aW9uQgcKBV90eXBlQgkKB19zdGF0dXNCCwoJX3ByaW9yaXR5Qg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWRCDQoLX3N0YXJ0X2RhdGVCCwoJX2R1ZV9kYXRlSgQIAhADIjEKD0J1bGtVcGRhdGVSZXBseRIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtIpoBCgxDcmVhdGVTcHJpbnQSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGdvYWwYAyABKAkSLQoJc3RhcnRzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL/AQoMVXBkYXRlU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIRCgRnb2FsGAQgASgJSAGIAQESLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jbGVhcl9zdGFydHNfYXQYByABKAgSFQoNY2xlYXJfZW5kc19hdBgIIAEoCEIHCgVfbmFtZUIHCgVfZ29hbCJkChBUcmFuc2l0aW9uU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEiMKBnN0YXR1cxgDIAEoDjITLnBtLnYxLlNwcmludFN0YXR1cyI7CgxEZWxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMiSAoLTGlzdFNwcmludHMSEgoKcHJvamVjdF9pZBgBIAEoCRIlCghzdGF0dXNlcxgCIAMoDjITLnBtLnYxLlNwcmludFN0YXR1cyIsCgtTcHJpbnRSZXBseRIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQiOQoKU3ByaW50TGlzdBIeCgdzcHJpbnRzGAEgAygLMg0ucG0udjEuU3ByaW50EgsKA3NlcRgCIAEoAyIzCg1DcmVhdGVDb21tZW50EhQKDHdvcmtfaXRlbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkkKC0VkaXRDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIMCgRib2R5GAMgASgJIj0KDURlbGV0ZUNvbW1lbnQSEgoKY29tbWVudF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIkUKDExpc3RDb21tZW50cxIUCgx3b3JrX2l0ZW1faWQYASABKAkSDQoFbGltaXQYAiABKAUSEAoIYWZ0ZXJfaWQYAyABKAkiLwoMQ29tbWVudFJlcGx5Eh8KB2NvbW1lbnQYASABKAsyDi5wbS52MS5Db21tZW50IjwKC0NvbW1lbnRMaXN0EiAKCGNvbW1lbnRzGAEgAygLMg4ucG0udjEuQ29tbWVudBILCgNzZXEYAiABKAMiMAoKU3RhcnRUaW1lchIUCgx3b3JrX2l0ZW1faWQYASABKAkSDAoEbm90ZRgCIAEoCSILCglTdG9wVGltZXIikwEKD0NyZWF0ZVRpbWVFbnRyeRIUCgx3b3JrX2l0ZW1faWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYBCABKAkitwEKD1VwZGF0ZVRpbWVFbnRyeRIQCghlbnRyeV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgRub3RlGAUgASgJSACIAQFCBwoFX25vdGUiPQoPRGVsZXRlVGltZUVudHJ5EhAKCGVudHJ5X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMi4AEKD0xpc3RUaW1lRW50cmllcxIUCgd1c2VyX2lkGAEgASgJSACIAQESGQoMd29ya19pdGVtX2lkGAIgASgJSAGIAQESFwoKcHJvamVjdF9pZBgDIAEoCUgCiAEBEg0KBWxpbWl0GAQgASgFEjUKEWJlZm9yZV9zdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgliZWZvcmVfaWQYBiABKAlCCgoIX3VzZXJfaWRCDwoNX3dvcmtfaXRlbV9pZEINCgtfcHJvamVjdF9pZCIRCg9HZXRSdW5uaW5nVGltZXIiVAoOVGltZUVudHJ5UmVwbHkSHwoFZW50cnkYASABKAsyEC5wbS52MS5UaW1lRW50cnkSIQoHc3RvcHBlZBgCIAEoCzIQLnBtLnYxLlRpbWVFbnRyeSI/Cg1UaW1lRW50cnlMaXN0EiEKB2VudHJpZXMYASADKAsyEC5wbS52MS5UaW1lRW50cnkSCwoDc2VxGAIgASgDIjQKEVJ1bm5pbmdUaW1lclJlcGx5Eh8KBWVudHJ5GAEgASgLMhAucG0udjEuVGltZUVudHJ5ImEKEENyZWF0ZURlcGVuZGVuY3kSFAoMZnJvbV9pdGVtX2lkGAEgASgJEhIKCnRvX2l0ZW1faWQYAiABKAkSIwoEdHlwZRgDIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlIikKEERlbGV0ZURlcGVuZGVuY3kSFQoNZGVwZW5kZW5jeV9pZBgBIAEoCSIjChBMaXN0RGVwZW5kZW5jaWVzEg8KB2l0ZW1faWQYASABKAkiOAoPRGVwZW5kZW5jeVJlcGx5EiUKCmRlcGVuZGVuY3kYASABKAsyES5wbS52MS5EZXBlbmRlbmN5ImcKDkRlcGVuZGVuY3lMaXN0EiMKCG91dGdvaW5nGAEgAygLMhEucG0udjEuRGVwZW5kZW5jeRIjCghpbmNvbWluZxgCIAMoCzIRLnBtLnYxLkRlcGVuZGVuY3kSCwoDc2VxGAMgASgDIqMBCg5DcmVhdGVTd2ltTGFuZRISCgpwcm9qZWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSJQoGc3RhdHVzGAMgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSFQoIcG9zaXRpb24YBCABKAVIAIgBARIWCgl3aXBfbGltaXQYBSABKAVIAYgBAUILCglfcG9zaXRpb25CDAoKX3dpcF9saW1pdCLxAQoOVXBkYXRlU3dpbUxhbmUSDwoHbGFuZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIqCgZzdGF0dXMYBCABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gBiAEBEhUKCHBvc2l0aW9uGAUgASgFSAKIAQESFgoJd2lwX2xpbWl0GAYgASgFSAOIAQESFwoPY2xlYXJfd2lwX2xpbWl0GAcgASgIQgcKBV9uYW1lQgkKB19zdGF0dXNCCwoJX3Bvc2l0aW9uQgwKCl93aXBfbGltaXQiOwoORGVsZXRlU3dpbUxhbmUSDwoHbGFuZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIiMKDUxpc3RTd2ltTGFuZXMSEgoKcHJvamVjdF9pZBgBIAEoCSIuCg1Td2ltTGFuZVJlcGx5Eh0KBGxhbmUYASABKAsyDy5wbS52MS5Td2ltTGFuZSI7CgxTd2ltTGFuZUxpc3QSHgoFbGFuZXMYASADKAsyDy5wbS52MS5Td2ltTGFuZRILCgNzZXEYAiABKAMicwoMTGlzdEFjdGl2aXR5EhQKCnByb2plY3RfaWQYASABKAlIABIiCgZlbnRpdHkYAiABKAsyEC5wbS52MS5FbnRpdHlSZWZIABINCgVsaW1pdBgDIAEoBRIRCgliZWZvcmVfaWQYBCABKAlCBwoFc2NvcGUiOAoJRW50aXR5UmVmEh8KBHR5cGUYASABKA4yES5wbS52MS5FbnRpdHlUeXBlEgoKAmlkGAIgASgJIkIKDEFjdGl2aXR5TGlzdBIlCgdlbnRyaWVzGAEgAygLMhQucG0udjEuQWN0aXZpdHlFbnRyeRILCgNzZXEYAiABKAMiqQEKDkxpc3RMbG1Db250ZXh0EhcKCnByb2plY3RfaWQYASABKAlIAIgBARIWCg5leGNsdWRlX2dsb2JhbBgCIAEoCBIkCgV0eXBlcxgDIAMoDjIVLnBtLnYxLkxsbUNvbnRleHRUeXBlEhUKCGNhdGVnb3J5GAQgASgJSAGIAQESDQoFbGltaXQYBSABKAVCDQoLX3Byb2plY3RfaWRCCwoJX2NhdGVnb3J5IucBChBDcmVhdGVMbG1Db250ZXh0EhcKCnByb2plY3RfaWQYASABKAlIAIgBARIrCgxjb250ZXh0X3R5cGUYAiABKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZRIQCghjYXRlZ29yeRgDIAEoCRINCgV0aXRsZRgEIAEoCRIPCgdjb250ZW50GAUgASgJEhgKC2V4YW1wbGVfc3FsGAYgASgJSAGIAQESFQoIcHJpb3JpdHkYByABKAVIAogBAUINCgtfcHJvamVjdF9pZEIOCgxfZXhhbXBsZV9zcWxCCwoJX3ByaW9yaXR5IrUCChBVcGRhdGVMbG1Db250ZXh0EhIKCmNvbnRleHRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIwCgxjb250ZXh0X3R5cGUYAyABKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZUgAiAEBEhUKCGNhdGVnb3J5GAQgASgJSAGIAQESEgoFdGl0bGUYBSABKAlIAogBARIUCgdjb250ZW50GAYgASgJSAOIAQESGAoLZXhhbXBsZV9zcWwYByABKAlIBIgBARIVCghwcmlvcml0eRgIIAEoBUgFiAEBQg8KDV9jb250ZXh0X3R5cGVCCwoJX2NhdGVnb3J5QggKBl90aXRsZUIKCghfY29udGVudEIOCgxfZXhhbXBsZV9zcWxCCwoJX3ByaW9yaXR5IkAKEERlbGV0ZUxsbUNvbnRleHQSEgoKY29udGV4dF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIjUKD0xsbUNvbnRleHRSZXBseRIiCgdjb250ZXh0GAEgASgLMhEucG0udjEuTGxtQ29udGV4dCJCCg5MbG1Db250ZXh0TGlzdBIjCghjb250ZXh0cxgBIAMoCzIRLnBtLnYxLkxsbUNvbnRleHQSCwoDc2VxGAIgASgDIiIKDEpvaW5QcmVzZW5jZRISCgpwcm9qZWN0X2lkGAEgASgJIiMKDUxlYXZlUHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIiCgxMaXN0UHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIgCgxQcmVzZW5jZUxpc3QSEAoIdXNlcl9pZHMYASADKAkiLAoOUmVzdW1lUG9zaXRpb24SDQoFZXBvY2gYASABKAkSCwoDc2VxGAIgASgDIkcKCVN1YnNjcmliZRITCgtwcm9qZWN0X2lkcxgBIAMoCRIlCgZyZXN1bWUYAiABKAsyFS5wbS52MS5SZXN1bWVQb3NpdGlvbiJXCg5TdWJzY3JpYmVSZXBseRINCgVlcG9jaBgBIAEoCRILCgNzZXEYAiABKAMSFAoMbXVzdF9yZWZldGNoGAMgASgIEhMKC3Byb2plY3RfaWRzGAQgAygJIiIKC1Vuc3Vic2NyaWJlEhMKC3Byb2plY3RfaWRzGAEgAygJIicKEFVuc3Vic2NyaWJlUmVwbHkSEwoLcHJvamVjdF9pZHMYASADKAkiFQoEUGluZxINCgVub25jZRgBIAEoAyImCg5SZWF1dGhlbnRpY2F0ZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkiQQoPUmVhdXRoZW50aWNhdGVkEi4KCmV4cGlyZXNfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKBFBvbmcSDQoFbm9uY2UYASABKAMSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIgUKA0FjayIpCglMaXN0VXNlcnMSDQoFcXVlcnkYASABKAkSDQoFbGltaXQYAiABKAUiOgoNRGlyZWN0b3J5VXNlchIZCgR1c2VyGAEgASgLMgsucG0udjEuVXNlchIOCgZhY3RpdmUYAiABKAgiLwoIVXNlckxpc3QSIwoFdXNlcnMYASADKAsyFC5wbS52MS5EaXJlY3RvcnlVc2VyIl0KCkludml0ZVVzZXISDQoFZW1haWwYASABKAkSGQoMZGlzcGxheV9uYW1lGAIgASgJSACIAQESFAoMdGVuYW50X2FkbWluGAMgASgIQg8KDV9kaXNwbGF5X25hbWUikAEKD0ludml0YXRpb25SZXBseRIZCgR1c2VyGAEgASgLMgsucG0udjEuVXNlchIVCg1pbnZpdGF0aW9uX2lkGAIgASgJEg0KBXRva2VuGAMgASgJEgwKBGxpbmsYBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoMQ3JlYXRlQXBpS2V5EgwKBG5hbWUYASABKAkSGQoMZGlzcGxheV9uYW1lGAIgASgJSACIAQESFAoMdGVuYW50X2FkbWluGAMgASgIQg8KDV9kaXNwbGF5X25hbWUiWAoLQXBpS2V5UmVwbHkSHgoHYXBpX2tleRgBIAEoCzINLnBtLnYxLkFwaUtleRIZCgR1c2VyGAIgASgLMgsucG0udjEuVXNlchIOCgZzZWNyZXQYAyABKAkiJgoLTGlzdEFwaUtleXMSFwoPaW5jbHVkZV9yZXZva2VkGAEgASgIIi0KCkFwaUtleUxpc3QSHwoIYXBpX2tleXMYASADKAsyDS5wbS52MS5BcGlLZXkiIgoMUmV2b2tlQXBpS2V5EhIKCmFwaV9rZXlfaWQYASABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_pm_proto_v1_entities]);
 
 /**
  * key: 2-10 chars `A-Z` then `A-Z0-9`; the creator becomes admin; default
@@ -456,6 +456,20 @@ export type CreateWorkItem = Message<"pm.v1.CreateWorkItem"> & {
    * @generated from field: optional string assignee_id = 11;
    */
   assigneeId?: string | undefined;
+
+  /**
+   * "YYYY-MM-DD"
+   *
+   * @generated from field: optional string start_date = 12;
+   */
+  startDate?: string | undefined;
+
+  /**
+   * "YYYY-MM-DD", not before start_date
+   *
+   * @generated from field: optional string due_date = 13;
+   */
+  dueDate?: string | undefined;
 };
 
 /**
@@ -544,6 +558,20 @@ export type UpdateWorkItem = Message<"pm.v1.UpdateWorkItem"> & {
    * @generated from field: optional string assignee_id = 13;
    */
   assigneeId?: string | undefined;
+
+  /**
+   * "YYYY-MM-DD"; "" = none
+   *
+   * @generated from field: optional string start_date = 14;
+   */
+  startDate?: string | undefined;
+
+  /**
+   * "YYYY-MM-DD"; "" = none
+   *
+   * @generated from field: optional string due_date = 15;
+   */
+  dueDate?: string | undefined;
 };
 
 /**
@@ -616,7 +644,8 @@ export const GetWorkItemSchema: GenMessage<GetWorkItem> = /*@__PURE__*/
 /**
  * board order (position, then number); filters: types, statuses, sprint
  * (`""` = backlog), parent (`""` = orphans), assignee (`""` = unassigned),
- * descendants_of, ancestors_of, exclude_done; `limit` (default 500, at most
+ * descendants_of, ancestors_of, exclude_done, `due_before` (a date: due
+ * strictly before it), `overdue` (due before today, UTC, and not done); `limit` (default 500, at most
  * 1,000); a full page carries `next_after`, sent back as `after` for the
  * next page (a malformed `after` is `VALIDATION_ERROR`)
  * role: viewer
@@ -688,6 +717,18 @@ export type ListWorkItems = Message<"pm.v1.ListWorkItems"> & {
    * @generated from field: string after = 11;
    */
   after: string;
+
+  /**
+   * "YYYY-MM-DD"; "": no filter
+   *
+   * @generated from field: string due_before = 12;
+   */
+  dueBefore: string;
+
+  /**
+   * @generated from field: bool overdue = 13;
+   */
+  overdue: boolean;
 };
 
 /**
@@ -744,6 +785,123 @@ export const WorkItemListSchema: GenMessage<WorkItemList> = /*@__PURE__*/
   messageDesc(file_pm_proto_v1_commands, 20);
 
 /**
+ * the same changes (any field of `UpdateWorkItem`) to 1-500 distinct items
+ * in one transaction, whatever their versions; one event per changed item;
+ * all or nothing: the first item refused fails the whole command, its error
+ * message starting with the item's display key and id (`PM-3 (<id>): ...`)
+ * role: editor
+ *
+ * @generated from message pm.v1.BulkUpdateWorkItems
+ */
+export type BulkUpdateWorkItems = Message<"pm.v1.BulkUpdateWorkItems"> & {
+  /**
+   * @generated from field: repeated string item_ids = 1;
+   */
+  itemIds: string[];
+
+  /**
+   * @generated from field: optional string title = 3;
+   */
+  title?: string | undefined;
+
+  /**
+   * @generated from field: optional string description = 4;
+   */
+  description?: string | undefined;
+
+  /**
+   * @generated from field: optional pm.v1.WorkItemType type = 5;
+   */
+  type?: WorkItemType | undefined;
+
+  /**
+   * @generated from field: optional pm.v1.WorkItemStatus status = 6;
+   */
+  status?: WorkItemStatus | undefined;
+
+  /**
+   * @generated from field: optional pm.v1.Priority priority = 7;
+   */
+  priority?: Priority | undefined;
+
+  /**
+   * @generated from field: optional int32 story_points = 8;
+   */
+  storyPoints?: number | undefined;
+
+  /**
+   * @generated from field: bool clear_story_points = 9;
+   */
+  clearStoryPoints: boolean;
+
+  /**
+   * @generated from field: optional double position = 10;
+   */
+  position?: number | undefined;
+
+  /**
+   * "" = orphan
+   *
+   * @generated from field: optional string parent_id = 11;
+   */
+  parentId?: string | undefined;
+
+  /**
+   * "" = backlog
+   *
+   * @generated from field: optional string sprint_id = 12;
+   */
+  sprintId?: string | undefined;
+
+  /**
+   * "" = unassigned
+   *
+   * @generated from field: optional string assignee_id = 13;
+   */
+  assigneeId?: string | undefined;
+
+  /**
+   * "YYYY-MM-DD"; "" = none
+   *
+   * @generated from field: optional string start_date = 14;
+   */
+  startDate?: string | undefined;
+
+  /**
+   * "YYYY-MM-DD"; "" = none
+   *
+   * @generated from field: optional string due_date = 15;
+   */
+  dueDate?: string | undefined;
+};
+
+/**
+ * Describes the message pm.v1.BulkUpdateWorkItems.
+ * Use `create(BulkUpdateWorkItemsSchema)` to create a new message.
+ */
+export const BulkUpdateWorkItemsSchema: GenMessage<BulkUpdateWorkItems> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 21);
+
+/**
+ * the items in the order named, as they are after the command
+ *
+ * @generated from message pm.v1.BulkUpdateReply
+ */
+export type BulkUpdateReply = Message<"pm.v1.BulkUpdateReply"> & {
+  /**
+   * @generated from field: repeated pm.v1.WorkItem items = 1;
+   */
+  items: WorkItem[];
+};
+
+/**
+ * Describes the message pm.v1.BulkUpdateReply.
+ * Use `create(BulkUpdateReplySchema)` to create a new message.
+ */
+export const BulkUpdateReplySchema: GenMessage<BulkUpdateReply> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 22);
+
+/**
  * role: editor
  *
  * @generated from message pm.v1.CreateSprint
@@ -780,7 +938,7 @@ export type CreateSprint = Message<"pm.v1.CreateSprint"> & {
  * Use `create(CreateSprintSchema)` to create a new message.
  */
 export const CreateSprintSchema: GenMessage<CreateSprint> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 21);
+  messageDesc(file_pm_proto_v1_commands, 23);
 
 /**
  * completed and cancelled sprints are immutable
@@ -835,7 +993,7 @@ export type UpdateSprint = Message<"pm.v1.UpdateSprint"> & {
  * Use `create(UpdateSprintSchema)` to create a new message.
  */
 export const UpdateSprintSchema: GenMessage<UpdateSprint> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 22);
+  messageDesc(file_pm_proto_v1_commands, 24);
 
 /**
  * planned → active or cancelled; active → completed or cancelled; one active
@@ -866,7 +1024,7 @@ export type TransitionSprint = Message<"pm.v1.TransitionSprint"> & {
  * Use `create(TransitionSprintSchema)` to create a new message.
  */
 export const TransitionSprintSchema: GenMessage<TransitionSprint> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 23);
+  messageDesc(file_pm_proto_v1_commands, 25);
 
 /**
  * an active sprint cannot be deleted; its items go back to the backlog
@@ -892,7 +1050,7 @@ export type DeleteSprint = Message<"pm.v1.DeleteSprint"> & {
  * Use `create(DeleteSprintSchema)` to create a new message.
  */
 export const DeleteSprintSchema: GenMessage<DeleteSprint> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 24);
+  messageDesc(file_pm_proto_v1_commands, 26);
 
 /**
  * filter by statuses
@@ -917,7 +1075,7 @@ export type ListSprints = Message<"pm.v1.ListSprints"> & {
  * Use `create(ListSprintsSchema)` to create a new message.
  */
 export const ListSprintsSchema: GenMessage<ListSprints> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 25);
+  messageDesc(file_pm_proto_v1_commands, 27);
 
 /**
  * @generated from message pm.v1.SprintReply
@@ -934,7 +1092,7 @@ export type SprintReply = Message<"pm.v1.SprintReply"> & {
  * Use `create(SprintReplySchema)` to create a new message.
  */
 export const SprintReplySchema: GenMessage<SprintReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 26);
+  messageDesc(file_pm_proto_v1_commands, 28);
 
 /**
  * @generated from message pm.v1.SprintList
@@ -956,7 +1114,7 @@ export type SprintList = Message<"pm.v1.SprintList"> & {
  * Use `create(SprintListSchema)` to create a new message.
  */
 export const SprintListSchema: GenMessage<SprintList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 27);
+  messageDesc(file_pm_proto_v1_commands, 29);
 
 /**
  * role: editor
@@ -980,7 +1138,7 @@ export type CreateComment = Message<"pm.v1.CreateComment"> & {
  * Use `create(CreateCommentSchema)` to create a new message.
  */
 export const CreateCommentSchema: GenMessage<CreateComment> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 28);
+  messageDesc(file_pm_proto_v1_commands, 30);
 
 /**
  * role: author
@@ -1009,7 +1167,7 @@ export type EditComment = Message<"pm.v1.EditComment"> & {
  * Use `create(EditCommentSchema)` to create a new message.
  */
 export const EditCommentSchema: GenMessage<EditComment> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 29);
+  messageDesc(file_pm_proto_v1_commands, 31);
 
 /**
  * role: author or admin
@@ -1033,7 +1191,7 @@ export type DeleteComment = Message<"pm.v1.DeleteComment"> & {
  * Use `create(DeleteCommentSchema)` to create a new message.
  */
 export const DeleteCommentSchema: GenMessage<DeleteComment> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 30);
+  messageDesc(file_pm_proto_v1_commands, 32);
 
 /**
  * oldest first; `after_id` paging
@@ -1063,7 +1221,7 @@ export type ListComments = Message<"pm.v1.ListComments"> & {
  * Use `create(ListCommentsSchema)` to create a new message.
  */
 export const ListCommentsSchema: GenMessage<ListComments> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 31);
+  messageDesc(file_pm_proto_v1_commands, 33);
 
 /**
  * @generated from message pm.v1.CommentReply
@@ -1080,7 +1238,7 @@ export type CommentReply = Message<"pm.v1.CommentReply"> & {
  * Use `create(CommentReplySchema)` to create a new message.
  */
 export const CommentReplySchema: GenMessage<CommentReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 32);
+  messageDesc(file_pm_proto_v1_commands, 34);
 
 /**
  * @generated from message pm.v1.CommentList
@@ -1102,7 +1260,7 @@ export type CommentList = Message<"pm.v1.CommentList"> & {
  * Use `create(CommentListSchema)` to create a new message.
  */
 export const CommentListSchema: GenMessage<CommentList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 33);
+  messageDesc(file_pm_proto_v1_commands, 35);
 
 /**
  * stops the caller's running timer (returned in `stopped`)
@@ -1127,7 +1285,7 @@ export type StartTimer = Message<"pm.v1.StartTimer"> & {
  * Use `create(StartTimerSchema)` to create a new message.
  */
 export const StartTimerSchema: GenMessage<StartTimer> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 34);
+  messageDesc(file_pm_proto_v1_commands, 36);
 
 /**
  * `NOT_FOUND` when no timer runs
@@ -1143,7 +1301,7 @@ export type StopTimer = Message<"pm.v1.StopTimer"> & {
  * Use `create(StopTimerSchema)` to create a new message.
  */
 export const StopTimerSchema: GenMessage<StopTimer> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 35);
+  messageDesc(file_pm_proto_v1_commands, 37);
 
 /**
  * manual: start < end, at most 24 h, not in the future
@@ -1178,7 +1336,7 @@ export type CreateTimeEntry = Message<"pm.v1.CreateTimeEntry"> & {
  * Use `create(CreateTimeEntrySchema)` to create a new message.
  */
 export const CreateTimeEntrySchema: GenMessage<CreateTimeEntry> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 36);
+  messageDesc(file_pm_proto_v1_commands, 38);
 
 /**
  * role: owner or admin
@@ -1217,7 +1375,7 @@ export type UpdateTimeEntry = Message<"pm.v1.UpdateTimeEntry"> & {
  * Use `create(UpdateTimeEntrySchema)` to create a new message.
  */
 export const UpdateTimeEntrySchema: GenMessage<UpdateTimeEntry> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 37);
+  messageDesc(file_pm_proto_v1_commands, 39);
 
 /**
  * role: owner or admin
@@ -1241,7 +1399,7 @@ export type DeleteTimeEntry = Message<"pm.v1.DeleteTimeEntry"> & {
  * Use `create(DeleteTimeEntrySchema)` to create a new message.
  */
 export const DeleteTimeEntrySchema: GenMessage<DeleteTimeEntry> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 38);
+  messageDesc(file_pm_proto_v1_commands, 40);
 
 /**
  * newest first; page with `before_started_at` + `before_id`
@@ -1288,7 +1446,7 @@ export type ListTimeEntries = Message<"pm.v1.ListTimeEntries"> & {
  * Use `create(ListTimeEntriesSchema)` to create a new message.
  */
 export const ListTimeEntriesSchema: GenMessage<ListTimeEntries> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 39);
+  messageDesc(file_pm_proto_v1_commands, 41);
 
 /**
  * `entry` absent when none runs
@@ -1304,7 +1462,7 @@ export type GetRunningTimer = Message<"pm.v1.GetRunningTimer"> & {
  * Use `create(GetRunningTimerSchema)` to create a new message.
  */
 export const GetRunningTimerSchema: GenMessage<GetRunningTimer> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 40);
+  messageDesc(file_pm_proto_v1_commands, 42);
 
 /**
  * @generated from message pm.v1.TimeEntryReply
@@ -1328,7 +1486,7 @@ export type TimeEntryReply = Message<"pm.v1.TimeEntryReply"> & {
  * Use `create(TimeEntryReplySchema)` to create a new message.
  */
 export const TimeEntryReplySchema: GenMessage<TimeEntryReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 41);
+  messageDesc(file_pm_proto_v1_commands, 43);
 
 /**
  * @generated from message pm.v1.TimeEntryList
@@ -1350,7 +1508,7 @@ export type TimeEntryList = Message<"pm.v1.TimeEntryList"> & {
  * Use `create(TimeEntryListSchema)` to create a new message.
  */
 export const TimeEntryListSchema: GenMessage<TimeEntryList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 42);
+  messageDesc(file_pm_proto_v1_commands, 44);
 
 /**
  * @generated from message pm.v1.RunningTimerReply
@@ -1369,7 +1527,7 @@ export type RunningTimerReply = Message<"pm.v1.RunningTimerReply"> & {
  * Use `create(RunningTimerReplySchema)` to create a new message.
  */
 export const RunningTimerReplySchema: GenMessage<RunningTimerReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 43);
+  messageDesc(file_pm_proto_v1_commands, 45);
 
 /**
  * `blocks` / `relates_to`; same project, no self, no duplicate, no `blocks`
@@ -1400,7 +1558,7 @@ export type CreateDependency = Message<"pm.v1.CreateDependency"> & {
  * Use `create(CreateDependencySchema)` to create a new message.
  */
 export const CreateDependencySchema: GenMessage<CreateDependency> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 44);
+  messageDesc(file_pm_proto_v1_commands, 46);
 
 /**
  * a deleted dependency can be added again
@@ -1420,7 +1578,7 @@ export type DeleteDependency = Message<"pm.v1.DeleteDependency"> & {
  * Use `create(DeleteDependencySchema)` to create a new message.
  */
 export const DeleteDependencySchema: GenMessage<DeleteDependency> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 45);
+  messageDesc(file_pm_proto_v1_commands, 47);
 
 /**
  * `outgoing` and `incoming` of one item
@@ -1440,7 +1598,7 @@ export type ListDependencies = Message<"pm.v1.ListDependencies"> & {
  * Use `create(ListDependenciesSchema)` to create a new message.
  */
 export const ListDependenciesSchema: GenMessage<ListDependencies> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 46);
+  messageDesc(file_pm_proto_v1_commands, 48);
 
 /**
  * @generated from message pm.v1.DependencyReply
@@ -1457,7 +1615,7 @@ export type DependencyReply = Message<"pm.v1.DependencyReply"> & {
  * Use `create(DependencyReplySchema)` to create a new message.
  */
 export const DependencyReplySchema: GenMessage<DependencyReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 47);
+  messageDesc(file_pm_proto_v1_commands, 49);
 
 /**
  * @generated from message pm.v1.DependencyList
@@ -1484,7 +1642,7 @@ export type DependencyList = Message<"pm.v1.DependencyList"> & {
  * Use `create(DependencyListSchema)` to create a new message.
  */
 export const DependencyListSchema: GenMessage<DependencyList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 48);
+  messageDesc(file_pm_proto_v1_commands, 50);
 
 /**
  * a board column for one status
@@ -1524,7 +1682,7 @@ export type CreateSwimLane = Message<"pm.v1.CreateSwimLane"> & {
  * Use `create(CreateSwimLaneSchema)` to create a new message.
  */
 export const CreateSwimLaneSchema: GenMessage<CreateSwimLane> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 49);
+  messageDesc(file_pm_proto_v1_commands, 51);
 
 /**
  * role: editor
@@ -1573,7 +1731,7 @@ export type UpdateSwimLane = Message<"pm.v1.UpdateSwimLane"> & {
  * Use `create(UpdateSwimLaneSchema)` to create a new message.
  */
 export const UpdateSwimLaneSchema: GenMessage<UpdateSwimLane> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 50);
+  messageDesc(file_pm_proto_v1_commands, 52);
 
 /**
  * role: editor
@@ -1597,7 +1755,7 @@ export type DeleteSwimLane = Message<"pm.v1.DeleteSwimLane"> & {
  * Use `create(DeleteSwimLaneSchema)` to create a new message.
  */
 export const DeleteSwimLaneSchema: GenMessage<DeleteSwimLane> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 51);
+  messageDesc(file_pm_proto_v1_commands, 53);
 
 /**
  * role: viewer
@@ -1616,7 +1774,7 @@ export type ListSwimLanes = Message<"pm.v1.ListSwimLanes"> & {
  * Use `create(ListSwimLanesSchema)` to create a new message.
  */
 export const ListSwimLanesSchema: GenMessage<ListSwimLanes> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 52);
+  messageDesc(file_pm_proto_v1_commands, 54);
 
 /**
  * @generated from message pm.v1.SwimLaneReply
@@ -1633,7 +1791,7 @@ export type SwimLaneReply = Message<"pm.v1.SwimLaneReply"> & {
  * Use `create(SwimLaneReplySchema)` to create a new message.
  */
 export const SwimLaneReplySchema: GenMessage<SwimLaneReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 53);
+  messageDesc(file_pm_proto_v1_commands, 55);
 
 /**
  * @generated from message pm.v1.SwimLaneList
@@ -1655,7 +1813,7 @@ export type SwimLaneList = Message<"pm.v1.SwimLaneList"> & {
  * Use `create(SwimLaneListSchema)` to create a new message.
  */
 export const SwimLaneListSchema: GenMessage<SwimLaneList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 54);
+  messageDesc(file_pm_proto_v1_commands, 56);
 
 /**
  * per project or per entity; newest first; `before_id` paging; one row per
@@ -1700,7 +1858,7 @@ export type ListActivity = Message<"pm.v1.ListActivity"> & {
  * Use `create(ListActivitySchema)` to create a new message.
  */
 export const ListActivitySchema: GenMessage<ListActivity> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 55);
+  messageDesc(file_pm_proto_v1_commands, 57);
 
 /**
  * @generated from message pm.v1.EntityRef
@@ -1722,7 +1880,7 @@ export type EntityRef = Message<"pm.v1.EntityRef"> & {
  * Use `create(EntityRefSchema)` to create a new message.
  */
 export const EntityRefSchema: GenMessage<EntityRef> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 56);
+  messageDesc(file_pm_proto_v1_commands, 58);
 
 /**
  * @generated from message pm.v1.ActivityList
@@ -1744,7 +1902,7 @@ export type ActivityList = Message<"pm.v1.ActivityList"> & {
  * Use `create(ActivityListSchema)` to create a new message.
  */
 export const ActivityListSchema: GenMessage<ActivityList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 57);
+  messageDesc(file_pm_proto_v1_commands, 59);
 
 /**
  * project rows and (unless `exclude_global`) tenant-wide rows; filter by
@@ -1785,7 +1943,7 @@ export type ListLlmContext = Message<"pm.v1.ListLlmContext"> & {
  * Use `create(ListLlmContextSchema)` to create a new message.
  */
 export const ListLlmContextSchema: GenMessage<ListLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 58);
+  messageDesc(file_pm_proto_v1_commands, 60);
 
 /**
  * role: editor (tenant admin for tenant-wide)
@@ -1838,7 +1996,7 @@ export type CreateLlmContext = Message<"pm.v1.CreateLlmContext"> & {
  * Use `create(CreateLlmContextSchema)` to create a new message.
  */
 export const CreateLlmContextSchema: GenMessage<CreateLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 59);
+  messageDesc(file_pm_proto_v1_commands, 61);
 
 /**
  * role: editor (tenant admin for tenant-wide)
@@ -1894,7 +2052,7 @@ export type UpdateLlmContext = Message<"pm.v1.UpdateLlmContext"> & {
  * Use `create(UpdateLlmContextSchema)` to create a new message.
  */
 export const UpdateLlmContextSchema: GenMessage<UpdateLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 60);
+  messageDesc(file_pm_proto_v1_commands, 62);
 
 /**
  * role: editor (tenant admin for tenant-wide)
@@ -1918,7 +2076,7 @@ export type DeleteLlmContext = Message<"pm.v1.DeleteLlmContext"> & {
  * Use `create(DeleteLlmContextSchema)` to create a new message.
  */
 export const DeleteLlmContextSchema: GenMessage<DeleteLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 61);
+  messageDesc(file_pm_proto_v1_commands, 63);
 
 /**
  * @generated from message pm.v1.LlmContextReply
@@ -1935,7 +2093,7 @@ export type LlmContextReply = Message<"pm.v1.LlmContextReply"> & {
  * Use `create(LlmContextReplySchema)` to create a new message.
  */
 export const LlmContextReplySchema: GenMessage<LlmContextReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 62);
+  messageDesc(file_pm_proto_v1_commands, 64);
 
 /**
  * @generated from message pm.v1.LlmContextList
@@ -1957,7 +2115,7 @@ export type LlmContextList = Message<"pm.v1.LlmContextList"> & {
  * Use `create(LlmContextListSchema)` to create a new message.
  */
 export const LlmContextListSchema: GenMessage<LlmContextList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 63);
+  messageDesc(file_pm_proto_v1_commands, 65);
 
 /**
  * the users present, after joining
@@ -1977,7 +2135,7 @@ export type JoinPresence = Message<"pm.v1.JoinPresence"> & {
  * Use `create(JoinPresenceSchema)` to create a new message.
  */
 export const JoinPresenceSchema: GenMessage<JoinPresence> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 64);
+  messageDesc(file_pm_proto_v1_commands, 66);
 
 /**
  * role: any
@@ -1996,7 +2154,7 @@ export type LeavePresence = Message<"pm.v1.LeavePresence"> & {
  * Use `create(LeavePresenceSchema)` to create a new message.
  */
 export const LeavePresenceSchema: GenMessage<LeavePresence> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 65);
+  messageDesc(file_pm_proto_v1_commands, 67);
 
 /**
  * role: viewer
@@ -2015,7 +2173,7 @@ export type ListPresence = Message<"pm.v1.ListPresence"> & {
  * Use `create(ListPresenceSchema)` to create a new message.
  */
 export const ListPresenceSchema: GenMessage<ListPresence> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 66);
+  messageDesc(file_pm_proto_v1_commands, 68);
 
 /**
  * @generated from message pm.v1.PresenceList
@@ -2032,7 +2190,7 @@ export type PresenceList = Message<"pm.v1.PresenceList"> & {
  * Use `create(PresenceListSchema)` to create a new message.
  */
 export const PresenceListSchema: GenMessage<PresenceList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 67);
+  messageDesc(file_pm_proto_v1_commands, 69);
 
 /**
  * @generated from message pm.v1.ResumePosition
@@ -2054,7 +2212,7 @@ export type ResumePosition = Message<"pm.v1.ResumePosition"> & {
  * Use `create(ResumePositionSchema)` to create a new message.
  */
 export const ResumePositionSchema: GenMessage<ResumePosition> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 68);
+  messageDesc(file_pm_proto_v1_commands, 70);
 
 /**
  * see below
@@ -2082,7 +2240,7 @@ export type Subscribe = Message<"pm.v1.Subscribe"> & {
  * Use `create(SubscribeSchema)` to create a new message.
  */
 export const SubscribeSchema: GenMessage<Subscribe> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 69);
+  messageDesc(file_pm_proto_v1_commands, 71);
 
 /**
  * @generated from message pm.v1.SubscribeReply
@@ -2119,7 +2277,7 @@ export type SubscribeReply = Message<"pm.v1.SubscribeReply"> & {
  * Use `create(SubscribeReplySchema)` to create a new message.
  */
 export const SubscribeReplySchema: GenMessage<SubscribeReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 70);
+  messageDesc(file_pm_proto_v1_commands, 72);
 
 /**
  * the project ids that were subscribed
@@ -2139,7 +2297,7 @@ export type Unsubscribe = Message<"pm.v1.Unsubscribe"> & {
  * Use `create(UnsubscribeSchema)` to create a new message.
  */
 export const UnsubscribeSchema: GenMessage<Unsubscribe> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 71);
+  messageDesc(file_pm_proto_v1_commands, 73);
 
 /**
  * @generated from message pm.v1.UnsubscribeReply
@@ -2156,7 +2314,7 @@ export type UnsubscribeReply = Message<"pm.v1.UnsubscribeReply"> & {
  * Use `create(UnsubscribeReplySchema)` to create a new message.
  */
 export const UnsubscribeReplySchema: GenMessage<UnsubscribeReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 72);
+  messageDesc(file_pm_proto_v1_commands, 74);
 
 /**
  * echoes `nonce`, with the server time
@@ -2176,7 +2334,7 @@ export type Ping = Message<"pm.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 73);
+  messageDesc(file_pm_proto_v1_commands, 75);
 
 /**
  * a fresh access token for this connection's tenant and user (e.g. after a refresh over
@@ -2200,7 +2358,7 @@ export type Reauthenticate = Message<"pm.v1.Reauthenticate"> & {
  * Use `create(ReauthenticateSchema)` to create a new message.
  */
 export const ReauthenticateSchema: GenMessage<Reauthenticate> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 74);
+  messageDesc(file_pm_proto_v1_commands, 76);
 
 /**
  * @generated from message pm.v1.Reauthenticated
@@ -2219,7 +2377,7 @@ export type Reauthenticated = Message<"pm.v1.Reauthenticated"> & {
  * Use `create(ReauthenticatedSchema)` to create a new message.
  */
 export const ReauthenticatedSchema: GenMessage<Reauthenticated> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 75);
+  messageDesc(file_pm_proto_v1_commands, 77);
 
 /**
  * @generated from message pm.v1.Pong
@@ -2241,7 +2399,7 @@ export type Pong = Message<"pm.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 76);
+  messageDesc(file_pm_proto_v1_commands, 78);
 
 /**
  * Replies that carry nothing but success (e.g. a delete) return the deleted
@@ -2257,7 +2415,7 @@ export type Ack = Message<"pm.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 77);
+  messageDesc(file_pm_proto_v1_commands, 79);
 
 /**
  * the tenant's live users (id, name, kind `human`/`agent`, `active`), ordered
@@ -2289,7 +2447,7 @@ export type ListUsers = Message<"pm.v1.ListUsers"> & {
  * Use `create(ListUsersSchema)` to create a new message.
  */
 export const ListUsersSchema: GenMessage<ListUsers> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 78);
+  messageDesc(file_pm_proto_v1_commands, 80);
 
 /**
  * @generated from message pm.v1.DirectoryUser
@@ -2317,7 +2475,7 @@ export type DirectoryUser = Message<"pm.v1.DirectoryUser"> & {
  * Use `create(DirectoryUserSchema)` to create a new message.
  */
 export const DirectoryUserSchema: GenMessage<DirectoryUser> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 79);
+  messageDesc(file_pm_proto_v1_commands, 81);
 
 /**
  * @generated from message pm.v1.UserList
@@ -2334,7 +2492,7 @@ export type UserList = Message<"pm.v1.UserList"> & {
  * Use `create(UserListSchema)` to create a new message.
  */
 export const UserListSchema: GenMessage<UserList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 80);
+  messageDesc(file_pm_proto_v1_commands, 82);
 
 /**
  * creates the invited user at once (a project admin may add it as a member
@@ -2369,7 +2527,7 @@ export type InviteUser = Message<"pm.v1.InviteUser"> & {
  * Use `create(InviteUserSchema)` to create a new message.
  */
 export const InviteUserSchema: GenMessage<InviteUser> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 81);
+  messageDesc(file_pm_proto_v1_commands, 83);
 
 /**
  * @generated from message pm.v1.InvitationReply
@@ -2409,7 +2567,7 @@ export type InvitationReply = Message<"pm.v1.InvitationReply"> & {
  * Use `create(InvitationReplySchema)` to create a new message.
  */
 export const InvitationReplySchema: GenMessage<InvitationReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 82);
+  messageDesc(file_pm_proto_v1_commands, 84);
 
 /**
  * creates the key's agent user (kind `agent`, `tenant_admin` if asked) and the
@@ -2445,7 +2603,7 @@ export type CreateApiKey = Message<"pm.v1.CreateApiKey"> & {
  * Use `create(CreateApiKeySchema)` to create a new message.
  */
 export const CreateApiKeySchema: GenMessage<CreateApiKey> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 83);
+  messageDesc(file_pm_proto_v1_commands, 85);
 
 /**
  * @generated from message pm.v1.ApiKeyReply
@@ -2474,7 +2632,7 @@ export type ApiKeyReply = Message<"pm.v1.ApiKeyReply"> & {
  * Use `create(ApiKeyReplySchema)` to create a new message.
  */
 export const ApiKeyReplySchema: GenMessage<ApiKeyReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 84);
+  messageDesc(file_pm_proto_v1_commands, 86);
 
 /**
  * live keys (`include_revoked` for all): prefix, last use, never the secret
@@ -2494,7 +2652,7 @@ export type ListApiKeys = Message<"pm.v1.ListApiKeys"> & {
  * Use `create(ListApiKeysSchema)` to create a new message.
  */
 export const ListApiKeysSchema: GenMessage<ListApiKeys> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 85);
+  messageDesc(file_pm_proto_v1_commands, 87);
 
 /**
  * @generated from message pm.v1.ApiKeyList
@@ -2511,7 +2669,7 @@ export type ApiKeyList = Message<"pm.v1.ApiKeyList"> & {
  * Use `create(ApiKeyListSchema)` to create a new message.
  */
 export const ApiKeyListSchema: GenMessage<ApiKeyList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 86);
+  messageDesc(file_pm_proto_v1_commands, 88);
 
 /**
  * immediate: new connections with the key get 401, open ones are closed with
@@ -2532,5 +2690,5 @@ export type RevokeApiKey = Message<"pm.v1.RevokeApiKey"> & {
  * Use `create(RevokeApiKeySchema)` to create a new message.
  */
 export const RevokeApiKeySchema: GenMessage<RevokeApiKey> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 87);
+  messageDesc(file_pm_proto_v1_commands, 89);
 
