@@ -18,6 +18,7 @@ from pm_core.errors import TenantFencedError
 from pm_db.database import TenantDatabase
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
+from pm_server import openapi, rpc
 from pm_server.auth import routes as auth_routes
 from pm_server.auth.sessions import SessionConfig
 from pm_server.auth.signin import SignIn
@@ -50,6 +51,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/ws", websocket)
+    rpc.add_routes(app)
+    document = openapi.document_bytes()  # built at startup: a schema it cannot map fails here
+    app.router.add_get(openapi.PATH, openapi.openapi_json)
+    log.debug("OpenAPI document: %d bytes", len(document))
     if settings.signin:
         auth_routes.add_routes(app)
     return app

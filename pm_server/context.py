@@ -1,4 +1,10 @@
-"""What a handler gets: who is asking, the tenant's database, and the connection."""
+"""What a handler gets: who is asking, the tenant's database, and the connection.
+
+A command that came through the HTTP door (:mod:`pm_server.rpc`) has no
+connection: the commands that need one (subscriptions, presence, ping,
+``reauthenticate``) are served over the WebSocket only, and one reaching a
+handler anyway gets INVALID_MESSAGE rather than a crash.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pm_auth.tokens import Principal
+from pm_core.errors import InvalidMessageError
 from pm_db.database import TenantDatabase
 from pm_proto.v1 import envelope_pb2
 from pm_server.settings import Settings
@@ -26,7 +33,8 @@ class Context:
     principal: Principal
     db: TenantDatabase
     hub: Hub
-    connection: Connection
+    #: The WebSocket the command came on; None over HTTP (read it as :attr:`connection`).
+    socket: Connection | None
     request_id: str
     #: Work to run after the reply is queued, still holding the tenant open
     #: (a subscription's replay must follow its reply).
@@ -34,6 +42,13 @@ class Context:
     #: Every open connection of the process (revoking an API key closes those carrying it).
     open_connections: set[Connection] = field(default_factory=set)
     settings: Settings = field(kw_only=True)
+
+    @property
+    def connection(self) -> Connection:
+        """The command's WebSocket connection (INVALID_MESSAGE for a command sent over HTTP)."""
+        if self.socket is None:
+            raise InvalidMessageError("this command is served over the WebSocket only (/v1/ws)")
+        return self.socket
 
     @property
     def user_id(self) -> str:

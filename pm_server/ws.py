@@ -32,7 +32,6 @@ import time
 from typing import Final
 
 from aiohttp import WebSocketError, WSMsgType, web
-from google.protobuf.message import Message
 
 from pm_auth.secrets import SecretKind, looks_like, parse_secret
 from pm_auth.tokens import Principal
@@ -54,6 +53,7 @@ from pm_proto.frames import decode_client, encode, reply_frame, request_id_of
 from pm_proto.v1 import envelope_pb2
 from pm_server import __version__, logs
 from pm_server.api_keys import verify_api_key
+from pm_server.commands import run_command
 from pm_server.connection import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
@@ -62,8 +62,7 @@ from pm_server.connection import (
     CLOSE_TOO_BIG,
     Connection,
 )
-from pm_server.context import Answer, Context
-from pm_server.dispatch import HANDLERS, Handler
+from pm_server.context import Answer
 from pm_server.errors import error_message
 from pm_server.expiry import TokenExpiry
 from pm_server.limits import (
@@ -71,12 +70,10 @@ from pm_server.limits import (
     REFUSED_ORIGIN,
     ConnectionLimits,
     ServerLimits,
-    check_list_sizes,
     origin_allowed,
 )
 from pm_server.relay import is_relayed
 from pm_server.session import CLOSE_SLOW_CONSUMER
-from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
 
 log = logging.getLogger(__name__)
@@ -366,31 +363,24 @@ async def _handle(
         _check_envelope(message)
         logs.bind(request_id=request_id)
         name = message.WhichOneof("command") or "invalid"
-        handler = HANDLERS.get(name)
-        if handler is None:
-            raise InvalidMessageError(f"unknown command {name}")
-        command = getattr(message, name)
-        check_list_sizes(command, state.settings.max_list_items)
-        principal = connection.principal
-        async with state.databases.use(principal.tenant_id, create=False) as db:
-            context = Context(
-                principal,
-                db,
-                state.hub,
-                connection,
-                request_id,
-                open_connections=state.connections,
-                settings=state.settings,
-            )
-            reply = await _run_handler(handler, context, command, state.settings)
+
+        def answer(reply: Answer) -> None:
             if isinstance(reply, bytes):  # a mutation's reply, encoded once when it committed
                 connection.send(reply_frame(request_id, reply))
             else:
                 reply.request_id = request_id
                 connection.send(encode(envelope_pb2.ServerMessage(reply=reply)))
             state.metrics.commands.labels(name, "ok").inc()
-            for job in context.deferred:
-                await job()
+
+        await run_command(
+            state,
+            connection.principal,
+            name,
+            getattr(message, name),
+            request_id,
+            answer,
+            connection=connection,
+        )
     except Exception as exc:
         code = exc.code if isinstance(exc, PmError) else "INTERNAL"
         state.metrics.commands.labels(name, code).inc()
@@ -400,24 +390,6 @@ async def _handle(
     finally:
         state.metrics.command_seconds.labels(name).observe(time.perf_counter() - started)
         inflight.release()
-
-
-async def _run_handler(
-    handler: Handler, context: Context, command: Message, settings: Settings
-) -> Answer:
-    """The handler's reply, or UNAVAILABLE (retryable) when it takes too long.
-
-    A mutation cut short may still commit; its retry with the same request_id
-    returns the stored reply instead of writing again.
-    """
-    timeout = settings.handler_timeout_seconds
-    try:
-        async with asyncio.timeout(timeout):
-            return await handler(context, command)
-    except TimeoutError as exc:
-        raise UnavailableError(
-            f"the command took longer than {timeout:g}s; retry with the same request_id"
-        ) from exc
 
 
 def _check_envelope(message: envelope_pb2.ClientMessage) -> None:

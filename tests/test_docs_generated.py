@@ -13,7 +13,7 @@ from tools.docs import blocks, protocol
 from tools.docs.blocks import DocError
 from tools.docs.commandline import command_line_table
 from tools.docs.exports import export_table
-from tools.docs.writer import BLOCKS, generated
+from tools.docs.writer import BLOCKS, FILES, generated
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [f.name for f in envelope_pb2.ClientMessage.DESCRIPTOR.oneofs_by_name["command"].fields]
@@ -27,7 +27,7 @@ def fresh() -> dict[str, str]:
         pytest.fail(str(exc))
 
 
-@pytest.mark.parametrize("path", sorted(BLOCKS))
+@pytest.mark.parametrize("path", sorted([*BLOCKS, *FILES]))
 def test_committed_doc_tables_are_what_the_generator_writes(
     path: str, fresh: dict[str, str]
 ) -> None:

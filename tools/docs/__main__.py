@@ -28,7 +28,7 @@ def main() -> int:
             return 1 if out else 0
         for path, text in generated(args.root).items():
             target = args.root / path
-            if target.read_text(encoding="utf-8") != text:
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
                 target.write_text(text, encoding="utf-8")
                 print(f"wrote {path}")
     except DocError as exc:
