@@ -146,7 +146,14 @@ def _answered_by() -> dict[str, str]:
     """The ``Reply.result`` field answering each command (its ``answered_by`` option)."""
     option = envelope_pb2.answered_by
     fields = envelope_pb2.ClientMessage.DESCRIPTOR.oneofs_by_name["command"].fields
-    return {field.name: field.GetOptions().Extensions[option] for field in fields}
+    out = {field.name: field.GetOptions().Extensions[option] for field in fields}
+    for name, result in out.items():
+        if result not in envelope_pb2.Reply.DESCRIPTOR.fields_by_name:
+            raise ValueError(
+                f"proto/pm_proto/v1/envelope.proto: ClientMessage.{name} needs an answered_by "
+                f"option naming a Reply.result field (it says {result!r})"
+            )
+    return out
 
 
 def _operation(name: str, result: str, schemas: _Schemas) -> dict[str, Any]:

@@ -89,7 +89,8 @@ WEBSOCKET_ONLY: Final[Mapping[str, str]] = {
 }
 
 #: The HTTP status of each error code (INVALID_MESSAGE is also 413 for a body too large
-#: and 415 for an encoding not served; an unknown command is 404 NOT_FOUND).
+#: and 415 for an encoding not served; an unknown command is 404 NOT_FOUND). A code added
+#: to the schema and missing here gets :func:`http_status`'s default.
 HTTP_STATUS: Final[Mapping[str, int]] = {
     "INVALID_MESSAGE": 400,
     "VALIDATION_ERROR": 422,
@@ -102,6 +103,12 @@ HTTP_STATUS: Final[Mapping[str, int]] = {
     "UNAVAILABLE": 503,
     "INTERNAL": 500,
 }
+
+
+def http_status(code: str, retryable: bool) -> int:
+    """The status of an error: :data:`HTTP_STATUS`'s, else 503 for a retryable error and 400
+    for any other (a client error, until the table names it)."""
+    return HTTP_STATUS.get(code) or (503 if retryable else 400)
 
 
 def command_types() -> dict[str, type[Message]]:
@@ -353,7 +360,7 @@ def _error(
 ) -> web.Response:
     error = error_message(exc, request_id, f"http {request.path}")
     code = envelope_pb2.ErrorCode.Name(error.code)
-    response = _message_response(error, status or HTTP_STATUS.get(code, 500), bool(binary))
+    response = _message_response(error, status or http_status(code, error.retryable), bool(binary))
     if error.retry_after_ms:
         response.headers["Retry-After"] = str(math.ceil(error.retry_after_ms / 1000))
     if code == "UNAUTHENTICATED":

@@ -11,8 +11,9 @@ from typing import Any
 import aiohttp
 from google.protobuf import json_format
 
+from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
-from pm_server.rpc import COMMANDS, WEBSOCKET_ONLY
+from pm_server.rpc import COMMANDS, WEBSOCKET_ONLY, http_status
 from tests.pm_server.conftest import Server, create_project, start_server, subscribe
 
 JSON = "application/json"
@@ -269,3 +270,26 @@ async def test_a_draining_server_answers_503(server: Server) -> None:
     status, answer, _ = await post(server, "list_projects", {})
     assert (status, answer["code"], answer["retryable"]) == (503, "UNAVAILABLE", True)
     server.state.draining = False
+
+
+async def test_the_user_row_follows_the_tokens_claims(server: Server) -> None:
+    def token(name: str) -> str:
+        return mint_token(
+            load_or_create_signing_key(server.data_dir),
+            tenant_id="acme",
+            user_id="carol",
+            name=name,
+        )
+
+    for name in ("Carol", "Carol", "Carol Smith"):
+        status, _, _ = await post(server, "list_projects", {}, token=token(name))
+        assert status == 200
+        status, answer, _ = await post(server, "list_users", {}, token=token(name))
+        (carol,) = [u["user"] for u in answer["users"]["users"] if u["user"]["id"] == "carol"]
+        assert carol["displayName"] == name
+
+
+def test_a_code_without_a_status_of_its_own_is_a_client_or_a_retryable_error() -> None:
+    assert http_status("CONFLICT", retryable=False) == 409
+    assert http_status("SOME_NEW_CODE", retryable=False) == 400
+    assert http_status("SOME_NEW_CODE", retryable=True) == 503

@@ -41,11 +41,12 @@ def websocket_only_table(_root: Path) -> str:
 
 def statuses_table(_root: Path) -> str:
     names = [value.name for value in envelope_pb2.ErrorCode.DESCRIPTOR.values if value.number]
-    missing = [name for name in names if name not in HTTP_STATUS]
-    if missing:
-        raise ValueError(f"pm_server/rpc.py: HTTP_STATUS has no status for {missing}")
     rows = [
-        (f"`{name}`", str(HTTP_STATUS[name]), cell(_RETRY.get(name, "no: fix the request")))
+        (
+            f"`{name}`",
+            str(HTTP_STATUS[name]) if name in HTTP_STATUS else "503 if `retryable`, else 400",
+            cell(_RETRY.get(name, "no: fix the request")),
+        )
         for name in names
     ]
     return table(("code", "HTTP status", "retry"), rows)
