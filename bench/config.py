@@ -44,7 +44,11 @@ class Sizes:
     # 7: a cluster: creates over many tenants, one process against --workers 2; the relay
     s7_tenants: int = 100
     s7_clients: int = 50
-    s7_relay_requests: int = 1_000
+    s7_relay_requests: int = 500
+    #: Seconds of warm-up and of measure of each S7 phase (four processes start in it too:
+    #: the scenario stays under ~40 s).
+    s7_warmup_s: float = 1.0
+    s7_duration_s: float = 5.0
 
 
 FULL = Sizes(
@@ -90,6 +94,8 @@ QUICK = Sizes(
     s6_list_limit=50,
     s6_max_seconds=3.0,
     s7_relay_requests=300,
+    s7_warmup_s=0.5,
+    s7_duration_s=2.0,
 )
 
 

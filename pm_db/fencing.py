@@ -14,10 +14,12 @@ that only grows, and:
   ``BEGIN IMMEDIATE`` took, that the stored token is still its own
   (:func:`check`): one indexed read per commit group, not per command.
 
-A token that is not above the stored one (Redis lost its counters, see
+A token below the stored one (Redis lost its counters, see
 :class:`StaleFenceError`) claims nothing: the owner asks Redis for a token above
-the stored one and claims again. With no token (no cluster) nothing is written
-or checked.
+the stored one and claims again. The stored token itself may be claimed again:
+only the process that drew it from Redis holds it (an owner reopening a tenant
+it closed while keeping its lease). With no token (no cluster) nothing is
+written or checked.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ _WRITE: Final = (
 
 
 class StaleFenceError(Exception):
-    """The token offered is not above the one stored (``stored``): ask for a higher one."""
+    """The token offered is below the one stored (``stored``): ask for a higher one."""
 
     def __init__(self, tenant_id: str, token: int, stored: int) -> None:
-        super().__init__(f"tenant {tenant_id}: fencing token {token} is not above {stored}")
+        super().__init__(f"tenant {tenant_id}: fencing token {token} is below {stored}")
         self.tenant_id = tenant_id
         self.token = token
         self.stored = stored
@@ -65,12 +67,12 @@ def stored(conn: sqlite3.Connection) -> int:
 
 
 def claim(conn: sqlite3.Connection, tenant_id: str, token: int) -> None:
-    """Store ``token`` if it is above the stored one (one write transaction), else raise
-    StaleFenceError and write nothing."""
+    """Store ``token`` unless it is below the stored one (one write transaction), else
+    raise StaleFenceError and write nothing."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = stored(conn)
-        if token <= current:
+        if token < current:
             raise StaleFenceError(tenant_id, token, current)
         conn.execute(_WRITE, (str(token),))
     except BaseException:

@@ -227,7 +227,7 @@ class TenantDatabases:
                 if attempt == 2:
                     raise
                 log.warning(
-                    "tenant=%s fencing token %d is not above the stored %d (Redis lost its "
+                    "tenant=%s fencing token %d is below the stored %d (Redis lost its "
                     "counters?): asking for a higher one",
                     tenant_id,
                     stale.token,

@@ -85,7 +85,6 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         from pm_server import cluster  # noqa: PLC0415 - Redis is loaded for a cluster only
 
         state.cluster, state.relays = cluster.build(settings, databases)
-        cluster.attach(state, state.cluster)
     state.metrics.track_open_tenants(lambda: databases.open_count)
     databases.on_batch = metrics.observe_commit
     metrics.registry.register(StorageCollector(databases.counts_by_state, databases.open_databases))
@@ -93,6 +92,8 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
     # clients hear it at once (4004) instead of at their next command.
     databases.on_failure = lambda db: _tenant_failed(state, db)
     app[LIMITS] = ServerLimits(settings, metrics.registry)
+    if state.cluster is not None:
+        cluster.attach(state, state.cluster, app[LIMITS])
     app[STATE] = state
     if settings.signin:
         app[auth_routes.SIGN_IN] = build_sign_in(settings, databases)

@@ -25,6 +25,7 @@ from typing import Final
 
 from pm_db.tenants import TenantDatabases
 from pm_server.connection import CLOSE_TRY_AGAIN_LATER
+from pm_server.limits import ServerLimits
 from pm_server.ownership import Ownership
 from pm_server.relay import Relays
 from pm_server.settings import Settings
@@ -57,9 +58,11 @@ def build(settings: Settings, databases: TenantDatabases) -> tuple[Ownership, Re
     return ownership, relays
 
 
-def attach(state: ServerState, ownership: Ownership) -> None:
-    """A lost lease lets the tenant go here."""
+def attach(state: ServerState, ownership: Ownership, limits: ServerLimits) -> None:
+    """A lost lease lets the tenant go here; a tenant with connections open here keeps
+    its lease when its database closes."""
     ownership.on_lost_callback(lambda tenant_id: _lost(state, tenant_id))
+    ownership.serving_callback(lambda tenant_id: limits.tenant_connections(tenant_id) > 0)
 
 
 def _lost(state: ServerState, tenant_id: str) -> None:

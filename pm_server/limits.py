@@ -214,6 +214,11 @@ class ServerLimits:
             self._sweep(now)
         return ConnectionLimits(self, tenant_id, user_id, usage, connection_bucket)
 
+    def tenant_connections(self, tenant_id: str) -> int:
+        """Open connections of ``tenant_id`` served by this process."""
+        usage = self._tenants.get(tenant_id)
+        return 0 if usage is None else usage.connections
+
     def release(self, tenant_id: str, user_id: str, usage: _TenantUsage) -> None:
         self._total -= 1
         usage.connections -= 1

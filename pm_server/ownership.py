@@ -123,6 +123,7 @@ class Ownership:
         self._lease = lease_seconds
         self._in_use = in_use
         self._on_lost = on_lost
+        self._serving: Callable[[str], bool] = lambda tenant_id: False
         timeout = max(0.2, lease_seconds / 4)  # a hung Redis must not outlive a lease
         self._redis = aioredis.Redis.from_url(
             redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -137,6 +138,13 @@ class Ownership:
 
     def on_lost_callback(self, on_lost: Callable[[str], None]) -> None:
         self._on_lost = on_lost
+
+    def serving_callback(self, serving: Callable[[str], bool]) -> None:
+        """``serving(tenant)``: this process has connections of the tenant open. Their
+        tenant's lease is kept when its database closes (evicted from the LRU): another
+        process taking it would leave them answering UNAVAILABLE and their subscribers
+        missing its events."""
+        self._serving = serving
 
     async def announce(self) -> None:
         """Rewrite the node entry now (after a change of ``draining``)."""
@@ -209,6 +217,8 @@ class Ownership:
         held = self._held.get(tenant_id)
         if held is None or held.token != token:
             return
+        if self._serving(tenant_id) and not self.draining:  # kept while they are open
+            return
         del self._held[tenant_id]
         task = asyncio.get_running_loop().create_task(self._let_go(tenant_id, token))
         self._releases.add(task)
@@ -274,7 +284,8 @@ class Ownership:
         no longer ours, and rewrite the node entry."""
         now = time.monotonic()
         for tenant_id, held in list(self._held.items()):
-            if not self._in_use(tenant_id) and now - held.acquired > self._lease:
+            idle = not (self._in_use(tenant_id) or self._serving(tenant_id))
+            if idle and now - held.acquired > self._lease:
                 self.released(tenant_id, held.token)
         tenants = list(self._held.items())
         try:

@@ -69,14 +69,14 @@ def _throughput(
         ]
         try:
             wait_all(load, "ready", 300)
-            window = release(load, sizes.warmup_s, sizes.duration_s)
+            window = release(load, sizes.s7_warmup_s, sizes.s7_duration_s)
             time.sleep(max(0.0, window["measure_from"] - time.time()))
             pids = with_children(server.pid)
             cpu0, (busy0, total0), began = _cpu(pids), machine_cpu(), time.perf_counter()
             time.sleep(max(0.0, window["until"] - time.time()))
             cpu1, (busy1, total1) = _cpu(pids), machine_cpu()
             elapsed = time.perf_counter() - began
-            done = results(load, sizes.warmup_s + sizes.duration_s + 120)
+            done = results(load, sizes.s7_warmup_s + sizes.s7_duration_s + 120)
         finally:
             for worker in load:
                 worker.kill()

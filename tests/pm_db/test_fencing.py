@@ -70,7 +70,7 @@ async def test_an_owner_fenced_by_a_newer_one_commits_nothing_and_goes_out_of_se
     assert ("acme", 2) in new_tokens.let_go
 
 
-async def test_a_token_not_above_the_stored_one_is_traded_for_a_higher_one(
+async def test_a_token_below_the_stored_one_is_traded_for_a_higher_one(
     tmp_path: Path,
 ) -> None:
     first = TenantDatabases(tmp_path, fences=Tokens(5))

@@ -36,13 +36,14 @@ class Node(ServerProcess):
     """One pm process of the cluster (a crash-test server: ``token(user)`` and ``db_path``
     are the crash tenant's, so the crash test's checks run against any node)."""
 
-    def __init__(self, data_dir: Path, log_path: Path, redis_url: str) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, redis_url: str, **settings: str) -> None:
         super().__init__(data_dir, log_path)
         self._env.update(
             {
                 "PM_REDIS_URL": redis_url,
                 "PM_CLUSTER_LEASE_SECONDS": str(LEASE_SECONDS),
                 "PM_HEARTBEAT_SECONDS": "5",
+                **{f"PM_{name.upper()}": value for name, value in settings.items()},
             }
         )
 
@@ -75,7 +76,10 @@ class Cluster:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         load_or_create_signing_key(self.data_dir)  # once, before the nodes race to make it
         for n in range(self.size):
-            node = Node(self.data_dir, self.root / f"node{n}.log", self.redis.url)
+            # The last node keeps one tenant open at a time: its tenants are evicted and
+            # reopened all along (their leases must stay while their connections do).
+            cap = {"max_open_tenants": "1"} if n == self.size - 1 else {}
+            node = Node(self.data_dir, self.root / f"node{n}.log", self.redis.url, **cap)
             self.nodes.append(node)
         await asyncio.gather(*(node.start() for node in self.nodes))
 

@@ -217,6 +217,36 @@ async def test_every_process_serves_every_tenant(whole: Cluster) -> None:
             await client.close()
 
 
+async def test_a_tenant_evicted_with_connections_open_keeps_its_owner(whole: Cluster) -> None:
+    """The last node keeps one tenant open: a tenant it evicts while one of its clients is
+    still connected stays its own (no other process takes it), and that idle subscriber
+    still gets every event."""
+    a, _, c = whole.nodes
+    idle = await whole.connect(c, "evicted", "alice")
+    clients = [idle]
+    try:
+        project = await create_project(idle, "EVICTED")
+        await idle.request("subscribe", commands_pb2.Subscribe(project_ids=[project.id]))
+        other = await whole.connect(c, "evictor", "alice")  # takes the only open slot
+        clients.append(other)
+        await create_project(other, "EVICTOR")
+        assert (await whole.owner("evicted")) is c
+        await asyncio.sleep(LEASE_SECONDS * 2)  # renewals come and go meanwhile
+        writer = await whole.connect(a, "evicted", "alice")  # relayed to c, which reopens it
+        clients.append(writer)
+        assert (await whole.owner("evicted")) is c
+        item = await create_item(writer, project.id, "after the eviction")
+        async with asyncio.timeout(10):
+            while True:
+                event = await idle.events.get()
+                if event.WhichOneof("entity") == "work_item":
+                    break
+        assert event.work_item.id == item.id
+    finally:
+        for client in clients:
+            await client.close()
+
+
 async def test_kill_9_of_the_owner_during_writes_loses_nothing_acknowledged(
     whole: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
