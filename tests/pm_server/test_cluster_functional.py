@@ -8,19 +8,26 @@ The module shares one cluster (Redis and three nodes); each test leaves it whole
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import re
 import signal
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
 
+from pm_auth.tokens import load_or_create_signing_key, mint_token
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
 from tests.pm_server.cluster_support import (
+    FAILOVER_DEADLINE,
     LEASE_SECONDS,
     Cluster,
     Node,
+    retrying,
     stored_fence,
 )
 from tests.pm_server.crash_support import (
@@ -35,6 +42,7 @@ from tests.pm_server.crash_support import (
 
 # The crash test's own steps: its tenant set up, and its checks after a crash.
 from tests.pm_server.test_crash_functional import SEED, Totals, set_up, verify_after_restart
+from tests.serve_process import SERVING
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -445,3 +453,84 @@ async def test_a_drained_node_hands_its_tenants_over_and_clients_resume(
     assert (await whole.owner("drain-late")) in (b, c)
     await a.stop()  # a drained node stays drained: the next test gets a fresh one
     await a.start()
+
+
+async def test_workers_share_one_port_and_a_dead_worker_is_replaced(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    load_or_create_signing_key(data_dir)
+    log_path = tmp_path / "workers.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PM_")},
+        "PM_DATA_DIR": str(data_dir),
+        "PM_HOST": "127.0.0.1",
+        "PM_PORT": "0",
+        "PM_LOG_LEVEL": "INFO",
+        "PM_REDIS_URL": cluster.redis.url,
+        "PM_CLUSTER_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
+    with log_path.open("ab") as log:
+        parent = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pm_server", "serve", "--workers", "2", env=env, stderr=log
+        )
+    try:
+        ports = await _serving_ports(log_path, 2)
+        assert len(set(ports)) == 1, ports  # one port, two processes
+        url = f"ws://127.0.0.1:{ports[0]}/v1/ws"
+        key = load_or_create_signing_key(data_dir)
+
+        async def connect(tenant: str) -> TapClient:
+            token = mint_token(key, tenant_id=tenant, user_id="alice", name="Alice")
+            client = await TapClient.connect(url, token)
+            assert isinstance(client, TapClient)
+            return client
+
+        first = await connect("shared")
+        project = await create_project(first, "SHARED")
+        await first.close()
+        for _ in range(6):  # whichever worker takes the connection serves the same tenant
+            client = await connect("shared")
+            listed = await client.request("list_projects", commands_pb2.ListProjects())
+            assert [p.id for p in listed.projects.projects] == [project.id]
+            await client.close()
+        pids = [
+            int(n.rsplit("-", 2)[1]) for n in re.findall(r"node (\S+) at ", log_path.read_text())
+        ]
+        assert len(set(pids)) == 2
+        os.kill(pids[0], signal.SIGKILL)
+        assert len(await _serving_ports(log_path, 3)) == 3  # the parent started another
+        assert "exited with -9: starting another" in log_path.read_text()
+        client = await retrying(lambda: connect("shared"), FAILOVER_DEADLINE)
+        listed = await client.request("list_projects", commands_pb2.ListProjects())
+        assert [p.id for p in listed.projects.projects] == [project.id]
+        await client.close()
+    finally:
+        if parent.returncode is None:
+            parent.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(parent.wait(), timeout=60)
+    assert code == 0
+    assert "stopped" in log_path.read_text().splitlines()[-1]
+
+
+async def test_workers_need_redis(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
+    env["PM_DATA_DIR"] = str(tmp_path / "data")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pm_server", "serve", "--workers", "2", env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 2
+    assert b"--workers needs PM_REDIS_URL" in err
+
+
+async def _serving_ports(log_path: Path, count: int) -> list[int]:
+    """The ports of the first ``count`` ``serving on`` lines of the log (waiting for them)."""
+    async with asyncio.timeout(60):
+        while True:
+            ports = [int(p) for p in SERVING.findall(log_path.read_bytes())]
+            if len(ports) >= count:
+                return ports[:count]
+            await asyncio.sleep(0.05)
