@@ -255,6 +255,7 @@ class Ownership:
 
     async def close(self) -> None:
         """Stop renewing, drop the node entry and every lease still held."""
+        self.draining = True  # every lease goes now, whatever connections are left
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

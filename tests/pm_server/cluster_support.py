@@ -85,11 +85,21 @@ class Cluster:
 
     async def stop(self) -> None:
         for node in self.nodes:
-            with contextlib.suppress(Exception):
-                if node.proc is not None and node.proc.returncode is None:
-                    node.proc.send_signal(signal.SIGCONT)  # a stopped node cannot drain
-            await node.stop()
+            await self.restart(node, start=False)
         self.redis.kill()
+
+    async def restart(self, node: Node, *, start: bool = True) -> None:
+        """Stop ``node`` (drained by SIGTERM; killed if that takes too long), then start it
+        again as a new process unless ``start`` is false."""
+        with contextlib.suppress(ProcessLookupError):
+            if node.proc is not None and node.proc.returncode is None:
+                node.proc.send_signal(signal.SIGCONT)  # a stopped node cannot drain
+        try:
+            await node.stop()
+        except TimeoutError:
+            await node.kill()
+        if start:
+            await node.start()
 
     async def ensure_running(self) -> None:
         """Start again the nodes a test killed, so the next test meets the whole cluster."""
