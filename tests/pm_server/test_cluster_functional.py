@@ -158,12 +158,9 @@ class Watcher:
                 continue
             try:
                 command = commands_pb2.Subscribe(project_ids=[self.project_id])
-                if self.epoch:
-                    command.resume.CopyFrom(
-                        commands_pb2.ResumePosition(
-                            epoch=self.epoch, seq=self.seqs[-1] if self.seqs else 0
-                        )
-                    )
+                if self.epoch:  # from the last event seen, or from where it started
+                    seen = self.seqs[-1] if self.seqs else self.start or 0
+                    command.resume.CopyFrom(commands_pb2.ResumePosition(epoch=self.epoch, seq=seen))
                     self.resumes += 1
                 try:
                     reply = await client.request("subscribe", command)
