@@ -84,9 +84,12 @@ class Cluster:
         await asyncio.gather(*(node.start() for node in self.nodes))
 
     async def stop(self) -> None:
-        for node in self.nodes:
-            await self.restart(node, start=False)
-        self.redis.kill()
+        try:
+            for node in self.nodes:
+                with contextlib.suppress(Exception):  # the others and Redis stop anyway
+                    await self.restart(node, start=False)
+        finally:
+            self.redis.kill()
 
     async def restart(self, node: Node, *, start: bool = True) -> None:
         """Stop ``node`` (drained by SIGTERM; killed if that takes too long), then start it
