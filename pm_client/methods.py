@@ -321,6 +321,22 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.ListProjectDependencies,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.ProjectDependencyList: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.ListBlockedItems,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.BlockedItemList: ...
+    @overload
+    async def call(
+        self,
         message: commands_pb2.CreateSwimLane,
         *,
         request_id: str | None = None,
@@ -1074,6 +1090,38 @@ class CommandMethods:
         """Send ``ListDependencies``; answered with ``Reply.dependencies``."""
         message = commands_pb2.ListDependencies(
             item_id=item_id,
+        )
+        return await self.call(message)
+
+    async def list_project_dependencies(
+        self,
+        *,
+        project_id: str = "",
+        types: Iterable[DependencyType] = (),
+        limit: int = 0,
+        after: str = "",
+    ) -> commands_pb2.ProjectDependencyList:
+        """Send ``ListProjectDependencies``; answered with ``Reply.project_dependencies``."""
+        message = commands_pb2.ListProjectDependencies(
+            project_id=project_id,
+            types=types,
+            limit=limit,
+            after=after,
+        )
+        return await self.call(message)
+
+    async def list_blocked_items(
+        self,
+        *,
+        project_id: str = "",
+        limit: int = 0,
+        after: str = "",
+    ) -> commands_pb2.BlockedItemList:
+        """Send ``ListBlockedItems``; answered with ``Reply.blocked_items``."""
+        message = commands_pb2.ListBlockedItems(
+            project_id=project_id,
+            limit=limit,
+            after=after,
         )
         return await self.call(message)
 

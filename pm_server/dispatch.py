@@ -67,6 +67,8 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "create_dependency": dependencies.create_dependency,
     "delete_dependency": dependencies.delete_dependency,
     "list_dependencies": dependencies.list_dependencies,
+    "list_project_dependencies": dependencies.list_project_dependencies,
+    "list_blocked_items": dependencies.list_blocked_items,
     "create_swim_lane": swim_lanes.create_swim_lane,
     "update_swim_lane": swim_lanes.update_swim_lane,
     "delete_swim_lane": swim_lanes.delete_swim_lane,

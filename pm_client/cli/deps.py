@@ -1,4 +1,8 @@
-"""``pm dep ...``: ``blocks`` and ``relates_to`` links between work items."""
+"""``pm dep ...``: ``blocks`` and ``relates_to`` links between work items.
+
+``all`` and ``blocked`` are the project-wide reads: one command per page of up
+to 1,000, every page read, however many items the project has.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,25 @@ import argparse
 from typing import Final
 
 from pm_client.cli.exits import NotFound, UsageError
-from pm_client.cli.options import Subcommands, choices, enum_arg, group, looks_like_id
+from pm_client.cli.options import (
+    Subcommands,
+    add_project,
+    choices,
+    enum_arg,
+    group,
+    looks_like_id,
+)
 from pm_client.cli.output import Output, enum_name, table, to_json
 from pm_client.cli.session import Session
 from pm_core.enums import EntityType
-from pm_proto.v1 import entities_pb2
+from pm_proto.v1 import commands_pb2, entities_pb2
 
 #: Its group takes the entity over from the generated one (pm_client.cli.crud): the
 #: verbs are written here, to keep the lookups and the output people know.
 ENTITY: Final = EntityType.DEPENDENCY
 
 TYPE = entities_pb2.DependencyType.DESCRIPTOR
+STATUS = entities_pb2.WorkItemStatus.DESCRIPTOR
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
@@ -24,9 +36,10 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         commands,
         common,
         "dep",
-        "dependencies between items: add, remove, list",
+        "dependencies between items: add, remove, list, all, blocked",
         description="dependencies: FROM `blocks` (default) or `relates_to` TO; `remove` takes "
-        "the dependency's id or FROM TO",
+        "the dependency's id or FROM TO; `all` lists a project's, `blocked` its open items "
+        "waiting on an open blocker",
     )
     p = add("add", add_dep, "FROM blocks (or relates to) TO")
     p.add_argument("from_item", metavar="FROM", help="display key (PM-12) or id")
@@ -39,6 +52,13 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
     p = add("list", list_deps, "what an item blocks and what blocks it")
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
+
+    p = add("all", list_all, "every dependency of a project")
+    add_project(p)
+    _type_option(p, None)
+
+    p = add("blocked", list_blocked, "open items of a project waiting on an open blocker")
+    add_project(p)
 
 
 def _type_option(parser: argparse.ArgumentParser, default: str | None) -> None:
@@ -110,3 +130,60 @@ async def list_deps(s: Session, args: argparse.Namespace) -> Output:
         ("from", "type", "to", "id"), rows, empty=f"{item.display_key} has no dependencies"
     )
     return Output(to_json(reply), text)
+
+
+#: The largest page of a project-wide read.
+PAGE: Final = 1000
+
+
+async def list_all(s: Session, args: argparse.Namespace) -> Output:
+    project = await s.project(args.project)
+    types = [args.type] if args.type is not None else []
+    found: list[entities_pb2.Dependency] = []
+    keys: dict[str, str] = {}
+    after = ""
+    while True:
+        page = await s.pm.list_project_dependencies(
+            project_id=project.id, types=types, limit=PAGE, after=after
+        )
+        found += page.dependencies
+        keys.update(page.display_keys)
+        if not page.next_after:
+            break
+        after = page.next_after
+    rows = [
+        (keys[d.from_item_id], enum_name(TYPE, d.type), keys[d.to_item_id], d.id) for d in found
+    ]
+    data = {
+        "dependencies": [
+            to_json(d) | {"from_key": keys[d.from_item_id], "to_key": keys[d.to_item_id]}
+            for d in found
+        ],
+        "seq": page.seq,
+    }
+    text = table(("from", "type", "to", "id"), rows, empty=f"{project.key} has no dependencies")
+    return Output(data, text)
+
+
+async def list_blocked(s: Session, args: argparse.Namespace) -> Output:
+    project = await s.project(args.project)
+    found: list[commands_pb2.BlockedItem] = []
+    after = ""
+    while True:
+        page = await s.pm.list_blocked_items(project_id=project.id, limit=PAGE, after=after)
+        found += page.items
+        if not page.next_after:
+            break
+        after = page.next_after
+    rows = [
+        (
+            entry.item.display_key,
+            enum_name(STATUS, entry.item.status),
+            entry.item.title,
+            ", ".join(b.display_key for b in entry.blockers),
+        )
+        for entry in found
+    ]
+    data = {"items": [to_json(entry) for entry in found], "seq": page.seq}
+    text = table(("item", "status", "title", "blocked by"), rows, empty="nothing is blocked")
+    return Output(data, text)

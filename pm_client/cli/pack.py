@@ -22,7 +22,6 @@ points, parent key.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -30,7 +29,7 @@ from typing import Any, Final
 from pm_client.cli.options import add_project
 from pm_client.cli.output import Output, dumps, enum_name, iso
 from pm_client.cli.session import Session
-from pm_proto.v1 import commands_pb2, entities_pb2
+from pm_proto.v1 import entities_pb2
 
 TYPE = entities_pb2.WorkItemType.DESCRIPTOR
 STATUS = entities_pb2.WorkItemStatus.DESCRIPTOR
@@ -43,10 +42,7 @@ INDEXED_TYPES: Final = frozenset(
 #: Largest pages the server returns.
 MAX_ITEMS: Final = 1000
 MAX_ROWS: Final = 500
-#: Dependency lookups in flight at once (well under the per-connection limits).
-CONCURRENCY: Final = 16
 DONE: Final = entities_pb2.WORK_ITEM_STATUS_DONE
-BLOCKS: Final = entities_pb2.DEPENDENCY_TYPE_BLOCKS
 
 Json = dict[str, Any]
 
@@ -88,7 +84,7 @@ async def build(s: Session, args: argparse.Namespace) -> Output:
     for item in [*open_items.items, *sprint_items]:
         s.remember_item(item)
     keys = {item.id: item.display_key for item in [*open_items.items, *sprint_items]}
-    blocked = await _blocked(s, open_items.items, truncated=len(open_items.items) >= MAX_ITEMS)
+    blocked = await _blocked(s, project.id)
 
     full, index = _split_contexts(contexts.contexts, full=args.full)
     data: Json = {
@@ -171,45 +167,32 @@ def _item_json(item: entities_pb2.WorkItem, keys: dict[str, str]) -> Json:
     }
 
 
-async def _blocked(
-    s: Session, items: Sequence[entities_pb2.WorkItem], *, truncated: bool
-) -> list[Json]:
-    """Open items with a live incoming ``blocks`` from an item that is not done."""
-    open_ids = {item.id for item in items}
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def deps_of(item: entities_pb2.WorkItem) -> commands_pb2.DependencyList:
-        async with limit:
-            return await s.pm.list_dependencies(item_id=item.id)
-
-    all_deps = await asyncio.gather(*(deps_of(item) for item in items))
-    blocked = []
-    for item, deps in zip(items, all_deps, strict=True):
-        blockers = []
-        for dep in deps.incoming:
-            if dep.type != BLOCKS:
-                continue
-            if dep.from_item_id not in open_ids and not truncated:
-                continue  # not among the open items: the blocker is done
-            blocker = await s.item(dep.from_item_id)
-            if blocker.status != DONE:
-                blockers.append(
-                    {
-                        "key": blocker.display_key,
-                        "title": blocker.title,
-                        "status": enum_name(STATUS, blocker.status),
-                    }
-                )
-        if blockers:
+async def _blocked(s: Session, project_id: str) -> list[Json]:
+    """Open items with a live incoming ``blocks`` from an item that is not done (every page)."""
+    blocked: list[Json] = []
+    after = ""
+    while True:
+        page = await s.pm.list_blocked_items(project_id=project_id, limit=MAX_ITEMS, after=after)
+        for entry in page.items:
+            item = entry.item
             blocked.append(
                 {
                     "key": item.display_key,
                     "title": item.title,
                     "status": enum_name(STATUS, item.status),
-                    "blocked_by": blockers,
+                    "blocked_by": [
+                        {
+                            "key": b.display_key,
+                            "title": b.title,
+                            "status": enum_name(STATUS, b.status),
+                        }
+                        for b in entry.blockers
+                    ],
                 }
             )
-    return blocked
+        if not page.next_after:
+            return blocked
+        after = page.next_after
 
 
 # -- Markdown ----------------------------------------------------------------------

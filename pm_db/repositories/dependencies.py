@@ -7,7 +7,9 @@ deleted one can be added again (the unique index covers live rows only).
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
@@ -18,9 +20,12 @@ from pm_core.rules.dependencies import check_cap, check_endpoints, check_no_cycl
 from pm_core.validation import build
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_written, is_unique_violation
+from pm_db.repositories.work_items import from_row as work_item_from_row
 
 ENTITY: Final = EntityType.DEPENDENCY
 _UNIQUE_KEY: Final = "endpoints and type"
+#: The largest page of a project-wide read.
+MAX_LIMIT: Final = 1000
 _LIVE_INDEX: Final = "dependencies.from_item_id, dependencies.to_item_id, dependencies.type"
 
 INSERT: Final = """
@@ -48,6 +53,40 @@ WHERE deleted_at IS NULL AND type = :type
 SELECT_BLOCKS_EDGES: Final = """
 SELECT from_item_id, to_item_id FROM dependencies
 WHERE project_id = ? AND type = 'blocks' AND deleted_at IS NULL
+"""
+# A project's live dependencies, oldest first (ids are time-ordered), after a cursor id.
+SELECT_FOR_PROJECT: Final = """
+SELECT * FROM dependencies
+WHERE project_id = :project_id AND deleted_at IS NULL
+  AND (:types IS NULL OR type IN (SELECT value FROM json_each(:types)))
+  AND id > :after
+ORDER BY id
+LIMIT :limit
+"""
+SELECT_ITEM_NUMBERS: Final = """
+SELECT id, item_number FROM work_items WHERE id IN (SELECT value FROM json_each(?))
+"""
+# Open items with a live `blocks` from a live item that is not done, by item number: the
+# (project_id, item_number) index walks the project in order and stops at a page.
+SELECT_BLOCKED: Final = """
+SELECT w.* FROM work_items AS w
+WHERE w.project_id = :project_id AND w.item_number > :after AND w.deleted_at IS NULL
+  AND w.status <> 'done'
+  AND EXISTS (
+      SELECT 1 FROM dependencies AS d JOIN work_items AS b ON b.id = d.from_item_id
+      WHERE d.to_item_id = w.id AND d.type = 'blocks' AND d.deleted_at IS NULL
+        AND b.deleted_at IS NULL AND b.status <> 'done'
+  )
+ORDER BY w.item_number
+LIMIT :limit
+"""
+# The open blockers of a page of items: (the blocked item's id, the blocker's row).
+SELECT_OPEN_BLOCKERS: Final = """
+SELECT d.to_item_id AS blocked_id, b.* FROM dependencies AS d
+JOIN work_items AS b ON b.id = d.from_item_id
+WHERE d.to_item_id IN (SELECT value FROM json_each(?)) AND d.type = 'blocks'
+  AND d.deleted_at IS NULL AND b.deleted_at IS NULL AND b.status <> 'done'
+ORDER BY b.item_number
 """
 SOFT_DELETE: Final = """
 UPDATE dependencies SET deleted_at = ?, updated_at = ?, version = version + 1
@@ -123,6 +162,40 @@ class DependencyRepository:
         outgoing = [from_row(row) for row in self._conn.execute(SELECT_OUTGOING, (item_id,))]
         incoming = [from_row(row) for row in self._conn.execute(SELECT_INCOMING, (item_id,))]
         return outgoing, incoming
+
+    def list_for_project(
+        self,
+        project_id: str,
+        *,
+        types: Collection[DependencyType] | None = None,
+        after: str = "",
+        limit: int = MAX_LIMIT,
+    ) -> list[Dependency]:
+        """The project's live dependencies with an id above ``after``, oldest first."""
+        parameters = {
+            "project_id": project_id,
+            "types": None if types is None else json.dumps(sorted(types)),
+            "after": after,
+            "limit": limit,
+        }
+        return [from_row(row) for row in self._conn.execute(SELECT_FOR_PROJECT, parameters)]
+
+    def item_numbers(self, item_ids: Collection[str]) -> dict[str, int]:
+        """The item number of each of ``item_ids`` (for display keys)."""
+        rows = self._conn.execute(SELECT_ITEM_NUMBERS, (json.dumps(list(item_ids)),))
+        return {row["id"]: row["item_number"] for row in rows}
+
+    def blocked(
+        self, project_id: str, *, after: int = 0, limit: int = MAX_LIMIT
+    ) -> list[tuple[WorkItem, list[WorkItem]]]:
+        """Open items blocked by an open item, numbered above ``after``, with their blockers."""
+        parameters = {"project_id": project_id, "after": after, "limit": limit}
+        items = [work_item_from_row(row) for row in self._conn.execute(SELECT_BLOCKED, parameters)]
+        blockers: dict[str, list[WorkItem]] = {item.id: [] for item in items}
+        ids = json.dumps(list(blockers))
+        for row in self._conn.execute(SELECT_OPEN_BLOCKERS, (ids,)):
+            blockers[row["blocked_id"]].append(work_item_from_row(row))
+        return [(item, blockers[item.id]) for item in items]
 
     def soft_delete(self, dependency_id: str) -> Dependency:
         current = self.get(dependency_id)

@@ -1683,6 +1683,183 @@ class ListDependencies(_message.Message):
 Global___ListDependencies: _TypeAlias = ListDependencies  # noqa: Y015
 
 @_typing.final
+class ListProjectDependencies(_message.Message):
+    """every live dependency of a project, oldest first; filter: types; `limit`
+    (default 500, at most 1,000); a full page carries `next_after`, sent back as
+    `after` for the next page; `display_keys` names each item the page's
+    dependencies link
+    role: viewer
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    TYPES_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    limit: _builtins.int
+    """0: server default"""
+    after: _builtins.str
+    """"": first page; else the next_after of the previous page"""
+    @_builtins.property
+    def types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.DependencyType.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        types: _abc.Iterable[_entities_pb2.DependencyType.ValueType] | None = ...,
+        limit: _builtins.int = ...,
+        after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "limit", b"limit", "project_id", b"project_id", "types", b"types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProjectDependencies: _TypeAlias = ListProjectDependencies  # noqa: Y015
+
+@_typing.final
+class ProjectDependencyList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DisplayKeysEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DEPENDENCIES_FIELD_NUMBER: _builtins.int
+    DISPLAY_KEYS_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    NEXT_AFTER_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    next_after: _builtins.str
+    """"": no more pages"""
+    @_builtins.property
+    def dependencies(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.Dependency]: ...
+    @_builtins.property
+    def display_keys(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """item id -> "KEY-12" """
+
+    def __init__(
+        self,
+        *,
+        dependencies: _abc.Iterable[_entities_pb2.Dependency] | None = ...,
+        display_keys: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        seq: _builtins.int = ...,
+        next_after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dependencies", b"dependencies", "display_keys", b"display_keys", "next_after", b"next_after", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProjectDependencyList: _TypeAlias = ProjectDependencyList  # noqa: Y015
+
+@_typing.final
+class ListBlockedItems(_message.Message):
+    """open items (not done) with a live `blocks` dependency from an item that is
+    not done, by item number, each with those blockers; `limit` (default 500,
+    at most 1,000) and `after` page as in `list_project_dependencies`
+    role: viewer
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    limit: _builtins.int
+    """0: server default"""
+    after: _builtins.str
+    """"": first page; else the next_after of the previous page"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "limit", b"limit", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBlockedItems: _TypeAlias = ListBlockedItems  # noqa: Y015
+
+@_typing.final
+class BlockedItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    BLOCKERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> _entities_pb2.WorkItem: ...
+    @_builtins.property
+    def blockers(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.WorkItem]:
+        """the open items that block it, by item number"""
+
+    def __init__(
+        self,
+        *,
+        item: _entities_pb2.WorkItem | None = ...,
+        blockers: _abc.Iterable[_entities_pb2.WorkItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blockers", b"blockers", "item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockedItem: _TypeAlias = BlockedItem  # noqa: Y015
+
+@_typing.final
+class BlockedItemList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    NEXT_AFTER_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    next_after: _builtins.str
+    """"": no more pages"""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlockedItem]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___BlockedItem] | None = ...,
+        seq: _builtins.int = ...,
+        next_after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_after", b"next_after", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockedItemList: _TypeAlias = BlockedItemList  # noqa: Y015
+
+@_typing.final
 class DependencyReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -383,6 +383,34 @@ async def test_dep_add_list_remove_by_keys(cli: InThreadCli):
     assert (await cli("dep", "remove", "PM-3", "PM-4")).code == 3
 
 
+async def test_dep_all_and_blocked_read_the_whole_project(cli: InThreadCli):
+    await board(cli)
+    ok(await cli("dep", "add", "PM-3", "PM-4"))
+    ok(await cli("dep", "add", "PM-2", "PM-4"))
+    ok(await cli("dep", "add", "PM-4", "PM-1", "--type", "relates_to"))
+
+    every = await js(cli, "dep", "all", "-p", "PM")
+    assert [(d["from_key"], d["type"], d["to_key"]) for d in every["dependencies"]] == [
+        ("PM-3", "blocks", "PM-4"),
+        ("PM-2", "blocks", "PM-4"),
+        ("PM-4", "relates_to", "PM-1"),
+    ]
+    only = await js(cli, "dep", "all", "-p", "PM", "--type", "relates_to")
+    assert [d["to_key"] for d in only["dependencies"]] == ["PM-1"]
+
+    lines = ok(await cli("dep", "blocked", "-p", "PM")).stdout.splitlines()
+    assert lines[1].split()[:2] == ["PM-4", "backlog"]
+    assert lines[1].endswith("PM-2, PM-3")
+    ok(await cli("item", "move", "PM-3", "--status", "done"))
+    blocked = await js(cli, "dep", "blocked", "-p", "PM")
+    assert [
+        (e["item"]["display_key"], [b["display_key"] for b in e["blockers"]])
+        for e in blocked["items"]
+    ] == [("PM-4", ["PM-2"])]
+    ok(await cli("item", "move", "PM-2", "--status", "done"))
+    assert ok(await cli("dep", "blocked", "-p", "PM")).stdout.strip() == "nothing is blocked"
+
+
 async def test_lane_create_list_update_delete(cli: InThreadCli):
     ok(await cli("project", "create", "PM", "Board"))
     lane = await js(cli, "lane", "create", "Blocked", "--status", "todo", "--wip", "3", "-p", "PM")

@@ -18,6 +18,7 @@ import pytest
 from pm_core.enums import WorkItemStatus
 from pm_db.cascades import RELEASE_SPRINT_ITEMS
 from pm_db.migrator import load_migrations, migrate
+from pm_db.repositories.dependencies import SELECT_BLOCKED, SELECT_FOR_PROJECT
 from pm_db.repositories.work_items import (
     INSERT,
     SELECT_BY_KEY,
@@ -120,3 +121,17 @@ def test_work_items_carry_only_the_indexes_a_query_reads(conn: sqlite3.Connectio
         assert (
             f"WHERE {name}_id IS NOT NULL AND deleted_at IS NULL" in indexes[f"work_items_{name}"]
         )
+
+
+def test_blocked_items_walk_the_item_number_index_and_probe_dependencies(
+    conn: sqlite3.Connection,
+) -> None:
+    text = plan(conn, SELECT_BLOCKED, {"project_id": "p", "after": 0, "limit": 500})
+    assert "work_items_number" in text
+    assert "dependencies_to" in text
+    assert "TEMP B-TREE" not in text
+
+
+def test_project_dependencies_read_the_project_index(conn: sqlite3.Connection) -> None:
+    parameters = {"project_id": "p", "types": None, "after": "", "limit": 500}
+    assert "dependencies_project" in plan(conn, SELECT_FOR_PROJECT, parameters)

@@ -327,6 +327,23 @@ def _delete_dependency(draw: st.DrawFn, t: Targets) -> Poison:
     return "delete_dependency", P.DeleteDependency(dependency_id=dep)
 
 
+def _project_read(draw: st.DrawFn, t: Targets) -> Poison:
+    """A project-wide read with a broken cursor or limit, or of a project she cannot read."""
+    name = draw(st.sampled_from(["list_project_dependencies", "list_blocked_items"]))
+    message = (
+        P.ListProjectDependencies if name == "list_project_dependencies" else P.ListBlockedItems
+    )
+    choice = draw(st.sampled_from(["after", "limit", "foreign"]))
+    if choice == "after":  # neither a dependency id nor an item number
+        after = draw(st.sampled_from(["x", "-1", "1e3", "1/2", " 7", "\u0663", "9" * 40]))
+        return name, message(project_id=t.p.project_id, after=after)
+    if choice == "limit":
+        limit = draw(st.one_of(st.integers(INT32[0], -1), st.integers(1001, INT32[1])))
+        return name, message(project_id=t.p.project_id, limit=limit)
+    project = draw(st.sampled_from([t.q.project_id, t.g.project_id, GHOST_ID]))
+    return name, message(project_id=project)
+
+
 def _sprint(draw: st.DrawFn, t: Targets) -> Poison:
     S = E
     planned, active, done = t.p.sprint_id, t.active_sprint_id, t.completed_sprint_id
@@ -706,6 +723,7 @@ POISONS: Final[tuple[PoisonMaker, ...]] = (
     _dependency,
     _dependency,
     _delete_dependency,
+    _project_read,
     _sprint,
     _comment,
     _time_entry,

@@ -188,6 +188,8 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("create_dependency", "to_item_id"): ("story2", _D),
     ("delete_dependency", "dependency_id"): ("dependency", _D),
     ("list_dependencies", "item_id"): ("story", _D),
+    ("list_project_dependencies", "project_id"): ("project", _D),
+    ("list_blocked_items", "project_id"): ("project", _D),
     ("create_swim_lane", "project_id"): ("project", _D),
     ("update_swim_lane", "lane_id"): ("lane", _D),
     ("delete_swim_lane", "lane_id"): ("lane", _D),
@@ -313,6 +315,8 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     ),
     "delete_dependency": lambda o: P.DeleteDependency(dependency_id=o.dependency_id),
     "list_dependencies": lambda o: P.ListDependencies(item_id=o.story_id),
+    "list_project_dependencies": lambda o: P.ListProjectDependencies(project_id=o.project_id),
+    "list_blocked_items": lambda o: P.ListBlockedItems(project_id=o.project_id),
     "create_swim_lane": lambda o: P.CreateSwimLane(
         project_id=o.project_id, name="QA", status=entities_pb2.WORK_ITEM_STATUS_TODO
     ),

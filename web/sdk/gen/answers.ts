@@ -37,6 +37,8 @@ export const ANSWERED_BY = {
   createDependency: "dependency",
   deleteDependency: "dependency",
   listDependencies: "dependencies",
+  listProjectDependencies: "projectDependencies",
+  listBlockedItems: "blockedItems",
   createSwimLane: "swimLane",
   updateSwimLane: "swimLane",
   deleteSwimLane: "swimLane",

@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pm_proto/v1/commands.proto.
  */
 export const file_pm_proto_v1_commands: GenFile = /*@__PURE__*/
-  fileDesc("ChpwbV9wcm90by92MS9jb21tYW5kcy5wcm90bxIFcG0udjEiPwoNQ3JlYXRlUHJvamVjdBILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSK5AQoNVXBkYXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEQoEbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESKQoGc3RhdHVzGAUgASgOMhQucG0udjEuUHJvamVjdFN0YXR1c0gCiAEBQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfc3RhdHVzIj4KDkFyY2hpdmVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI9Cg1EZWxldGVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI3CgpHZXRQcm9qZWN0EhQKCnByb2plY3RfaWQYASABKAlIABINCgNrZXkYAiABKAlIAEIECgJieSIoCgxMaXN0UHJvamVjdHMSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCIvCgxQcm9qZWN0UmVwbHkSHwoHcHJvamVjdBgBIAEoCzIOLnBtLnYxLlByb2plY3QiPAoLUHJvamVjdExpc3QSIAoIcHJvamVjdHMYASADKAsyDi5wbS52MS5Qcm9qZWN0EgsKA3NlcRgCIAEoAyJLCglBZGRNZW1iZXISEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhkKBHJvbGUYAyABKA4yCy5wbS52MS5Sb2xlImwKEENoYW5nZU1lbWJlclJvbGUSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAMSGQoEcm9sZRgEIAEoDjILLnBtLnYxLlJvbGUiTQoMUmVtb3ZlTWVtYmVyEhIKCnByb2plY3RfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgDIiEKC0xpc3RNZW1iZXJzEhIKCnByb2plY3RfaWQYASABKAkiMwoLTWVtYmVyUmVwbHkSJAoGbWVtYmVyGAEgASgLMhQucG0udjEuUHJvamVjdE1lbWJlciJACgpNZW1iZXJMaXN0EiUKB21lbWJlcnMYASADKAsyFC5wbS52MS5Qcm9qZWN0TWVtYmVyEgsKA3NlcRgCIAEoAyLHAwoOQ3JlYXRlV29ya0l0ZW0SEgoKcHJvamVjdF9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiUKBnN0YXR1cxgFIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEiEKCHByaW9yaXR5GAYgASgOMg8ucG0udjEuUHJpb3JpdHkSGQoMc3RvcnlfcG9pbnRzGAcgASgFSACIAQESFQoIcG9zaXRpb24YCCABKAFIAYgBARIWCglwYXJlbnRfaWQYCSABKAlIAogBARIWCglzcHJpbnRfaWQYCiABKAlIA4gBARIYCgthc3NpZ25lZV9pZBgLIAEoCUgEiAEBEhcKCnN0YXJ0X2RhdGUYDCABKAlIBYgBARIVCghkdWVfZGF0ZRgNIAEoCUgGiAEBQg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWRCDQoLX3N0YXJ0X2RhdGVCCwoJX2R1ZV9kYXRlIs4ECg5VcGRhdGVXb3JrSXRlbRIPCgdpdGVtX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEgoFdGl0bGUYAyABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgEIAEoCUgBiAEBEiYKBHR5cGUYBSABKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGVIAogBARIqCgZzdGF0dXMYBiABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gDiAEBEiYKCHByaW9yaXR5GAcgASgOMg8ucG0udjEuUHJpb3JpdHlIBIgBARIZCgxzdG9yeV9wb2ludHMYCCABKAVIBYgBARIaChJjbGVhcl9zdG9yeV9wb2ludHMYCSABKAgSFQoIcG9zaXRpb24YCiABKAFIBogBARIWCglwYXJlbnRfaWQYCyABKAlIB4gBARIWCglzcHJpbnRfaWQYDCABKAlICIgBARIYCgthc3NpZ25lZV9pZBgNIAEoCUgJiAEBEhcKCnN0YXJ0X2RhdGUYDiABKAlICogBARIVCghkdWVfZGF0ZRgPIAEoCUgLiAEBQggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb25CBwoFX3R5cGVCCQoHX3N0YXR1c0ILCglfcHJpb3JpdHlCDwoNX3N0b3J5X3BvaW50c0ILCglfcG9zaXRpb25CDAoKX3BhcmVudF9pZEIMCgpfc3ByaW50X2lkQg4KDF9hc3NpZ25lZV9pZEINCgtfc3RhcnRfZGF0ZUILCglfZHVlX2RhdGUiOwoORGVsZXRlV29ya0l0ZW0SDwoHaXRlbV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIj0KC0dldFdvcmtJdGVtEhEKB2l0ZW1faWQYASABKAlIABIVCgtkaXNwbGF5X2tleRgCIAEoCUgAQgQKAmJ5IpsDCg1MaXN0V29ya0l0ZW1zEhIKCnByb2plY3RfaWQYASABKAkSIgoFdHlwZXMYAiADKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGUSJwoIc3RhdHVzZXMYAyADKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1cxIWCglzcHJpbnRfaWQYBCABKAlIAIgBARIWCglwYXJlbnRfaWQYBSABKAlIAYgBARIYCgthc3NpZ25lZV9pZBgGIAEoCUgCiAEBEhsKDmRlc2NlbmRhbnRzX29mGAcgASgJSAOIAQESGQoMYW5jZXN0b3JzX29mGAggASgJSASIAQESFAoMZXhjbHVkZV9kb25lGAkgASgIEg0KBWxpbWl0GAogASgFEg0KBWFmdGVyGAsgASgJEhIKCmR1ZV9iZWZvcmUYDCABKAkSDwoHb3ZlcmR1ZRgNIAEoCEIMCgpfc3ByaW50X2lkQgwKCl9wYXJlbnRfaWRCDgoMX2Fzc2lnbmVlX2lkQhEKD19kZXNjZW5kYW50c19vZkIPCg1fYW5jZXN0b3JzX29mIi4KDVdvcmtJdGVtUmVwbHkSHQoEaXRlbRgBIAEoCzIPLnBtLnYxLldvcmtJdGVtIk8KDFdvcmtJdGVtTGlzdBIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtEgsKA3NlcRgCIAEoAxISCgpuZXh0X2FmdGVyGAMgASgJIsAEChNCdWxrVXBkYXRlV29ya0l0ZW1zEhAKCGl0ZW1faWRzGAEgAygJEhIKBXRpdGxlGAMgASgJSACIAQESGAoLZGVzY3JpcHRpb24YBCABKAlIAYgBARImCgR0eXBlGAUgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlSAKIAQESKgoGc3RhdHVzGAYgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXNIA4gBARImCghwcmlvcml0eRgHIAEoDjIPLnBtLnYxLlByaW9yaXR5SASIAQESGQoMc3RvcnlfcG9pbnRzGAggASgFSAWIAQESGgoSY2xlYXJfc3RvcnlfcG9pbnRzGAkgASgIEhUKCHBvc2l0aW9uGAogASgBSAaIAQESFgoJcGFyZW50X2lkGAsgASgJSAeIAQESFgoJc3ByaW50X2lkGAwgASgJSAiIAQESGAoLYXNzaWduZWVfaWQYDSABKAlICYgBARIXCgpzdGFydF9kYXRlGA4gASgJSAqIAQESFQoIZHVlX2RhdGUYDyABKAlIC4gBAUIICgZfdGl0bGVCDgoMX2Rlc2NyaXB0aW9uQgcKBV90eXBlQgkKB19zdGF0dXNCCwoJX3ByaW9yaXR5Qg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWRCDQoLX3N0YXJ0X2RhdGVCCwoJX2R1ZV9kYXRlSgQIAhADIjEKD0J1bGtVcGRhdGVSZXBseRIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtIpoBCgxDcmVhdGVTcHJpbnQSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGdvYWwYAyABKAkSLQoJc3RhcnRzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL/AQoMVXBkYXRlU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIRCgRnb2FsGAQgASgJSAGIAQESLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jbGVhcl9zdGFydHNfYXQYByABKAgSFQoNY2xlYXJfZW5kc19hdBgIIAEoCEIHCgVfbmFtZUIHCgVfZ29hbCJkChBUcmFuc2l0aW9uU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEiMKBnN0YXR1cxgDIAEoDjITLnBtLnYxLlNwcmludFN0YXR1cyI7CgxEZWxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMiSAoLTGlzdFNwcmludHMSEgoKcHJvamVjdF9pZBgBIAEoCRIlCghzdGF0dXNlcxgCIAMoDjITLnBtLnYxLlNwcmludFN0YXR1cyIsCgtTcHJpbnRSZXBseRIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQiOQoKU3ByaW50TGlzdBIeCgdzcHJpbnRzGAEgAygLMg0ucG0udjEuU3ByaW50EgsKA3NlcRgCIAEoAyIzCg1DcmVhdGVDb21tZW50EhQKDHdvcmtfaXRlbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkkKC0VkaXRDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIMCgRib2R5GAMgASgJIj0KDURlbGV0ZUNvbW1lbnQSEgoKY29tbWVudF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIkUKDExpc3RDb21tZW50cxIUCgx3b3JrX2l0ZW1faWQYASABKAkSDQoFbGltaXQYAiABKAUSEAoIYWZ0ZXJfaWQYAyABKAkiLwoMQ29tbWVudFJlcGx5Eh8KB2NvbW1lbnQYASABKAsyDi5wbS52MS5Db21tZW50IjwKC0NvbW1lbnRMaXN0EiAKCGNvbW1lbnRzGAEgAygLMg4ucG0udjEuQ29tbWVudBILCgNzZXEYAiABKAMiMAoKU3RhcnRUaW1lchIUCgx3b3JrX2l0ZW1faWQYASABKAkSDAoEbm90ZRgCIAEoCSILCglTdG9wVGltZXIikwEKD0NyZWF0ZVRpbWVFbnRyeRIUCgx3b3JrX2l0ZW1faWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYBCABKAkitwEKD1VwZGF0ZVRpbWVFbnRyeRIQCghlbnRyeV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgRub3RlGAUgASgJSACIAQFCBwoFX25vdGUiPQoPRGVsZXRlVGltZUVudHJ5EhAKCGVudHJ5X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMi4AEKD0xpc3RUaW1lRW50cmllcxIUCgd1c2VyX2lkGAEgASgJSACIAQESGQoMd29ya19pdGVtX2lkGAIgASgJSAGIAQESFwoKcHJvamVjdF9pZBgDIAEoCUgCiAEBEg0KBWxpbWl0GAQgASgFEjUKEWJlZm9yZV9zdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgliZWZvcmVfaWQYBiABKAlCCgoIX3VzZXJfaWRCDwoNX3dvcmtfaXRlbV9pZEINCgtfcHJvamVjdF9pZCIRCg9HZXRSdW5uaW5nVGltZXIiVAoOVGltZUVudHJ5UmVwbHkSHwoFZW50cnkYASABKAsyEC5wbS52MS5UaW1lRW50cnkSIQoHc3RvcHBlZBgCIAEoCzIQLnBtLnYxLlRpbWVFbnRyeSI/Cg1UaW1lRW50cnlMaXN0EiEKB2VudHJpZXMYASADKAsyEC5wbS52MS5UaW1lRW50cnkSCwoDc2VxGAIgASgDIjQKEVJ1bm5pbmdUaW1lclJlcGx5Eh8KBWVudHJ5GAEgASgLMhAucG0udjEuVGltZUVudHJ5ImEKEENyZWF0ZURlcGVuZGVuY3kSFAoMZnJvbV9pdGVtX2lkGAEgASgJEhIKCnRvX2l0ZW1faWQYAiABKAkSIwoEdHlwZRgDIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlIikKEERlbGV0ZURlcGVuZGVuY3kSFQoNZGVwZW5kZW5jeV9pZBgBIAEoCSIjChBMaXN0RGVwZW5kZW5jaWVzEg8KB2l0ZW1faWQYASABKAkiOAoPRGVwZW5kZW5jeVJlcGx5EiUKCmRlcGVuZGVuY3kYASABKAsyES5wbS52MS5EZXBlbmRlbmN5ImcKDkRlcGVuZGVuY3lMaXN0EiMKCG91dGdvaW5nGAEgAygLMhEucG0udjEuRGVwZW5kZW5jeRIjCghpbmNvbWluZxgCIAMoCzIRLnBtLnYxLkRlcGVuZGVuY3kSCwoDc2VxGAMgASgDIqMBCg5DcmVhdGVTd2ltTGFuZRISCgpwcm9qZWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSJQoGc3RhdHVzGAMgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSFQoIcG9zaXRpb24YBCABKAVIAIgBARIWCgl3aXBfbGltaXQYBSABKAVIAYgBAUILCglfcG9zaXRpb25CDAoKX3dpcF9saW1pdCLxAQoOVXBkYXRlU3dpbUxhbmUSDwoHbGFuZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIqCgZzdGF0dXMYBCABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gBiAEBEhUKCHBvc2l0aW9uGAUgASgFSAKIAQESFgoJd2lwX2xpbWl0GAYgASgFSAOIAQESFwoPY2xlYXJfd2lwX2xpbWl0GAcgASgIQgcKBV9uYW1lQgkKB19zdGF0dXNCCwoJX3Bvc2l0aW9uQgwKCl93aXBfbGltaXQiOwoORGVsZXRlU3dpbUxhbmUSDwoHbGFuZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIiMKDUxpc3RTd2ltTGFuZXMSEgoKcHJvamVjdF9pZBgBIAEoCSIuCg1Td2ltTGFuZVJlcGx5Eh0KBGxhbmUYASABKAsyDy5wbS52MS5Td2ltTGFuZSI7CgxTd2ltTGFuZUxpc3QSHgoFbGFuZXMYASADKAsyDy5wbS52MS5Td2ltTGFuZRILCgNzZXEYAiABKAMicwoMTGlzdEFjdGl2aXR5EhQKCnByb2plY3RfaWQYASABKAlIABIiCgZlbnRpdHkYAiABKAsyEC5wbS52MS5FbnRpdHlSZWZIABINCgVsaW1pdBgDIAEoBRIRCgliZWZvcmVfaWQYBCABKAlCBwoFc2NvcGUiOAoJRW50aXR5UmVmEh8KBHR5cGUYASABKA4yES5wbS52MS5FbnRpdHlUeXBlEgoKAmlkGAIgASgJIkIKDEFjdGl2aXR5TGlzdBIlCgdlbnRyaWVzGAEgAygLMhQucG0udjEuQWN0aXZpdHlFbnRyeRILCgNzZXEYAiABKAMiqQEKDkxpc3RMbG1Db250ZXh0EhcKCnByb2plY3RfaWQYASABKAlIAIgBARIWCg5leGNsdWRlX2dsb2JhbBgCIAEoCBIkCgV0eXBlcxgDIAMoDjIVLnBtLnYxLkxsbUNvbnRleHRUeXBlEhUKCGNhdGVnb3J5GAQgASgJSAGIAQESDQoFbGltaXQYBSABKAVCDQoLX3Byb2plY3RfaWRCCwoJX2NhdGVnb3J5IucBChBDcmVhdGVMbG1Db250ZXh0EhcKCnByb2plY3RfaWQYASABKAlIAIgBARIrCgxjb250ZXh0X3R5cGUYAiABKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZRIQCghjYXRlZ29yeRgDIAEoCRINCgV0aXRsZRgEIAEoCRIPCgdjb250ZW50GAUgASgJEhgKC2V4YW1wbGVfc3FsGAYgASgJSAGIAQESFQoIcHJpb3JpdHkYByABKAVIAogBAUINCgtfcHJvamVjdF9pZEIOCgxfZXhhbXBsZV9zcWxCCwoJX3ByaW9yaXR5IrUCChBVcGRhdGVMbG1Db250ZXh0EhIKCmNvbnRleHRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIwCgxjb250ZXh0X3R5cGUYAyABKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZUgAiAEBEhUKCGNhdGVnb3J5GAQgASgJSAGIAQESEgoFdGl0bGUYBSABKAlIAogBARIUCgdjb250ZW50GAYgASgJSAOIAQESGAoLZXhhbXBsZV9zcWwYByABKAlIBIgBARIVCghwcmlvcml0eRgIIAEoBUgFiAEBQg8KDV9jb250ZXh0X3R5cGVCCwoJX2NhdGVnb3J5QggKBl90aXRsZUIKCghfY29udGVudEIOCgxfZXhhbXBsZV9zcWxCCwoJX3ByaW9yaXR5IkAKEERlbGV0ZUxsbUNvbnRleHQSEgoKY29udGV4dF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIjUKD0xsbUNvbnRleHRSZXBseRIiCgdjb250ZXh0GAEgASgLMhEucG0udjEuTGxtQ29udGV4dCJCCg5MbG1Db250ZXh0TGlzdBIjCghjb250ZXh0cxgBIAMoCzIRLnBtLnYxLkxsbUNvbnRleHQSCwoDc2VxGAIgASgDIiIKDEpvaW5QcmVzZW5jZRISCgpwcm9qZWN0X2lkGAEgASgJIiMKDUxlYXZlUHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIiCgxMaXN0UHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIgCgxQcmVzZW5jZUxpc3QSEAoIdXNlcl9pZHMYASADKAkiLAoOUmVzdW1lUG9zaXRpb24SDQoFZXBvY2gYASABKAkSCwoDc2VxGAIgASgDIkcKCVN1YnNjcmliZRITCgtwcm9qZWN0X2lkcxgBIAMoCRIlCgZyZXN1bWUYAiABKAsyFS5wbS52MS5SZXN1bWVQb3NpdGlvbiJXCg5TdWJzY3JpYmVSZXBseRINCgVlcG9jaBgBIAEoCRILCgNzZXEYAiABKAMSFAoMbXVzdF9yZWZldGNoGAMgASgIEhMKC3Byb2plY3RfaWRzGAQgAygJIiIKC1Vuc3Vic2NyaWJlEhMKC3Byb2plY3RfaWRzGAEgAygJIicKEFVuc3Vic2NyaWJlUmVwbHkSEwoLcHJvamVjdF9pZHMYASADKAkiFQoEUGluZxINCgVub25jZRgBIAEoAyImCg5SZWF1dGhlbnRpY2F0ZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkiQQoPUmVhdXRoZW50aWNhdGVkEi4KCmV4cGlyZXNfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkYKBFBvbmcSDQoFbm9uY2UYASABKAMSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIgUKA0FjayIpCglMaXN0VXNlcnMSDQoFcXVlcnkYASABKAkSDQoFbGltaXQYAiABKAUiOgoNRGlyZWN0b3J5VXNlchIZCgR1c2VyGAEgASgLMgsucG0udjEuVXNlchIOCgZhY3RpdmUYAiABKAgiLwoIVXNlckxpc3QSIwoFdXNlcnMYASADKAsyFC5wbS52MS5EaXJlY3RvcnlVc2VyIl0KCkludml0ZVVzZXISDQoFZW1haWwYASABKAkSGQoMZGlzcGxheV9uYW1lGAIgASgJSACIAQESFAoMdGVuYW50X2FkbWluGAMgASgIQg8KDV9kaXNwbGF5X25hbWUikAEKD0ludml0YXRpb25SZXBseRIZCgR1c2VyGAEgASgLMgsucG0udjEuVXNlchIVCg1pbnZpdGF0aW9uX2lkGAIgASgJEg0KBXRva2VuGAMgASgJEgwKBGxpbmsYBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoMQ3JlYXRlQXBpS2V5EgwKBG5hbWUYASABKAkSGQoMZGlzcGxheV9uYW1lGAIgASgJSACIAQESFAoMdGVuYW50X2FkbWluGAMgASgIQg8KDV9kaXNwbGF5X25hbWUiWAoLQXBpS2V5UmVwbHkSHgoHYXBpX2tleRgBIAEoCzINLnBtLnYxLkFwaUtleRIZCgR1c2VyGAIgASgLMgsucG0udjEuVXNlchIOCgZzZWNyZXQYAyABKAkiJgoLTGlzdEFwaUtleXMSFwoPaW5jbHVkZV9yZXZva2VkGAEgASgIIi0KCkFwaUtleUxpc3QSHwoIYXBpX2tleXMYASADKAsyDS5wbS52MS5BcGlLZXkiIgoMUmV2b2tlQXBpS2V5EhIKCmFwaV9rZXlfaWQYASABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_pm_proto_v1_entities]);
+  fileDesc("ChpwbV9wcm90by92MS9jb21tYW5kcy5wcm90bxIFcG0udjEiPwoNQ3JlYXRlUHJvamVjdBILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSK5AQoNVXBkYXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEQoEbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESKQoGc3RhdHVzGAUgASgOMhQucG0udjEuUHJvamVjdFN0YXR1c0gCiAEBQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfc3RhdHVzIj4KDkFyY2hpdmVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI9Cg1EZWxldGVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI3CgpHZXRQcm9qZWN0EhQKCnByb2plY3RfaWQYASABKAlIABINCgNrZXkYAiABKAlIAEIECgJieSIoCgxMaXN0UHJvamVjdHMSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCIvCgxQcm9qZWN0UmVwbHkSHwoHcHJvamVjdBgBIAEoCzIOLnBtLnYxLlByb2plY3QiPAoLUHJvamVjdExpc3QSIAoIcHJvamVjdHMYASADKAsyDi5wbS52MS5Qcm9qZWN0EgsKA3NlcRgCIAEoAyJLCglBZGRNZW1iZXISEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhkKBHJvbGUYAyABKA4yCy5wbS52MS5Sb2xlImwKEENoYW5nZU1lbWJlclJvbGUSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAMSGQoEcm9sZRgEIAEoDjILLnBtLnYxLlJvbGUiTQoMUmVtb3ZlTWVtYmVyEhIKCnByb2plY3RfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgDIiEKC0xpc3RNZW1iZXJzEhIKCnByb2plY3RfaWQYASABKAkiMwoLTWVtYmVyUmVwbHkSJAoGbWVtYmVyGAEgASgLMhQucG0udjEuUHJvamVjdE1lbWJlciJACgpNZW1iZXJMaXN0EiUKB21lbWJlcnMYASADKAsyFC5wbS52MS5Qcm9qZWN0TWVtYmVyEgsKA3NlcRgCIAEoAyLHAwoOQ3JlYXRlV29ya0l0ZW0SEgoKcHJvamVjdF9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiUKBnN0YXR1cxgFIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEiEKCHByaW9yaXR5GAYgASgOMg8ucG0udjEuUHJpb3JpdHkSGQoMc3RvcnlfcG9pbnRzGAcgASgFSACIAQESFQoIcG9zaXRpb24YCCABKAFIAYgBARIWCglwYXJlbnRfaWQYCSABKAlIAogBARIWCglzcHJpbnRfaWQYCiABKAlIA4gBARIYCgthc3NpZ25lZV9pZBgLIAEoCUgEiAEBEhcKCnN0YXJ0X2RhdGUYDCABKAlIBYgBARIVCghkdWVfZGF0ZRgNIAEoCUgGiAEBQg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWRCDQoLX3N0YXJ0X2RhdGVCCwoJX2R1ZV9kYXRlIs4ECg5VcGRhdGVXb3JrSXRlbRIPCgdpdGVtX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSEgoFdGl0bGUYAyABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgEIAEoCUgBiAEBEiYKBHR5cGUYBSABKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGVIAogBARIqCgZzdGF0dXMYBiABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gDiAEBEiYKCHByaW9yaXR5GAcgASgOMg8ucG0udjEuUHJpb3JpdHlIBIgBARIZCgxzdG9yeV9wb2ludHMYCCABKAVIBYgBARIaChJjbGVhcl9zdG9yeV9wb2ludHMYCSABKAgSFQoIcG9zaXRpb24YCiABKAFIBogBARIWCglwYXJlbnRfaWQYCyABKAlIB4gBARIWCglzcHJpbnRfaWQYDCABKAlICIgBARIYCgthc3NpZ25lZV9pZBgNIAEoCUgJiAEBEhcKCnN0YXJ0X2RhdGUYDiABKAlICogBARIVCghkdWVfZGF0ZRgPIAEoCUgLiAEBQggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb25CBwoFX3R5cGVCCQoHX3N0YXR1c0ILCglfcHJpb3JpdHlCDwoNX3N0b3J5X3BvaW50c0ILCglfcG9zaXRpb25CDAoKX3BhcmVudF9pZEIMCgpfc3ByaW50X2lkQg4KDF9hc3NpZ25lZV9pZEINCgtfc3RhcnRfZGF0ZUILCglfZHVlX2RhdGUiOwoORGVsZXRlV29ya0l0ZW0SDwoHaXRlbV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIj0KC0dldFdvcmtJdGVtEhEKB2l0ZW1faWQYASABKAlIABIVCgtkaXNwbGF5X2tleRgCIAEoCUgAQgQKAmJ5IpsDCg1MaXN0V29ya0l0ZW1zEhIKCnByb2plY3RfaWQYASABKAkSIgoFdHlwZXMYAiADKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGUSJwoIc3RhdHVzZXMYAyADKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1cxIWCglzcHJpbnRfaWQYBCABKAlIAIgBARIWCglwYXJlbnRfaWQYBSABKAlIAYgBARIYCgthc3NpZ25lZV9pZBgGIAEoCUgCiAEBEhsKDmRlc2NlbmRhbnRzX29mGAcgASgJSAOIAQESGQoMYW5jZXN0b3JzX29mGAggASgJSASIAQESFAoMZXhjbHVkZV9kb25lGAkgASgIEg0KBWxpbWl0GAogASgFEg0KBWFmdGVyGAsgASgJEhIKCmR1ZV9iZWZvcmUYDCABKAkSDwoHb3ZlcmR1ZRgNIAEoCEIMCgpfc3ByaW50X2lkQgwKCl9wYXJlbnRfaWRCDgoMX2Fzc2lnbmVlX2lkQhEKD19kZXNjZW5kYW50c19vZkIPCg1fYW5jZXN0b3JzX29mIi4KDVdvcmtJdGVtUmVwbHkSHQoEaXRlbRgBIAEoCzIPLnBtLnYxLldvcmtJdGVtIk8KDFdvcmtJdGVtTGlzdBIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtEgsKA3NlcRgCIAEoAxISCgpuZXh0X2FmdGVyGAMgASgJIsAEChNCdWxrVXBkYXRlV29ya0l0ZW1zEhAKCGl0ZW1faWRzGAEgAygJEhIKBXRpdGxlGAMgASgJSACIAQESGAoLZGVzY3JpcHRpb24YBCABKAlIAYgBARImCgR0eXBlGAUgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlSAKIAQESKgoGc3RhdHVzGAYgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXNIA4gBARImCghwcmlvcml0eRgHIAEoDjIPLnBtLnYxLlByaW9yaXR5SASIAQESGQoMc3RvcnlfcG9pbnRzGAggASgFSAWIAQESGgoSY2xlYXJfc3RvcnlfcG9pbnRzGAkgASgIEhUKCHBvc2l0aW9uGAogASgBSAaIAQESFgoJcGFyZW50X2lkGAsgASgJSAeIAQESFgoJc3ByaW50X2lkGAwgASgJSAiIAQESGAoLYXNzaWduZWVfaWQYDSABKAlICYgBARIXCgpzdGFydF9kYXRlGA4gASgJSAqIAQESFQoIZHVlX2RhdGUYDyABKAlIC4gBAUIICgZfdGl0bGVCDgoMX2Rlc2NyaXB0aW9uQgcKBV90eXBlQgkKB19zdGF0dXNCCwoJX3ByaW9yaXR5Qg8KDV9zdG9yeV9wb2ludHNCCwoJX3Bvc2l0aW9uQgwKCl9wYXJlbnRfaWRCDAoKX3NwcmludF9pZEIOCgxfYXNzaWduZWVfaWRCDQoLX3N0YXJ0X2RhdGVCCwoJX2R1ZV9kYXRlSgQIAhADIjEKD0J1bGtVcGRhdGVSZXBseRIeCgVpdGVtcxgBIAMoCzIPLnBtLnYxLldvcmtJdGVtIpoBCgxDcmVhdGVTcHJpbnQSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGdvYWwYAyABKAkSLQoJc3RhcnRzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL/AQoMVXBkYXRlU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhEKBG5hbWUYAyABKAlIAIgBARIRCgRnb2FsGAQgASgJSAGIAQESLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9jbGVhcl9zdGFydHNfYXQYByABKAgSFQoNY2xlYXJfZW5kc19hdBgIIAEoCEIHCgVfbmFtZUIHCgVfZ29hbCJkChBUcmFuc2l0aW9uU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEiMKBnN0YXR1cxgDIAEoDjITLnBtLnYxLlNwcmludFN0YXR1cyI7CgxEZWxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMiSAoLTGlzdFNwcmludHMSEgoKcHJvamVjdF9pZBgBIAEoCRIlCghzdGF0dXNlcxgCIAMoDjITLnBtLnYxLlNwcmludFN0YXR1cyIsCgtTcHJpbnRSZXBseRIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQiOQoKU3ByaW50TGlzdBIeCgdzcHJpbnRzGAEgAygLMg0ucG0udjEuU3ByaW50EgsKA3NlcRgCIAEoAyIzCg1DcmVhdGVDb21tZW50EhQKDHdvcmtfaXRlbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkkKC0VkaXRDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIMCgRib2R5GAMgASgJIj0KDURlbGV0ZUNvbW1lbnQSEgoKY29tbWVudF9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDIkUKDExpc3RDb21tZW50cxIUCgx3b3JrX2l0ZW1faWQYASABKAkSDQoFbGltaXQYAiABKAUSEAoIYWZ0ZXJfaWQYAyABKAkiLwoMQ29tbWVudFJlcGx5Eh8KB2NvbW1lbnQYASABKAsyDi5wbS52MS5Db21tZW50IjwKC0NvbW1lbnRMaXN0EiAKCGNvbW1lbnRzGAEgAygLMg4ucG0udjEuQ29tbWVudBILCgNzZXEYAiABKAMiMAoKU3RhcnRUaW1lchIUCgx3b3JrX2l0ZW1faWQYASABKAkSDAoEbm90ZRgCIAEoCSILCglTdG9wVGltZXIikwEKD0NyZWF0ZVRpbWVFbnRyeRIUCgx3b3JrX2l0ZW1faWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYBCABKAkitwEKD1VwZGF0ZVRpbWVFbnRyeRIQCghlbnRyeV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgRub3RlGAUgASgJSACIAQFCBwoFX25vdGUiPQoPRGVsZXRlVGltZUVudHJ5EhAKCGVudHJ5X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMi4AEKD0xpc3RUaW1lRW50cmllcxIUCgd1c2VyX2lkGAEgASgJSACIAQESGQoMd29ya19pdGVtX2lkGAIgASgJSAGIAQESFwoKcHJvamVjdF9pZBgDIAEoCUgCiAEBEg0KBWxpbWl0GAQgASgFEjUKEWJlZm9yZV9zdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgliZWZvcmVfaWQYBiABKAlCCgoIX3VzZXJfaWRCDwoNX3dvcmtfaXRlbV9pZEINCgtfcHJvamVjdF9pZCIRCg9HZXRSdW5uaW5nVGltZXIiVAoOVGltZUVudHJ5UmVwbHkSHwoFZW50cnkYASABKAsyEC5wbS52MS5UaW1lRW50cnkSIQoHc3RvcHBlZBgCIAEoCzIQLnBtLnYxLlRpbWVFbnRyeSI/Cg1UaW1lRW50cnlMaXN0EiEKB2VudHJpZXMYASADKAsyEC5wbS52MS5UaW1lRW50cnkSCwoDc2VxGAIgASgDIjQKEVJ1bm5pbmdUaW1lclJlcGx5Eh8KBWVudHJ5GAEgASgLMhAucG0udjEuVGltZUVudHJ5ImEKEENyZWF0ZURlcGVuZGVuY3kSFAoMZnJvbV9pdGVtX2lkGAEgASgJEhIKCnRvX2l0ZW1faWQYAiABKAkSIwoEdHlwZRgDIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlIikKEERlbGV0ZURlcGVuZGVuY3kSFQoNZGVwZW5kZW5jeV9pZBgBIAEoCSIjChBMaXN0RGVwZW5kZW5jaWVzEg8KB2l0ZW1faWQYASABKAkicQoXTGlzdFByb2plY3REZXBlbmRlbmNpZXMSEgoKcHJvamVjdF9pZBgBIAEoCRIkCgV0eXBlcxgCIAMoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlEg0KBWxpbWl0GAMgASgFEg0KBWFmdGVyGAQgASgJItoBChVQcm9qZWN0RGVwZW5kZW5jeUxpc3QSJwoMZGVwZW5kZW5jaWVzGAEgAygLMhEucG0udjEuRGVwZW5kZW5jeRJDCgxkaXNwbGF5X2tleXMYAiADKAsyLS5wbS52MS5Qcm9qZWN0RGVwZW5kZW5jeUxpc3QuRGlzcGxheUtleXNFbnRyeRILCgNzZXEYAyABKAMSEgoKbmV4dF9hZnRlchgEIAEoCRoyChBEaXNwbGF5S2V5c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRAoQTGlzdEJsb2NrZWRJdGVtcxISCgpwcm9qZWN0X2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEg0KBWFmdGVyGAMgASgJIk8KC0Jsb2NrZWRJdGVtEh0KBGl0ZW0YASABKAsyDy5wbS52MS5Xb3JrSXRlbRIhCghibG9ja2VycxgCIAMoCzIPLnBtLnYxLldvcmtJdGVtIlUKD0Jsb2NrZWRJdGVtTGlzdBIhCgVpdGVtcxgBIAMoCzISLnBtLnYxLkJsb2NrZWRJdGVtEgsKA3NlcRgCIAEoAxISCgpuZXh0X2FmdGVyGAMgASgJIjgKD0RlcGVuZGVuY3lSZXBseRIlCgpkZXBlbmRlbmN5GAEgASgLMhEucG0udjEuRGVwZW5kZW5jeSJnCg5EZXBlbmRlbmN5TGlzdBIjCghvdXRnb2luZxgBIAMoCzIRLnBtLnYxLkRlcGVuZGVuY3kSIwoIaW5jb21pbmcYAiADKAsyES5wbS52MS5EZXBlbmRlbmN5EgsKA3NlcRgDIAEoAyKjAQoOQ3JlYXRlU3dpbUxhbmUSEgoKcHJvamVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEiUKBnN0YXR1cxgDIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEhUKCHBvc2l0aW9uGAQgASgFSACIAQESFgoJd2lwX2xpbWl0GAUgASgFSAGIAQFCCwoJX3Bvc2l0aW9uQgwKCl93aXBfbGltaXQi8QEKDlVwZGF0ZVN3aW1MYW5lEg8KB2xhbmVfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIRCgRuYW1lGAMgASgJSACIAQESKgoGc3RhdHVzGAQgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXNIAYgBARIVCghwb3NpdGlvbhgFIAEoBUgCiAEBEhYKCXdpcF9saW1pdBgGIAEoBUgDiAEBEhcKD2NsZWFyX3dpcF9saW1pdBgHIAEoCEIHCgVfbmFtZUIJCgdfc3RhdHVzQgsKCV9wb3NpdGlvbkIMCgpfd2lwX2xpbWl0IjsKDkRlbGV0ZVN3aW1MYW5lEg8KB2xhbmVfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyIjCg1MaXN0U3dpbUxhbmVzEhIKCnByb2plY3RfaWQYASABKAkiLgoNU3dpbUxhbmVSZXBseRIdCgRsYW5lGAEgASgLMg8ucG0udjEuU3dpbUxhbmUiOwoMU3dpbUxhbmVMaXN0Eh4KBWxhbmVzGAEgAygLMg8ucG0udjEuU3dpbUxhbmUSCwoDc2VxGAIgASgDInMKDExpc3RBY3Rpdml0eRIUCgpwcm9qZWN0X2lkGAEgASgJSAASIgoGZW50aXR5GAIgASgLMhAucG0udjEuRW50aXR5UmVmSAASDQoFbGltaXQYAyABKAUSEQoJYmVmb3JlX2lkGAQgASgJQgcKBXNjb3BlIjgKCUVudGl0eVJlZhIfCgR0eXBlGAEgASgOMhEucG0udjEuRW50aXR5VHlwZRIKCgJpZBgCIAEoCSJCCgxBY3Rpdml0eUxpc3QSJQoHZW50cmllcxgBIAMoCzIULnBtLnYxLkFjdGl2aXR5RW50cnkSCwoDc2VxGAIgASgDIqkBCg5MaXN0TGxtQ29udGV4dBIXCgpwcm9qZWN0X2lkGAEgASgJSACIAQESFgoOZXhjbHVkZV9nbG9iYWwYAiABKAgSJAoFdHlwZXMYAyADKA4yFS5wbS52MS5MbG1Db250ZXh0VHlwZRIVCghjYXRlZ29yeRgEIAEoCUgBiAEBEg0KBWxpbWl0GAUgASgFQg0KC19wcm9qZWN0X2lkQgsKCV9jYXRlZ29yeSLnAQoQQ3JlYXRlTGxtQ29udGV4dBIXCgpwcm9qZWN0X2lkGAEgASgJSACIAQESKwoMY29udGV4dF90eXBlGAIgASgOMhUucG0udjEuTGxtQ29udGV4dFR5cGUSEAoIY2F0ZWdvcnkYAyABKAkSDQoFdGl0bGUYBCABKAkSDwoHY29udGVudBgFIAEoCRIYCgtleGFtcGxlX3NxbBgGIAEoCUgBiAEBEhUKCHByaW9yaXR5GAcgASgFSAKIAQFCDQoLX3Byb2plY3RfaWRCDgoMX2V4YW1wbGVfc3FsQgsKCV9wcmlvcml0eSK1AgoQVXBkYXRlTGxtQ29udGV4dBISCgpjb250ZXh0X2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSMAoMY29udGV4dF90eXBlGAMgASgOMhUucG0udjEuTGxtQ29udGV4dFR5cGVIAIgBARIVCghjYXRlZ29yeRgEIAEoCUgBiAEBEhIKBXRpdGxlGAUgASgJSAKIAQESFAoHY29udGVudBgGIAEoCUgDiAEBEhgKC2V4YW1wbGVfc3FsGAcgASgJSASIAQESFQoIcHJpb3JpdHkYCCABKAVIBYgBAUIPCg1fY29udGV4dF90eXBlQgsKCV9jYXRlZ29yeUIICgZfdGl0bGVCCgoIX2NvbnRlbnRCDgoMX2V4YW1wbGVfc3FsQgsKCV9wcmlvcml0eSJAChBEZWxldGVMbG1Db250ZXh0EhIKCmNvbnRleHRfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAyI1Cg9MbG1Db250ZXh0UmVwbHkSIgoHY29udGV4dBgBIAEoCzIRLnBtLnYxLkxsbUNvbnRleHQiQgoOTGxtQ29udGV4dExpc3QSIwoIY29udGV4dHMYASADKAsyES5wbS52MS5MbG1Db250ZXh0EgsKA3NlcRgCIAEoAyIiCgxKb2luUHJlc2VuY2USEgoKcHJvamVjdF9pZBgBIAEoCSIjCg1MZWF2ZVByZXNlbmNlEhIKCnByb2plY3RfaWQYASABKAkiIgoMTGlzdFByZXNlbmNlEhIKCnByb2plY3RfaWQYASABKAkiIAoMUHJlc2VuY2VMaXN0EhAKCHVzZXJfaWRzGAEgAygJIiwKDlJlc3VtZVBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEgsKA3NlcRgCIAEoAyJHCglTdWJzY3JpYmUSEwoLcHJvamVjdF9pZHMYASADKAkSJQoGcmVzdW1lGAIgASgLMhUucG0udjEuUmVzdW1lUG9zaXRpb24iVwoOU3Vic2NyaWJlUmVwbHkSDQoFZXBvY2gYASABKAkSCwoDc2VxGAIgASgDEhQKDG11c3RfcmVmZXRjaBgDIAEoCBITCgtwcm9qZWN0X2lkcxgEIAMoCSIiCgtVbnN1YnNjcmliZRITCgtwcm9qZWN0X2lkcxgBIAMoCSInChBVbnN1YnNjcmliZVJlcGx5EhMKC3Byb2plY3RfaWRzGAEgAygJIhUKBFBpbmcSDQoFbm9uY2UYASABKAMiJgoOUmVhdXRoZW50aWNhdGUSFAoMYWNjZXNzX3Rva2VuGAEgASgJIkEKD1JlYXV0aGVudGljYXRlZBIuCgpleHBpcmVzX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJGCgRQb25nEg0KBW5vbmNlGAEgASgDEi8KC3NlcnZlcl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIFCgNBY2siKQoJTGlzdFVzZXJzEg0KBXF1ZXJ5GAEgASgJEg0KBWxpbWl0GAIgASgFIjoKDURpcmVjdG9yeVVzZXISGQoEdXNlchgBIAEoCzILLnBtLnYxLlVzZXISDgoGYWN0aXZlGAIgASgIIi8KCFVzZXJMaXN0EiMKBXVzZXJzGAEgAygLMhQucG0udjEuRGlyZWN0b3J5VXNlciJdCgpJbnZpdGVVc2VyEg0KBWVtYWlsGAEgASgJEhkKDGRpc3BsYXlfbmFtZRgCIAEoCUgAiAEBEhQKDHRlbmFudF9hZG1pbhgDIAEoCEIPCg1fZGlzcGxheV9uYW1lIpABCg9JbnZpdGF0aW9uUmVwbHkSGQoEdXNlchgBIAEoCzILLnBtLnYxLlVzZXISFQoNaW52aXRhdGlvbl9pZBgCIAEoCRINCgV0b2tlbhgDIAEoCRIMCgRsaW5rGAQgASgJEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KDENyZWF0ZUFwaUtleRIMCgRuYW1lGAEgASgJEhkKDGRpc3BsYXlfbmFtZRgCIAEoCUgAiAEBEhQKDHRlbmFudF9hZG1pbhgDIAEoCEIPCg1fZGlzcGxheV9uYW1lIlgKC0FwaUtleVJlcGx5Eh4KB2FwaV9rZXkYASABKAsyDS5wbS52MS5BcGlLZXkSGQoEdXNlchgCIAEoCzILLnBtLnYxLlVzZXISDgoGc2VjcmV0GAMgASgJIiYKC0xpc3RBcGlLZXlzEhcKD2luY2x1ZGVfcmV2b2tlZBgBIAEoCCItCgpBcGlLZXlMaXN0Eh8KCGFwaV9rZXlzGAEgAygLMg0ucG0udjEuQXBpS2V5IiIKDFJldm9rZUFwaUtleRISCgphcGlfa2V5X2lkGAEgASgJYgZwcm90bzM", [file_google_protobuf_timestamp, file_pm_proto_v1_entities]);
 
 /**
  * key: 2-10 chars `A-Z` then `A-Z0-9`; the creator becomes admin; default
@@ -1601,6 +1601,173 @@ export const ListDependenciesSchema: GenMessage<ListDependencies> = /*@__PURE__*
   messageDesc(file_pm_proto_v1_commands, 48);
 
 /**
+ * every live dependency of a project, oldest first; filter: types; `limit`
+ * (default 500, at most 1,000); a full page carries `next_after`, sent back as
+ * `after` for the next page; `display_keys` names each item the page's
+ * dependencies link
+ * role: viewer
+ *
+ * @generated from message pm.v1.ListProjectDependencies
+ */
+export type ListProjectDependencies = Message<"pm.v1.ListProjectDependencies"> & {
+  /**
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * @generated from field: repeated pm.v1.DependencyType types = 2;
+   */
+  types: DependencyType[];
+
+  /**
+   * 0: server default
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+
+  /**
+   * "": first page; else the next_after of the previous page
+   *
+   * @generated from field: string after = 4;
+   */
+  after: string;
+};
+
+/**
+ * Describes the message pm.v1.ListProjectDependencies.
+ * Use `create(ListProjectDependenciesSchema)` to create a new message.
+ */
+export const ListProjectDependenciesSchema: GenMessage<ListProjectDependencies> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 49);
+
+/**
+ * @generated from message pm.v1.ProjectDependencyList
+ */
+export type ProjectDependencyList = Message<"pm.v1.ProjectDependencyList"> & {
+  /**
+   * @generated from field: repeated pm.v1.Dependency dependencies = 1;
+   */
+  dependencies: Dependency[];
+
+  /**
+   * item id -> "KEY-12"
+   *
+   * @generated from field: map<string, string> display_keys = 2;
+   */
+  displayKeys: { [key: string]: string };
+
+  /**
+   * @generated from field: int64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * "": no more pages
+   *
+   * @generated from field: string next_after = 4;
+   */
+  nextAfter: string;
+};
+
+/**
+ * Describes the message pm.v1.ProjectDependencyList.
+ * Use `create(ProjectDependencyListSchema)` to create a new message.
+ */
+export const ProjectDependencyListSchema: GenMessage<ProjectDependencyList> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 50);
+
+/**
+ * open items (not done) with a live `blocks` dependency from an item that is
+ * not done, by item number, each with those blockers; `limit` (default 500,
+ * at most 1,000) and `after` page as in `list_project_dependencies`
+ * role: viewer
+ *
+ * @generated from message pm.v1.ListBlockedItems
+ */
+export type ListBlockedItems = Message<"pm.v1.ListBlockedItems"> & {
+  /**
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * 0: server default
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * "": first page; else the next_after of the previous page
+   *
+   * @generated from field: string after = 3;
+   */
+  after: string;
+};
+
+/**
+ * Describes the message pm.v1.ListBlockedItems.
+ * Use `create(ListBlockedItemsSchema)` to create a new message.
+ */
+export const ListBlockedItemsSchema: GenMessage<ListBlockedItems> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 51);
+
+/**
+ * @generated from message pm.v1.BlockedItem
+ */
+export type BlockedItem = Message<"pm.v1.BlockedItem"> & {
+  /**
+   * @generated from field: pm.v1.WorkItem item = 1;
+   */
+  item?: WorkItem | undefined;
+
+  /**
+   * the open items that block it, by item number
+   *
+   * @generated from field: repeated pm.v1.WorkItem blockers = 2;
+   */
+  blockers: WorkItem[];
+};
+
+/**
+ * Describes the message pm.v1.BlockedItem.
+ * Use `create(BlockedItemSchema)` to create a new message.
+ */
+export const BlockedItemSchema: GenMessage<BlockedItem> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 52);
+
+/**
+ * @generated from message pm.v1.BlockedItemList
+ */
+export type BlockedItemList = Message<"pm.v1.BlockedItemList"> & {
+  /**
+   * @generated from field: repeated pm.v1.BlockedItem items = 1;
+   */
+  items: BlockedItem[];
+
+  /**
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * "": no more pages
+   *
+   * @generated from field: string next_after = 3;
+   */
+  nextAfter: string;
+};
+
+/**
+ * Describes the message pm.v1.BlockedItemList.
+ * Use `create(BlockedItemListSchema)` to create a new message.
+ */
+export const BlockedItemListSchema: GenMessage<BlockedItemList> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_commands, 53);
+
+/**
  * @generated from message pm.v1.DependencyReply
  */
 export type DependencyReply = Message<"pm.v1.DependencyReply"> & {
@@ -1615,7 +1782,7 @@ export type DependencyReply = Message<"pm.v1.DependencyReply"> & {
  * Use `create(DependencyReplySchema)` to create a new message.
  */
 export const DependencyReplySchema: GenMessage<DependencyReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 49);
+  messageDesc(file_pm_proto_v1_commands, 54);
 
 /**
  * @generated from message pm.v1.DependencyList
@@ -1642,7 +1809,7 @@ export type DependencyList = Message<"pm.v1.DependencyList"> & {
  * Use `create(DependencyListSchema)` to create a new message.
  */
 export const DependencyListSchema: GenMessage<DependencyList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 50);
+  messageDesc(file_pm_proto_v1_commands, 55);
 
 /**
  * a board column for one status
@@ -1682,7 +1849,7 @@ export type CreateSwimLane = Message<"pm.v1.CreateSwimLane"> & {
  * Use `create(CreateSwimLaneSchema)` to create a new message.
  */
 export const CreateSwimLaneSchema: GenMessage<CreateSwimLane> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 51);
+  messageDesc(file_pm_proto_v1_commands, 56);
 
 /**
  * role: editor
@@ -1731,7 +1898,7 @@ export type UpdateSwimLane = Message<"pm.v1.UpdateSwimLane"> & {
  * Use `create(UpdateSwimLaneSchema)` to create a new message.
  */
 export const UpdateSwimLaneSchema: GenMessage<UpdateSwimLane> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 52);
+  messageDesc(file_pm_proto_v1_commands, 57);
 
 /**
  * role: editor
@@ -1755,7 +1922,7 @@ export type DeleteSwimLane = Message<"pm.v1.DeleteSwimLane"> & {
  * Use `create(DeleteSwimLaneSchema)` to create a new message.
  */
 export const DeleteSwimLaneSchema: GenMessage<DeleteSwimLane> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 53);
+  messageDesc(file_pm_proto_v1_commands, 58);
 
 /**
  * role: viewer
@@ -1774,7 +1941,7 @@ export type ListSwimLanes = Message<"pm.v1.ListSwimLanes"> & {
  * Use `create(ListSwimLanesSchema)` to create a new message.
  */
 export const ListSwimLanesSchema: GenMessage<ListSwimLanes> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 54);
+  messageDesc(file_pm_proto_v1_commands, 59);
 
 /**
  * @generated from message pm.v1.SwimLaneReply
@@ -1791,7 +1958,7 @@ export type SwimLaneReply = Message<"pm.v1.SwimLaneReply"> & {
  * Use `create(SwimLaneReplySchema)` to create a new message.
  */
 export const SwimLaneReplySchema: GenMessage<SwimLaneReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 55);
+  messageDesc(file_pm_proto_v1_commands, 60);
 
 /**
  * @generated from message pm.v1.SwimLaneList
@@ -1813,7 +1980,7 @@ export type SwimLaneList = Message<"pm.v1.SwimLaneList"> & {
  * Use `create(SwimLaneListSchema)` to create a new message.
  */
 export const SwimLaneListSchema: GenMessage<SwimLaneList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 56);
+  messageDesc(file_pm_proto_v1_commands, 61);
 
 /**
  * per project or per entity; newest first; `before_id` paging; one row per
@@ -1858,7 +2025,7 @@ export type ListActivity = Message<"pm.v1.ListActivity"> & {
  * Use `create(ListActivitySchema)` to create a new message.
  */
 export const ListActivitySchema: GenMessage<ListActivity> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 57);
+  messageDesc(file_pm_proto_v1_commands, 62);
 
 /**
  * @generated from message pm.v1.EntityRef
@@ -1880,7 +2047,7 @@ export type EntityRef = Message<"pm.v1.EntityRef"> & {
  * Use `create(EntityRefSchema)` to create a new message.
  */
 export const EntityRefSchema: GenMessage<EntityRef> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 58);
+  messageDesc(file_pm_proto_v1_commands, 63);
 
 /**
  * @generated from message pm.v1.ActivityList
@@ -1902,7 +2069,7 @@ export type ActivityList = Message<"pm.v1.ActivityList"> & {
  * Use `create(ActivityListSchema)` to create a new message.
  */
 export const ActivityListSchema: GenMessage<ActivityList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 59);
+  messageDesc(file_pm_proto_v1_commands, 64);
 
 /**
  * project rows and (unless `exclude_global`) tenant-wide rows; filter by
@@ -1943,7 +2110,7 @@ export type ListLlmContext = Message<"pm.v1.ListLlmContext"> & {
  * Use `create(ListLlmContextSchema)` to create a new message.
  */
 export const ListLlmContextSchema: GenMessage<ListLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 60);
+  messageDesc(file_pm_proto_v1_commands, 65);
 
 /**
  * role: editor (tenant admin for tenant-wide)
@@ -1996,7 +2163,7 @@ export type CreateLlmContext = Message<"pm.v1.CreateLlmContext"> & {
  * Use `create(CreateLlmContextSchema)` to create a new message.
  */
 export const CreateLlmContextSchema: GenMessage<CreateLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 61);
+  messageDesc(file_pm_proto_v1_commands, 66);
 
 /**
  * role: editor (tenant admin for tenant-wide)
@@ -2052,7 +2219,7 @@ export type UpdateLlmContext = Message<"pm.v1.UpdateLlmContext"> & {
  * Use `create(UpdateLlmContextSchema)` to create a new message.
  */
 export const UpdateLlmContextSchema: GenMessage<UpdateLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 62);
+  messageDesc(file_pm_proto_v1_commands, 67);
 
 /**
  * role: editor (tenant admin for tenant-wide)
@@ -2076,7 +2243,7 @@ export type DeleteLlmContext = Message<"pm.v1.DeleteLlmContext"> & {
  * Use `create(DeleteLlmContextSchema)` to create a new message.
  */
 export const DeleteLlmContextSchema: GenMessage<DeleteLlmContext> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 63);
+  messageDesc(file_pm_proto_v1_commands, 68);
 
 /**
  * @generated from message pm.v1.LlmContextReply
@@ -2093,7 +2260,7 @@ export type LlmContextReply = Message<"pm.v1.LlmContextReply"> & {
  * Use `create(LlmContextReplySchema)` to create a new message.
  */
 export const LlmContextReplySchema: GenMessage<LlmContextReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 64);
+  messageDesc(file_pm_proto_v1_commands, 69);
 
 /**
  * @generated from message pm.v1.LlmContextList
@@ -2115,7 +2282,7 @@ export type LlmContextList = Message<"pm.v1.LlmContextList"> & {
  * Use `create(LlmContextListSchema)` to create a new message.
  */
 export const LlmContextListSchema: GenMessage<LlmContextList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 65);
+  messageDesc(file_pm_proto_v1_commands, 70);
 
 /**
  * the users present, after joining
@@ -2135,7 +2302,7 @@ export type JoinPresence = Message<"pm.v1.JoinPresence"> & {
  * Use `create(JoinPresenceSchema)` to create a new message.
  */
 export const JoinPresenceSchema: GenMessage<JoinPresence> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 66);
+  messageDesc(file_pm_proto_v1_commands, 71);
 
 /**
  * role: any
@@ -2154,7 +2321,7 @@ export type LeavePresence = Message<"pm.v1.LeavePresence"> & {
  * Use `create(LeavePresenceSchema)` to create a new message.
  */
 export const LeavePresenceSchema: GenMessage<LeavePresence> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 67);
+  messageDesc(file_pm_proto_v1_commands, 72);
 
 /**
  * role: viewer
@@ -2173,7 +2340,7 @@ export type ListPresence = Message<"pm.v1.ListPresence"> & {
  * Use `create(ListPresenceSchema)` to create a new message.
  */
 export const ListPresenceSchema: GenMessage<ListPresence> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 68);
+  messageDesc(file_pm_proto_v1_commands, 73);
 
 /**
  * @generated from message pm.v1.PresenceList
@@ -2190,7 +2357,7 @@ export type PresenceList = Message<"pm.v1.PresenceList"> & {
  * Use `create(PresenceListSchema)` to create a new message.
  */
 export const PresenceListSchema: GenMessage<PresenceList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 69);
+  messageDesc(file_pm_proto_v1_commands, 74);
 
 /**
  * @generated from message pm.v1.ResumePosition
@@ -2212,7 +2379,7 @@ export type ResumePosition = Message<"pm.v1.ResumePosition"> & {
  * Use `create(ResumePositionSchema)` to create a new message.
  */
 export const ResumePositionSchema: GenMessage<ResumePosition> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 70);
+  messageDesc(file_pm_proto_v1_commands, 75);
 
 /**
  * see below
@@ -2240,7 +2407,7 @@ export type Subscribe = Message<"pm.v1.Subscribe"> & {
  * Use `create(SubscribeSchema)` to create a new message.
  */
 export const SubscribeSchema: GenMessage<Subscribe> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 71);
+  messageDesc(file_pm_proto_v1_commands, 76);
 
 /**
  * @generated from message pm.v1.SubscribeReply
@@ -2277,7 +2444,7 @@ export type SubscribeReply = Message<"pm.v1.SubscribeReply"> & {
  * Use `create(SubscribeReplySchema)` to create a new message.
  */
 export const SubscribeReplySchema: GenMessage<SubscribeReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 72);
+  messageDesc(file_pm_proto_v1_commands, 77);
 
 /**
  * the project ids that were subscribed
@@ -2297,7 +2464,7 @@ export type Unsubscribe = Message<"pm.v1.Unsubscribe"> & {
  * Use `create(UnsubscribeSchema)` to create a new message.
  */
 export const UnsubscribeSchema: GenMessage<Unsubscribe> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 73);
+  messageDesc(file_pm_proto_v1_commands, 78);
 
 /**
  * @generated from message pm.v1.UnsubscribeReply
@@ -2314,7 +2481,7 @@ export type UnsubscribeReply = Message<"pm.v1.UnsubscribeReply"> & {
  * Use `create(UnsubscribeReplySchema)` to create a new message.
  */
 export const UnsubscribeReplySchema: GenMessage<UnsubscribeReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 74);
+  messageDesc(file_pm_proto_v1_commands, 79);
 
 /**
  * echoes `nonce`, with the server time
@@ -2334,7 +2501,7 @@ export type Ping = Message<"pm.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 75);
+  messageDesc(file_pm_proto_v1_commands, 80);
 
 /**
  * a fresh access token for this connection's tenant and user (e.g. after a refresh over
@@ -2358,7 +2525,7 @@ export type Reauthenticate = Message<"pm.v1.Reauthenticate"> & {
  * Use `create(ReauthenticateSchema)` to create a new message.
  */
 export const ReauthenticateSchema: GenMessage<Reauthenticate> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 76);
+  messageDesc(file_pm_proto_v1_commands, 81);
 
 /**
  * @generated from message pm.v1.Reauthenticated
@@ -2377,7 +2544,7 @@ export type Reauthenticated = Message<"pm.v1.Reauthenticated"> & {
  * Use `create(ReauthenticatedSchema)` to create a new message.
  */
 export const ReauthenticatedSchema: GenMessage<Reauthenticated> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 77);
+  messageDesc(file_pm_proto_v1_commands, 82);
 
 /**
  * @generated from message pm.v1.Pong
@@ -2399,7 +2566,7 @@ export type Pong = Message<"pm.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 78);
+  messageDesc(file_pm_proto_v1_commands, 83);
 
 /**
  * Replies that carry nothing but success (e.g. a delete) return the deleted
@@ -2415,7 +2582,7 @@ export type Ack = Message<"pm.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 79);
+  messageDesc(file_pm_proto_v1_commands, 84);
 
 /**
  * the tenant's live users (id, name, kind `human`/`agent`, `active`), ordered
@@ -2447,7 +2614,7 @@ export type ListUsers = Message<"pm.v1.ListUsers"> & {
  * Use `create(ListUsersSchema)` to create a new message.
  */
 export const ListUsersSchema: GenMessage<ListUsers> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 80);
+  messageDesc(file_pm_proto_v1_commands, 85);
 
 /**
  * @generated from message pm.v1.DirectoryUser
@@ -2475,7 +2642,7 @@ export type DirectoryUser = Message<"pm.v1.DirectoryUser"> & {
  * Use `create(DirectoryUserSchema)` to create a new message.
  */
 export const DirectoryUserSchema: GenMessage<DirectoryUser> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 81);
+  messageDesc(file_pm_proto_v1_commands, 86);
 
 /**
  * @generated from message pm.v1.UserList
@@ -2492,7 +2659,7 @@ export type UserList = Message<"pm.v1.UserList"> & {
  * Use `create(UserListSchema)` to create a new message.
  */
 export const UserListSchema: GenMessage<UserList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 82);
+  messageDesc(file_pm_proto_v1_commands, 87);
 
 /**
  * creates the invited user at once (a project admin may add it as a member
@@ -2527,7 +2694,7 @@ export type InviteUser = Message<"pm.v1.InviteUser"> & {
  * Use `create(InviteUserSchema)` to create a new message.
  */
 export const InviteUserSchema: GenMessage<InviteUser> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 83);
+  messageDesc(file_pm_proto_v1_commands, 88);
 
 /**
  * @generated from message pm.v1.InvitationReply
@@ -2567,7 +2734,7 @@ export type InvitationReply = Message<"pm.v1.InvitationReply"> & {
  * Use `create(InvitationReplySchema)` to create a new message.
  */
 export const InvitationReplySchema: GenMessage<InvitationReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 84);
+  messageDesc(file_pm_proto_v1_commands, 89);
 
 /**
  * creates the key's agent user (kind `agent`, `tenant_admin` if asked) and the
@@ -2603,7 +2770,7 @@ export type CreateApiKey = Message<"pm.v1.CreateApiKey"> & {
  * Use `create(CreateApiKeySchema)` to create a new message.
  */
 export const CreateApiKeySchema: GenMessage<CreateApiKey> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 85);
+  messageDesc(file_pm_proto_v1_commands, 90);
 
 /**
  * @generated from message pm.v1.ApiKeyReply
@@ -2632,7 +2799,7 @@ export type ApiKeyReply = Message<"pm.v1.ApiKeyReply"> & {
  * Use `create(ApiKeyReplySchema)` to create a new message.
  */
 export const ApiKeyReplySchema: GenMessage<ApiKeyReply> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 86);
+  messageDesc(file_pm_proto_v1_commands, 91);
 
 /**
  * live keys (`include_revoked` for all): prefix, last use, never the secret
@@ -2652,7 +2819,7 @@ export type ListApiKeys = Message<"pm.v1.ListApiKeys"> & {
  * Use `create(ListApiKeysSchema)` to create a new message.
  */
 export const ListApiKeysSchema: GenMessage<ListApiKeys> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 87);
+  messageDesc(file_pm_proto_v1_commands, 92);
 
 /**
  * @generated from message pm.v1.ApiKeyList
@@ -2669,7 +2836,7 @@ export type ApiKeyList = Message<"pm.v1.ApiKeyList"> & {
  * Use `create(ApiKeyListSchema)` to create a new message.
  */
 export const ApiKeyListSchema: GenMessage<ApiKeyList> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 88);
+  messageDesc(file_pm_proto_v1_commands, 93);
 
 /**
  * immediate: new connections with the key get 401, open ones are closed with
@@ -2690,5 +2857,5 @@ export type RevokeApiKey = Message<"pm.v1.RevokeApiKey"> & {
  * Use `create(RevokeApiKeySchema)` to create a new message.
  */
 export const RevokeApiKeySchema: GenMessage<RevokeApiKey> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_commands, 89);
+  messageDesc(file_pm_proto_v1_commands, 94);
 
