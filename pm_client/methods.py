@@ -409,6 +409,14 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.GetContextPack,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.ContextPack: ...
+    @overload
+    async def call(
+        self,
         message: commands_pb2.JoinPresence,
         *,
         request_id: str | None = None,
@@ -1288,6 +1296,19 @@ class CommandMethods:
         message = commands_pb2.DeleteLlmContext(
             context_id=context_id,
             expected_version=expected_version,
+        )
+        return await self.call(message)
+
+    async def get_context_pack(
+        self,
+        *,
+        project_id: str = "",
+        budget_tokens: int = 0,
+    ) -> commands_pb2.ContextPack:
+        """Send ``GetContextPack``; answered with ``Reply.context_pack``."""
+        message = commands_pb2.GetContextPack(
+            project_id=project_id,
+            budget_tokens=budget_tokens,
         )
         return await self.call(message)
 

@@ -44,8 +44,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         "context",
         "llm_context docs and rules for agents: list, show, add, update, delete, pack",
         description="`llm_context` rows of a project (or of the whole tenant with `--tenant`); "
-        "`pack [--format markdown|json] [--full]` is everything an agent needs to work on a "
-        "project, in one call (see For agents below)",
+        "`pack [--budget TOKENS] [--format markdown|json]` is everything an agent needs to work "
+        "on a project, in one command (see For agents below)",
     )
     p = add("list", list_rows, "rows of a project and the tenant-wide ones")
     add_project(p)

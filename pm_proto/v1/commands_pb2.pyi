@@ -2408,6 +2408,95 @@ class LlmContextList(_message.Message):
 Global___LlmContextList: _TypeAlias = LlmContextList  # noqa: Y015
 
 @_typing.final
+class GetContextPack(_message.Message):
+    """---- context pack ----------------------------------------------------------
+
+    what an agent needs to start work on a project, as markdown within
+    `budget_tokens` (0: 8,000; 1,000 to 200,000; one token counted per four
+    characters): the board's rules as commands, the project's and tenant's
+    `llm_context` (no SQL), the active sprint, the open items most relevant
+    first, and what was left out
+    role: viewer
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    budget_tokens: _builtins.int
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        budget_tokens: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_tokens", b"budget_tokens", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetContextPack: _TypeAlias = GetContextPack  # noqa: Y015
+
+@_typing.final
+class ContextPack(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    OPEN_ITEMS_FIELD_NUMBER: _builtins.int
+    ITEM_KEYS_FIELD_NUMBER: _builtins.int
+    CONTEXTS_FIELD_NUMBER: _builtins.int
+    CONTEXT_IDS_FIELD_NUMBER: _builtins.int
+    LEFT_OUT_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """markdown; its last section names what was left out"""
+    tokens: _builtins.int
+    """of `text`: characters / 4, rounded up; <= budget_tokens"""
+    budget_tokens: _builtins.int
+    seq: _builtins.int
+    """the snapshot's event-log position"""
+    open_items: _builtins.int
+    """open items of the project"""
+    contexts: _builtins.int
+    """llm_context rows that apply (project and tenant)"""
+    @_builtins.property
+    def item_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the open items `text` lists, in its order"""
+
+    @_builtins.property
+    def context_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """those `text` shows in full"""
+
+    @_builtins.property
+    def left_out(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """what `text` left out, one line each"""
+
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        tokens: _builtins.int = ...,
+        budget_tokens: _builtins.int = ...,
+        seq: _builtins.int = ...,
+        open_items: _builtins.int = ...,
+        item_keys: _abc.Iterable[_builtins.str] | None = ...,
+        contexts: _builtins.int = ...,
+        context_ids: _abc.Iterable[_builtins.str] | None = ...,
+        left_out: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_tokens", b"budget_tokens", "context_ids", b"context_ids", "contexts", b"contexts", "item_keys", b"item_keys", "left_out", b"left_out", "open_items", b"open_items", "seq", b"seq", "text", b"text", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContextPack: _TypeAlias = ContextPack  # noqa: Y015
+
+@_typing.final
 class JoinPresence(_message.Message):
     """---- presence --------------------------------------------------------------
 

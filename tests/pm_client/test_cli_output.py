@@ -11,7 +11,6 @@ from pm_client import cli
 from pm_client.cli import exits
 from pm_client.cli.options import enum_arg, looks_like_id, parse_duration, parse_time
 from pm_client.cli.output import enum_name, enum_value, table, to_json
-from pm_client.cli.pack import markdown
 from pm_client.errors import ConnectError, ConnectionLost, RequestTimeout, ServerError
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, events_pb2
@@ -196,30 +195,6 @@ def test_table_aligns_columns_and_keeps_cells_on_one_line():
     assert lines[2].endswith("…")
     assert len(lines[2]) == len("PM-10  ") + 60
     assert table(("key",), [], empty="no items") == "no items"
-
-
-def test_pack_markdown_escapes_pipes_in_table_cells():
-    item = {
-        "key": "PM-1", "type": "task", "title": "a | b", "status": "todo",
-        "priority": "high", "assignee": None, "points": 2, "parent": None,
-    }  # fmt: skip
-    data = {
-        "project": {"key": "PM", "name": "Board", "description": "", "id": "p"},
-        "seq": 9,
-        "generated_at": "2026-03-01T00:00:00Z",
-        "context": [],
-        "context_index": [],
-        "active_sprint": None,
-        "open_items": {"todo": [item]},
-        "open_items_truncated": False,
-        "blocked": [],
-    }
-
-    text = markdown(data)
-
-    assert "| PM-1 | task | a \\| b | high |  | 2 |  |" in text
-    assert "`pm watch --project PM --since 9`" in text
-    assert text.endswith("## Blocked items\n\nNone.")
 
 
 def test_every_registered_top_level_command_is_listed_in_commands():

@@ -201,6 +201,7 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("create_llm_context", "project_id"): ("project", _D),
     ("update_llm_context", "context_id"): ("context", _D),
     ("delete_llm_context", "context_id"): ("context", _D),
+    ("get_context_pack", "project_id"): ("project", _D),
     ("join_presence", "project_id"): ("project", _D),
     ("leave_presence", "project_id"): ("project", _G),  # leaving where one is not: a no-op
     ("list_presence", "project_id"): ("project", _D),
@@ -333,6 +334,7 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     ),
     "update_llm_context": lambda o: P.UpdateLlmContext(context_id=o.context_id, title="t2"),
     "delete_llm_context": lambda o: P.DeleteLlmContext(context_id=o.context_id),
+    "get_context_pack": lambda o: P.GetContextPack(project_id=o.project_id),
     "join_presence": lambda o: P.JoinPresence(project_id=o.project_id),
     "leave_presence": lambda o: P.LeavePresence(project_id=o.project_id),
     "list_presence": lambda o: P.ListPresence(project_id=o.project_id),

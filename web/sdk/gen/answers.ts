@@ -48,6 +48,7 @@ export const ANSWERED_BY = {
   createLlmContext: "llmContext",
   updateLlmContext: "llmContext",
   deleteLlmContext: "llmContext",
+  getContextPack: "contextPack",
   joinPresence: "presence",
   leavePresence: "presence",
   listPresence: "presence",
