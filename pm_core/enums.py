@@ -100,3 +100,11 @@ class Action(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+
+
+class WebhookState(StrEnum):
+    """A webhook endpoint delivering, paused by an admin, or disabled after failures."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DISABLED = "disabled"

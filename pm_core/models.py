@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from pm_core.enums import (
     Action,
@@ -28,6 +28,7 @@ from pm_core.enums import (
     Role,
     SprintStatus,
     UserKind,
+    WebhookState,
     WorkItemStatus,
     WorkItemType,
 )
@@ -243,6 +244,54 @@ class LlmContextPatch(Patch):
     content: ContextContent | Unset = UNSET
     example_sql: Sql | Unset | None = UNSET
     priority: ContextPriority | Unset = UNSET
+
+
+WEBHOOK_URL_MAX = 2_000
+WebhookName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=WEBHOOK_URL_MAX)]
+
+
+class Webhook(Model):
+    """An endpoint the tenant's events are posted to (pm_core.webhooks has its rules).
+
+    Not an :class:`Entity` of the board: tenant-wide configuration of tenant admins,
+    in no project, with no events of its own.
+    """
+
+    id: Id
+    version: Version = 1
+    name: WebhookName
+    url: WebhookUrl
+    #: The last four characters of the secret: enough to tell two secrets apart, never
+    #: enough to sign. The secret itself is read only by the delivery worker.
+    secret_hint: str
+    #: Each filter empty = everything.
+    project_ids: tuple[Id, ...] = ()
+    entity_types: tuple[EntityType, ...] = ()
+    actions: tuple[Action, ...] = ()
+    state: WebhookState = WebhookState.ACTIVE
+    #: The last event-log seq the receiver acknowledged; delivery goes on after it.
+    acked_seq: Annotated[int, Field(ge=0)] = 0
+    consecutive_failures: Annotated[int, Field(ge=0)] = 0
+    last_error: str | None = None
+    created_by: Id | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    deleted_at: AwareDatetime | None = None
+
+    def wants(self, project_id: str | None, entity_type: EntityType, action: Action) -> bool:
+        """Whether an event of this project, entity type and action goes to this endpoint."""
+        return (
+            (not self.project_ids or project_id in self.project_ids)
+            and (not self.entity_types or entity_type in self.entity_types)
+            and (not self.actions or action in self.actions)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookPatch(Patch):
+    name: WebhookName | Unset = UNSET
+    url: WebhookUrl | Unset = UNSET
 
 
 class FieldChange(Model):

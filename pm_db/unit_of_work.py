@@ -32,6 +32,8 @@ from pm_db.repositories.sprints import SprintRepository
 from pm_db.repositories.swim_lanes import SwimLaneRepository
 from pm_db.repositories.time_entries import TimeEntryRepository
 from pm_db.repositories.users import UserRepository
+from pm_db.repositories.webhook_deliveries import WebhookDeliveryRepository
+from pm_db.repositories.webhooks import WebhookRepository
 from pm_db.repositories.work_items import WorkItemRepository
 
 
@@ -130,3 +132,11 @@ class UnitOfWork:
     @cached_property
     def directory(self) -> DirectoryRepository:
         return DirectoryRepository(self.conn, self.now)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(self.conn, self.now)
+
+    @cached_property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        return WebhookDeliveryRepository(self.conn, self.now)

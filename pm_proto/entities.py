@@ -40,6 +40,7 @@ from pm_core.models import (
     SwimLane,
     TimeEntry,
     User,
+    Webhook,
     WorkItem,
 )
 from pm_proto import enums
@@ -69,6 +70,7 @@ __all__ = [
     "time_entry_to_pb",
     "to_pb",
     "user_to_pb",
+    "webhook_to_pb",
     "work_item_to_pb",
 ]
 
@@ -155,6 +157,28 @@ def llm_context_to_pb(context: LlmContext) -> pb.LlmContext:
     return to_pb(context, pb.LlmContext)
 
 
+def webhook_to_pb(webhook: Webhook) -> pb.Webhook:
+    """By hand: its filters are repeated enums, which :func:`to_pb` does not convert."""
+    return pb.Webhook(
+        id=webhook.id,
+        version=webhook.version,
+        created_at=to_timestamp(webhook.created_at),
+        updated_at=to_timestamp(webhook.updated_at),
+        name=webhook.name,
+        url=webhook.url,
+        secret_hint=webhook.secret_hint,
+        project_ids=webhook.project_ids,
+        entity_types=[enums.ENTITY_TYPE.to_pb(t) for t in webhook.entity_types],
+        actions=[enums.ACTION.to_pb(a) for a in webhook.actions],
+        state=enums.WEBHOOK_STATE.to_pb(webhook.state),
+        acked_seq=webhook.acked_seq,
+        consecutive_failures=webhook.consecutive_failures,
+        last_error=webhook.last_error,
+        created_by=webhook.created_by,
+        deleted_at=None if webhook.deleted_at is None else to_timestamp(webhook.deleted_at),
+    )
+
+
 def work_item_to_pb(item: WorkItem, project_key: str) -> pb.WorkItem:
     """``display_key`` is ``KEY-<item_number>``, or empty when ``project_key`` is ""."""
     return pb.WorkItem(
@@ -194,7 +218,11 @@ _MESSAGES: Final[Mapping[type[Model], type[Message]]] = MappingProxyType(
     }
 )
 _CONVERTERS: Final[Mapping[type[Model], Callable[[Any], Message]]] = MappingProxyType(
-    {ActivityEntry: activity_entry_to_pb, FieldChange: field_change_to_pb}
+    {
+        ActivityEntry: activity_entry_to_pb,
+        FieldChange: field_change_to_pb,
+        Webhook: webhook_to_pb,
+    }
 )
 
 # The field each published entity takes in a oneof that names entities

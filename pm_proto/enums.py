@@ -27,6 +27,7 @@ from pm_core.enums import (
     Role,
     SprintStatus,
     UserKind,
+    WebhookState,
     WorkItemStatus,
     WorkItemType,
 )
@@ -86,6 +87,7 @@ LLM_CONTEXT_TYPE: Final = EnumPair.by_name(LlmContextType, pb.LlmContextType)
 ENTITY_TYPE: Final = EnumPair.by_name(EntityType, pb.EntityType)
 ACTION: Final = EnumPair.by_name(Action, pb.Action)
 USER_KIND: Final = EnumPair.by_name(UserKind, pb.UserKind)
+WEBHOOK_STATE: Final = EnumPair.by_name(WebhookState, pb.WebhookState)
 
 to_pb_project_status: Final = PROJECT_STATUS.to_pb
 from_pb_project_status: Final = PROJECT_STATUS.from_pb
@@ -109,3 +111,5 @@ to_pb_action: Final = ACTION.to_pb
 from_pb_action: Final = ACTION.from_pb
 to_pb_user_kind: Final = USER_KIND.to_pb
 from_pb_user_kind: Final = USER_KIND.from_pb
+to_pb_webhook_state: Final = WEBHOOK_STATE.to_pb
+from_pb_webhook_state: Final = WEBHOOK_STATE.from_pb

@@ -29,6 +29,7 @@ from pm_server.limits import LIMITS, ServerLimits
 from pm_server.metrics import Metrics, StorageCollector
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
+from pm_server.webhooks import WebhookService
 from pm_server.ws import websocket
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,13 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         verifier=verifier,
         hub=Hub(on_publish=metrics.events_published.inc),
         metrics=metrics,
+        webhooks=WebhookService(databases, settings),
     )
     if settings.redis_url is not None:
         from pm_server import cluster  # noqa: PLC0415 - Redis is loaded for a cluster only
 
         state.cluster, state.relays = cluster.build(settings, databases)
+    state.hub.on_commit = state.webhooks.wake
     state.metrics.track_open_tenants(lambda: databases.open_count)
     databases.on_batch = metrics.observe_commit
     metrics.registry.register(StorageCollector(databases.counts_by_state, databases.open_databases))
@@ -103,9 +106,13 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
         loop.create_task(_watch_deleted_tenants(state), name="pm-deleted-tenants"),
         loop.create_task(_watch_maintenance(state), name="pm-maintenance-markers"),
     ]
+    marked = state.webhooks.start()
+    if marked:
+        log.info("webhook deliveries resumed for %d tenants", marked)
     state.ready = True
     yield
     state.ready = False
+    await state.webhooks.close()
     for task in background:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

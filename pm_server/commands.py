@@ -54,6 +54,7 @@ async def run_command(
             request_id,
             open_connections=state.connections,
             settings=state.settings,
+            webhooks=state.webhooks,
         )
         answer(await _run_handler(handler, context, command, state.settings))
         for job in context.deferred:

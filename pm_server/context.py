@@ -21,6 +21,7 @@ from pm_server.settings import Settings
 if TYPE_CHECKING:
     from pm_server.connection import Connection
     from pm_server.hub import Hub
+    from pm_server.webhooks import WebhookService
 
 
 #: What a handler answers: a reply to encode, or one already encoded (a mutation's,
@@ -42,6 +43,8 @@ class Context:
     #: Every open connection of the process (revoking an API key closes those carrying it).
     open_connections: set[Connection] = field(default_factory=set)
     settings: Settings = field(kw_only=True)
+    #: The webhook deliveries (None where a door serves no webhook commands).
+    webhooks: WebhookService | None = field(default=None, kw_only=True)
 
     @property
     def connection(self) -> Connection:

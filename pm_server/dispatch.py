@@ -27,6 +27,7 @@ from pm_server.handlers import (
     swim_lanes,
     time_entries,
     users,
+    webhooks,
     work_items,
 )
 
@@ -92,4 +93,14 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "list_api_keys": api_keys.list_api_keys,
     "revoke_api_key": api_keys.revoke_api_key,
     "reauthenticate": reauthentication.reauthenticate,
+    "create_webhook": webhooks.create_webhook,
+    "update_webhook": webhooks.update_webhook,
+    "pause_webhook": webhooks.pause_webhook,
+    "resume_webhook": webhooks.resume_webhook,
+    "delete_webhook": webhooks.delete_webhook,
+    "list_webhooks": webhooks.list_webhooks,
+    "list_webhook_deliveries": webhooks.list_webhook_deliveries,
+    "redeliver_webhook": webhooks.redeliver_webhook,
+    "set_webhook_filters": webhooks.set_webhook_filters,
+    "rotate_webhook_secret": webhooks.rotate_webhook_secret,
 }

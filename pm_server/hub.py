@@ -34,6 +34,8 @@ class Hub:
         self._subscribers: dict[Topic, set[Connection]] = {}
         self._present: dict[Topic, Counter[str]] = {}
         self._on_publish = on_publish
+        #: Told the tenant after each commit that stored events (webhook deliveries wake).
+        self.on_commit: Callable[[str], None] | None = None
 
     # -- subscriptions -----------------------------------------------------
     # The hub's index and each connection's session change together, here only.
@@ -88,6 +90,11 @@ class Hub:
 
     def subscriber_count(self, tenant_id: str, project_id: str) -> int:
         return len(self._subscribers.get((tenant_id, project_id), ()))
+
+    def committed(self, tenant_id: str) -> None:
+        """A commit of the tenant stored events (called once per commit, after its publishes)."""
+        if self.on_commit is not None:
+            self.on_commit(tenant_id)
 
     def publish(self, tenant_id: str, project_id: str, seq: int, event: bytes) -> None:
         """Hand one committed, encoded event to every subscriber of its project."""

@@ -109,6 +109,8 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> bytes:
         for event in committed.events:
             if event.project_id is not None:
                 ctx.hub.publish(ctx.tenant_id, event.project_id, event.seq, event.event)
+        if committed.events:
+            ctx.hub.committed(ctx.tenant_id)
         if committed.after_commit is not None:
             committed.after_commit()
 

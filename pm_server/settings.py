@@ -204,6 +204,17 @@ class Settings(BaseSettings):
     #: Seconds between purges of old events and idempotency records of open tenants.
     maintenance_interval_seconds: float = Field(default=600.0, gt=0)
 
+    #: Webhook URLs may resolve to loopback, private, link-local or metadata addresses
+    #: (checked when an endpoint is saved and again at each delivery).
+    webhook_allow_private: bool = False
+    #: Seconds one delivery may take, connecting included, before it counts as failed.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Failed attempts in a row after which an endpoint is disabled.
+    webhook_max_failures: int = Field(default=20, ge=1, le=10_000)
+    #: The first retry waits about this long; each next one twice as long, up to the max.
+    webhook_retry_base_seconds: float = Field(default=1.0, gt=0, le=3_600)
+    webhook_retry_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+
     @field_validator("jwt_jwks_url")
     @classmethod
     def _check_jwks_url(cls, value: str | None) -> str | None:

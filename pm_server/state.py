@@ -19,6 +19,7 @@ from pm_server.fanout import Flusher
 from pm_server.hub import Hub
 from pm_server.metrics import Metrics
 from pm_server.settings import Settings
+from pm_server.webhooks import WebhookService
 
 if TYPE_CHECKING:  # a cluster's modules load only when PM_REDIS_URL is set
     from pm_server.ownership import Ownership
@@ -34,6 +35,7 @@ class ServerState:
     verifier: TokenVerifier
     hub: Hub
     metrics: Metrics
+    webhooks: WebhookService
     connections: set[Connection] = field(default_factory=set)
     flusher: Flusher = field(default_factory=Flusher)
     #: A cluster's tenant ownership and relayed connections (None: one process).

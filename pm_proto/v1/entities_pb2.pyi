@@ -9,9 +9,11 @@ zero value that the server refuses wherever a value is required.
 Field numbers are never reused: removed fields are listed as `reserved`.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -252,6 +254,25 @@ ACTION_CREATED: Action.ValueType  # 1
 ACTION_UPDATED: Action.ValueType  # 2
 ACTION_DELETED: Action.ValueType  # 3
 Global___Action: _TypeAlias = Action  # noqa: Y015
+
+class _WebhookState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WebhookStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WebhookState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WEBHOOK_STATE_UNSPECIFIED: _WebhookState.ValueType  # 0
+    WEBHOOK_STATE_ACTIVE: _WebhookState.ValueType  # 1
+    WEBHOOK_STATE_PAUSED: _WebhookState.ValueType  # 2
+    WEBHOOK_STATE_DISABLED: _WebhookState.ValueType  # 3
+
+class WebhookState(_WebhookState, metaclass=_WebhookStateEnumTypeWrapper): ...
+
+WEBHOOK_STATE_UNSPECIFIED: WebhookState.ValueType  # 0
+WEBHOOK_STATE_ACTIVE: WebhookState.ValueType  # 1
+WEBHOOK_STATE_PAUSED: WebhookState.ValueType  # 2
+WEBHOOK_STATE_DISABLED: WebhookState.ValueType  # 3
+Global___WebhookState: _TypeAlias = WebhookState  # noqa: Y015
 
 @_typing.final
 class User(_message.Message):
@@ -964,3 +985,146 @@ class ApiKey(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__created_by) -> _WhichOneofReturnType__created_by | None: ...
 
 Global___ApiKey: _TypeAlias = ApiKey  # noqa: Y015
+
+@_typing.final
+class Webhook(_message.Message):
+    """A URL the tenant's events are posted to, signed with the endpoint's secret.
+    The secret itself is never sent back: `secret_hint` is its last four
+    characters (a generated secret is in CreateWebhook's reply, once).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    SECRET_HINT_FIELD_NUMBER: _builtins.int
+    PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPES_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    ACKED_SEQ_FIELD_NUMBER: _builtins.int
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    name: _builtins.str
+    url: _builtins.str
+    secret_hint: _builtins.str
+    state: Global___WebhookState.ValueType
+    acked_seq: _builtins.int
+    """The last event-log seq the receiver acknowledged (answered 2xx)."""
+    consecutive_failures: _builtins.int
+    last_error: _builtins.str
+    created_by: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: every project (likewise every entity type, every action)."""
+
+    @_builtins.property
+    def entity_types(self) -> _containers.RepeatedScalarFieldContainer[Global___EntityType.ValueType]: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[Global___Action.ValueType]: ...
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        name: _builtins.str = ...,
+        url: _builtins.str = ...,
+        secret_hint: _builtins.str = ...,
+        project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        entity_types: _abc.Iterable[Global___EntityType.ValueType] | None = ...,
+        actions: _abc.Iterable[Global___Action.ValueType] | None = ...,
+        state: Global___WebhookState.ValueType = ...,
+        acked_seq: _builtins.int = ...,
+        consecutive_failures: _builtins.int = ...,
+        last_error: _builtins.str | None = ...,
+        created_by: _builtins.str | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_created_by", b"_created_by", "_last_error", b"_last_error", "created_at", b"created_at", "created_by", b"created_by", "deleted_at", b"deleted_at", "last_error", b"last_error", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_created_by", b"_created_by", "_last_error", b"_last_error", "acked_seq", b"acked_seq", "actions", b"actions", "consecutive_failures", b"consecutive_failures", "created_at", b"created_at", "created_by", b"created_by", "deleted_at", b"deleted_at", "entity_types", b"entity_types", "id", b"id", "last_error", b"last_error", "name", b"name", "project_ids", b"project_ids", "secret_hint", b"secret_hint", "state", b"state", "updated_at", b"updated_at", "url", b"url", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__created_by: _TypeAlias = _typing.Literal["created_by"]  # noqa: Y015
+    _WhichOneofArgType__created_by: _TypeAlias = _typing.Literal["_created_by", b"_created_by"]  # noqa: Y015
+    _WhichOneofReturnType__last_error: _TypeAlias = _typing.Literal["last_error"]  # noqa: Y015
+    _WhichOneofArgType__last_error: _TypeAlias = _typing.Literal["_last_error", b"_last_error"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__created_by) -> _WhichOneofReturnType__created_by | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__last_error) -> _WhichOneofReturnType__last_error | None: ...
+
+Global___Webhook: _TypeAlias = Webhook  # noqa: Y015
+
+@_typing.final
+class WebhookDelivery(_message.Message):
+    """One attempt to post one event to one endpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    OK_FIELD_NUMBER: _builtins.int
+    STATUS_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    DURATION_MS_FIELD_NUMBER: _builtins.int
+    MANUAL_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    webhook_id: _builtins.str
+    seq: _builtins.int
+    attempt: _builtins.int
+    ok: _builtins.bool
+    status_code: _builtins.int
+    """The receiver's HTTP status; absent when no answer came."""
+    error: _builtins.str
+    duration_ms: _builtins.int
+    manual: _builtins.bool
+    """A redelivery an admin asked for (redeliver_webhook)."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        webhook_id: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        attempt: _builtins.int = ...,
+        ok: _builtins.bool = ...,
+        status_code: _builtins.int | None = ...,
+        error: _builtins.str | None = ...,
+        duration_ms: _builtins.int = ...,
+        manual: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_status_code", b"_status_code", "created_at", b"created_at", "error", b"error", "status_code", b"status_code"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_status_code", b"_status_code", "attempt", b"attempt", "created_at", b"created_at", "duration_ms", b"duration_ms", "error", b"error", "id", b"id", "manual", b"manual", "ok", b"ok", "seq", b"seq", "status_code", b"status_code", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
+    _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
+    _WhichOneofReturnType__status_code: _TypeAlias = _typing.Literal["status_code"]  # noqa: Y015
+    _WhichOneofArgType__status_code: _TypeAlias = _typing.Literal["_status_code", b"_status_code"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__error) -> _WhichOneofReturnType__error | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__status_code) -> _WhichOneofReturnType__status_code | None: ...
+
+Global___WebhookDelivery: _TypeAlias = WebhookDelivery  # noqa: Y015

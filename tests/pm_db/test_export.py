@@ -55,6 +55,9 @@ NOT_EXPORTED = {
     "refresh_tokens",
     "invitations",
     "api_keys",
+    # Webhook endpoints hold their signing secrets; their delivery log goes with them.
+    "webhooks",
+    "webhook_deliveries",
 }
 #: Compared by a round trip: everything but where and when the export was taken.
 CONTENT = ("format", "version", "schema_version", "meta", "tables")

@@ -33,6 +33,7 @@ from pm_core.models import (
     SwimLane,
     TimeEntry,
     User,
+    Webhook,
     WorkItem,
 )
 from pm_core.validation import build
@@ -45,6 +46,7 @@ from pm_proto.enums import (
     from_pb_project_status,
     from_pb_role,
     from_pb_sprint_status,
+    from_pb_webhook_state,
     from_pb_work_item_status,
     from_pb_work_item_type,
 )
@@ -274,6 +276,28 @@ def llm_context_from_pb(msg: pb.LlmContext) -> LlmContext:
             "content": msg.content,
             "example_sql": msg.example_sql if msg.HasField("example_sql") else None,
             "priority": msg.priority,
+            "created_by": msg.created_by if msg.HasField("created_by") else None,
+        },
+    )
+
+
+def webhook_from_pb(msg: pb.Webhook) -> Webhook:
+    return build(
+        Webhook,
+        {
+            "id": msg.id,
+            "version": msg.version,
+            **_times(msg),
+            "name": msg.name,
+            "url": msg.url,
+            "secret_hint": msg.secret_hint,
+            "project_ids": tuple(msg.project_ids),
+            "entity_types": tuple(from_pb_entity_type(t, "entity_types") for t in msg.entity_types),
+            "actions": tuple(from_pb_action(a, "actions") for a in msg.actions),
+            "state": from_pb_webhook_state(msg.state, "state"),
+            "acked_seq": msg.acked_seq,
+            "consecutive_failures": msg.consecutive_failures,
+            "last_error": msg.last_error if msg.HasField("last_error") else None,
             "created_by": msg.created_by if msg.HasField("created_by") else None,
         },
     )

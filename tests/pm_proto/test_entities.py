@@ -29,6 +29,7 @@ from pm_core.models import (
     SwimLane,
     TimeEntry,
     User,
+    Webhook,
     WorkItem,
 )
 from pm_core.text import (
@@ -55,6 +56,7 @@ from pm_proto.entities import (
     swim_lane_to_pb,
     time_entry_to_pb,
     user_to_pb,
+    webhook_to_pb,
     work_item_to_pb,
 )
 from pm_proto.timestamps import from_timestamp, get_time, to_timestamp
@@ -73,6 +75,7 @@ from tests.pm_proto.converters import (
     swim_lane_from_pb,
     time_entry_from_pb,
     user_from_pb,
+    webhook_from_pb,
     work_item_from_pb,
 )
 
@@ -239,6 +242,20 @@ llm_contexts = entities(
     priority=st.integers(0, 100),
     created_by=opt(ids),
 )
+webhooks = entities(
+    Webhook,
+    name=single_line(100),
+    url=st.text(ANY_TEXT, min_size=1, max_size=40),
+    secret_hint=st.text(ANY_TEXT, max_size=5),
+    project_ids=st.lists(ids, max_size=3).map(tuple),
+    entity_types=st.lists(st.sampled_from(core_enums.EntityType), max_size=3).map(tuple),
+    actions=st.lists(st.sampled_from(core_enums.Action), max_size=3).map(tuple),
+    state=st.sampled_from(core_enums.WebhookState),
+    acked_seq=st.integers(0, 2**62),
+    consecutive_failures=st.integers(0, 2**31),
+    last_error=opt(st.text(ANY_TEXT, max_size=20)),
+    created_by=opt(ids),
+)
 field_changes = plain_models(FieldChange, field=st.text(ANY_TEXT), old=json_values, new=json_values)
 activity_entries = plain_models(
     ActivityEntry,
@@ -279,6 +296,7 @@ CASES: list[tuple[type[Model], Any, Callable[[Any], Message], Callable[[Any], Mo
         activity_entry_from_pb,
         pb.ActivityEntry,
     ),
+    (Webhook, webhooks, webhook_to_pb, webhook_from_pb, pb.Webhook),
 ]
 CASE_IDS = [case[0].__name__ for case in CASES]
 

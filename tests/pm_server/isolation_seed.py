@@ -48,6 +48,7 @@ class BoardIds:
     marker: str
     #: An API key of the tenant (set by the tests that create one; tenant-wide, as keys are).
     api_key_id: str = ""
+    webhook_id: str = ""
 
     def row_ids(self) -> list[str]:
         """The ids of the board's rows (not its users)."""
@@ -204,7 +205,13 @@ def dump_tenant(data_dir: Path, tenant: str) -> Dump:
 
 
 #: Tenant-wide tables that only a tenant admin (or the operator) changes.
-TENANT_ADMIN_TABLES: Final = ("accounts", "invitations", "api_keys")
+TENANT_ADMIN_TABLES: Final = (
+    "accounts",
+    "invitations",
+    "api_keys",
+    "webhooks",
+    "webhook_deliveries",
+)
 
 
 def project_rows(dump: Dump, project_ids: Iterable[str], user_ids: Iterable[str] = ()) -> Dump:

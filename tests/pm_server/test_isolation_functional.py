@@ -79,6 +79,8 @@ TENANT_B: Final = "globex"
 MARKER_A: Final = "SECRET-A-c41f"
 #: The request id of a mutation of the board's owner (the start of their timer).
 SHARED_REQUEST_ID: Final = "shared-request-id"
+#: A public address written out: saving a webhook with it needs no DNS.
+PUBLIC_URL: Final = "https://93.184.215.14/hook"
 
 
 class Expect(StrEnum):
@@ -211,6 +213,18 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     # refusal for the tenant's key as for none (and a tenant admin of another tenant
     # NOT_FOUND: test_api_keys_functional).
     ("revoke_api_key", "api_key_id"): ("api_key", _D),
+    # Webhooks likewise: tenant-wide, tenant admins only.
+    ("create_webhook", "project_ids"): ("project", _D),
+    ("update_webhook", "webhook_id"): ("webhook", _D),
+    ("set_webhook_filters", "webhook_id"): ("webhook", _D),
+    ("set_webhook_filters", "project_ids"): ("project", _D),
+    ("rotate_webhook_secret", "webhook_id"): ("webhook", _D),
+    ("pause_webhook", "webhook_id"): ("webhook", _D),
+    ("resume_webhook", "webhook_id"): ("webhook", _D),
+    ("delete_webhook", "webhook_id"): ("webhook", _D),
+    ("list_webhook_deliveries", "webhook_id"): ("webhook", _D),
+    ("list_webhook_deliveries", "before_id"): ("webhook", _D),
+    ("redeliver_webhook", "webhook_id"): ("webhook", _D),
 }
 
 #: ``list_activity.entity.id``: one case per entity type, aimed at the row of that type.
@@ -341,6 +355,19 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     "subscribe": lambda o: P.Subscribe(project_ids=[o.project_id]),
     "unsubscribe": lambda o: P.Unsubscribe(project_ids=[o.project_id]),
     "revoke_api_key": lambda o: P.RevokeApiKey(api_key_id=o.api_key_id),
+    "create_webhook": lambda o: P.CreateWebhook(
+        name="hook", url=PUBLIC_URL, project_ids=[o.project_id]
+    ),
+    "update_webhook": lambda o: P.UpdateWebhook(webhook_id=o.webhook_id, name="renamed"),
+    "set_webhook_filters": lambda o: P.SetWebhookFilters(
+        webhook_id=o.webhook_id, project_ids=[o.project_id]
+    ),
+    "rotate_webhook_secret": lambda o: P.RotateWebhookSecret(webhook_id=o.webhook_id),
+    "pause_webhook": lambda o: P.PauseWebhook(webhook_id=o.webhook_id),
+    "resume_webhook": lambda o: P.ResumeWebhook(webhook_id=o.webhook_id),
+    "delete_webhook": lambda o: P.DeleteWebhook(webhook_id=o.webhook_id),
+    "list_webhook_deliveries": lambda o: P.ListWebhookDeliveries(webhook_id=o.webhook_id),
+    "redeliver_webhook": lambda o: P.RedeliverWebhook(webhook_id=o.webhook_id, seq=1),
 }
 
 
@@ -364,6 +391,7 @@ def value_of(board: BoardIds, kind: str) -> str:
         "activity": "activity_id",
         "user": "editor_id",
         "api_key": "api_key_id",
+        "webhook": "webhook_id",
     }
     value: str = getattr(board, names[kind])
     return value
@@ -429,6 +457,15 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         admin = await server.client(TENANT_A, "a-admin", admin=True)
         key = await admin.request("create_api_key", P.CreateApiKey(name=f"{MARKER_A} bot"))
         board = dataclasses.replace(board, api_key_id=key.api_key.api_key.id)
+        # And a webhook of it, paused so that nothing is posted anywhere.
+        hook = await admin.request(
+            "create_webhook",
+            P.CreateWebhook(
+                name=f"{MARKER_A} hook", url=PUBLIC_URL, project_ids=[board.project_id]
+            ),
+        )
+        await admin.request("pause_webhook", P.PauseWebhook(webhook_id=hook.webhook.webhook.id))
+        board = dataclasses.replace(board, webhook_id=hook.webhook.webhook.id)
         # A running timer and a presence of the board's owner, for namesakes and strangers.
         await owner.request(
             "start_timer",

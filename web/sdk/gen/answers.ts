@@ -62,6 +62,16 @@ export const ANSWERED_BY = {
   revokeApiKey: "apiKey",
   reauthenticate: "reauthenticated",
   bulkUpdateWorkItems: "bulkUpdated",
+  createWebhook: "webhook",
+  updateWebhook: "webhook",
+  pauseWebhook: "webhook",
+  resumeWebhook: "webhook",
+  deleteWebhook: "webhook",
+  listWebhooks: "webhooks",
+  listWebhookDeliveries: "webhookDeliveries",
+  redeliverWebhook: "webhookDelivery",
+  setWebhookFilters: "webhook",
+  rotateWebhookSecret: "webhook",
 } as const;
 
 /** Commands whose effect belongs to one connection: not sent again after a reconnect. */
