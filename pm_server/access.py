@@ -31,6 +31,7 @@ from pm_core.models import (
     TimeEntry,
     WorkItem,
 )
+from pm_core.rules import projects as project_rules
 from pm_db.unit_of_work import UnitOfWork
 
 
@@ -53,17 +54,34 @@ class Loaded(Generic[E]):
     project: Project
 
 
-def project(uow: UnitOfWork, principal: Principal, project_id: str, required: Role) -> Project:
+def project(
+    uow: UnitOfWork,
+    principal: Principal,
+    project_id: str,
+    required: Role,
+    *,
+    record: bool = False,
+) -> Project:
     """The live project, once the caller holds ``required`` in it (NOT_FOUND for a
-    non-member, FORBIDDEN naming the role for a member whose role is too low)."""
+    non-member, FORBIDDEN naming the role for a member whose role is too low).
+
+    A role above viewer is asked for by writes only, so this is also where an
+    archived project refuses every write into it (``project.archived``): one
+    place, not one per handler. ``record``: the write is to the project's own
+    record (update, archive, delete), whose handler applies
+    :func:`pm_core.rules.projects.check_record_change` instead.
+    """
     if principal.is_tenant_admin:
-        return uow.projects.get(project_id)
-    found = uow.projects.find_as_member(project_id, principal.user_id)
-    if found is None:
-        raise NotFoundError(EntityType.PROJECT, project_id)
-    live, role = found
-    if not role.allows(required):
-        raise ForbiddenError(f"requires the {required} role in this project", str(required))
+        live = uow.projects.get(project_id)
+    else:
+        found = uow.projects.find_as_member(project_id, principal.user_id)
+        if found is None:
+            raise NotFoundError(EntityType.PROJECT, project_id)
+        live, role = found
+        if not role.allows(required):
+            raise ForbiddenError(f"requires the {required} role in this project", str(required))
+    if required is not Role.VIEWER and not record:
+        project_rules.check_writable(live)
     return live
 
 

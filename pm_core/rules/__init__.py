@@ -1,4 +1,4 @@
-"""Pure domain rules: hierarchy, dependencies, sprint transitions, timers.
+"""Pure domain rules: hierarchy, dependencies, sprint transitions, timers, projects.
 
 Each module takes plain values and pm_core models and either returns or raises
 an error from :mod:`pm_core.errors`. Nothing here reads a database: callers

@@ -1,4 +1,9 @@
-"""Projects: create (the creator becomes admin; default lanes), update, archive, delete, read."""
+"""Projects: create (the creator becomes admin; default lanes), update, archive, delete, read.
+
+An archived project is read-only (:mod:`pm_core.rules.projects`): the
+authorising loader refuses every write into it; here an admin may only set
+it back to active (``update_project``), archive it again or delete it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 from pm_core.enums import Action, EntityType, ProjectStatus, Role
 from pm_core.errors import NotFoundError, ValidationError
 from pm_core.models import ProjectPatch
+from pm_core.rules import projects as project_rules
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import patches as pb_patches
@@ -62,7 +68,8 @@ async def _update(
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        access.project(uow, principal, project_id, Role.ADMIN)
+        current = access.project(uow, principal, project_id, Role.ADMIN, record=True)
+        project_rules.check_record_change(current, patch)
         updated = uow.projects.update(project_id, expected_version or None, patch)
         change = Change(
             EntityType.PROJECT, Action.UPDATED, updated.entity, project_id, updated.changes
@@ -76,7 +83,7 @@ async def delete_project(ctx: Context, cmd: commands_pb2.DeleteProject) -> bytes
     principal = ctx.principal
 
     def unit(uow: UnitOfWork) -> Mutation:
-        access.project(uow, principal, cmd.project_id, Role.ADMIN)
+        access.project(uow, principal, cmd.project_id, Role.ADMIN, record=True)
         deleted = uow.projects.soft_delete(cmd.project_id, cmd.expected_version or None)
         cascaded = uow.cascades.delete_project_rows(deleted.id)
         stop = functools.partial(ctx.hub.drop, ctx.tenant_id, deleted.id)

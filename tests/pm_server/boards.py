@@ -21,19 +21,20 @@ class Board:
     bob: WsClient
     vic: WsClient
     project: entities_pb2.Project
+    tenant: str = "acme"
 
 
-async def board(server: Server, key: str = "PM") -> Board:
-    alice = await server.client(user="alice")
+async def board(server: Server, key: str = "PM", tenant: str = "acme") -> Board:
+    alice = await server.client(tenant, user="alice")
     project = await create_project(alice, key, "Board")
-    bob = await server.client(user="bob")
-    vic = await server.client(user="vic")
+    bob = await server.client(tenant, user="bob")
+    vic = await server.client(tenant, user="vic")
     for user, role in (("bob", entities_pb2.ROLE_EDITOR), ("vic", entities_pb2.ROLE_VIEWER)):
         await alice.request(
             "add_member", commands_pb2.AddMember(project_id=project.id, user_id=user, role=role)
         )
     await subscribe(vic, project.id)
-    return Board(alice, bob, vic, project)
+    return Board(alice, bob, vic, project, tenant)
 
 
 async def new_item(
