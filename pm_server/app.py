@@ -18,7 +18,7 @@ from pm_core.errors import TenantFencedError
 from pm_db.database import TenantDatabase
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
-from pm_server import openapi, rpc
+from pm_server import board, openapi, rpc
 from pm_server.auth import routes as auth_routes
 from pm_server.auth.sessions import SessionConfig
 from pm_server.auth.signin import SignIn
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     log.debug("OpenAPI document: %d bytes", len(document))
     if settings.signin:
         auth_routes.add_routes(app)
+    board.add_routes(app)
     return app
 
 

@@ -62,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--email", help="email")
     token.add_argument("--admin", action="store_true", help="grant the tenant_admin role")
     token.add_argument("--hours", type=float, default=24.0, help="lifetime (default 24)")
+    token.add_argument(
+        "--link",
+        action="store_true",
+        help="print a link that opens the board signed in with the token (PM_PUBLIC_URL or "
+        "http://PM_HOST:PM_PORT, then /#token=...)",
+    )
 
     tenant_cli.register(commands)
     client_cli.register(commands)
@@ -126,7 +132,8 @@ def _token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pm token: {exc}", file=sys.stderr)
         return 2
-    print(value)
+    # The fragment never reaches a server (nor its logs); the board reads the token from it.
+    print(f"{settings.base_url}/#token={value}" if args.link else value)
     return 0
 
 

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_LEFTOVERS = (".venv", ".git", "build", "*.egg-info", ".*_cache", "__pycache__", "var")
+BUILD_LEFTOVERS = (
+    ".venv",
+    ".git",
+    "build",
+    "*.egg-info",
+    ".*_cache",
+    "__pycache__",
+    "var",
+    "node_modules",
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,4 +66,9 @@ def test_the_wheel_holds_migrations_schema_and_type_markers(wheel: zipfile.ZipFi
     assert {f"pm_proto/v1/{s}" for s in schema} <= names
     packages = ("pm_core", "pm_db", "pm_auth", "pm_proto", "pm_server", "pm_client")
     assert {f"{p}/py.typed" for p in packages} <= names
-    assert not any(n.startswith(("tests/", "bench/", "tools/")) for n in names)
+    assert not any(n.startswith(("tests/", "bench/", "tools/", "web/")) for n in names)
+    # The board's bundle, which pm serves at / (make run needs no Node).
+    static = ROOT / "pm_server" / "static"
+    bundle = {str(p.relative_to(ROOT)) for p in static.rglob("*") if p.is_file()}
+    assert "pm_server/static/index.html" in bundle
+    assert bundle <= names

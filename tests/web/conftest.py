@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.browser import browser, server
+
+__all__ = ["browser", "node_bin", "server"]  # the browser tests' fixtures, per module
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 NODE_BIN = WEB / "node_modules" / ".bin"

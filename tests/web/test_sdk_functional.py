@@ -1,4 +1,5 @@
-"""The web SDK's own tests (web/sdk/test, node's test runner) against real pm servers.
+"""web/'s own tests, by node's test runner: the SDK's against real pm servers (web/sdk/test), the
+board's pure parts (web/app/test).
 
 The TypeScript is compiled into web/build; the tests start ``python -m pm_server serve``
 themselves with this interpreter (PM_PYTHON), so they can stop and restart it. Node 20 needs
@@ -27,9 +28,7 @@ def test_sdk_tests_pass_against_a_real_server(node_bin: Path, tmp_path: Path) ->
         check=False,
     )
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
-    tests = sorted(
-        str(p.relative_to(WEB)) for p in (WEB / "build" / "sdk" / "test").glob("*.test.js")
-    )
+    tests = sorted(str(p.relative_to(WEB)) for p in (WEB / "build").glob("*/test/*.test.js"))
     assert tests, "no compiled SDK tests"
     result = subprocess.run(
         ["node", "--experimental-websocket", "--no-warnings", "--test", *tests],

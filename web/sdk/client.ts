@@ -130,6 +130,12 @@ export class PmClient {
     return this.positions.lastSeq;
   }
 
+  /** Where `projectId`'s events stand: what to resume from after a reload (undefined: not subscribed). */
+  positionOf(projectId: string): { epoch: string; seq: bigint } | undefined {
+    const seq = this.positions.seqOf(projectId);
+    return seq === undefined ? undefined : { epoch: this.positions.epoch, seq };
+  }
+
   get connected(): boolean {
     return this.ws !== undefined && this.usable.isSet;
   }

@@ -33,6 +33,11 @@ export class Positions {
     return [...seen].map((g) => ({ projectIds: [...g.projectIds], seq: g.seq }));
   }
 
+  /** The resume position of `projectId`'s subscription (its group's seq), if subscribed. */
+  seqOf(projectId: string): bigint | undefined {
+    return this.byProject.get(projectId)?.seq;
+  }
+
   /** Whether to hand `event` out now (held and duplicate events are not). */
   accept(event: Event): boolean {
     if (event.seq === 0n) return true; // presence: not stored, not ordered, never replayed
