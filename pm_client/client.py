@@ -62,7 +62,7 @@ from pm_client.errors import (
     RequestTimeout,
     ServerError,
 )
-from pm_client.events import END, EventStream, Failed, Item, Positions
+from pm_client.events import END, TENANT_SCOPE, EventStream, Failed, Item, Positions
 from pm_client.handshake import Connector
 from pm_client.methods import CommandMethods
 from pm_client.pacing import Pacer
@@ -160,7 +160,12 @@ class PmClient(CommandMethods):
     @property
     def subscribed(self) -> list[str]:
         """The project ids subscribed to (kept across reconnects)."""
-        return self._positions.project_ids
+        return [scope for scope in self._positions.project_ids if scope != TENANT_SCOPE]
+
+    @property
+    def tenant_subscribed(self) -> bool:
+        """Whether the tenant scope is subscribed to (kept across reconnects)."""
+        return TENANT_SCOPE in self._positions.project_ids
 
     @property
     def connected(self) -> bool:
@@ -348,7 +353,7 @@ class PmClient(CommandMethods):
         if command == "subscribe":
             self._queue_events(self._positions.end(project_ids, reply.subscribed))
         elif command == "unsubscribe":
-            self._positions.unsubscribed(reply.unsubscribed.project_ids)
+            self._positions.unsubscribed(_scopes(reply.unsubscribed))
         elif command == "join_presence":
             self._present_in.update(project_ids)
         elif command == "leave_presence":
@@ -409,18 +414,23 @@ class PmClient(CommandMethods):
         project_ids: Iterable[str] = (),
         *,
         resume: commands_pb2.ResumePosition | tuple[str, int] | None = None,
+        tenant: bool = False,
     ) -> commands_pb2.SubscribeReply:
         """Receive the events of these projects, from ``resume = (epoch, seq)`` or from now.
 
         Subscribe every project in one call to get one ordered stream. The
         reply's ``must_refetch`` says the position could not be honoured.
+        ``tenant``: also the tenant-wide events (``llm_context`` rows without
+        a project), whose ``project_id`` is empty.
         """
         if isinstance(resume, tuple):
             resume = commands_pb2.ResumePosition(epoch=resume[0], seq=resume[1])
-        return await super().subscribe(project_ids=project_ids, resume=resume)
+        return await super().subscribe(project_ids=project_ids, resume=resume, tenant=tenant)
 
-    async def unsubscribe(self, project_ids: Iterable[str] = ()) -> commands_pb2.UnsubscribeReply:
-        return await super().unsubscribe(project_ids=project_ids)
+    async def unsubscribe(
+        self, project_ids: Iterable[str] = (), *, tenant: bool = False
+    ) -> commands_pb2.UnsubscribeReply:
+        return await super().unsubscribe(project_ids=project_ids, tenant=tenant)
 
     # -- events ------------------------------------------------------------------
 
@@ -600,7 +610,10 @@ class PmClient(CommandMethods):
                 self._present_in.discard(project_id)
 
     async def _resubscribe(self, project_ids: list[str], seq: int) -> None:
-        command = commands_pb2.Subscribe(project_ids=project_ids)
+        command = commands_pb2.Subscribe(
+            project_ids=[scope for scope in project_ids if scope != TENANT_SCOPE],
+            tenant=TENANT_SCOPE in project_ids,
+        )
         command.resume.epoch, command.resume.seq = self._positions.epoch, seq
         self._positions.begin(project_ids)
         try:
@@ -626,10 +639,21 @@ def _closed_text(code: int | None) -> str:
     return f"the server closed the connection (code {code})"
 
 
+def _scopes(
+    message: commands_pb2.Subscribe
+    | commands_pb2.SubscribeReply
+    | commands_pb2.Unsubscribe
+    | commands_pb2.UnsubscribeReply,
+) -> list[str]:
+    """The project ids of a (un)subscribe command or reply, plus the tenant scope's key."""
+    scopes = list(dict.fromkeys(message.project_ids))
+    return [*scopes, TENANT_SCOPE] if message.tenant else scopes
+
+
 def _projects_of(message: Message) -> list[str]:
-    """The project ids a subscribe or presence command names."""
+    """The project ids a subscribe or presence command names (the tenant scope as "")."""
     if isinstance(message, commands_pb2.Subscribe):
-        return list(dict.fromkeys(message.project_ids))
+        return _scopes(message)
     if isinstance(message, commands_pb2.JoinPresence | commands_pb2.LeavePresence):
         return [message.project_id]
     return []

@@ -8,6 +8,9 @@ the client subscribes each group again with ``resume = (epoch, seq)`` and gets
 every later event once. An event at or below its group's position is a
 duplicate and is dropped.
 
+The tenant scope (tenant-wide events, whose ``project_id`` is empty) is kept
+as one more "project" with the key :data:`TENANT_SCOPE`.
+
 While a subscribe is in flight, events of its projects are held back and
 released after the reply, so a live event that overtakes the reply is neither
 lost nor counted before the group's position is known.
@@ -22,6 +25,9 @@ from typing import Final, TypeAlias
 
 from pm_client.errors import ClientError
 from pm_proto.v1 import commands_pb2, events_pb2
+
+#: The key of the tenant scope among the project ids (tenant-wide events have no project).
+TENANT_SCOPE: Final = ""
 
 
 @dataclass(slots=True)
@@ -94,8 +100,9 @@ class Positions:
             self.last_seq = reply.seq
         else:
             self.last_seq = max(self.last_seq, reply.seq)
-        self._remove(reply.project_ids)
-        group = _Group(list(reply.project_ids), reply.seq)
+        scopes = list(reply.project_ids) + ([TENANT_SCOPE] if reply.tenant else [])
+        self._remove(scopes)
+        group = _Group(scopes, reply.seq)
         for project_id in group.project_ids:
             self._groups[project_id] = group
 

@@ -1432,11 +1432,13 @@ class CommandMethods:
         *,
         project_ids: Iterable[str] = (),
         resume: commands_pb2.ResumePosition | None = None,
+        tenant: bool = False,
     ) -> commands_pb2.SubscribeReply:
         """Send ``Subscribe``; answered with ``Reply.subscribed``."""
         message = commands_pb2.Subscribe(
             project_ids=project_ids,
             resume=resume,
+            tenant=tenant,
         )
         return await self.call(message)
 
@@ -1444,10 +1446,12 @@ class CommandMethods:
         self,
         *,
         project_ids: Iterable[str] = (),
+        tenant: bool = False,
     ) -> commands_pb2.UnsubscribeReply:
         """Send ``Unsubscribe``; answered with ``Reply.unsubscribed``."""
         message = commands_pb2.Unsubscribe(
             project_ids=project_ids,
+            tenant=tenant,
         )
         return await self.call(message)
 

@@ -26,6 +26,7 @@ from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import envelope_pb2
 from pm_server.context import Context
 from pm_server.events import Change, encode_event
+from pm_server.tenant_stream import scope_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Mutation:
 
 @dataclass(frozen=True, slots=True)
 class Published:
+    #: Where it is delivered: its project, the tenant scope, or nowhere (None).
     project_id: str | None
     seq: int
     event: bytes
@@ -82,7 +84,8 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> bytes:
                 change, seq=s, actor_id=user_id, now=uow.now, actor_kind=actor_kind
             ),
         )
-        return Published(change.project_id, stored.seq, stored.payload)
+        scope = scope_of(change.project_id, change.entity_type)
+        return Published(scope, stored.seq, stored.payload)
 
     def run(uow: UnitOfWork) -> Committed:
         try:

@@ -2617,6 +2617,11 @@ class Subscribe(_message.Message):
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     RESUME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.bool
+    """Also the tenant scope: tenant-wide events (llm_context rows without a
+    project), which every user of the tenant may read, in the same stream.
+    """
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -2630,10 +2635,11 @@ class Subscribe(_message.Message):
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         resume: Global___ResumePosition | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["resume", b"resume"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2647,6 +2653,7 @@ class SubscribeReply(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     MUST_REFETCH_FIELD_NUMBER: _builtins.int
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     epoch: _builtins.str
     seq: _builtins.int
     """The seq after which live events start (replayed events come before it)."""
@@ -2654,6 +2661,8 @@ class SubscribeReply(_message.Message):
     """The position is unknown (older than retention, or another epoch):
     reload with snapshot queries, then subscribe from their seq.
     """
+    tenant: _builtins.bool
+    """the tenant scope is part of this subscription"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -2663,10 +2672,11 @@ class SubscribeReply(_message.Message):
         seq: _builtins.int = ...,
         must_refetch: _builtins.bool = ...,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2681,16 +2691,20 @@ class Unsubscribe(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.bool
+    """end the tenant scope"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2701,16 +2715,20 @@ class UnsubscribeReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.bool
+    """the tenant scope was subscribed and is no more"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -18,8 +18,9 @@ with one, that project's rows plus the tenant-wide ones unless
 ``example_sql = ""`` clears it.
 
 Events of project rows go to the project's subscribers. A tenant-wide row
-has no project, so its change is stored (activity and event log, with a NULL
-project) but not delivered to any project subscription.
+has no project: its change is stored (activity and event log, with a NULL
+project) and delivered to the subscriptions that include the tenant scope
+(:mod:`pm_server.tenant_stream`), not to any project's.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _reply(context: LlmContext) -> envelope_pb2.Reply:
 
 
 def _change(action: Action, context: LlmContext, **kwargs: Any) -> Change:
-    # project_id None: a tenant-wide row (stored with a NULL project, published nowhere).
+    # project_id None: a tenant-wide row (a NULL project; delivered to the tenant scope).
     return Change(EntityType.LLM_CONTEXT, action, context, context.project_id, **kwargs)
 
 

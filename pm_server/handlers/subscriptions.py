@@ -15,6 +15,11 @@ A project the connection is already subscribed to keeps its subscription
 duplicate; a ``resume`` ahead of what was sent, or ``must_refetch``, only
 moves that position forward.
 
+``tenant = true`` adds the tenant scope (:mod:`pm_server.tenant_stream`):
+the tenant-wide events every user of the tenant may read, replayed and live
+under the same rules, as one more subscription keyed ``TENANT_SCOPE``. It
+needs no role: the connection's user belongs to the tenant.
+
 A connection holds at most ``Session.max_subscriptions`` projects
 (``PM_MAX_SUBSCRIPTIONS_PER_CONNECTION``): a subscribe that would pass it is a
 VALIDATION_ERROR on ``project_ids`` and changes nothing. A subscribe that
@@ -37,6 +42,7 @@ from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
 from pm_server.session import Subscription
+from pm_server.tenant_stream import TENANT_SCOPE, readable
 
 REPLAY_PAGE: Final = 500
 MAX_PROJECTS_PER_SUBSCRIBE: Final = 1_000
@@ -44,14 +50,17 @@ MAX_PROJECTS_PER_SUBSCRIBE: Final = 1_000
 
 async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.Reply:
     project_ids = list(dict.fromkeys(cmd.project_ids))
-    if not project_ids:
-        raise ValidationError("project_ids", "name at least one project")
+    if not project_ids and not cmd.tenant:
+        raise ValidationError("project_ids", "name at least one project, or the tenant scope")
+    if TENANT_SCOPE in project_ids:
+        raise ValidationError("project_ids", "a project id cannot be empty")
     if len(project_ids) > MAX_PROJECTS_PER_SUBSCRIBE:
         raise ValidationError("project_ids", f"at most {MAX_PROJECTS_PER_SUBSCRIBE} projects")
+    scopes = [*project_ids, TENANT_SCOPE] if cmd.tenant else project_ids
     principal = ctx.principal
     connection = ctx.connection
     session = connection.session
-    if session.would_exceed(project_ids):  # checked with no await before registering
+    if session.would_exceed(scopes):  # checked with no await before registering
         raise ValidationError(
             "project_ids",
             f"a connection may be subscribed to at most {session.max_subscriptions} projects",
@@ -61,7 +70,7 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
     # (Hub.drop), one committed before it fails the authorisation. No window between.
     added: dict[str, Subscription] = {}
     kept: list[Subscription] = []
-    for project_id in project_ids:
+    for project_id in scopes:
         subscription = ctx.hub.subscribe(ctx.tenant_id, project_id, connection)
         if subscription is not None:
             added[project_id] = subscription
@@ -102,6 +111,7 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
             seq=start,
             must_refetch=must_refetch,
             project_ids=project_ids,
+            tenant=cmd.tenant,
         )
     )
 
@@ -120,10 +130,13 @@ def _can_resume(
 async def _replay(ctx: Context, subscriptions: dict[str, Subscription], after: int) -> None:
     connection = ctx.connection
     session = connection.session
-    project_ids = list(subscriptions)
+    project_ids = [scope for scope in subscriptions if scope != TENANT_SCOPE]
+    tenant_wide = TENANT_SCOPE in subscriptions
 
     def read_page(uow: UnitOfWork, start: int) -> list[StoredEvent]:
-        return uow.events.after(start, project_ids=project_ids, limit=REPLAY_PAGE)
+        return uow.events.after(
+            start, project_ids=project_ids, limit=REPLAY_PAGE, include_tenant_wide=tenant_wide
+        )
 
     def current() -> bool:
         # Unsubscribed, re-subscribed or dropped meanwhile: stop reading for it.
@@ -132,7 +145,9 @@ async def _replay(ctx: Context, subscriptions: dict[str, Subscription], after: i
     while not connection.closing and current():
         page = await ctx.db.read(functools.partial(read_page, start=after))
         for event in page:
-            subscription = subscriptions.get(event.project_id or "")
+            if event.project_id is None and not readable(event.payload):
+                continue
+            subscription = subscriptions.get(event.project_id or TENANT_SCOPE)
             if subscription is not None:
                 connection.replayed(subscription, event.seq, event.payload)
         if len(page) < REPLAY_PAGE:
@@ -147,9 +162,13 @@ async def unsubscribe(ctx: Context, cmd: commands_pb2.Unsubscribe) -> envelope_p
     removed = [
         project_id
         for project_id in dict.fromkeys(cmd.project_ids)
-        if ctx.hub.unsubscribe(ctx.tenant_id, project_id, ctx.connection)
+        if project_id != TENANT_SCOPE
+        and ctx.hub.unsubscribe(ctx.tenant_id, project_id, ctx.connection)
     ]
-    return envelope_pb2.Reply(unsubscribed=commands_pb2.UnsubscribeReply(project_ids=removed))
+    tenant = cmd.tenant and ctx.hub.unsubscribe(ctx.tenant_id, TENANT_SCOPE, ctx.connection)
+    return envelope_pb2.Reply(
+        unsubscribed=commands_pb2.UnsubscribeReply(project_ids=removed, tenant=tenant)
+    )
 
 
 async def ping(ctx: Context, cmd: commands_pb2.Ping) -> envelope_pb2.Reply:
