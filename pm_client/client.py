@@ -46,7 +46,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Final
 
@@ -138,6 +138,10 @@ class PmClient(CommandMethods):
         self._closed = False
         self._failure: ClientError | None = None
         self._pacer = Pacer()
+        #: Where requests sent without a ``request_id`` take theirs (None: a random one
+        #: each). The CLI's ``--request-id`` sets it, so that running a command again
+        #: sends its writes under the same ids and the server applies them once.
+        self.request_ids: Iterator[str] | None = None
         self._token_provider = token_provider
         #: Reconnect attempts since the last connection that lived STABLE_SECONDS.
         self._attempt = 0
@@ -265,7 +269,8 @@ class PmClient(CommandMethods):
             raise TypeError(
                 f"{command} takes {spec.message.__name__}, not {type(message).__name__}"
             )
-        request_id = request_id or uuid.uuid4().hex
+        if not request_id:
+            request_id = next(self.request_ids) if self.request_ids else uuid.uuid4().hex
         if request_id in self._pending:
             raise ValueError(f"request {request_id} is already in flight")
         envelope = envelope_pb2.ClientMessage(

@@ -7,6 +7,7 @@ import argparse
 from pm_client.cli.exits import NotFound, UsageError
 from pm_client.cli.options import Subcommands, add_project, choices, enum_arg
 from pm_client.cli.output import Output, actor, enum_name, local_time, table, to_json
+from pm_client.cli.paging import every_page
 from pm_client.cli.session import Session, default_project
 from pm_proto.v1 import commands_pb2, entities_pb2
 
@@ -34,6 +35,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--limit", type=int, default=0, help="at most this many (server default 50)")
     p.add_argument("--before", metavar="ENTRY_ID", default="", help="the page after this entry")
+    p.add_argument("--all", action="store_true", help="every page, not just one")
 
 
 def _short(value: str) -> str:
@@ -56,9 +58,19 @@ async def show(s: Session, args: argparse.Namespace) -> Output:
         project_id = (await s.project(args.project)).id
     else:
         raise UsageError("name what to show: ITEM, --project KEY or --entity TYPE ID")
-    reply = await s.pm.list_activity(
-        project_id=project_id, entity=entity, limit=args.limit, before_id=args.before
-    )
+    pages: list[commands_pb2.ActivityList] = []
+
+    async def page(before: str | None) -> tuple[list[entities_pb2.ActivityEntry], str | None]:
+        listed = await s.pm.list_activity(
+            project_id=project_id, entity=entity, limit=args.limit, before_id=before or args.before
+        )
+        pages.append(listed)
+        return list(listed.entries), listed.entries[-1].id if listed.entries else None
+
+    found = await every_page(page) if args.all else (await page(None))[0]
+    reply = pages[0]
+    del reply.entries[:]
+    reply.entries.extend(found)
     names = _Names(s)
     rows = []
     for e in reply.entries:

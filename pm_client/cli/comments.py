@@ -8,8 +8,10 @@ from typing import Final
 
 from pm_client.cli.options import Subcommands, add_quiet, add_version, group
 from pm_client.cli.output import Output, local_time, table, to_json
+from pm_client.cli.paging import every_page
 from pm_client.cli.session import Session
 from pm_core.enums import EntityType
+from pm_proto.v1 import commands_pb2, entities_pb2
 
 #: Its group takes the entity over from the generated one (pm_client.cli.crud): the
 #: verbs are written here, to keep the lookups and the output people know.
@@ -42,6 +44,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("item", metavar="ITEM", help="display key (PM-12) or id")
     p.add_argument("--limit", type=int, default=0, help="at most this many (server default 100)")
     p.add_argument("--after", metavar="COMMENT_ID", default="", help="the page after this one")
+    p.add_argument("--all", action="store_true", help="every page, not just one")
 
 
 def text_arg(value: str) -> str:
@@ -74,7 +77,19 @@ async def delete(s: Session, args: argparse.Namespace) -> Output:
 
 async def list_comments(s: Session, args: argparse.Namespace) -> Output:
     item = await s.item(args.item)
-    reply = await s.pm.list_comments(work_item_id=item.id, limit=args.limit, after_id=args.after)
+    pages: list[commands_pb2.CommentList] = []
+
+    async def page(after: str | None) -> tuple[list[entities_pb2.Comment], str | None]:
+        listed = await s.pm.list_comments(
+            work_item_id=item.id, limit=args.limit, after_id=after or args.after
+        )
+        pages.append(listed)
+        return list(listed.comments), listed.comments[-1].id if listed.comments else None
+
+    found = await every_page(page) if args.all else (await page(None))[0]
+    reply = pages[0]
+    del reply.comments[:]
+    reply.comments.extend(found)
     rows = [(local_time(c.created_at), c.author_id, c.body, c.id) for c in reply.comments]
     text = table(("when", "author", "text", "id"), rows, empty=f"no comments on {item.display_key}")
     return Output(to_json(reply), text)

@@ -18,9 +18,10 @@ from pm_client.cli.options import (
     group,
 )
 from pm_client.cli.output import Output, enum_name, fields, local_time, table, to_json
+from pm_client.cli.paging import every_page, note_next_page
 from pm_client.cli.session import Session
 from pm_core.enums import EntityType
-from pm_proto.v1 import entities_pb2
+from pm_proto.v1 import commands_pb2, entities_pb2
 
 #: Its group takes the entity over from the generated one (pm_client.cli.crud): the
 #: verbs are written here, to keep the lookups and the output people know.
@@ -87,8 +88,10 @@ def _list_parser(p: argparse.ArgumentParser) -> None:
         "--limit",
         type=int,
         default=0,
-        help=f"at most this many (server default 500, max {MAX_ITEMS})",
+        help=f"at most this many per page (server default 500, max {MAX_ITEMS})",
     )
+    p.add_argument("--after", metavar="CURSOR", default="", help="the page after this cursor")
+    p.add_argument("--all", action="store_true", help="every page, not just one")
 
 
 def _change_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -214,19 +217,40 @@ async def create(s: Session, args: argparse.Namespace) -> Output:
 
 async def list_items(s: Session, args: argparse.Namespace) -> Output:
     project = await s.project(args.project)
-    reply = await s.pm.list_work_items(
-        project_id=project.id,
-        types=args.types,
-        statuses=args.statuses,
-        sprint_id=await s.sprint_id(args.sprint, project.id) if args.sprint else None,
-        parent_id=await s.optional_item_id(args.parent) if args.parent else None,
-        assignee_id=s.user(args.assignee) if args.assignee else None,
-        descendants_of=await s.item_id(args.under) if args.under else None,
-        exclude_done=args.open,
-        due_before=args.due_before or "",
-        overdue=args.overdue,
-        limit=args.limit,
-    )
+    sprint_id = await s.sprint_id(args.sprint, project.id) if args.sprint else None
+    parent_id = await s.optional_item_id(args.parent) if args.parent else None
+    descendants_of = await s.item_id(args.under) if args.under else None
+    first: list[commands_pb2.WorkItemList] = []
+
+    async def page(after: str | None) -> tuple[list[entities_pb2.WorkItem], str | None]:
+        reply = await s.pm.list_work_items(
+            project_id=project.id,
+            types=args.types,
+            statuses=args.statuses,
+            sprint_id=sprint_id,
+            parent_id=parent_id,
+            assignee_id=s.user(args.assignee) if args.assignee else None,
+            descendants_of=descendants_of,
+            exclude_done=args.open,
+            due_before=args.due_before or "",
+            overdue=args.overdue,
+            limit=args.limit,
+            after=after or args.after,
+        )
+        first.append(reply)
+        return list(reply.items), reply.next_after or None
+
+    if args.all:
+        items = await every_page(page)
+        reply = first[0]
+        del reply.items[:]
+        reply.items.extend(items)
+        reply.next_after = ""
+    else:
+        await page(None)
+        reply = first[0]
+        if reply.next_after and not args.json:
+            note_next_page("--after", reply.next_after)
     text = await items_table(s, reply.items, empty="no items")
     return Output(to_json(reply), text)
 

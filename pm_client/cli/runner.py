@@ -17,16 +17,17 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import itertools
 import logging
 import os
 import pkgutil
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from types import ModuleType
 from typing import Final
 
 from pm_client.cli import crud
-from pm_client.cli.exits import FAILED, OK, describe, exit_code
+from pm_client.cli.exits import FAILED, OK, UsageError, describe, exit_code
 from pm_client.cli.options import Subcommands
 from pm_client.cli.output import Output, dumps
 from pm_client.cli.session import DEFAULT_URL, Session, connection_settings
@@ -77,6 +78,8 @@ def _generated(spec: EntitySpec) -> Register:
 
 
 EXIT_INTERRUPTED: Final = 130
+#: The longest ``--request-id`` (the protocol takes 128 characters; ``.N`` is added).
+MAX_REQUEST_ID: Final = 120
 #: Longest pause between reconnect attempts (``pm watch`` across a server restart).
 MAX_BACKOFF: Final = 2.0
 
@@ -96,6 +99,12 @@ def common_options() -> argparse.ArgumentParser:
         default=10.0,
         metavar="SECONDS",
         help="how long to wait for each reply (default 10)",
+    )
+    group.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="send this command's requests as ID, ID.2, ID.3, ...: run the same command "
+        "again with the same ID after a failure and its writes are applied once",
     )
     group.add_argument(
         "-v", "--verbose", action="store_true", help="log connection details to stderr"
@@ -143,6 +152,8 @@ async def _run(handler: Handler, args: argparse.Namespace) -> int:
         async with PmClient(
             settings.url, settings.token, request_timeout=settings.timeout, max_backoff=MAX_BACKOFF
         ) as pm:
+            if args.request_id is not None:
+                pm.request_ids = numbered(args.request_id)
             output = await handler(Session(pm, settings, json=args.json), args)
         if output is not None:
             _print(output, as_json=args.json)
@@ -156,6 +167,14 @@ async def _run(handler: Handler, args: argparse.Namespace) -> int:
             logging.getLogger(__name__).exception("unexpected failure")
         return code
     return OK
+
+
+def numbered(request_id: str) -> Iterator[str]:
+    """``ID``, ``ID.2``, ``ID.3``, ...: the same ids, in the same order, on every run."""
+    if not 1 <= len(request_id) <= MAX_REQUEST_ID or not request_id.isprintable():
+        raise UsageError(f"--request-id takes 1-{MAX_REQUEST_ID} printable characters")
+    later = (f"{request_id}.{number}" for number in itertools.count(2))
+    return itertools.chain([request_id], later)
 
 
 def _print(output: Output, *, as_json: bool) -> None:

@@ -17,9 +17,10 @@ from pm_client.cli.options import (
     parse_time,
 )
 from pm_client.cli.output import Output, duration, local_time, table, to_datetime, to_json
+from pm_client.cli.paging import every_page
 from pm_client.cli.session import Session
 from pm_core.enums import EntityType
-from pm_proto.v1 import entities_pb2
+from pm_proto.v1 import commands_pb2, entities_pb2
 
 #: Its group takes the entity over from the generated one (pm_client.cli.crud): the
 #: verbs are written here, to keep the lookups and the output people know.
@@ -61,6 +62,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     add_project(p, "of one project (everyone's)")
     p.add_argument("--user", metavar="USER", help="of one user ('me' for yours)")
     p.add_argument("--limit", type=int, default=0, help="at most this many (server default 50)")
+    p.add_argument("--all", action="store_true", help="every page, not just one")
 
     p = add("update", update, "correct a time entry")
     p.add_argument("entry", metavar="ENTRY_ID")
@@ -140,12 +142,26 @@ async def log(s: Session, args: argparse.Namespace) -> Output:
 async def list_entries(s: Session, args: argparse.Namespace) -> Output:
     item_id = await s.item_id(args.item) if args.item else None
     project_id = (await s.project(args.project)).id if args.project else None
-    reply = await s.pm.list_time_entries(
-        user_id=s.user(args.user) if args.user else None,
-        work_item_id=item_id,
-        project_id=project_id,
-        limit=args.limit,
-    )
+    pages: list[commands_pb2.TimeEntryList] = []
+
+    async def page(
+        before: entities_pb2.TimeEntry | None,
+    ) -> tuple[list[entities_pb2.TimeEntry], entities_pb2.TimeEntry | None]:
+        listed = await s.pm.list_time_entries(
+            user_id=s.user(args.user) if args.user else None,
+            work_item_id=item_id,
+            project_id=project_id,
+            limit=args.limit,
+            before_started_at=to_datetime(before.started_at) if before is not None else None,
+            before_id=before.id if before is not None else "",
+        )
+        pages.append(listed)
+        return list(listed.entries), listed.entries[-1] if listed.entries else None
+
+    found = await every_page(page) if args.all else (await page(None))[0]
+    reply = pages[0]
+    del reply.entries[:]
+    reply.entries.extend(found)
     rows = [
         (
             local_time(e.started_at),

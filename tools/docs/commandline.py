@@ -20,6 +20,7 @@ from tools.docs.blocks import DocError, cell, table
 #: Options described once under the table instead of in every row (by dest).
 SHARED: Final = frozenset(
     {"help", "json", "url", "token", "timeout", "verbose", "project", "expected_version", "quiet"}
+    | {"request_id"}
     | {"data_dir"}
 )
 
