@@ -56,8 +56,8 @@ proto: $(STAMP)
 	$(BIN)/python -m pm_proto.fields_lock .
 	$(BIN)/python -m pm_client.codegen .
 	$(MAKE) docs
-	@if command -v node >/dev/null 2>&1; then $(MAKE) web-types; \
-	else echo "*** web/sdk/gen NOT regenerated: Node.js is not installed ***" >&2; fi
+	@if command -v node >/dev/null 2>&1; then $(MAKE) web; \
+	else echo "*** web/sdk/gen and the board bundle NOT regenerated: Node.js is not installed ***" >&2; fi
 
 # The doc tables generated from the schema, the export tables and the CLI's parsers.
 docs: $(STAMP)
