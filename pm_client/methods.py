@@ -22,9 +22,7 @@ from google.protobuf.message import Message
 from pm_client.commands import When, command_of, set_one_of, timestamp
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
 
-Action: TypeAlias = entities_pb2.Action.ValueType
 DependencyType: TypeAlias = entities_pb2.DependencyType.ValueType
-EntityType: TypeAlias = entities_pb2.EntityType.ValueType
 LlmContextType: TypeAlias = entities_pb2.LlmContextType.ValueType
 Priority: TypeAlias = entities_pb2.Priority.ValueType
 ProjectStatus: TypeAlias = entities_pb2.ProjectStatus.ValueType
@@ -523,83 +521,51 @@ class CommandMethods:
     @overload
     async def call(
         self,
-        message: commands_pb2.CreateWebhook,
+        message: commands_pb2.CreateLabel,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
+    ) -> commands_pb2.LabelReply: ...
     @overload
     async def call(
         self,
-        message: commands_pb2.UpdateWebhook,
+        message: commands_pb2.UpdateLabel,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
+    ) -> commands_pb2.LabelReply: ...
     @overload
     async def call(
         self,
-        message: commands_pb2.PauseWebhook,
+        message: commands_pb2.DeleteLabel,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
+    ) -> commands_pb2.LabelReply: ...
     @overload
     async def call(
         self,
-        message: commands_pb2.ResumeWebhook,
+        message: commands_pb2.ListLabels,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
+    ) -> commands_pb2.LabelList: ...
     @overload
     async def call(
         self,
-        message: commands_pb2.DeleteWebhook,
+        message: commands_pb2.AttachLabel,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
+    ) -> commands_pb2.ItemLabelReply: ...
     @overload
     async def call(
         self,
-        message: commands_pb2.ListWebhooks,
+        message: commands_pb2.DetachLabel,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
-    ) -> commands_pb2.WebhookList: ...
-    @overload
-    async def call(
-        self,
-        message: commands_pb2.ListWebhookDeliveries,
-        *,
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> commands_pb2.WebhookDeliveryList: ...
-    @overload
-    async def call(
-        self,
-        message: commands_pb2.RedeliverWebhook,
-        *,
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> commands_pb2.WebhookDeliveryReply: ...
-    @overload
-    async def call(
-        self,
-        message: commands_pb2.SetWebhookFilters,
-        *,
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
-    @overload
-    async def call(
-        self,
-        message: commands_pb2.RotateWebhookSecret,
-        *,
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> commands_pb2.WebhookReply: ...
+    ) -> commands_pb2.ItemLabelReply: ...
     @overload
     async def call(
         self,
@@ -893,6 +859,7 @@ class CommandMethods:
         after: str = "",
         due_before: str = "",
         overdue: bool = False,
+        label_ids: Iterable[str] = (),
     ) -> commands_pb2.WorkItemList:
         """Send ``ListWorkItems``; answered with ``Reply.work_items``."""
         message = commands_pb2.ListWorkItems(
@@ -909,6 +876,7 @@ class CommandMethods:
             after=after,
             due_before=due_before,
             overdue=overdue,
+            label_ids=label_ids,
         )
         return await self.call(message)
 
@@ -1432,13 +1400,11 @@ class CommandMethods:
         *,
         project_ids: Iterable[str] = (),
         resume: commands_pb2.ResumePosition | None = None,
-        tenant: bool = False,
     ) -> commands_pb2.SubscribeReply:
         """Send ``Subscribe``; answered with ``Reply.subscribed``."""
         message = commands_pb2.Subscribe(
             project_ids=project_ids,
             resume=resume,
-            tenant=tenant,
         )
         return await self.call(message)
 
@@ -1446,12 +1412,10 @@ class CommandMethods:
         self,
         *,
         project_ids: Iterable[str] = (),
-        tenant: bool = False,
     ) -> commands_pb2.UnsubscribeReply:
         """Send ``Unsubscribe``; answered with ``Reply.unsubscribed``."""
         message = commands_pb2.Unsubscribe(
             project_ids=project_ids,
-            tenant=tenant,
         )
         return await self.call(message)
 
@@ -1579,146 +1543,86 @@ class CommandMethods:
         )
         return await self.call(message)
 
-    async def create_webhook(
+    async def create_label(
         self,
         *,
+        project_id: str = "",
         name: str = "",
-        url: str = "",
-        secret: str | None = None,
-        project_ids: Iterable[str] = (),
-        entity_types: Iterable[EntityType] = (),
-        actions: Iterable[Action] = (),
-    ) -> commands_pb2.WebhookReply:
-        """Send ``CreateWebhook``; answered with ``Reply.webhook``."""
-        message = commands_pb2.CreateWebhook(
+        color: str | None = None,
+    ) -> commands_pb2.LabelReply:
+        """Send ``CreateLabel``; answered with ``Reply.label``."""
+        message = commands_pb2.CreateLabel(
+            project_id=project_id,
             name=name,
-            url=url,
-            secret=secret,
-            project_ids=project_ids,
-            entity_types=entity_types,
-            actions=actions,
+            color=color,
         )
         return await self.call(message)
 
-    async def update_webhook(
+    async def update_label(
         self,
         *,
-        webhook_id: str = "",
+        label_id: str = "",
         expected_version: int = 0,
         name: str | None = None,
-        url: str | None = None,
-    ) -> commands_pb2.WebhookReply:
-        """Send ``UpdateWebhook``; answered with ``Reply.webhook``."""
-        message = commands_pb2.UpdateWebhook(
-            webhook_id=webhook_id,
+        color: str | None = None,
+    ) -> commands_pb2.LabelReply:
+        """Send ``UpdateLabel``; answered with ``Reply.label``."""
+        message = commands_pb2.UpdateLabel(
+            label_id=label_id,
             expected_version=expected_version,
             name=name,
-            url=url,
+            color=color,
         )
         return await self.call(message)
 
-    async def pause_webhook(
+    async def delete_label(
         self,
         *,
-        webhook_id: str = "",
+        label_id: str = "",
         expected_version: int = 0,
-    ) -> commands_pb2.WebhookReply:
-        """Send ``PauseWebhook``; answered with ``Reply.webhook``."""
-        message = commands_pb2.PauseWebhook(
-            webhook_id=webhook_id,
+    ) -> commands_pb2.LabelReply:
+        """Send ``DeleteLabel``; answered with ``Reply.label``."""
+        message = commands_pb2.DeleteLabel(
+            label_id=label_id,
             expected_version=expected_version,
         )
         return await self.call(message)
 
-    async def resume_webhook(
+    async def list_labels(
         self,
         *,
-        webhook_id: str = "",
-        expected_version: int = 0,
-    ) -> commands_pb2.WebhookReply:
-        """Send ``ResumeWebhook``; answered with ``Reply.webhook``."""
-        message = commands_pb2.ResumeWebhook(
-            webhook_id=webhook_id,
-            expected_version=expected_version,
+        project_id: str = "",
+        work_item_id: str | None = None,
+    ) -> commands_pb2.LabelList:
+        """Send ``ListLabels``; answered with ``Reply.labels``."""
+        message = commands_pb2.ListLabels(
+            project_id=project_id,
+            work_item_id=work_item_id,
         )
         return await self.call(message)
 
-    async def delete_webhook(
+    async def attach_label(
         self,
         *,
-        webhook_id: str = "",
-        expected_version: int = 0,
-    ) -> commands_pb2.WebhookReply:
-        """Send ``DeleteWebhook``; answered with ``Reply.webhook``."""
-        message = commands_pb2.DeleteWebhook(
-            webhook_id=webhook_id,
-            expected_version=expected_version,
+        work_item_id: str = "",
+        label_id: str = "",
+    ) -> commands_pb2.ItemLabelReply:
+        """Send ``AttachLabel``; answered with ``Reply.item_label``."""
+        message = commands_pb2.AttachLabel(
+            work_item_id=work_item_id,
+            label_id=label_id,
         )
         return await self.call(message)
 
-    async def list_webhooks(self) -> commands_pb2.WebhookList:
-        """Send ``ListWebhooks``; answered with ``Reply.webhooks``."""
-        message = commands_pb2.ListWebhooks()
-        return await self.call(message)
-
-    async def list_webhook_deliveries(
+    async def detach_label(
         self,
         *,
-        webhook_id: str = "",
-        before_id: str = "",
-        limit: int = 0,
-    ) -> commands_pb2.WebhookDeliveryList:
-        """Send ``ListWebhookDeliveries``; answered with ``Reply.webhook_deliveries``."""
-        message = commands_pb2.ListWebhookDeliveries(
-            webhook_id=webhook_id,
-            before_id=before_id,
-            limit=limit,
-        )
-        return await self.call(message)
-
-    async def redeliver_webhook(
-        self,
-        *,
-        webhook_id: str = "",
-        seq: int = 0,
-    ) -> commands_pb2.WebhookDeliveryReply:
-        """Send ``RedeliverWebhook``; answered with ``Reply.webhook_delivery``."""
-        message = commands_pb2.RedeliverWebhook(
-            webhook_id=webhook_id,
-            seq=seq,
-        )
-        return await self.call(message)
-
-    async def set_webhook_filters(
-        self,
-        *,
-        webhook_id: str = "",
-        expected_version: int = 0,
-        project_ids: Iterable[str] = (),
-        entity_types: Iterable[EntityType] = (),
-        actions: Iterable[Action] = (),
-    ) -> commands_pb2.WebhookReply:
-        """Send ``SetWebhookFilters``; answered with ``Reply.webhook``."""
-        message = commands_pb2.SetWebhookFilters(
-            webhook_id=webhook_id,
-            expected_version=expected_version,
-            project_ids=project_ids,
-            entity_types=entity_types,
-            actions=actions,
-        )
-        return await self.call(message)
-
-    async def rotate_webhook_secret(
-        self,
-        *,
-        webhook_id: str = "",
-        expected_version: int = 0,
-        secret: str | None = None,
-    ) -> commands_pb2.WebhookReply:
-        """Send ``RotateWebhookSecret``; answered with ``Reply.webhook``."""
-        message = commands_pb2.RotateWebhookSecret(
-            webhook_id=webhook_id,
-            expected_version=expected_version,
-            secret=secret,
+        work_item_id: str = "",
+        label_id: str = "",
+    ) -> commands_pb2.ItemLabelReply:
+        """Send ``DetachLabel``; answered with ``Reply.item_label``."""
+        message = commands_pb2.DetachLabel(
+            work_item_id=work_item_id,
+            label_id=label_id,
         )
         return await self.call(message)

@@ -92,6 +92,8 @@ class EntityType(StrEnum):
     DEPENDENCY = "dependency"
     SWIM_LANE = "swim_lane"
     LLM_CONTEXT = "llm_context"
+    LABEL = "label"
+    ITEM_LABEL = "item_label"
 
 
 class Action(StrEnum):

@@ -53,6 +53,7 @@ LanePosition = Annotated[int, Field(ge=0, le=1_000_000)]
 WipLimit = Annotated[int, Field(ge=1, le=10_000)]
 ContextPriority = Annotated[int, Field(ge=0, le=100)]
 Position = Annotated[float, Field(allow_inf_nan=False)]
+Colour = Annotated[str, Field(pattern=r"^#[0-9a-f]{6}$", description="`#rrggbb`, lower case")]
 
 
 class Model(BaseModel):
@@ -138,6 +139,31 @@ class WorkItemPatch(Patch):
     assignee_id: Id | Unset | None = UNSET
     start_date: date | Unset | None = UNSET
     due_date: date | Unset | None = UNSET
+
+
+class Label(Entity):
+    """A project's tag for items; ``name`` is unique among the project's live labels
+    (ignoring case)."""
+
+    project_id: Id
+    name: Name
+    color: Colour = "#6b7280"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelPatch(Patch):
+    name: Name | Unset = UNSET
+    color: Colour | Unset = UNSET
+
+
+class ItemLabel(Entity):
+    """A label attached to an item (one live row per item and label; detaching
+    soft-deletes it)."""
+
+    project_id: Id
+    work_item_id: Id
+    label_id: Id
+    created_by: Id
 
 
 class Sprint(Entity):

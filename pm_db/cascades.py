@@ -45,6 +45,8 @@ def _soft_deletes(target: EntityType) -> tuple[_Statement, ...]:
 _PROJECT_ROWS: Final = _soft_deletes(EntityType.PROJECT)
 # Deleting a work item deletes what hangs off it (comments, time entries, dependencies).
 _ITEM_ROWS: Final = _soft_deletes(EntityType.WORK_ITEM)
+# Deleting a label detaches it from every item.
+_LABEL_ROWS: Final = _soft_deletes(EntityType.LABEL)
 # A deleted sprint's live items go back to the backlog (no sprint).
 RELEASE_SPRINT_ITEMS: Final = """
 UPDATE work_items SET sprint_id = NULL, version = version + 1, updated_at = ?
@@ -67,6 +69,10 @@ class Cascades:
     def delete_item_rows(self, item_id: str) -> list[Cascaded]:
         """Soft-delete the item's live comments, time entries and dependencies."""
         return self._run(_ITEM_ROWS, item_id)
+
+    def delete_label_rows(self, label_id: str) -> list[Cascaded]:
+        """Soft-delete the label's live attachments to items."""
+        return self._run(_LABEL_ROWS, label_id)
 
     def release_sprint_items(self, sprint_id: str) -> list[WorkItem]:
         """Move the sprint's live items to the backlog; the items as they are now."""

@@ -22,6 +22,8 @@ from pm_db.repositories.directory import DirectoryRepository
 from pm_db.repositories.events import EventLogRepository, EventSeq
 from pm_db.repositories.idempotency import IdempotencyRepository
 from pm_db.repositories.invitations import InvitationRepository
+from pm_db.repositories.item_labels import ItemLabelRepository
+from pm_db.repositories.labels import LabelRepository
 from pm_db.repositories.live_rows import LiveRowRepository
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.repositories.members import MemberRepository
@@ -96,6 +98,15 @@ class UnitOfWork:
     @cached_property
     def llm_context(self) -> LlmContextRepository:
         return LlmContextRepository(self.conn, self.now)
+
+    @cached_property
+    def labels(self) -> LabelRepository:
+        return LabelRepository(self.conn, self.now)
+
+    @cached_property
+    def item_labels(self) -> ItemLabelRepository:
+        """Which labels which items carry."""
+        return ItemLabelRepository(self.conn, self.now)
 
     @cached_property
     def activity(self) -> ActivityLogRepository:

@@ -25,6 +25,7 @@ from pm_core.errors import ForbiddenError, NotFoundError, ValidationError
 from pm_core.models import (
     Comment,
     Dependency,
+    Label,
     Project,
     Sprint,
     SwimLane,
@@ -151,6 +152,21 @@ def swim_lane(
 ) -> Loaded[SwimLane]:
     found = uow.swim_lanes.find(lane_id)
     return _authorised(uow, principal, EntityType.SWIM_LANE, lane_id, found, required)
+
+
+def label(
+    uow: UnitOfWork, principal: Principal, label_id: str, required: Required[Label]
+) -> Loaded[Label]:
+    return _authorised(
+        uow, principal, EntityType.LABEL, label_id, uow.labels.find(label_id), required
+    )
+
+
+def readable_label(
+    uow: UnitOfWork, principal: Principal, label_id: str, known: Project | None = None
+) -> Label:
+    """A label an item is to carry: NOT_FOUND unless the caller can read its project."""
+    return _readable(uow, principal, EntityType.LABEL, label_id, uow.labels.find(label_id), known)
 
 
 def readable_item(

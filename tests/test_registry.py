@@ -121,6 +121,8 @@ def sample(spec: EntitySpec) -> Entity:
         kind = _plain(info.annotation)
         if kind in (datetime, AwareDatetime):
             values[name] = T0 + timedelta(seconds=number)
+        elif name == "color":  # a colour is #rrggbb
+            values[name] = f"#{number:06x}"
         elif kind is date:
             values[name] = (T0 + timedelta(days=number)).date()
         elif isinstance(kind, type) and issubclass(kind, StrEnum):

@@ -31,7 +31,7 @@ reply), otherwise one line or a table.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -306,8 +306,9 @@ def register_entity(
     common: argparse.ArgumentParser,
     spec: EntitySpec,
     spelling: Spelling | None = None,
-) -> None:
-    """Add ``pm <entity>`` with a sub-command per CRUD command of the entity."""
+) -> Callable[..., argparse.ArgumentParser]:
+    """Add ``pm <entity>`` with a sub-command per CRUD command of the entity; returns the
+    group's ``add`` (:func:`pm_client.cli.options.group`) for a module's own verbs."""
     spelling = spelling or Spelling()
     found = verbs(spec)
     label = spec.name.replace("_", " ")
@@ -324,3 +325,4 @@ def register_entity(
         leaf = add(verb, _handler(spec, verb, command), _HELP[verb].format(label=label))
         leaf.set_defaults(sends=command.name)  # which command it sends (tests read it)
         add_fields(leaf, verb, command.message.DESCRIPTOR, spelling)
+    return add

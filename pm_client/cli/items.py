@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from pm_client.cli.exits import UsageError
+from pm_client.cli.labels import label_id
 from pm_client.cli.options import (
     Subcommands,
     add_filter,
@@ -82,6 +83,14 @@ def _list_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parent", metavar="ITEM", help="children of ITEM; 'none' for top-level items")
     p.add_argument("--under", metavar="ITEM", help="every descendant of ITEM")
     p.add_argument("--assignee", metavar="USER", help="user id, 'me' or 'none'")
+    p.add_argument(
+        "--label",
+        "-l",
+        dest="labels",
+        action="append",
+        metavar="LABEL",
+        help="items carrying this label (name or id; several: all of them)",
+    )
     p.add_argument("--due-before", metavar="DATE", help="due strictly before DATE (YYYY-MM-DD)")
     p.add_argument("--overdue", action="store_true", help="due before today (UTC) and not done")
     p.add_argument(
@@ -220,6 +229,7 @@ async def list_items(s: Session, args: argparse.Namespace) -> Output:
     sprint_id = await s.sprint_id(args.sprint, project.id) if args.sprint else None
     parent_id = await s.optional_item_id(args.parent) if args.parent else None
     descendants_of = await s.item_id(args.under) if args.under else None
+    label_ids = [await label_id(s, project.id, name) for name in args.labels or ()]
     first: list[commands_pb2.WorkItemList] = []
 
     async def page(after: str | None) -> tuple[list[entities_pb2.WorkItem], str | None]:
@@ -233,6 +243,7 @@ async def list_items(s: Session, args: argparse.Namespace) -> Output:
             descendants_of=descendants_of,
             exclude_done=args.open,
             due_before=args.due_before or "",
+            label_ids=label_ids,
             overdue=args.overdue,
             limit=args.limit,
             after=after or args.after,

@@ -679,7 +679,8 @@ class ListWorkItems(_message.Message):
     """board order (position, then number); filters: types, statuses, sprint
     (`""` = backlog), parent (`""` = orphans), assignee (`""` = unassigned),
     descendants_of, ancestors_of, exclude_done, `due_before` (a date: due
-    strictly before it), `overdue` (due before today, UTC, and not done); `limit` (default 500, at most
+    strictly before it), `overdue` (due before today, UTC, and not done),
+    `label_ids` (items carrying all of them); `limit` (default 500, at most
     1,000); a full page carries `next_after`, sent back as `after` for the
     next page (a malformed `after` is `VALIDATION_ERROR`)
     role: viewer
@@ -700,6 +701,7 @@ class ListWorkItems(_message.Message):
     AFTER_FIELD_NUMBER: _builtins.int
     DUE_BEFORE_FIELD_NUMBER: _builtins.int
     OVERDUE_FIELD_NUMBER: _builtins.int
+    LABEL_IDS_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     sprint_id: _builtins.str
     """"" = backlog (no sprint)"""
@@ -721,6 +723,10 @@ class ListWorkItems(_message.Message):
     def types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.WorkItemType.ValueType]: ...
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.WorkItemStatus.ValueType]: ...
+    @_builtins.property
+    def label_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """items carrying every one of these labels"""
+
     def __init__(
         self,
         *,
@@ -737,10 +743,11 @@ class ListWorkItems(_message.Message):
         after: _builtins.str = ...,
         due_before: _builtins.str = ...,
         overdue: _builtins.bool = ...,
+        label_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "parent_id", b"parent_id", "sprint_id", b"sprint_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "after", b"after", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "due_before", b"due_before", "exclude_done", b"exclude_done", "limit", b"limit", "overdue", b"overdue", "parent_id", b"parent_id", "project_id", b"project_id", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of", "_assignee_id", b"_assignee_id", "_descendants_of", b"_descendants_of", "_parent_id", b"_parent_id", "_sprint_id", b"_sprint_id", "after", b"after", "ancestors_of", b"ancestors_of", "assignee_id", b"assignee_id", "descendants_of", b"descendants_of", "due_before", b"due_before", "exclude_done", b"exclude_done", "label_ids", b"label_ids", "limit", b"limit", "overdue", b"overdue", "parent_id", b"parent_id", "project_id", b"project_id", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__ancestors_of: _TypeAlias = _typing.Literal["ancestors_of"]  # noqa: Y015
     _WhichOneofArgType__ancestors_of: _TypeAlias = _typing.Literal["_ancestors_of", b"_ancestors_of"]  # noqa: Y015
@@ -2617,11 +2624,6 @@ class Subscribe(_message.Message):
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     RESUME_FIELD_NUMBER: _builtins.int
-    TENANT_FIELD_NUMBER: _builtins.int
-    tenant: _builtins.bool
-    """Also the tenant scope: tenant-wide events (llm_context rows without a
-    project), which every user of the tenant may read, in the same stream.
-    """
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -2635,11 +2637,10 @@ class Subscribe(_message.Message):
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         resume: Global___ResumePosition | None = ...,
-        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["resume", b"resume"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2653,7 +2654,6 @@ class SubscribeReply(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     MUST_REFETCH_FIELD_NUMBER: _builtins.int
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
-    TENANT_FIELD_NUMBER: _builtins.int
     epoch: _builtins.str
     seq: _builtins.int
     """The seq after which live events start (replayed events come before it)."""
@@ -2661,8 +2661,6 @@ class SubscribeReply(_message.Message):
     """The position is unknown (older than retention, or another epoch):
     reload with snapshot queries, then subscribe from their seq.
     """
-    tenant: _builtins.bool
-    """the tenant scope is part of this subscription"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -2672,11 +2670,10 @@ class SubscribeReply(_message.Message):
         seq: _builtins.int = ...,
         must_refetch: _builtins.bool = ...,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
-        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2691,20 +2688,16 @@ class Unsubscribe(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
-    TENANT_FIELD_NUMBER: _builtins.int
-    tenant: _builtins.bool
-    """end the tenant scope"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
-        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2715,20 +2708,16 @@ class UnsubscribeReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
-    TENANT_FIELD_NUMBER: _builtins.int
-    tenant: _builtins.bool
-    """the tenant scope was subscribed and is no more"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
-        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3133,406 +3122,250 @@ class RevokeApiKey(_message.Message):
 Global___RevokeApiKey: _TypeAlias = RevokeApiKey  # noqa: Y015
 
 @_typing.final
-class CreateWebhook(_message.Message):
-    """an endpoint the tenant's events are posted to, signed (docs/webhooks.md),
-    from the next event on; no `secret` = one is generated and returned in
-    `secret` of this reply only; the URL must not resolve to a private address
-    (`PM_WEBHOOK_ALLOW_PRIVATE`); the name is unique among live endpoints
-    role: tenant admin
+class CreateLabel(_message.Message):
+    """---- labels ----------------------------------------------------------------
+
+    `name` unique among the project's live labels, ignoring case (`CONFLICT`);
+    `color` `#rrggbb` (default `#6b7280`)
+    role: editor
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
-    URL_FIELD_NUMBER: _builtins.int
-    SECRET_FIELD_NUMBER: _builtins.int
-    PROJECT_IDS_FIELD_NUMBER: _builtins.int
-    ENTITY_TYPES_FIELD_NUMBER: _builtins.int
-    ACTIONS_FIELD_NUMBER: _builtins.int
+    COLOR_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
     name: _builtins.str
-    url: _builtins.str
-    secret: _builtins.str
-    """16-200 characters"""
-    @_builtins.property
-    def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """empty: every project"""
-
-    @_builtins.property
-    def entity_types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.EntityType.ValueType]:
-        """empty: every entity type"""
-
-    @_builtins.property
-    def actions(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.Action.ValueType]:
-        """empty: every action"""
-
+    color: _builtins.str
     def __init__(
         self,
         *,
+        project_id: _builtins.str = ...,
         name: _builtins.str = ...,
-        url: _builtins.str = ...,
-        secret: _builtins.str | None = ...,
-        project_ids: _abc.Iterable[_builtins.str] | None = ...,
-        entity_types: _abc.Iterable[_entities_pb2.EntityType.ValueType] | None = ...,
-        actions: _abc.Iterable[_entities_pb2.Action.ValueType] | None = ...,
+        color: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "secret", b"secret"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_color", b"_color", "color", b"color"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "actions", b"actions", "entity_types", b"entity_types", "name", b"name", "project_ids", b"project_ids", "secret", b"secret", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_color", b"_color", "color", b"color", "name", b"name", "project_id", b"project_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__secret: _TypeAlias = _typing.Literal["secret"]  # noqa: Y015
-    _WhichOneofArgType__secret: _TypeAlias = _typing.Literal["_secret", b"_secret"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__secret) -> _WhichOneofReturnType__secret | None: ...
+    _WhichOneofReturnType__color: _TypeAlias = _typing.Literal["color"]  # noqa: Y015
+    _WhichOneofArgType__color: _TypeAlias = _typing.Literal["_color", b"_color"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__color) -> _WhichOneofReturnType__color | None: ...
 
-Global___CreateWebhook: _TypeAlias = CreateWebhook  # noqa: Y015
+Global___CreateLabel: _TypeAlias = CreateLabel  # noqa: Y015
 
 @_typing.final
-class WebhookReply(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    WEBHOOK_FIELD_NUMBER: _builtins.int
-    SECRET_FIELD_NUMBER: _builtins.int
-    secret: _builtins.str
-    """Only in the reply of create_webhook or rotate_webhook_secret, and only for a
-    generated secret.
-    """
-    @_builtins.property
-    def webhook(self) -> _entities_pb2.Webhook: ...
-    def __init__(
-        self,
-        *,
-        webhook: _entities_pb2.Webhook | None = ...,
-        secret: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["webhook", b"webhook"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "webhook", b"webhook"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___WebhookReply: _TypeAlias = WebhookReply  # noqa: Y015
-
-@_typing.final
-class UpdateWebhook(_message.Message):
-    """name and URL
-    role: tenant admin
+class UpdateLabel(_message.Message):
+    """name, color
+    role: editor
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
-    URL_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
+    COLOR_FIELD_NUMBER: _builtins.int
+    label_id: _builtins.str
     expected_version: _builtins.int
     name: _builtins.str
-    url: _builtins.str
+    color: _builtins.str
     def __init__(
         self,
         *,
-        webhook_id: _builtins.str = ...,
+        label_id: _builtins.str = ...,
         expected_version: _builtins.int = ...,
         name: _builtins.str | None = ...,
-        url: _builtins.str | None = ...,
+        color: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_url", b"_url", "name", b"name", "url", b"url"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_color", b"_color", "_name", b"_name", "color", b"color", "name", b"name"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_url", b"_url", "expected_version", b"expected_version", "name", b"name", "url", b"url", "webhook_id", b"webhook_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_color", b"_color", "_name", b"_name", "color", b"color", "expected_version", b"expected_version", "label_id", b"label_id", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__color: _TypeAlias = _typing.Literal["color"]  # noqa: Y015
+    _WhichOneofArgType__color: _TypeAlias = _typing.Literal["_color", b"_color"]  # noqa: Y015
     _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
     _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
-    _WhichOneofReturnType__url: _TypeAlias = _typing.Literal["url"]  # noqa: Y015
-    _WhichOneofArgType__url: _TypeAlias = _typing.Literal["_url", b"_url"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__color) -> _WhichOneofReturnType__color | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__url) -> _WhichOneofReturnType__url | None: ...
 
-Global___UpdateWebhook: _TypeAlias = UpdateWebhook  # noqa: Y015
+Global___UpdateLabel: _TypeAlias = UpdateLabel  # noqa: Y015
 
 @_typing.final
-class SetWebhookFilters(_message.Message):
-    """replaces the three filters (each empty: everything)
-    role: tenant admin
+class DeleteLabel(_message.Message):
+    """detaches it from every item (each detachment its own event, in the
+    label's `cascaded_ids`)
+    role: editor
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
-    PROJECT_IDS_FIELD_NUMBER: _builtins.int
-    ENTITY_TYPES_FIELD_NUMBER: _builtins.int
-    ACTIONS_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
-    expected_version: _builtins.int
-    @_builtins.property
-    def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def entity_types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.EntityType.ValueType]: ...
-    @_builtins.property
-    def actions(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.Action.ValueType]: ...
-    def __init__(
-        self,
-        *,
-        webhook_id: _builtins.str = ...,
-        expected_version: _builtins.int = ...,
-        project_ids: _abc.Iterable[_builtins.str] | None = ...,
-        entity_types: _abc.Iterable[_entities_pb2.EntityType.ValueType] | None = ...,
-        actions: _abc.Iterable[_entities_pb2.Action.ValueType] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "entity_types", b"entity_types", "expected_version", b"expected_version", "project_ids", b"project_ids", "webhook_id", b"webhook_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___SetWebhookFilters: _TypeAlias = SetWebhookFilters  # noqa: Y015
-
-@_typing.final
-class RotateWebhookSecret(_message.Message):
-    """a new secret for the next deliveries; no `secret` = one is generated and
-    returned in `secret` of this reply only
-    role: tenant admin
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
-    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
-    SECRET_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
-    expected_version: _builtins.int
-    secret: _builtins.str
-    """16-200 characters"""
-    def __init__(
-        self,
-        *,
-        webhook_id: _builtins.str = ...,
-        expected_version: _builtins.int = ...,
-        secret: _builtins.str | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "secret", b"secret"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "expected_version", b"expected_version", "secret", b"secret", "webhook_id", b"webhook_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__secret: _TypeAlias = _typing.Literal["secret"]  # noqa: Y015
-    _WhichOneofArgType__secret: _TypeAlias = _typing.Literal["_secret", b"_secret"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__secret) -> _WhichOneofReturnType__secret | None: ...
-
-Global___RotateWebhookSecret: _TypeAlias = RotateWebhookSecret  # noqa: Y015
-
-@_typing.final
-class PauseWebhook(_message.Message):
-    """stops deliveries; events go on being kept and are delivered on resume
-    role: tenant admin
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
-    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
+    label_id: _builtins.str
     expected_version: _builtins.int
     def __init__(
         self,
         *,
-        webhook_id: _builtins.str = ...,
+        label_id: _builtins.str = ...,
         expected_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "webhook_id", b"webhook_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "label_id", b"label_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___PauseWebhook: _TypeAlias = PauseWebhook  # noqa: Y015
+Global___DeleteLabel: _TypeAlias = DeleteLabel  # noqa: Y015
 
 @_typing.final
-class ResumeWebhook(_message.Message):
-    """a paused or disabled endpoint delivers again from its last acknowledged
-    event; the failure count starts over
-    role: tenant admin
+class ListLabels(_message.Message):
+    """the project's live labels by name, and its live attachments (`item_labels`);
+    with `work_item_id`, that item's attachments only
+    role: viewer
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
-    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
-    expected_version: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    work_item_id: _builtins.str
     def __init__(
         self,
         *,
-        webhook_id: _builtins.str = ...,
-        expected_version: _builtins.int = ...,
+        project_id: _builtins.str = ...,
+        work_item_id: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_work_item_id", b"_work_item_id", "work_item_id", b"work_item_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "webhook_id", b"webhook_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_work_item_id", b"_work_item_id", "project_id", b"project_id", "work_item_id", b"work_item_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__work_item_id: _TypeAlias = _typing.Literal["work_item_id"]  # noqa: Y015
+    _WhichOneofArgType__work_item_id: _TypeAlias = _typing.Literal["_work_item_id", b"_work_item_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__work_item_id) -> _WhichOneofReturnType__work_item_id | None: ...
 
-Global___ResumeWebhook: _TypeAlias = ResumeWebhook  # noqa: Y015
+Global___ListLabels: _TypeAlias = ListLabels  # noqa: Y015
 
 @_typing.final
-class DeleteWebhook(_message.Message):
-    """soft delete; deliveries stop
-    role: tenant admin
+class AttachLabel(_message.Message):
+    """a label of the item's project (`VALIDATION_ERROR` `label.project` for
+    another project's); attaching it twice is `CONFLICT`
+    role: editor
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
-    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
-    expected_version: _builtins.int
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
+    work_item_id: _builtins.str
+    label_id: _builtins.str
     def __init__(
         self,
         *,
-        webhook_id: _builtins.str = ...,
-        expected_version: _builtins.int = ...,
+        work_item_id: _builtins.str = ...,
+        label_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "webhook_id", b"webhook_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label_id", b"label_id", "work_item_id", b"work_item_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___DeleteWebhook: _TypeAlias = DeleteWebhook  # noqa: Y015
+Global___AttachLabel: _TypeAlias = AttachLabel  # noqa: Y015
 
 @_typing.final
-class ListWebhooks(_message.Message):
-    """the live endpoints, never their secrets
-    role: tenant admin
+class DetachLabel(_message.Message):
+    """`NOT_FOUND` (`item_label`) when the item does not carry the label
+    role: editor
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
+    work_item_id: _builtins.str
+    label_id: _builtins.str
     def __init__(
         self,
+        *,
+        work_item_id: _builtins.str = ...,
+        label_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label_id", b"label_id", "work_item_id", b"work_item_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListWebhooks: _TypeAlias = ListWebhooks  # noqa: Y015
+Global___DetachLabel: _TypeAlias = DetachLabel  # noqa: Y015
 
 @_typing.final
-class WebhookList(_message.Message):
+class LabelReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    WEBHOOKS_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def webhooks(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.Webhook]: ...
+    def label(self) -> _entities_pb2.Label: ...
     def __init__(
         self,
         *,
-        webhooks: _abc.Iterable[_entities_pb2.Webhook] | None = ...,
+        label: _entities_pb2.Label | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["label", b"label"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["webhooks", b"webhooks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___WebhookList: _TypeAlias = WebhookList  # noqa: Y015
+Global___LabelReply: _TypeAlias = LabelReply  # noqa: Y015
 
 @_typing.final
-class ListWebhookDeliveries(_message.Message):
-    """the endpoint's delivery log, newest first (the newest 1,000 attempts are
-    kept); `before_id` paging; `limit` default 100, at most 1,000
-    role: tenant admin
-    """
-
+class LabelList(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
-    BEFORE_ID_FIELD_NUMBER: _builtins.int
-    LIMIT_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
-    before_id: _builtins.str
-    limit: _builtins.int
-    def __init__(
-        self,
-        *,
-        webhook_id: _builtins.str = ...,
-        before_id: _builtins.str = ...,
-        limit: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before_id", b"before_id", "limit", b"limit", "webhook_id", b"webhook_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ListWebhookDeliveries: _TypeAlias = ListWebhookDeliveries  # noqa: Y015
-
-@_typing.final
-class WebhookDeliveryList(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    DELIVERIES_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.WebhookDelivery]: ...
-    def __init__(
-        self,
-        *,
-        deliveries: _abc.Iterable[_entities_pb2.WebhookDelivery] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___WebhookDeliveryList: _TypeAlias = WebhookDeliveryList  # noqa: Y015
-
-@_typing.final
-class RedeliverWebhook(_message.Message):
-    """posts the stored event `seq` to the endpoint once more, now, whatever its
-    state; the attempt is in the reply and the delivery log; the acknowledged
-    position does not move
-    role: tenant admin
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    ITEM_LABELS_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
-    webhook_id: _builtins.str
     seq: _builtins.int
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.Label]: ...
+    @_builtins.property
+    def item_labels(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.ItemLabel]: ...
     def __init__(
         self,
         *,
-        webhook_id: _builtins.str = ...,
+        labels: _abc.Iterable[_entities_pb2.Label] | None = ...,
+        item_labels: _abc.Iterable[_entities_pb2.ItemLabel] | None = ...,
         seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["seq", b"seq", "webhook_id", b"webhook_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_labels", b"item_labels", "labels", b"labels", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RedeliverWebhook: _TypeAlias = RedeliverWebhook  # noqa: Y015
+Global___LabelList: _TypeAlias = LabelList  # noqa: Y015
 
 @_typing.final
-class WebhookDeliveryReply(_message.Message):
+class ItemLabelReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    DELIVERY_FIELD_NUMBER: _builtins.int
+    ITEM_LABEL_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def delivery(self) -> _entities_pb2.WebhookDelivery: ...
+    def item_label(self) -> _entities_pb2.ItemLabel: ...
     def __init__(
         self,
         *,
-        delivery: _entities_pb2.WebhookDelivery | None = ...,
+        item_label: _entities_pb2.ItemLabel | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item_label", b"item_label"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_label", b"item_label"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___WebhookDeliveryReply: _TypeAlias = WebhookDeliveryReply  # noqa: Y015
+Global___ItemLabelReply: _TypeAlias = ItemLabelReply  # noqa: Y015

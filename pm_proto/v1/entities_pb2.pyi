@@ -203,6 +203,8 @@ class _EntityTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EntityType
     ENTITY_TYPE_DEPENDENCY: _EntityType.ValueType  # 8
     ENTITY_TYPE_SWIM_LANE: _EntityType.ValueType  # 9
     ENTITY_TYPE_LLM_CONTEXT: _EntityType.ValueType  # 10
+    ENTITY_TYPE_LABEL: _EntityType.ValueType  # 20
+    ENTITY_TYPE_ITEM_LABEL: _EntityType.ValueType  # 21
 
 class EntityType(_EntityType, metaclass=_EntityTypeEnumTypeWrapper): ...
 
@@ -217,6 +219,8 @@ ENTITY_TYPE_TIME_ENTRY: EntityType.ValueType  # 7
 ENTITY_TYPE_DEPENDENCY: EntityType.ValueType  # 8
 ENTITY_TYPE_SWIM_LANE: EntityType.ValueType  # 9
 ENTITY_TYPE_LLM_CONTEXT: EntityType.ValueType  # 10
+ENTITY_TYPE_LABEL: EntityType.ValueType  # 20
+ENTITY_TYPE_ITEM_LABEL: EntityType.ValueType  # 21
 Global___EntityType: _TypeAlias = EntityType  # noqa: Y015
 
 class _UserKind:
@@ -846,6 +850,102 @@ class LlmContext(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__project_id) -> _WhichOneofReturnType__project_id | None: ...
 
 Global___LlmContext: _TypeAlias = LlmContext  # noqa: Y015
+
+@_typing.final
+class Label(_message.Message):
+    """A project's tag for its items; `name` is unique among the project's live
+    labels, ignoring case.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    COLOR_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    project_id: _builtins.str
+    name: _builtins.str
+    color: _builtins.str
+    """"#rrggbb", lower case."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        color: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deleted_at", b"deleted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["color", b"color", "created_at", b"created_at", "deleted_at", b"deleted_at", "id", b"id", "name", b"name", "project_id", b"project_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Label: _TypeAlias = Label  # noqa: Y015
+
+@_typing.final
+class ItemLabel(_message.Message):
+    """A label attached to an item; detaching deletes it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    project_id: _builtins.str
+    work_item_id: _builtins.str
+    label_id: _builtins.str
+    created_by: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
+        project_id: _builtins.str = ...,
+        work_item_id: _builtins.str = ...,
+        label_id: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deleted_at", b"deleted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "created_by", b"created_by", "deleted_at", b"deleted_at", "id", b"id", "label_id", b"label_id", "project_id", b"project_id", "updated_at", b"updated_at", "version", b"version", "work_item_id", b"work_item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemLabel: _TypeAlias = ItemLabel  # noqa: Y015
 
 @_typing.final
 class FieldChange(_message.Message):

@@ -122,16 +122,12 @@ class ClientMessage(_message.Message):
     REVOKE_API_KEY_FIELD_NUMBER: _builtins.int
     REAUTHENTICATE_FIELD_NUMBER: _builtins.int
     BULK_UPDATE_WORK_ITEMS_FIELD_NUMBER: _builtins.int
-    CREATE_WEBHOOK_FIELD_NUMBER: _builtins.int
-    UPDATE_WEBHOOK_FIELD_NUMBER: _builtins.int
-    PAUSE_WEBHOOK_FIELD_NUMBER: _builtins.int
-    RESUME_WEBHOOK_FIELD_NUMBER: _builtins.int
-    DELETE_WEBHOOK_FIELD_NUMBER: _builtins.int
-    LIST_WEBHOOKS_FIELD_NUMBER: _builtins.int
-    LIST_WEBHOOK_DELIVERIES_FIELD_NUMBER: _builtins.int
-    REDELIVER_WEBHOOK_FIELD_NUMBER: _builtins.int
-    SET_WEBHOOK_FILTERS_FIELD_NUMBER: _builtins.int
-    ROTATE_WEBHOOK_SECRET_FIELD_NUMBER: _builtins.int
+    CREATE_LABEL_FIELD_NUMBER: _builtins.int
+    UPDATE_LABEL_FIELD_NUMBER: _builtins.int
+    DELETE_LABEL_FIELD_NUMBER: _builtins.int
+    LIST_LABELS_FIELD_NUMBER: _builtins.int
+    ATTACH_LABEL_FIELD_NUMBER: _builtins.int
+    DETACH_LABEL_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Chosen by the client, echoed in the reply or error. Mutations are
     idempotent per (user, request_id): a retry returns the first reply.
@@ -257,25 +253,17 @@ class ClientMessage(_message.Message):
     @_builtins.property
     def bulk_update_work_items(self) -> _commands_pb2.BulkUpdateWorkItems: ...
     @_builtins.property
-    def create_webhook(self) -> _commands_pb2.CreateWebhook: ...
+    def create_label(self) -> _commands_pb2.CreateLabel: ...
     @_builtins.property
-    def update_webhook(self) -> _commands_pb2.UpdateWebhook: ...
+    def update_label(self) -> _commands_pb2.UpdateLabel: ...
     @_builtins.property
-    def pause_webhook(self) -> _commands_pb2.PauseWebhook: ...
+    def delete_label(self) -> _commands_pb2.DeleteLabel: ...
     @_builtins.property
-    def resume_webhook(self) -> _commands_pb2.ResumeWebhook: ...
+    def list_labels(self) -> _commands_pb2.ListLabels: ...
     @_builtins.property
-    def delete_webhook(self) -> _commands_pb2.DeleteWebhook: ...
+    def attach_label(self) -> _commands_pb2.AttachLabel: ...
     @_builtins.property
-    def list_webhooks(self) -> _commands_pb2.ListWebhooks: ...
-    @_builtins.property
-    def list_webhook_deliveries(self) -> _commands_pb2.ListWebhookDeliveries: ...
-    @_builtins.property
-    def redeliver_webhook(self) -> _commands_pb2.RedeliverWebhook: ...
-    @_builtins.property
-    def set_webhook_filters(self) -> _commands_pb2.SetWebhookFilters: ...
-    @_builtins.property
-    def rotate_webhook_secret(self) -> _commands_pb2.RotateWebhookSecret: ...
+    def detach_label(self) -> _commands_pb2.DetachLabel: ...
     def __init__(
         self,
         *,
@@ -340,22 +328,18 @@ class ClientMessage(_message.Message):
         revoke_api_key: _commands_pb2.RevokeApiKey | None = ...,
         reauthenticate: _commands_pb2.Reauthenticate | None = ...,
         bulk_update_work_items: _commands_pb2.BulkUpdateWorkItems | None = ...,
-        create_webhook: _commands_pb2.CreateWebhook | None = ...,
-        update_webhook: _commands_pb2.UpdateWebhook | None = ...,
-        pause_webhook: _commands_pb2.PauseWebhook | None = ...,
-        resume_webhook: _commands_pb2.ResumeWebhook | None = ...,
-        delete_webhook: _commands_pb2.DeleteWebhook | None = ...,
-        list_webhooks: _commands_pb2.ListWebhooks | None = ...,
-        list_webhook_deliveries: _commands_pb2.ListWebhookDeliveries | None = ...,
-        redeliver_webhook: _commands_pb2.RedeliverWebhook | None = ...,
-        set_webhook_filters: _commands_pb2.SetWebhookFilters | None = ...,
-        rotate_webhook_secret: _commands_pb2.RotateWebhookSecret | None = ...,
+        create_label: _commands_pb2.CreateLabel | None = ...,
+        update_label: _commands_pb2.UpdateLabel | None = ...,
+        delete_label: _commands_pb2.DeleteLabel | None = ...,
+        list_labels: _commands_pb2.ListLabels | None = ...,
+        attach_label: _commands_pb2.AttachLabel | None = ...,
+        detach_label: _commands_pb2.DetachLabel | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "bulk_update_work_items", b"bulk_update_work_items", "change_member_role", b"change_member_role", "command", b"command", "create_api_key", b"create_api_key", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_webhook", b"create_webhook", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_webhook", b"delete_webhook", "delete_work_item", b"delete_work_item", "edit_comment", b"edit_comment", "get_context_pack", b"get_context_pack", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "invite_user", b"invite_user", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_api_keys", b"list_api_keys", "list_blocked_items", b"list_blocked_items", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_project_dependencies", b"list_project_dependencies", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_users", b"list_users", "list_webhook_deliveries", b"list_webhook_deliveries", "list_webhooks", b"list_webhooks", "list_work_items", b"list_work_items", "pause_webhook", b"pause_webhook", "ping", b"ping", "reauthenticate", b"reauthenticate", "redeliver_webhook", b"redeliver_webhook", "remove_member", b"remove_member", "resume_webhook", b"resume_webhook", "revoke_api_key", b"revoke_api_key", "rotate_webhook_secret", b"rotate_webhook_secret", "set_webhook_filters", b"set_webhook_filters", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_webhook", b"update_webhook", "update_work_item", b"update_work_item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "attach_label", b"attach_label", "bulk_update_work_items", b"bulk_update_work_items", "change_member_role", b"change_member_role", "command", b"command", "create_api_key", b"create_api_key", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_label", b"create_label", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_label", b"delete_label", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_work_item", b"delete_work_item", "detach_label", b"detach_label", "edit_comment", b"edit_comment", "get_context_pack", b"get_context_pack", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "invite_user", b"invite_user", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_api_keys", b"list_api_keys", "list_blocked_items", b"list_blocked_items", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_labels", b"list_labels", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_project_dependencies", b"list_project_dependencies", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_users", b"list_users", "list_work_items", b"list_work_items", "ping", b"ping", "reauthenticate", b"reauthenticate", "remove_member", b"remove_member", "revoke_api_key", b"revoke_api_key", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_label", b"update_label", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_work_item", b"update_work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "bulk_update_work_items", b"bulk_update_work_items", "change_member_role", b"change_member_role", "command", b"command", "create_api_key", b"create_api_key", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_webhook", b"create_webhook", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_webhook", b"delete_webhook", "delete_work_item", b"delete_work_item", "edit_comment", b"edit_comment", "get_context_pack", b"get_context_pack", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "invite_user", b"invite_user", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_api_keys", b"list_api_keys", "list_blocked_items", b"list_blocked_items", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_project_dependencies", b"list_project_dependencies", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_users", b"list_users", "list_webhook_deliveries", b"list_webhook_deliveries", "list_webhooks", b"list_webhooks", "list_work_items", b"list_work_items", "pause_webhook", b"pause_webhook", "ping", b"ping", "protocol_version", b"protocol_version", "reauthenticate", b"reauthenticate", "redeliver_webhook", b"redeliver_webhook", "remove_member", b"remove_member", "request_id", b"request_id", "resume_webhook", b"resume_webhook", "revoke_api_key", b"revoke_api_key", "rotate_webhook_secret", b"rotate_webhook_secret", "set_webhook_filters", b"set_webhook_filters", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_webhook", b"update_webhook", "update_work_item", b"update_work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_member", b"add_member", "archive_project", b"archive_project", "attach_label", b"attach_label", "bulk_update_work_items", b"bulk_update_work_items", "change_member_role", b"change_member_role", "command", b"command", "create_api_key", b"create_api_key", "create_comment", b"create_comment", "create_dependency", b"create_dependency", "create_label", b"create_label", "create_llm_context", b"create_llm_context", "create_project", b"create_project", "create_sprint", b"create_sprint", "create_swim_lane", b"create_swim_lane", "create_time_entry", b"create_time_entry", "create_work_item", b"create_work_item", "delete_comment", b"delete_comment", "delete_dependency", b"delete_dependency", "delete_label", b"delete_label", "delete_llm_context", b"delete_llm_context", "delete_project", b"delete_project", "delete_sprint", b"delete_sprint", "delete_swim_lane", b"delete_swim_lane", "delete_time_entry", b"delete_time_entry", "delete_work_item", b"delete_work_item", "detach_label", b"detach_label", "edit_comment", b"edit_comment", "get_context_pack", b"get_context_pack", "get_project", b"get_project", "get_running_timer", b"get_running_timer", "get_work_item", b"get_work_item", "invite_user", b"invite_user", "join_presence", b"join_presence", "leave_presence", b"leave_presence", "list_activity", b"list_activity", "list_api_keys", b"list_api_keys", "list_blocked_items", b"list_blocked_items", "list_comments", b"list_comments", "list_dependencies", b"list_dependencies", "list_labels", b"list_labels", "list_llm_context", b"list_llm_context", "list_members", b"list_members", "list_presence", b"list_presence", "list_project_dependencies", b"list_project_dependencies", "list_projects", b"list_projects", "list_sprints", b"list_sprints", "list_swim_lanes", b"list_swim_lanes", "list_time_entries", b"list_time_entries", "list_users", b"list_users", "list_work_items", b"list_work_items", "ping", b"ping", "protocol_version", b"protocol_version", "reauthenticate", b"reauthenticate", "remove_member", b"remove_member", "request_id", b"request_id", "revoke_api_key", b"revoke_api_key", "start_timer", b"start_timer", "stop_timer", b"stop_timer", "subscribe", b"subscribe", "transition_sprint", b"transition_sprint", "unsubscribe", b"unsubscribe", "update_label", b"update_label", "update_llm_context", b"update_llm_context", "update_project", b"update_project", "update_sprint", b"update_sprint", "update_swim_lane", b"update_swim_lane", "update_time_entry", b"update_time_entry", "update_work_item", b"update_work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["create_project", "update_project", "archive_project", "delete_project", "get_project", "list_projects", "add_member", "change_member_role", "remove_member", "list_members", "create_work_item", "update_work_item", "delete_work_item", "get_work_item", "list_work_items", "create_sprint", "update_sprint", "transition_sprint", "delete_sprint", "list_sprints", "create_comment", "edit_comment", "delete_comment", "list_comments", "start_timer", "stop_timer", "create_time_entry", "update_time_entry", "delete_time_entry", "list_time_entries", "get_running_timer", "create_dependency", "delete_dependency", "list_dependencies", "list_project_dependencies", "list_blocked_items", "create_swim_lane", "update_swim_lane", "delete_swim_lane", "list_swim_lanes", "list_activity", "list_llm_context", "create_llm_context", "update_llm_context", "delete_llm_context", "get_context_pack", "join_presence", "leave_presence", "list_presence", "subscribe", "unsubscribe", "ping", "list_users", "invite_user", "create_api_key", "list_api_keys", "revoke_api_key", "reauthenticate", "bulk_update_work_items", "create_webhook", "update_webhook", "pause_webhook", "resume_webhook", "delete_webhook", "list_webhooks", "list_webhook_deliveries", "redeliver_webhook", "set_webhook_filters", "rotate_webhook_secret"]  # noqa: Y015
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["create_project", "update_project", "archive_project", "delete_project", "get_project", "list_projects", "add_member", "change_member_role", "remove_member", "list_members", "create_work_item", "update_work_item", "delete_work_item", "get_work_item", "list_work_items", "create_sprint", "update_sprint", "transition_sprint", "delete_sprint", "list_sprints", "create_comment", "edit_comment", "delete_comment", "list_comments", "start_timer", "stop_timer", "create_time_entry", "update_time_entry", "delete_time_entry", "list_time_entries", "get_running_timer", "create_dependency", "delete_dependency", "list_dependencies", "list_project_dependencies", "list_blocked_items", "create_swim_lane", "update_swim_lane", "delete_swim_lane", "list_swim_lanes", "list_activity", "list_llm_context", "create_llm_context", "update_llm_context", "delete_llm_context", "get_context_pack", "join_presence", "leave_presence", "list_presence", "subscribe", "unsubscribe", "ping", "list_users", "invite_user", "create_api_key", "list_api_keys", "revoke_api_key", "reauthenticate", "bulk_update_work_items", "create_label", "update_label", "delete_label", "list_labels", "attach_label", "detach_label"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
 
@@ -436,13 +420,12 @@ class Reply(_message.Message):
     API_KEYS_FIELD_NUMBER: _builtins.int
     REAUTHENTICATED_FIELD_NUMBER: _builtins.int
     BULK_UPDATED_FIELD_NUMBER: _builtins.int
-    WEBHOOK_FIELD_NUMBER: _builtins.int
-    WEBHOOKS_FIELD_NUMBER: _builtins.int
-    WEBHOOK_DELIVERIES_FIELD_NUMBER: _builtins.int
-    WEBHOOK_DELIVERY_FIELD_NUMBER: _builtins.int
     PROJECT_DEPENDENCIES_FIELD_NUMBER: _builtins.int
     BLOCKED_ITEMS_FIELD_NUMBER: _builtins.int
     CONTEXT_PACK_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    ITEM_LABEL_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     @_builtins.property
     def project(self) -> _commands_pb2.ProjectReply: ...
@@ -507,19 +490,17 @@ class Reply(_message.Message):
     @_builtins.property
     def bulk_updated(self) -> _commands_pb2.BulkUpdateReply: ...
     @_builtins.property
-    def webhook(self) -> _commands_pb2.WebhookReply: ...
-    @_builtins.property
-    def webhooks(self) -> _commands_pb2.WebhookList: ...
-    @_builtins.property
-    def webhook_deliveries(self) -> _commands_pb2.WebhookDeliveryList: ...
-    @_builtins.property
-    def webhook_delivery(self) -> _commands_pb2.WebhookDeliveryReply: ...
-    @_builtins.property
     def project_dependencies(self) -> _commands_pb2.ProjectDependencyList: ...
     @_builtins.property
     def blocked_items(self) -> _commands_pb2.BlockedItemList: ...
     @_builtins.property
     def context_pack(self) -> _commands_pb2.ContextPack: ...
+    @_builtins.property
+    def label(self) -> _commands_pb2.LabelReply: ...
+    @_builtins.property
+    def labels(self) -> _commands_pb2.LabelList: ...
+    @_builtins.property
+    def item_label(self) -> _commands_pb2.ItemLabelReply: ...
     def __init__(
         self,
         *,
@@ -555,19 +536,18 @@ class Reply(_message.Message):
         api_keys: _commands_pb2.ApiKeyList | None = ...,
         reauthenticated: _commands_pb2.Reauthenticated | None = ...,
         bulk_updated: _commands_pb2.BulkUpdateReply | None = ...,
-        webhook: _commands_pb2.WebhookReply | None = ...,
-        webhooks: _commands_pb2.WebhookList | None = ...,
-        webhook_deliveries: _commands_pb2.WebhookDeliveryList | None = ...,
-        webhook_delivery: _commands_pb2.WebhookDeliveryReply | None = ...,
         project_dependencies: _commands_pb2.ProjectDependencyList | None = ...,
         blocked_items: _commands_pb2.BlockedItemList | None = ...,
         context_pack: _commands_pb2.ContextPack | None = ...,
+        label: _commands_pb2.LabelReply | None = ...,
+        labels: _commands_pb2.LabelList | None = ...,
+        item_label: _commands_pb2.ItemLabelReply | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "api_key", b"api_key", "api_keys", b"api_keys", "blocked_items", b"blocked_items", "bulk_updated", b"bulk_updated", "comment", b"comment", "comments", b"comments", "context_pack", b"context_pack", "dependencies", b"dependencies", "dependency", b"dependency", "invitation", b"invitation", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "project_dependencies", b"project_dependencies", "projects", b"projects", "reauthenticated", b"reauthenticated", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "users", b"users", "webhook", b"webhook", "webhook_deliveries", b"webhook_deliveries", "webhook_delivery", b"webhook_delivery", "webhooks", b"webhooks", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "api_key", b"api_key", "api_keys", b"api_keys", "blocked_items", b"blocked_items", "bulk_updated", b"bulk_updated", "comment", b"comment", "comments", b"comments", "context_pack", b"context_pack", "dependencies", b"dependencies", "dependency", b"dependency", "invitation", b"invitation", "item_label", b"item_label", "label", b"label", "labels", b"labels", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "project_dependencies", b"project_dependencies", "projects", b"projects", "reauthenticated", b"reauthenticated", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "users", b"users", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "api_key", b"api_key", "api_keys", b"api_keys", "blocked_items", b"blocked_items", "bulk_updated", b"bulk_updated", "comment", b"comment", "comments", b"comments", "context_pack", b"context_pack", "dependencies", b"dependencies", "dependency", b"dependency", "invitation", b"invitation", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "project_dependencies", b"project_dependencies", "projects", b"projects", "reauthenticated", b"reauthenticated", "request_id", b"request_id", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "users", b"users", "webhook", b"webhook", "webhook_deliveries", b"webhook_deliveries", "webhook_delivery", b"webhook_delivery", "webhooks", b"webhooks", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "activity", b"activity", "api_key", b"api_key", "api_keys", b"api_keys", "blocked_items", b"blocked_items", "bulk_updated", b"bulk_updated", "comment", b"comment", "comments", b"comments", "context_pack", b"context_pack", "dependencies", b"dependencies", "dependency", b"dependency", "invitation", b"invitation", "item_label", b"item_label", "label", b"label", "labels", b"labels", "llm_context", b"llm_context", "llm_contexts", b"llm_contexts", "member", b"member", "members", b"members", "pong", b"pong", "presence", b"presence", "project", b"project", "project_dependencies", b"project_dependencies", "projects", b"projects", "reauthenticated", b"reauthenticated", "request_id", b"request_id", "result", b"result", "running_timer", b"running_timer", "sprint", b"sprint", "sprints", b"sprints", "subscribed", b"subscribed", "swim_lane", b"swim_lane", "swim_lanes", b"swim_lanes", "time_entries", b"time_entries", "time_entry", b"time_entry", "unsubscribed", b"unsubscribed", "users", b"users", "work_item", b"work_item", "work_items", b"work_items"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["project", "projects", "member", "members", "work_item", "work_items", "sprint", "sprints", "comment", "comments", "time_entry", "time_entries", "running_timer", "dependency", "dependencies", "swim_lane", "swim_lanes", "activity", "llm_context", "llm_contexts", "presence", "subscribed", "unsubscribed", "pong", "ack", "users", "invitation", "api_key", "api_keys", "reauthenticated", "bulk_updated", "webhook", "webhooks", "webhook_deliveries", "webhook_delivery", "project_dependencies", "blocked_items", "context_pack"]  # noqa: Y015
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["project", "projects", "member", "members", "work_item", "work_items", "sprint", "sprints", "comment", "comments", "time_entry", "time_entries", "running_timer", "dependency", "dependencies", "swim_lane", "swim_lanes", "activity", "llm_context", "llm_contexts", "presence", "subscribed", "unsubscribed", "pong", "ack", "users", "invitation", "api_key", "api_keys", "reauthenticated", "bulk_updated", "project_dependencies", "blocked_items", "context_pack", "label", "labels", "item_label"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 
@@ -600,6 +580,8 @@ class Error(_message.Message):
     DEPENDENCY_FIELD_NUMBER: _builtins.int
     SWIM_LANE_FIELD_NUMBER: _builtins.int
     LLM_CONTEXT_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    ITEM_LABEL_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     code: Global___ErrorCode.ValueType
     message: _builtins.str
@@ -645,6 +627,10 @@ class Error(_message.Message):
     def swim_lane(self) -> _entities_pb2.SwimLane: ...
     @_builtins.property
     def llm_context(self) -> _entities_pb2.LlmContext: ...
+    @_builtins.property
+    def label(self) -> _entities_pb2.Label: ...
+    @_builtins.property
+    def item_label(self) -> _entities_pb2.ItemLabel: ...
     def __init__(
         self,
         *,
@@ -671,12 +657,14 @@ class Error(_message.Message):
         dependency: _entities_pb2.Dependency | None = ...,
         swim_lane: _entities_pb2.SwimLane | None = ...,
         llm_context: _entities_pb2.LlmContext | None = ...,
+        label: _entities_pb2.Label | None = ...,
+        item_label: _entities_pb2.ItemLabel | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "current", b"current", "dependency", b"dependency", "llm_context", b"llm_context", "member", b"member", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "current", b"current", "dependency", b"dependency", "item_label", b"item_label", "label", b"label", "llm_context", b"llm_context", "member", b"member", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blockers", b"blockers", "code", b"code", "comment", b"comment", "current", b"current", "current_version", b"current_version", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "error_id", b"error_id", "field", b"field", "llm_context", b"llm_context", "member", b"member", "message", b"message", "path", b"path", "project", b"project", "rate_per_second", b"rate_per_second", "request_id", b"request_id", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable", "rule", b"rule", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blockers", b"blockers", "code", b"code", "comment", b"comment", "current", b"current", "current_version", b"current_version", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "error_id", b"error_id", "field", b"field", "item_label", b"item_label", "label", b"label", "llm_context", b"llm_context", "member", b"member", "message", b"message", "path", b"path", "project", b"project", "rate_per_second", b"rate_per_second", "request_id", b"request_id", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable", "rule", b"rule", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_current: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context"]  # noqa: Y015
+    _WhichOneofReturnType_current: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context", "label", "item_label"]  # noqa: Y015
     _WhichOneofArgType_current: _TypeAlias = _typing.Literal["current", b"current"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_current) -> _WhichOneofReturnType_current | None: ...
 

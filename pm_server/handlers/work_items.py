@@ -215,6 +215,7 @@ def _list_filter(cmd: commands_pb2.ListWorkItems) -> WorkItemFilter:
         ancestors_of=cmd.ancestors_of if cmd.HasField("ancestors_of") else None,
         include_done=not cmd.exclude_done,
         due_before=date_or_none(cmd.due_before, "due_before"),
+        label_ids=list(cmd.label_ids) or None,
         overdue_on=datetime.now(UTC).date() if cmd.overdue else None,
         limit=cmd.limit or DEFAULT_LIMIT,
         after=_parse_after(cmd.after) if cmd.after else None,

@@ -206,6 +206,23 @@ async def test_item_dates_set_clear_and_filter(cli: InThreadCli):
     assert "due_date must be a date like 2026-12-07" in bad.stderr
 
 
+async def test_label_create_attach_filter_detach_delete(cli: InThreadCli):
+    await board(cli)
+    made = await js(cli, "label", "create", "Bug", "-p", "PM", "--color", "#aa0000")
+    assert (made["name"], made["color"]) == ("Bug", "#aa0000")
+    await js(cli, "label", "attach", "PM-3", "bug")
+    tagged = await js(cli, "item", "list", "-p", "PM", "--label", "BUG")
+    assert [item["display_key"] for item in tagged["items"]] == ["PM-3"]
+    again = await cli("label", "attach", "PM-3", "Bug")
+    assert again.code != 0
+    await js(cli, "label", "detach", "PM-3", "Bug")
+    assert (await js(cli, "item", "list", "-p", "PM", "--label", "Bug"))["items"] == []
+    listed = await js(cli, "label", "list", "-p", "PM")
+    assert [label["name"] for label in listed["labels"]] == ["Bug"]
+    await js(cli, "label", "delete", made["id"])
+    assert (await js(cli, "label", "list", "-p", "PM"))["labels"] == []
+
+
 async def test_item_bulk_changes_several_items_or_none(cli: InThreadCli):
     await board(cli)
     changed = await js(cli, "item", "bulk", "PM-3", "PM-4", "--status", "todo", "--assignee", "bob")

@@ -129,35 +129,35 @@ def test_a_command_the_table_cannot_read_is_named_and_left_out(edit: Any, expect
 
 
 def test_a_command_added_to_the_schema_is_read_and_generated_with_no_client_edit():
-    labels = FileDescriptorProto(name="pm_proto/v1/labels.proto", package="pm.v1")
-    labels.dependency.append("pm_proto/v1/entities.proto")
-    message = labels.message_type.add(name="ListLabels")
+    badges = FileDescriptorProto(name="pm_proto/v1/badges.proto", package="pm.v1")
+    badges.dependency.append("pm_proto/v1/entities.proto")
+    message = badges.message_type.add(name="ListBadges")
     message.field.add(name="project_id", number=1, type=FieldDescriptorProto.TYPE_STRING)
     statuses = message.field.add(name="statuses", number=2, type=FieldDescriptorProto.TYPE_ENUM)
     statuses.type_name = ".pm.v1.WorkItemStatus"
     statuses.label = FieldDescriptorProto.LABEL_REPEATED
 
-    def add_list_labels(client_message: DescriptorProto) -> None:
+    def add_list_badges(client_message: DescriptorProto) -> None:
         field = client_message.field.add()
         field.CopyFrom(_field(client_message, "ping"))
-        field.name, field.json_name, field.number = "list_labels", "listLabels", 130
-        field.type_name = ".pm.v1.ListLabels"
+        field.name, field.json_name, field.number = "list_badges", "listBadges", 130
+        field.type_name = ".pm.v1.ListBadges"
         field.options.Extensions[envelope_pb2.answered_by] = "ack"
 
-    pool = _envelope_pool(add_list_labels, labels)
+    pool = _envelope_pool(add_list_badges, badges)
     commands, problems = read_commands(
         pool.FindMessageTypeByName("pm.v1.ClientMessage"),
         pool.FindMessageTypeByName("pm.v1.Reply"),
     )
     assert problems == []
-    assert set(commands) == {*COMMANDS, "list_labels"}
-    assert (commands["list_labels"].reply, commands["list_labels"].session) == ("ack", False)
-    source = codegen.render({"list_labels": commands["list_labels"]}, pool)
-    imports = "from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2, labels_pb2\n"
+    assert set(commands) == {*COMMANDS, "list_badges"}
+    assert (commands["list_badges"].reply, commands["list_badges"].session) == ("ack", False)
+    source = codegen.render({"list_badges": commands["list_badges"]}, pool)
+    imports = "from pm_proto.v1 import badges_pb2, commands_pb2, entities_pb2, envelope_pb2\n"
     assert imports in source
     assert "WorkItemStatus: TypeAlias = entities_pb2.WorkItemStatus.ValueType\n" in source
     assert (
-        "    async def list_labels(\n"
+        "    async def list_badges(\n"
         "        self,\n"
         "        *,\n"
         '        project_id: str = "",\n'

@@ -133,6 +133,7 @@ JSON = st.recursive(
     max_leaves=6,
 )
 DAY = st.dates(date(2000, 1, 1), date(2100, 12, 31))
+COLOUR = st.from_regex(r"#[0-9a-f]{6}", fullmatch=True)
 KEY = st.from_regex(r"[A-Z][A-Z0-9]{1,9}", fullmatch=True)
 START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 
@@ -325,6 +326,31 @@ class Filler:
                 )
             )
             self.keep("lane", lane)
+        self.fill_labels(project_id, items)
+
+    def fill_labels(self, project_id: str, items: list[str]) -> None:
+        labels: list[str] = []
+        for _ in range(self.draw(st.integers(0, 3))):
+            label = self.do(
+                lambda uow: uow.labels.create(
+                    project_id=project_id,
+                    name=self.draw(LINE),
+                    color=self.draw(st.none() | COLOUR),
+                )
+            )
+            self.keep("label", label)
+            if label is not None:
+                labels.append(label.id)
+        for _ in range(self.draw(st.integers(0, 6))):
+            attached = self.do(
+                lambda uow: uow.item_labels.attach(
+                    item=uow.work_items.get(self.some(items)),
+                    label=uow.labels.get(self.some(labels)),
+                    created_by=self.user(),
+                )
+            )
+            if attached is not None and self.draw(st.booleans()):
+                self.do(lambda uow, a: uow.item_labels.detach(a.work_item_id, a.label_id), attached)
 
     def fill_context(self) -> None:
         for _ in range(self.draw(st.integers(0, 3))):
@@ -369,6 +395,7 @@ class Filler:
             "time_entry": lambda uow, i: uow.time_entries.soft_delete(i, None),
             "dependency": lambda uow, i: uow.dependencies.soft_delete(i),
             "lane": lambda uow, i: uow.swim_lanes.soft_delete(i, None),
+            "label": _delete_label,
             "context": lambda uow, i: uow.llm_context.soft_delete(i, None),
             # Children were created after their parents: deleting newest first lets
             # a parent go once its children have.
@@ -383,6 +410,11 @@ class Filler:
             self.do(lambda uow: uow.projects.soft_delete(self.projects[-1], None))
         if len(self.users) > 1 and self.draw(st.booleans()):
             self.do(lambda uow: soft_delete_user(uow, self.users[-1]))
+
+
+def _delete_label(uow: UnitOfWork, label_id: str) -> None:
+    uow.labels.soft_delete(label_id, None)
+    uow.cascades.delete_label_rows(label_id)
 
 
 def deleted_rows(document: dict[str, Any]) -> int:

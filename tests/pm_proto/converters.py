@@ -26,6 +26,8 @@ from pm_core.models import (
     Comment,
     Dependency,
     FieldChange,
+    ItemLabel,
+    Label,
     LlmContext,
     Project,
     ProjectMember,
@@ -241,6 +243,35 @@ def dependency_from_pb(msg: pb.Dependency) -> Dependency:
             "from_item_id": msg.from_item_id,
             "to_item_id": msg.to_item_id,
             "type": from_pb_dependency_type(msg.type, "type"),
+            "created_by": msg.created_by,
+        },
+    )
+
+
+def label_from_pb(msg: pb.Label) -> Label:
+    return build(
+        Label,
+        {
+            "id": msg.id,
+            "version": msg.version,
+            **_times(msg),
+            "project_id": msg.project_id,
+            "name": msg.name,
+            "color": msg.color,
+        },
+    )
+
+
+def item_label_from_pb(msg: pb.ItemLabel) -> ItemLabel:
+    return build(
+        ItemLabel,
+        {
+            "id": msg.id,
+            "version": msg.version,
+            **_times(msg),
+            "project_id": msg.project_id,
+            "work_item_id": msg.work_item_id,
+            "label_id": msg.label_id,
             "created_by": msg.created_by,
         },
     )

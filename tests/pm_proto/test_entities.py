@@ -21,6 +21,8 @@ from pm_core.models import (
     Comment,
     Dependency,
     FieldChange,
+    ItemLabel,
+    Label,
     LlmContext,
     Model,
     Project,
@@ -55,6 +57,7 @@ from pm_proto.entities import (
     sprint_to_pb,
     swim_lane_to_pb,
     time_entry_to_pb,
+    to_pb,
     user_to_pb,
     webhook_to_pb,
     work_item_to_pb,
@@ -67,6 +70,8 @@ from tests.pm_proto.converters import (
     comment_from_pb,
     dependency_from_pb,
     field_change_from_pb,
+    item_label_from_pb,
+    label_from_pb,
     llm_context_from_pb,
     project_from_pb,
     project_member_from_pb,
@@ -256,6 +261,13 @@ webhooks = entities(
     last_error=opt(st.text(ANY_TEXT, max_size=20)),
     created_by=opt(ids),
 )
+labels = entities(
+    Label,
+    project_id=ids,
+    name=single_line(NAME_MAX),
+    color=st.from_regex(r"#[0-9a-f]{6}", fullmatch=True),
+)
+item_labels = entities(ItemLabel, project_id=ids, work_item_id=ids, label_id=ids, created_by=ids)
 field_changes = plain_models(FieldChange, field=st.text(ANY_TEXT), old=json_values, new=json_values)
 activity_entries = plain_models(
     ActivityEntry,
@@ -276,6 +288,14 @@ def _work_item_to_pb(item: WorkItem) -> pb.WorkItem:
     return work_item_to_pb(item, "PM")
 
 
+def _label_to_pb(label: Label) -> pb.Label:
+    return to_pb(label, pb.Label)
+
+
+def _item_label_to_pb(attached: ItemLabel) -> pb.ItemLabel:
+    return to_pb(attached, pb.ItemLabel)
+
+
 # model class, strategy, to_pb, from_pb, message class
 CASES: list[tuple[type[Model], Any, Callable[[Any], Message], Callable[[Any], Model], Any]] = [
     (User, users, user_to_pb, user_from_pb, pb.User),
@@ -288,6 +308,8 @@ CASES: list[tuple[type[Model], Any, Callable[[Any], Message], Callable[[Any], Mo
     (Dependency, dependencies, dependency_to_pb, dependency_from_pb, pb.Dependency),
     (SwimLane, swim_lanes, swim_lane_to_pb, swim_lane_from_pb, pb.SwimLane),
     (LlmContext, llm_contexts, llm_context_to_pb, llm_context_from_pb, pb.LlmContext),
+    (Label, labels, _label_to_pb, label_from_pb, pb.Label),
+    (ItemLabel, item_labels, _item_label_to_pb, item_label_from_pb, pb.ItemLabel),
     (FieldChange, field_changes, field_change_to_pb, field_change_from_pb, pb.FieldChange),
     (
         ActivityEntry,

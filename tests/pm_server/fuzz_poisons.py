@@ -506,6 +506,47 @@ def _lane(draw: st.DrawFn, t: Targets) -> Poison:
     return "delete_swim_lane", P.DeleteSwimLane(lane_id=lane)
 
 
+def _label(draw: st.DrawFn, t: Targets) -> Poison:
+    """Labels: names unique in the project whatever their case, colours, other projects."""
+    p = t.p
+    choice = draw(
+        st.sampled_from(
+            [
+                *("duplicate", "colour", "name", "stale", "foreign_project", "foreign_label"),
+                *("foreign_item", "attached", "not_attached", "delete_foreign"),
+            ]
+        )
+    )
+    if choice == "duplicate":  # the seeded label's name in another case
+        name = f"{p.marker} label".swapcase()
+        return "create_label", P.CreateLabel(project_id=p.project_id, name=name)
+    if choice == "colour":
+        colour = draw(st.sampled_from(["red", "#FF0000", "#fff", "#gggggg", "#ff00001", ""]))
+        return "create_label", P.CreateLabel(project_id=p.project_id, name="c", color=colour)
+    if choice == "name":
+        return "update_label", P.UpdateLabel(label_id=p.label_id, name=_bad_title(draw)[:5000])
+    if choice == "stale":
+        return "update_label", P.UpdateLabel(
+            label_id=p.label_id, expected_version=_stale(draw), name="stale"
+        )
+    if choice == "foreign_project":
+        project = draw(st.sampled_from([t.q.project_id, t.g.project_id, GHOST_ID]))
+        return "create_label", P.CreateLabel(project_id=project, name="x")
+    if choice == "foreign_label":  # another project's label on P's item
+        label = draw(st.sampled_from([t.q.label_id, t.g.label_id, GHOST_ID]))
+        return "attach_label", P.AttachLabel(work_item_id=p.story2_id, label_id=label)
+    if choice == "foreign_item":
+        return "attach_label", P.AttachLabel(
+            work_item_id=_foreign_item(draw, t), label_id=p.label_id
+        )
+    if choice == "attached":  # the seed attached it already
+        return "attach_label", P.AttachLabel(work_item_id=p.story_id, label_id=p.label_id)
+    if choice == "not_attached":
+        return "detach_label", P.DetachLabel(work_item_id=p.story2_id, label_id=p.label_id)
+    label = draw(st.sampled_from([t.q.label_id, t.g.label_id]))
+    return "delete_label", P.DeleteLabel(label_id=label)
+
+
 def _llm_context(draw: st.DrawFn, t: Targets) -> Poison:
     rule = E.LLM_CONTEXT_TYPE_BUSINESS_RULE
     pid = t.p.project_id
@@ -728,6 +769,7 @@ POISONS: Final[tuple[PoisonMaker, ...]] = (
     _comment,
     _time_entry,
     _lane,
+    _label,
     _llm_context,
     _admin_only,
     _create_project,

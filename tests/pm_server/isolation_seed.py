@@ -45,6 +45,8 @@ class BoardIds:
     context_id: str
     member_id: str
     activity_id: str
+    label_id: str
+    item_label_id: str
     marker: str
     #: An API key of the tenant (set by the tests that create one; tenant-wide, as keys are).
     api_key_id: str = ""
@@ -149,6 +151,12 @@ async def seed_board(owner: WsClient, editor_id: str, key: str, marker: str) -> 
             ),
         )
     ).llm_context.context
+    label = (
+        await r("create_label", commands_pb2.CreateLabel(project_id=pid, name=f"{marker} label"))
+    ).label.label
+    item_label = (
+        await r("attach_label", commands_pb2.AttachLabel(work_item_id=story.id, label_id=label.id))
+    ).item_label.item_label
     members = (await r("list_members", commands_pb2.ListMembers(project_id=pid))).members
     member = next(m for m in members.members if m.user_id == editor_id)
     activity = (
@@ -172,6 +180,8 @@ async def seed_board(owner: WsClient, editor_id: str, key: str, marker: str) -> 
         context_id=context.id,
         member_id=member.id,
         activity_id=activity.id,
+        label_id=label.id,
+        item_label_id=item_label.id,
         marker=marker,
     )
 

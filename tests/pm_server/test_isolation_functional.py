@@ -168,6 +168,16 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("bulk_update_work_items", "parent_id"): ("epic", _D),
     ("bulk_update_work_items", "sprint_id"): ("sprint", _D),
     ("bulk_update_work_items", "assignee_id"): ("user", _U),
+    ("list_work_items", "label_ids"): ("label", _G),  # a filter: a foreign label matches nothing
+    ("create_label", "project_id"): ("project", _D),
+    ("update_label", "label_id"): ("label", _D),
+    ("delete_label", "label_id"): ("label", _D),
+    ("list_labels", "project_id"): ("project", _D),
+    ("list_labels", "work_item_id"): ("story", _D),
+    ("attach_label", "work_item_id"): ("story", _D),
+    ("attach_label", "label_id"): ("label", _D),
+    ("detach_label", "work_item_id"): ("story", _D),
+    ("detach_label", "label_id"): ("label", _D),
     ("create_sprint", "project_id"): ("project", _D),
     ("update_sprint", "sprint_id"): ("sprint", _D),
     ("transition_sprint", "sprint_id"): ("sprint", _D),
@@ -238,6 +248,8 @@ ENTITY_KINDS: Final = {
     entities_pb2.ENTITY_TYPE_DEPENDENCY: ("dependency", _D),
     entities_pb2.ENTITY_TYPE_SWIM_LANE: ("lane", _D),
     entities_pb2.ENTITY_TYPE_LLM_CONTEXT: ("context", _D),
+    entities_pb2.ENTITY_TYPE_LABEL: ("label", _D),
+    entities_pb2.ENTITY_TYPE_ITEM_LABEL: ("item_label", _D),
     # A user's own history is tenant-wide, as the user is.
     entities_pb2.ENTITY_TYPE_USER: ("user", _U),
 }
@@ -368,6 +380,12 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     "delete_webhook": lambda o: P.DeleteWebhook(webhook_id=o.webhook_id),
     "list_webhook_deliveries": lambda o: P.ListWebhookDeliveries(webhook_id=o.webhook_id),
     "redeliver_webhook": lambda o: P.RedeliverWebhook(webhook_id=o.webhook_id, seq=1),
+    "create_label": lambda o: P.CreateLabel(project_id=o.project_id, name="new label"),
+    "update_label": lambda o: P.UpdateLabel(label_id=o.label_id, name="renamed"),
+    "delete_label": lambda o: P.DeleteLabel(label_id=o.label_id),
+    "list_labels": lambda o: P.ListLabels(project_id=o.project_id),
+    "attach_label": lambda o: P.AttachLabel(work_item_id=o.story2_id, label_id=o.label_id),
+    "detach_label": lambda o: P.DetachLabel(work_item_id=o.story_id, label_id=o.label_id),
 }
 
 
@@ -392,6 +410,8 @@ def value_of(board: BoardIds, kind: str) -> str:
         "user": "editor_id",
         "api_key": "api_key_id",
         "webhook": "webhook_id",
+        "label": "label_id",
+        "item_label": "item_label_id",
     }
     value: str = getattr(board, names[kind])
     return value

@@ -62,16 +62,12 @@ export const ANSWERED_BY = {
   revokeApiKey: "apiKey",
   reauthenticate: "reauthenticated",
   bulkUpdateWorkItems: "bulkUpdated",
-  createWebhook: "webhook",
-  updateWebhook: "webhook",
-  pauseWebhook: "webhook",
-  resumeWebhook: "webhook",
-  deleteWebhook: "webhook",
-  listWebhooks: "webhooks",
-  listWebhookDeliveries: "webhookDeliveries",
-  redeliverWebhook: "webhookDelivery",
-  setWebhookFilters: "webhook",
-  rotateWebhookSecret: "webhook",
+  createLabel: "label",
+  updateLabel: "label",
+  deleteLabel: "label",
+  listLabels: "labels",
+  attachLabel: "itemLabel",
+  detachLabel: "itemLabel",
 } as const;
 
 /** Commands whose effect belongs to one connection: not sent again after a reconnect. */

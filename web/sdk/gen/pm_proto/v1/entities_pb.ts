@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pm_proto/v1/entities.proto.
  */
 export const file_pm_proto_v1_entities: GenFile = /*@__PURE__*/
-  fileDesc("ChpwbV9wcm90by92MS9lbnRpdGllcy5wcm90bxIFcG0udjEinwIKBFVzZXISCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxkaXNwbGF5X25hbWUYBiABKAkSEgoFZW1haWwYByABKAlIAIgBARIXCg9pc190ZW5hbnRfYWRtaW4YCCABKAgSHQoEa2luZBgJIAEoDjIPLnBtLnYxLlVzZXJLaW5kQggKBl9lbWFpbCKgAgoHUHJvamVjdBIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2tleRgGIAEoCRIMCgRuYW1lGAcgASgJEhMKC2Rlc2NyaXB0aW9uGAggASgJEiQKBnN0YXR1cxgJIAEoDjIULnBtLnYxLlByb2plY3RTdGF0dXMSEgoKY3JlYXRlZF9ieRgKIAEoCSL8AQoNUHJvamVjdE1lbWJlchIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnByb2plY3RfaWQYBiABKAkSDwoHdXNlcl9pZBgHIAEoCRIZCgRyb2xlGAggASgOMgsucG0udjEuUm9sZSKaBQoIV29ya0l0ZW0SCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9qZWN0X2lkGAYgASgJEhMKC2l0ZW1fbnVtYmVyGAcgASgDEiEKBHR5cGUYCCABKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGUSDQoFdGl0bGUYCSABKAkSEwoLZGVzY3JpcHRpb24YCiABKAkSJQoGc3RhdHVzGAsgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSIQoIcHJpb3JpdHkYDCABKA4yDy5wbS52MS5Qcmlvcml0eRIZCgxzdG9yeV9wb2ludHMYDSABKAVIAIgBARIQCghwb3NpdGlvbhgOIAEoARIWCglwYXJlbnRfaWQYDyABKAlIAYgBARIWCglzcHJpbnRfaWQYECABKAlIAogBARIYCgthc3NpZ25lZV9pZBgRIAEoCUgDiAEBEhIKCmNyZWF0ZWRfYnkYEiABKAkSEwoLZGlzcGxheV9rZXkYEyABKAkSFwoKc3RhcnRfZGF0ZRgUIAEoCUgEiAEBEhUKCGR1ZV9kYXRlGBUgASgJSAWIAQFCDwoNX3N0b3J5X3BvaW50c0IMCgpfcGFyZW50X2lkQgwKCl9zcHJpbnRfaWRCDgoMX2Fzc2lnbmVlX2lkQg0KC19zdGFydF9kYXRlQgsKCV9kdWVfZGF0ZSLmAgoGU3ByaW50EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIMCgRuYW1lGAcgASgJEgwKBGdvYWwYCCABKAkSIwoGc3RhdHVzGAkgASgOMhMucG0udjEuU3ByaW50U3RhdHVzEi0KCXN0YXJ0c19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHZW5kc19hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigQIKB0NvbW1lbnQSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9qZWN0X2lkGAYgASgJEhQKDHdvcmtfaXRlbV9pZBgHIAEoCRIRCglhdXRob3JfaWQYCCABKAkSDAoEYm9keRgJIAEoCSLfAgoJVGltZUVudHJ5EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIUCgx3b3JrX2l0ZW1faWQYByABKAkSDwoHdXNlcl9pZBgIIAEoCRIuCgpzdGFydGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgLIAEoCSKwAgoKRGVwZW5kZW5jeRIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnByb2plY3RfaWQYBiABKAkSFAoMZnJvbV9pdGVtX2lkGAcgASgJEhIKCnRvX2l0ZW1faWQYCCABKAkSIwoEdHlwZRgJIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlEhIKCmNyZWF0ZWRfYnkYCiABKAkiuAIKCFN3aW1MYW5lEgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIMCgRuYW1lGAcgASgJEiUKBnN0YXR1cxgIIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEhAKCHBvc2l0aW9uGAkgASgFEhYKCXdpcF9saW1pdBgKIAEoBUgAiAEBQgwKCl93aXBfbGltaXQipAMKCkxsbUNvbnRleHQSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCgpwcm9qZWN0X2lkGAYgASgJSACIAQESKwoMY29udGV4dF90eXBlGAcgASgOMhUucG0udjEuTGxtQ29udGV4dFR5cGUSEAoIY2F0ZWdvcnkYCCABKAkSDQoFdGl0bGUYCSABKAkSDwoHY29udGVudBgKIAEoCRIYCgtleGFtcGxlX3NxbBgLIAEoCUgBiAEBEhAKCHByaW9yaXR5GAwgASgFEhcKCmNyZWF0ZWRfYnkYDSABKAlIAogBAUINCgtfcHJvamVjdF9pZEIOCgxfZXhhbXBsZV9zcWxCDQoLX2NyZWF0ZWRfYnkiQAoLRmllbGRDaGFuZ2USDQoFZmllbGQYASABKAkSEAoIb2xkX2pzb24YAiABKAkSEAoIbmV3X2pzb24YAyABKAki2AIKDUFjdGl2aXR5RW50cnkSCgoCaWQYASABKAkSFwoKcHJvamVjdF9pZBgCIAEoCUgAiAEBEiYKC2VudGl0eV90eXBlGAMgASgOMhEucG0udjEuRW50aXR5VHlwZRIRCgllbnRpdHlfaWQYBCABKAkSHQoGYWN0aW9uGAUgASgOMg0ucG0udjEuQWN0aW9uEhIKBWZpZWxkGAYgASgJSAGIAQESEAoIb2xkX2pzb24YByABKAkSEAoIbmV3X2pzb24YCCABKAkSFQoIYWN0b3JfaWQYCSABKAlIAogBARIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgphY3Rvcl9raW5kGAsgASgOMg8ucG0udjEuVXNlcktpbmRCDQoLX3Byb2plY3RfaWRCCAoGX2ZpZWxkQgsKCV9hY3Rvcl9pZCL9AQoGQXBpS2V5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGcHJlZml4GAMgASgJEg8KB3VzZXJfaWQYBCABKAkSFwoKY3JlYXRlZF9ieRgFIAEoCUgAiAEBEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDQoLX2NyZWF0ZWRfYnki6QMKB1dlYmhvb2sSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAUgASgJEgsKA3VybBgGIAEoCRITCgtzZWNyZXRfaGludBgHIAEoCRITCgtwcm9qZWN0X2lkcxgIIAMoCRInCgxlbnRpdHlfdHlwZXMYCSADKA4yES5wbS52MS5FbnRpdHlUeXBlEh4KB2FjdGlvbnMYCiADKA4yDS5wbS52MS5BY3Rpb24SIgoFc3RhdGUYCyABKA4yEy5wbS52MS5XZWJob29rU3RhdGUSEQoJYWNrZWRfc2VxGAwgASgDEhwKFGNvbnNlY3V0aXZlX2ZhaWx1cmVzGA0gASgNEhcKCmxhc3RfZXJyb3IYDiABKAlIAIgBARIXCgpjcmVhdGVkX2J5GA8gASgJSAGIAQESLgoKZGVsZXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDQoLX2xhc3RfZXJyb3JCDQoLX2NyZWF0ZWRfYnki+AEKD1dlYmhvb2tEZWxpdmVyeRIKCgJpZBgBIAEoCRISCgp3ZWJob29rX2lkGAIgASgJEgsKA3NlcRgDIAEoAxIPCgdhdHRlbXB0GAQgASgNEgoKAm9rGAUgASgIEhgKC3N0YXR1c19jb2RlGAYgASgNSACIAQESEgoFZXJyb3IYByABKAlIAYgBARITCgtkdXJhdGlvbl9tcxgIIAEoDRIOCgZtYW51YWwYCSABKAgSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDgoMX3N0YXR1c19jb2RlQggKBl9lcnJvcipnCg1Qcm9qZWN0U3RhdHVzEh4KGlBST0pFQ1RfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUFJPSkVDVF9TVEFUVVNfQUNUSVZFEAESGwoXUFJPSkVDVF9TVEFUVVNfQVJDSElWRUQQAipOCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1ZJRVdFUhABEg8KC1JPTEVfRURJVE9SEAISDgoKUk9MRV9BRE1JThADKnoKDFdvcmtJdGVtVHlwZRIeChpXT1JLX0lURU1fVFlQRV9VTlNQRUNJRklFRBAAEhcKE1dPUktfSVRFTV9UWVBFX0VQSUMQARIYChRXT1JLX0lURU1fVFlQRV9TVE9SWRACEhcKE1dPUktfSVRFTV9UWVBFX1RBU0sQAyrIAQoOV29ya0l0ZW1TdGF0dXMSIAocV09SS19JVEVNX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFdPUktfSVRFTV9TVEFUVVNfQkFDS0xPRxABEhkKFVdPUktfSVRFTV9TVEFUVVNfVE9ETxACEiAKHFdPUktfSVRFTV9TVEFUVVNfSU5fUFJPR1JFU1MQAxIeChpXT1JLX0lURU1fU1RBVFVTX0lOX1JFVklFVxAEEhkKFVdPUktfSVRFTV9TVEFUVVNfRE9ORRAFKnUKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEAoMUFJJT1JJVFlfTE9XEAESEwoPUFJJT1JJVFlfTUVESVVNEAISEQoNUFJJT1JJVFlfSElHSBADEhUKEVBSSU9SSVRZX0NSSVRJQ0FMEAQqnAEKDFNwcmludFN0YXR1cxIdChlTUFJJTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVU1BSSU5UX1NUQVRVU19QTEFOTkVEEAESGAoUU1BSSU5UX1NUQVRVU19BQ1RJVkUQAhIbChdTUFJJTlRfU1RBVFVTX0NPTVBMRVRFRBADEhsKF1NQUklOVF9TVEFUVVNfQ0FOQ0VMTEVEEAQqbQoORGVwZW5kZW5jeVR5cGUSHwobREVQRU5ERU5DWV9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWREVQRU5ERU5DWV9UWVBFX0JMT0NLUxABEh4KGkRFUEVOREVOQ1lfVFlQRV9SRUxBVEVTX1RPEAIq2wEKDkxsbUNvbnRleHRUeXBlEiAKHExMTV9DT05URVhUX1RZUEVfVU5TUEVDSUZJRUQQABIfChtMTE1fQ09OVEVYVF9UWVBFX1NDSEVNQV9ET0MQARIiCh5MTE1fQ09OVEVYVF9UWVBFX1FVRVJZX1BBVFRFUk4QAhIiCh5MTE1fQ09OVEVYVF9UWVBFX0JVU0lORVNTX1JVTEUQAxIcChhMTE1fQ09OVEVYVF9UWVBFX0VYQU1QTEUQBBIgChxMTE1fQ09OVEVYVF9UWVBFX0lOU1RSVUNUSU9OEAUqrAIKCkVudGl0eVR5cGUSGwoXRU5USVRZX1RZUEVfVU5TUEVDSUZJRUQQABIUChBFTlRJVFlfVFlQRV9VU0VSEAESFwoTRU5USVRZX1RZUEVfUFJPSkVDVBACEhYKEkVOVElUWV9UWVBFX01FTUJFUhADEhkKFUVOVElUWV9UWVBFX1dPUktfSVRFTRAEEhYKEkVOVElUWV9UWVBFX1NQUklOVBAFEhcKE0VOVElUWV9UWVBFX0NPTU1FTlQQBhIaChZFTlRJVFlfVFlQRV9USU1FX0VOVFJZEAcSGgoWRU5USVRZX1RZUEVfREVQRU5ERU5DWRAIEhkKFUVOVElUWV9UWVBFX1NXSU1fTEFORRAJEhsKF0VOVElUWV9UWVBFX0xMTV9DT05URVhUEAoqTwoIVXNlcktpbmQSGQoVVVNFUl9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPVVNFUl9LSU5EX0hVTUFOEAESEwoPVVNFUl9LSU5EX0FHRU5UEAIqXAoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEhIKDkFDVElPTl9DUkVBVEVEEAESEgoOQUNUSU9OX1VQREFURUQQAhISCg5BQ1RJT05fREVMRVRFRBADKn0KDFdlYmhvb2tTdGF0ZRIdChlXRUJIT09LX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUV0VCSE9PS19TVEFURV9BQ1RJVkUQARIYChRXRUJIT09LX1NUQVRFX1BBVVNFRBACEhoKFldFQkhPT0tfU1RBVEVfRElTQUJMRUQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChpwbV9wcm90by92MS9lbnRpdGllcy5wcm90bxIFcG0udjEinwIKBFVzZXISCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxkaXNwbGF5X25hbWUYBiABKAkSEgoFZW1haWwYByABKAlIAIgBARIXCg9pc190ZW5hbnRfYWRtaW4YCCABKAgSHQoEa2luZBgJIAEoDjIPLnBtLnYxLlVzZXJLaW5kQggKBl9lbWFpbCKgAgoHUHJvamVjdBIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2tleRgGIAEoCRIMCgRuYW1lGAcgASgJEhMKC2Rlc2NyaXB0aW9uGAggASgJEiQKBnN0YXR1cxgJIAEoDjIULnBtLnYxLlByb2plY3RTdGF0dXMSEgoKY3JlYXRlZF9ieRgKIAEoCSL8AQoNUHJvamVjdE1lbWJlchIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnByb2plY3RfaWQYBiABKAkSDwoHdXNlcl9pZBgHIAEoCRIZCgRyb2xlGAggASgOMgsucG0udjEuUm9sZSKaBQoIV29ya0l0ZW0SCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9qZWN0X2lkGAYgASgJEhMKC2l0ZW1fbnVtYmVyGAcgASgDEiEKBHR5cGUYCCABKA4yEy5wbS52MS5Xb3JrSXRlbVR5cGUSDQoFdGl0bGUYCSABKAkSEwoLZGVzY3JpcHRpb24YCiABKAkSJQoGc3RhdHVzGAsgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSIQoIcHJpb3JpdHkYDCABKA4yDy5wbS52MS5Qcmlvcml0eRIZCgxzdG9yeV9wb2ludHMYDSABKAVIAIgBARIQCghwb3NpdGlvbhgOIAEoARIWCglwYXJlbnRfaWQYDyABKAlIAYgBARIWCglzcHJpbnRfaWQYECABKAlIAogBARIYCgthc3NpZ25lZV9pZBgRIAEoCUgDiAEBEhIKCmNyZWF0ZWRfYnkYEiABKAkSEwoLZGlzcGxheV9rZXkYEyABKAkSFwoKc3RhcnRfZGF0ZRgUIAEoCUgEiAEBEhUKCGR1ZV9kYXRlGBUgASgJSAWIAQFCDwoNX3N0b3J5X3BvaW50c0IMCgpfcGFyZW50X2lkQgwKCl9zcHJpbnRfaWRCDgoMX2Fzc2lnbmVlX2lkQg0KC19zdGFydF9kYXRlQgsKCV9kdWVfZGF0ZSLmAgoGU3ByaW50EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIMCgRuYW1lGAcgASgJEgwKBGdvYWwYCCABKAkSIwoGc3RhdHVzGAkgASgOMhMucG0udjEuU3ByaW50U3RhdHVzEi0KCXN0YXJ0c19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHZW5kc19hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigQIKB0NvbW1lbnQSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9qZWN0X2lkGAYgASgJEhQKDHdvcmtfaXRlbV9pZBgHIAEoCRIRCglhdXRob3JfaWQYCCABKAkSDAoEYm9keRgJIAEoCSLfAgoJVGltZUVudHJ5EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIUCgx3b3JrX2l0ZW1faWQYByABKAkSDwoHdXNlcl9pZBgIIAEoCRIuCgpzdGFydGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgLIAEoCSKwAgoKRGVwZW5kZW5jeRIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmRlbGV0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnByb2plY3RfaWQYBiABKAkSFAoMZnJvbV9pdGVtX2lkGAcgASgJEhIKCnRvX2l0ZW1faWQYCCABKAkSIwoEdHlwZRgJIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlEhIKCmNyZWF0ZWRfYnkYCiABKAkiuAIKCFN3aW1MYW5lEgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIMCgRuYW1lGAcgASgJEiUKBnN0YXR1cxgIIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzEhAKCHBvc2l0aW9uGAkgASgFEhYKCXdpcF9saW1pdBgKIAEoBUgAiAEBQgwKCl93aXBfbGltaXQipAMKCkxsbUNvbnRleHQSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCgpwcm9qZWN0X2lkGAYgASgJSACIAQESKwoMY29udGV4dF90eXBlGAcgASgOMhUucG0udjEuTGxtQ29udGV4dFR5cGUSEAoIY2F0ZWdvcnkYCCABKAkSDQoFdGl0bGUYCSABKAkSDwoHY29udGVudBgKIAEoCRIYCgtleGFtcGxlX3NxbBgLIAEoCUgBiAEBEhAKCHByaW9yaXR5GAwgASgFEhcKCmNyZWF0ZWRfYnkYDSABKAlIAogBAUINCgtfcHJvamVjdF9pZEIOCgxfZXhhbXBsZV9zcWxCDQoLX2NyZWF0ZWRfYnki5QEKBUxhYmVsEgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVsZXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcHJvamVjdF9pZBgGIAEoCRIMCgRuYW1lGAcgASgJEg0KBWNvbG9yGAggASgJIogCCglJdGVtTGFiZWwSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9qZWN0X2lkGAYgASgJEhQKDHdvcmtfaXRlbV9pZBgHIAEoCRIQCghsYWJlbF9pZBgIIAEoCRISCgpjcmVhdGVkX2J5GAkgASgJIkAKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEhAKCG9sZF9qc29uGAIgASgJEhAKCG5ld19qc29uGAMgASgJItgCCg1BY3Rpdml0eUVudHJ5EgoKAmlkGAEgASgJEhcKCnByb2plY3RfaWQYAiABKAlIAIgBARImCgtlbnRpdHlfdHlwZRgDIAEoDjIRLnBtLnYxLkVudGl0eVR5cGUSEQoJZW50aXR5X2lkGAQgASgJEh0KBmFjdGlvbhgFIAEoDjINLnBtLnYxLkFjdGlvbhISCgVmaWVsZBgGIAEoCUgBiAEBEhAKCG9sZF9qc29uGAcgASgJEhAKCG5ld19qc29uGAggASgJEhUKCGFjdG9yX2lkGAkgASgJSAKIAQESLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoKYWN0b3Jfa2luZBgLIAEoDjIPLnBtLnYxLlVzZXJLaW5kQg0KC19wcm9qZWN0X2lkQggKBl9maWVsZEILCglfYWN0b3JfaWQi/QEKBkFwaUtleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByZWZpeBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEhcKCmNyZWF0ZWRfYnkYBSABKAlIAIgBARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg0KC19jcmVhdGVkX2J5KmcKDVByb2plY3RTdGF0dXMSHgoaUFJPSkVDVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVQUk9KRUNUX1NUQVRVU19BQ1RJVkUQARIbChdQUk9KRUNUX1NUQVRVU19BUkNISVZFRBACKk4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfVklFV0VSEAESDwoLUk9MRV9FRElUT1IQAhIOCgpST0xFX0FETUlOEAMqegoMV29ya0l0ZW1UeXBlEh4KGldPUktfSVRFTV9UWVBFX1VOU1BFQ0lGSUVEEAASFwoTV09SS19JVEVNX1RZUEVfRVBJQxABEhgKFFdPUktfSVRFTV9UWVBFX1NUT1JZEAISFwoTV09SS19JVEVNX1RZUEVfVEFTSxADKsgBCg5Xb3JrSXRlbVN0YXR1cxIgChxXT1JLX0lURU1fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHAoYV09SS19JVEVNX1NUQVRVU19CQUNLTE9HEAESGQoVV09SS19JVEVNX1NUQVRVU19UT0RPEAISIAocV09SS19JVEVNX1NUQVRVU19JTl9QUk9HUkVTUxADEh4KGldPUktfSVRFTV9TVEFUVVNfSU5fUkVWSUVXEAQSGQoVV09SS19JVEVNX1NUQVRVU19ET05FEAUqdQoIUHJpb3JpdHkSGAoUUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIQCgxQUklPUklUWV9MT1cQARITCg9QUklPUklUWV9NRURJVU0QAhIRCg1QUklPUklUWV9ISUdIEAMSFQoRUFJJT1JJVFlfQ1JJVElDQUwQBCqcAQoMU3ByaW50U3RhdHVzEh0KGVNQUklOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVTUFJJTlRfU1RBVFVTX1BMQU5ORUQQARIYChRTUFJJTlRfU1RBVFVTX0FDVElWRRACEhsKF1NQUklOVF9TVEFUVVNfQ09NUExFVEVEEAMSGwoXU1BSSU5UX1NUQVRVU19DQU5DRUxMRUQQBCptCg5EZXBlbmRlbmN5VHlwZRIfChtERVBFTkRFTkNZX1RZUEVfVU5TUEVDSUZJRUQQABIaChZERVBFTkRFTkNZX1RZUEVfQkxPQ0tTEAESHgoaREVQRU5ERU5DWV9UWVBFX1JFTEFURVNfVE8QAirbAQoOTGxtQ29udGV4dFR5cGUSIAocTExNX0NPTlRFWFRfVFlQRV9VTlNQRUNJRklFRBAAEh8KG0xMTV9DT05URVhUX1RZUEVfU0NIRU1BX0RPQxABEiIKHkxMTV9DT05URVhUX1RZUEVfUVVFUllfUEFUVEVSThACEiIKHkxMTV9DT05URVhUX1RZUEVfQlVTSU5FU1NfUlVMRRADEhwKGExMTV9DT05URVhUX1RZUEVfRVhBTVBMRRAEEiAKHExMTV9DT05URVhUX1RZUEVfSU5TVFJVQ1RJT04QBSrfAgoKRW50aXR5VHlwZRIbChdFTlRJVFlfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEVOVElUWV9UWVBFX1VTRVIQARIXChNFTlRJVFlfVFlQRV9QUk9KRUNUEAISFgoSRU5USVRZX1RZUEVfTUVNQkVSEAMSGQoVRU5USVRZX1RZUEVfV09SS19JVEVNEAQSFgoSRU5USVRZX1RZUEVfU1BSSU5UEAUSFwoTRU5USVRZX1RZUEVfQ09NTUVOVBAGEhoKFkVOVElUWV9UWVBFX1RJTUVfRU5UUlkQBxIaChZFTlRJVFlfVFlQRV9ERVBFTkRFTkNZEAgSGQoVRU5USVRZX1RZUEVfU1dJTV9MQU5FEAkSGwoXRU5USVRZX1RZUEVfTExNX0NPTlRFWFQQChIVChFFTlRJVFlfVFlQRV9MQUJFTBAUEhoKFkVOVElUWV9UWVBFX0lURU1fTEFCRUwQFSpPCghVc2VyS2luZBIZChVVU0VSX0tJTkRfVU5TUEVDSUZJRUQQABITCg9VU0VSX0tJTkRfSFVNQU4QARITCg9VU0VSX0tJTkRfQUdFTlQQAipcCgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEgoOQUNUSU9OX0NSRUFURUQQARISCg5BQ1RJT05fVVBEQVRFRBACEhIKDkFDVElPTl9ERUxFVEVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message pm.v1.User
@@ -710,6 +710,122 @@ export const LlmContextSchema: GenMessage<LlmContext> = /*@__PURE__*/
   messageDesc(file_pm_proto_v1_entities, 9);
 
 /**
+ * A project's tag for its items; `name` is unique among the project's live
+ * labels, ignoring case.
+ *
+ * @generated from message pm.v1.Label
+ */
+export type Label = Message<"pm.v1.Label"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: int64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp deleted_at = 5;
+   */
+  deletedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string project_id = 6;
+   */
+  projectId: string;
+
+  /**
+   * @generated from field: string name = 7;
+   */
+  name: string;
+
+  /**
+   * "#rrggbb", lower case.
+   *
+   * @generated from field: string color = 8;
+   */
+  color: string;
+};
+
+/**
+ * Describes the message pm.v1.Label.
+ * Use `create(LabelSchema)` to create a new message.
+ */
+export const LabelSchema: GenMessage<Label> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_entities, 10);
+
+/**
+ * A label attached to an item; detaching deletes it.
+ *
+ * @generated from message pm.v1.ItemLabel
+ */
+export type ItemLabel = Message<"pm.v1.ItemLabel"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: int64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp deleted_at = 5;
+   */
+  deletedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string project_id = 6;
+   */
+  projectId: string;
+
+  /**
+   * @generated from field: string work_item_id = 7;
+   */
+  workItemId: string;
+
+  /**
+   * @generated from field: string label_id = 8;
+   */
+  labelId: string;
+
+  /**
+   * @generated from field: string created_by = 9;
+   */
+  createdBy: string;
+};
+
+/**
+ * Describes the message pm.v1.ItemLabel.
+ * Use `create(ItemLabelSchema)` to create a new message.
+ */
+export const ItemLabelSchema: GenMessage<ItemLabel> = /*@__PURE__*/
+  messageDesc(file_pm_proto_v1_entities, 11);
+
+/**
  * One field's old and new value, each as JSON text ("null" for null).
  *
  * @generated from message pm.v1.FieldChange
@@ -736,7 +852,7 @@ export type FieldChange = Message<"pm.v1.FieldChange"> & {
  * Use `create(FieldChangeSchema)` to create a new message.
  */
 export const FieldChangeSchema: GenMessage<FieldChange> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_entities, 10);
+  messageDesc(file_pm_proto_v1_entities, 12);
 
 /**
  * @generated from message pm.v1.ActivityEntry
@@ -805,7 +921,7 @@ export type ActivityEntry = Message<"pm.v1.ActivityEntry"> & {
  * Use `create(ActivityEntrySchema)` to create a new message.
  */
 export const ActivityEntrySchema: GenMessage<ActivityEntry> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_entities, 11);
+  messageDesc(file_pm_proto_v1_entities, 13);
 
 /**
  * A named key an agent or bot connects with; it acts as its own user of kind
@@ -862,174 +978,6 @@ export type ApiKey = Message<"pm.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_entities, 12);
-
-/**
- * A URL the tenant's events are posted to, signed with the endpoint's secret.
- * The secret itself is never sent back: `secret_hint` is its last four
- * characters (a generated secret is in CreateWebhook's reply, once).
- *
- * @generated from message pm.v1.Webhook
- */
-export type Webhook = Message<"pm.v1.Webhook"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
-  id: string;
-
-  /**
-   * @generated from field: int64 version = 2;
-   */
-  version: bigint;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 3;
-   */
-  createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 4;
-   */
-  updatedAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: string name = 5;
-   */
-  name: string;
-
-  /**
-   * @generated from field: string url = 6;
-   */
-  url: string;
-
-  /**
-   * @generated from field: string secret_hint = 7;
-   */
-  secretHint: string;
-
-  /**
-   * Empty: every project (likewise every entity type, every action).
-   *
-   * @generated from field: repeated string project_ids = 8;
-   */
-  projectIds: string[];
-
-  /**
-   * @generated from field: repeated pm.v1.EntityType entity_types = 9;
-   */
-  entityTypes: EntityType[];
-
-  /**
-   * @generated from field: repeated pm.v1.Action actions = 10;
-   */
-  actions: Action[];
-
-  /**
-   * @generated from field: pm.v1.WebhookState state = 11;
-   */
-  state: WebhookState;
-
-  /**
-   * The last event-log seq the receiver acknowledged (answered 2xx).
-   *
-   * @generated from field: int64 acked_seq = 12;
-   */
-  ackedSeq: bigint;
-
-  /**
-   * @generated from field: uint32 consecutive_failures = 13;
-   */
-  consecutiveFailures: number;
-
-  /**
-   * @generated from field: optional string last_error = 14;
-   */
-  lastError?: string | undefined;
-
-  /**
-   * @generated from field: optional string created_by = 15;
-   */
-  createdBy?: string | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp deleted_at = 16;
-   */
-  deletedAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message pm.v1.Webhook.
- * Use `create(WebhookSchema)` to create a new message.
- */
-export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
-  messageDesc(file_pm_proto_v1_entities, 13);
-
-/**
- * One attempt to post one event to one endpoint.
- *
- * @generated from message pm.v1.WebhookDelivery
- */
-export type WebhookDelivery = Message<"pm.v1.WebhookDelivery"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
-  id: string;
-
-  /**
-   * @generated from field: string webhook_id = 2;
-   */
-  webhookId: string;
-
-  /**
-   * @generated from field: int64 seq = 3;
-   */
-  seq: bigint;
-
-  /**
-   * @generated from field: uint32 attempt = 4;
-   */
-  attempt: number;
-
-  /**
-   * @generated from field: bool ok = 5;
-   */
-  ok: boolean;
-
-  /**
-   * The receiver's HTTP status; absent when no answer came.
-   *
-   * @generated from field: optional uint32 status_code = 6;
-   */
-  statusCode?: number | undefined;
-
-  /**
-   * @generated from field: optional string error = 7;
-   */
-  error?: string | undefined;
-
-  /**
-   * @generated from field: uint32 duration_ms = 8;
-   */
-  durationMs: number;
-
-  /**
-   * A redelivery an admin asked for (redeliver_webhook).
-   *
-   * @generated from field: bool manual = 9;
-   */
-  manual: boolean;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 10;
-   */
-  createdAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message pm.v1.WebhookDelivery.
- * Use `create(WebhookDeliverySchema)` to create a new message.
- */
-export const WebhookDeliverySchema: GenMessage<WebhookDelivery> = /*@__PURE__*/
   messageDesc(file_pm_proto_v1_entities, 14);
 
 /**
@@ -1358,6 +1306,16 @@ export enum EntityType {
    * @generated from enum value: ENTITY_TYPE_LLM_CONTEXT = 10;
    */
   LLM_CONTEXT = 10,
+
+  /**
+   * @generated from enum value: ENTITY_TYPE_LABEL = 20;
+   */
+  LABEL = 20,
+
+  /**
+   * @generated from enum value: ENTITY_TYPE_ITEM_LABEL = 21;
+   */
+  ITEM_LABEL = 21,
 }
 
 /**
@@ -1422,35 +1380,4 @@ export enum Action {
  */
 export const ActionSchema: GenEnum<Action> = /*@__PURE__*/
   enumDesc(file_pm_proto_v1_entities, 10);
-
-/**
- * @generated from enum pm.v1.WebhookState
- */
-export enum WebhookState {
-  /**
-   * @generated from enum value: WEBHOOK_STATE_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * @generated from enum value: WEBHOOK_STATE_ACTIVE = 1;
-   */
-  ACTIVE = 1,
-
-  /**
-   * @generated from enum value: WEBHOOK_STATE_PAUSED = 2;
-   */
-  PAUSED = 2,
-
-  /**
-   * @generated from enum value: WEBHOOK_STATE_DISABLED = 3;
-   */
-  DISABLED = 3,
-}
-
-/**
- * Describes the enum pm.v1.WebhookState.
- */
-export const WebhookStateSchema: GenEnum<WebhookState> = /*@__PURE__*/
-  enumDesc(file_pm_proto_v1_entities, 11);
 
