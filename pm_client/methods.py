@@ -569,6 +569,14 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.Search,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.SearchResults: ...
+    @overload
+    async def call(
+        self,
         message: Message,
         *,
         request_id: str | None = None,
@@ -1624,5 +1632,32 @@ class CommandMethods:
         message = commands_pb2.DetachLabel(
             work_item_id=work_item_id,
             label_id=label_id,
+        )
+        return await self.call(message)
+
+    async def search(
+        self,
+        *,
+        query: str = "",
+        project_id: str | None = None,
+        types: Iterable[WorkItemType] = (),
+        statuses: Iterable[WorkItemStatus] = (),
+        assignee_id: str | None = None,
+        sprint_id: str | None = None,
+        label_id: str | None = None,
+        limit: int = 0,
+        offset: int = 0,
+    ) -> commands_pb2.SearchResults:
+        """Send ``Search``; answered with ``Reply.search_results``."""
+        message = commands_pb2.Search(
+            query=query,
+            project_id=project_id,
+            types=types,
+            statuses=statuses,
+            assignee_id=assignee_id,
+            sprint_id=sprint_id,
+            label_id=label_id,
+            limit=limit,
+            offset=offset,
         )
         return await self.call(message)

@@ -30,6 +30,7 @@ from pm_db.repositories.members import MemberRepository
 from pm_db.repositories.meta import TenantMetaRepository
 from pm_db.repositories.projects import ProjectRepository
 from pm_db.repositories.refresh_tokens import RefreshTokenRepository
+from pm_db.repositories.search import SearchRepository
 from pm_db.repositories.sprints import SprintRepository
 from pm_db.repositories.swim_lanes import SwimLaneRepository
 from pm_db.repositories.time_entries import TimeEntryRepository
@@ -107,6 +108,11 @@ class UnitOfWork:
     def item_labels(self) -> ItemLabelRepository:
         """Which labels which items carry."""
         return ItemLabelRepository(self.conn, self.now)
+
+    @cached_property
+    def search(self) -> SearchRepository:
+        """Full-text search over work items (reads only: triggers keep the index)."""
+        return SearchRepository(self.conn)
 
     @cached_property
     def activity(self) -> ActivityLogRepository:

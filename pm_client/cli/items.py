@@ -71,6 +71,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     _date_arguments(p, clearable=False)
     add_quiet(p, "item's key")
     _list_parser(add("list", list_items, "items of a project, in board order"))
+    _search_parser(add("search", search, "find items by words in titles, descriptions, comments"))
     _change_parsers(add)
 
 
@@ -101,6 +102,18 @@ def _list_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--after", metavar="CURSOR", default="", help="the page after this cursor")
     p.add_argument("--all", action="store_true", help="every page, not just one")
+
+
+def _search_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", metavar="WORDS", help="every word must match (as a prefix)")
+    p.add_argument("--project", "-p", metavar="KEY", help="only this project (default: all)")
+    add_filter(p, "--type", "-t", dest="types", descriptor=TYPE)
+    add_filter(p, "--status", "-s", dest="statuses", descriptor=STATUS)
+    p.add_argument("--assignee", metavar="USER", help="user id or 'me'")
+    p.add_argument("--sprint", metavar="SPRINT", help="sprint name, id or 'active' (needs -p)")
+    p.add_argument("--label", "-l", metavar="LABEL", help="label name or id (needs -p)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many (default 20, max 100)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many (the next page)")
 
 
 def _change_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -263,6 +276,40 @@ async def list_items(s: Session, args: argparse.Namespace) -> Output:
         if reply.next_after and not args.json:
             note_next_page("--after", reply.next_after)
     text = await items_table(s, reply.items, empty="no items")
+    return Output(to_json(reply), text)
+
+
+async def search(s: Session, args: argparse.Namespace) -> Output:
+    project_id: str | None = None
+    sprint_id: str | None = None
+    label: str | None = None
+    if args.project or args.sprint or args.label:
+        project_id = (await s.project(args.project)).id
+        sprint_id = await s.sprint_id(args.sprint, project_id) if args.sprint else None
+        label = await label_id(s, project_id, args.label) if args.label else None
+    reply = await s.pm.search(
+        query=args.query,
+        project_id=project_id,
+        types=args.types,
+        statuses=args.statuses,
+        assignee_id=s.user(args.assignee) if args.assignee else None,
+        sprint_id=sprint_id,
+        label_id=label,
+        limit=args.limit,
+        offset=args.offset,
+    )
+    rows = [
+        (
+            hit.item.display_key,
+            enum_name(STATUS, hit.item.status),
+            hit.item.title,
+            " ".join(hit.snippet.replace("\x02", "*").replace("\x03", "*").split()),
+        )
+        for hit in reply.hits
+    ]
+    text = table(("key", "status", "title", "match"), rows, empty="nothing found")
+    if reply.next_offset:
+        text += f"\nmore: --offset {reply.next_offset}"
     return Output(to_json(reply), text)
 
 

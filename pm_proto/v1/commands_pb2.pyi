@@ -3369,3 +3369,130 @@ class ItemLabelReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ItemLabelReply: _TypeAlias = ItemLabelReply  # noqa: Y015
+
+@_typing.final
+class Search(_message.Message):
+    """---- search ----------------------------------------------------------------
+
+    full text over the titles, descriptions and comments of the items the
+    caller may read: each word of `query` matches as a prefix, all are
+    required; filters: project, types, statuses, assignee, sprint, label; best
+    first (bm25, a title match weighs most); `limit` (default 20, at most 100),
+    `offset` (at most 10,000); each hit's `snippet` has the matched words
+    between `\\x02` and `\\x03`
+    role: member
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    TYPES_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_ID_FIELD_NUMBER: _builtins.int
+    SPRINT_ID_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    project_id: _builtins.str
+    assignee_id: _builtins.str
+    sprint_id: _builtins.str
+    label_id: _builtins.str
+    limit: _builtins.int
+    """0: 20"""
+    offset: _builtins.int
+    @_builtins.property
+    def types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.WorkItemType.ValueType]: ...
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.WorkItemStatus.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        project_id: _builtins.str | None = ...,
+        types: _abc.Iterable[_entities_pb2.WorkItemType.ValueType] | None = ...,
+        statuses: _abc.Iterable[_entities_pb2.WorkItemStatus.ValueType] | None = ...,
+        assignee_id: _builtins.str | None = ...,
+        sprint_id: _builtins.str | None = ...,
+        label_id: _builtins.str | None = ...,
+        limit: _builtins.int = ...,
+        offset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_label_id", b"_label_id", "_project_id", b"_project_id", "_sprint_id", b"_sprint_id", "assignee_id", b"assignee_id", "label_id", b"label_id", "project_id", b"project_id", "sprint_id", b"sprint_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id", "_label_id", b"_label_id", "_project_id", b"_project_id", "_sprint_id", b"_sprint_id", "assignee_id", b"assignee_id", "label_id", b"label_id", "limit", b"limit", "offset", b"offset", "project_id", b"project_id", "query", b"query", "sprint_id", b"sprint_id", "statuses", b"statuses", "types", b"types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__assignee_id: _TypeAlias = _typing.Literal["assignee_id"]  # noqa: Y015
+    _WhichOneofArgType__assignee_id: _TypeAlias = _typing.Literal["_assignee_id", b"_assignee_id"]  # noqa: Y015
+    _WhichOneofReturnType__label_id: _TypeAlias = _typing.Literal["label_id"]  # noqa: Y015
+    _WhichOneofArgType__label_id: _TypeAlias = _typing.Literal["_label_id", b"_label_id"]  # noqa: Y015
+    _WhichOneofReturnType__project_id: _TypeAlias = _typing.Literal["project_id"]  # noqa: Y015
+    _WhichOneofArgType__project_id: _TypeAlias = _typing.Literal["_project_id", b"_project_id"]  # noqa: Y015
+    _WhichOneofReturnType__sprint_id: _TypeAlias = _typing.Literal["sprint_id"]  # noqa: Y015
+    _WhichOneofArgType__sprint_id: _TypeAlias = _typing.Literal["_sprint_id", b"_sprint_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__assignee_id) -> _WhichOneofReturnType__assignee_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__label_id) -> _WhichOneofReturnType__label_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__project_id) -> _WhichOneofReturnType__project_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sprint_id) -> _WhichOneofReturnType__sprint_id | None: ...
+
+Global___Search: _TypeAlias = Search  # noqa: Y015
+
+@_typing.final
+class SearchHit(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    SNIPPET_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    snippet: _builtins.str
+    """The best-matching text around the matches, each match between \\x02 and \\x03."""
+    score: _builtins.float
+    """bm25 as SQLite reports it: lower is a better match."""
+    @_builtins.property
+    def item(self) -> _entities_pb2.WorkItem: ...
+    def __init__(
+        self,
+        *,
+        item: _entities_pb2.WorkItem | None = ...,
+        snippet: _builtins.str = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "score", b"score", "snippet", b"snippet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchHit: _TypeAlias = SearchHit  # noqa: Y015
+
+@_typing.final
+class SearchResults(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HITS_FIELD_NUMBER: _builtins.int
+    NEXT_OFFSET_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    next_offset: _builtins.int
+    """0: no more; else send it as `offset` for the next page"""
+    seq: _builtins.int
+    @_builtins.property
+    def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]: ...
+    def __init__(
+        self,
+        *,
+        hits: _abc.Iterable[Global___SearchHit] | None = ...,
+        next_offset: _builtins.int = ...,
+        seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "next_offset", b"next_offset", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchResults: _TypeAlias = SearchResults  # noqa: Y015

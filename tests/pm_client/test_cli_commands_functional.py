@@ -223,6 +223,16 @@ async def test_label_create_attach_filter_detach_delete(cli: InThreadCli):
     assert (await js(cli, "label", "list", "-p", "PM"))["labels"] == []
 
 
+async def test_item_search_finds_words_with_a_marked_snippet(cli: InThreadCli):
+    await board(cli)
+    ok(await cli("comment", "add", "PM-3", "the pangolin module fails"))
+    found = await js(cli, "item", "search", "pango", "-p", "PM")
+    assert [hit["item"]["display_key"] for hit in found["hits"]] == ["PM-3"]
+    shown = ok(await cli("item", "search", "pangolin"))
+    assert "PM-3" in shown.stdout
+    assert "*pangolin*" in shown.stdout
+
+
 async def test_item_bulk_changes_several_items_or_none(cli: InThreadCli):
     await board(cli)
     changed = await js(cli, "item", "bulk", "PM-3", "PM-4", "--status", "todo", "--assignee", "bob")

@@ -196,7 +196,12 @@ def database_path(data_dir: Path, tenant: str) -> Path:
 
 
 def dump_tenant(data_dir: Path, tenant: str) -> Dump:
-    """Every row of every table of the tenant's database, read-only, in a stable order."""
+    """Every row of every table of the tenant's database, read-only, in a stable order.
+
+    The full-text index (``search_index`` and FTS5's own tables behind it) is left out: it is
+    derived from the items and comments, which are compared, and its storage blocks change
+    with every indexed write.
+    """
     path = database_path(data_dir, tenant)
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         conn.row_factory = sqlite3.Row
@@ -204,7 +209,7 @@ def dump_tenant(data_dir: Path, tenant: str) -> Dump:
             row[0]
             for row in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'search_index%' ORDER BY name"
             )
         ]
         dump: Dump = {}

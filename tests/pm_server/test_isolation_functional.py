@@ -178,6 +178,11 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("attach_label", "label_id"): ("label", _D),
     ("detach_label", "work_item_id"): ("story", _D),
     ("detach_label", "label_id"): ("label", _D),
+    ("search", "project_id"): ("project", _D),
+    # Filters of a search of one's own projects: a foreign id simply matches nothing.
+    ("search", "assignee_id"): ("user", _U),
+    ("search", "sprint_id"): ("sprint", _G),
+    ("search", "label_id"): ("label", _G),
     ("create_sprint", "project_id"): ("project", _D),
     ("update_sprint", "sprint_id"): ("sprint", _D),
     ("transition_sprint", "sprint_id"): ("sprint", _D),
@@ -386,6 +391,7 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     "list_labels": lambda o: P.ListLabels(project_id=o.project_id),
     "attach_label": lambda o: P.AttachLabel(work_item_id=o.story2_id, label_id=o.label_id),
     "detach_label": lambda o: P.DetachLabel(work_item_id=o.story_id, label_id=o.label_id),
+    "search": lambda o: P.Search(query="story"),
 }
 
 

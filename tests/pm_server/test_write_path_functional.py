@@ -40,8 +40,17 @@ async def test_create_work_item_runs_at_most_eight_statements(server: Server) ->
 
     assert reply.work_item.item.display_key == "PM-1"
     # BEGIN, the caller's role with the project, the item number, the item, its activity row,
-    # its event, the idempotency record, COMMIT.
-    assert len(statements) <= 8, "\n".join(statements)
+    # its event, the idempotency record, COMMIT. The trace also shows what runs inside the
+    # item's INSERT, none of it a statement of ours: the INSERT's text again for the trigger
+    # program that indexes the item (the search index), and FTS5's own SQL ("-- " lines and
+    # statements on 'main'.'search_index_...').
+    own: list[str] = []
+    for statement in statements:
+        if statement.startswith("-- ") or "'main'." in statement:
+            continue
+        if not own or own[-1] != statement:
+            own.append(statement)
+    assert len(own) <= 8, "\n".join(own)
 
 
 async def test_a_retried_create_writes_nothing_and_returns_the_first_reply(server: Server) -> None:

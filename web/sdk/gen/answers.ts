@@ -68,6 +68,7 @@ export const ANSWERED_BY = {
   listLabels: "labels",
   attachLabel: "itemLabel",
   detachLabel: "itemLabel",
+  search: "searchResults",
 } as const;
 
 /** Commands whose effect belongs to one connection: not sent again after a reconnect. */
