@@ -22,7 +22,9 @@ from google.protobuf.message import Message
 from pm_client.commands import When, command_of, set_one_of, timestamp
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
 
+Action: TypeAlias = entities_pb2.Action.ValueType
 DependencyType: TypeAlias = entities_pb2.DependencyType.ValueType
+EntityType: TypeAlias = entities_pb2.EntityType.ValueType
 LlmContextType: TypeAlias = entities_pb2.LlmContextType.ValueType
 Priority: TypeAlias = entities_pb2.Priority.ValueType
 ProjectStatus: TypeAlias = entities_pb2.ProjectStatus.ValueType
@@ -518,6 +520,86 @@ class CommandMethods:
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> commands_pb2.BulkUpdateReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.CreateWebhook,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.UpdateWebhook,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.PauseWebhook,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.ResumeWebhook,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.DeleteWebhook,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.ListWebhooks,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookList: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.ListWebhookDeliveries,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookDeliveryList: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.RedeliverWebhook,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookDeliveryReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.SetWebhookFilters,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.RotateWebhookSecret,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WebhookReply: ...
     @overload
     async def call(
         self,
@@ -1408,11 +1490,13 @@ class CommandMethods:
         *,
         project_ids: Iterable[str] = (),
         resume: commands_pb2.ResumePosition | None = None,
+        tenant: bool = False,
     ) -> commands_pb2.SubscribeReply:
         """Send ``Subscribe``; answered with ``Reply.subscribed``."""
         message = commands_pb2.Subscribe(
             project_ids=project_ids,
             resume=resume,
+            tenant=tenant,
         )
         return await self.call(message)
 
@@ -1420,10 +1504,12 @@ class CommandMethods:
         self,
         *,
         project_ids: Iterable[str] = (),
+        tenant: bool = False,
     ) -> commands_pb2.UnsubscribeReply:
         """Send ``Unsubscribe``; answered with ``Reply.unsubscribed``."""
         message = commands_pb2.Unsubscribe(
             project_ids=project_ids,
+            tenant=tenant,
         )
         return await self.call(message)
 
@@ -1548,6 +1634,150 @@ class CommandMethods:
             assignee_id=assignee_id,
             start_date=start_date,
             due_date=due_date,
+        )
+        return await self.call(message)
+
+    async def create_webhook(
+        self,
+        *,
+        name: str = "",
+        url: str = "",
+        secret: str | None = None,
+        project_ids: Iterable[str] = (),
+        entity_types: Iterable[EntityType] = (),
+        actions: Iterable[Action] = (),
+    ) -> commands_pb2.WebhookReply:
+        """Send ``CreateWebhook``; answered with ``Reply.webhook``."""
+        message = commands_pb2.CreateWebhook(
+            name=name,
+            url=url,
+            secret=secret,
+            project_ids=project_ids,
+            entity_types=entity_types,
+            actions=actions,
+        )
+        return await self.call(message)
+
+    async def update_webhook(
+        self,
+        *,
+        webhook_id: str = "",
+        expected_version: int = 0,
+        name: str | None = None,
+        url: str | None = None,
+    ) -> commands_pb2.WebhookReply:
+        """Send ``UpdateWebhook``; answered with ``Reply.webhook``."""
+        message = commands_pb2.UpdateWebhook(
+            webhook_id=webhook_id,
+            expected_version=expected_version,
+            name=name,
+            url=url,
+        )
+        return await self.call(message)
+
+    async def pause_webhook(
+        self,
+        *,
+        webhook_id: str = "",
+        expected_version: int = 0,
+    ) -> commands_pb2.WebhookReply:
+        """Send ``PauseWebhook``; answered with ``Reply.webhook``."""
+        message = commands_pb2.PauseWebhook(
+            webhook_id=webhook_id,
+            expected_version=expected_version,
+        )
+        return await self.call(message)
+
+    async def resume_webhook(
+        self,
+        *,
+        webhook_id: str = "",
+        expected_version: int = 0,
+    ) -> commands_pb2.WebhookReply:
+        """Send ``ResumeWebhook``; answered with ``Reply.webhook``."""
+        message = commands_pb2.ResumeWebhook(
+            webhook_id=webhook_id,
+            expected_version=expected_version,
+        )
+        return await self.call(message)
+
+    async def delete_webhook(
+        self,
+        *,
+        webhook_id: str = "",
+        expected_version: int = 0,
+    ) -> commands_pb2.WebhookReply:
+        """Send ``DeleteWebhook``; answered with ``Reply.webhook``."""
+        message = commands_pb2.DeleteWebhook(
+            webhook_id=webhook_id,
+            expected_version=expected_version,
+        )
+        return await self.call(message)
+
+    async def list_webhooks(self) -> commands_pb2.WebhookList:
+        """Send ``ListWebhooks``; answered with ``Reply.webhooks``."""
+        message = commands_pb2.ListWebhooks()
+        return await self.call(message)
+
+    async def list_webhook_deliveries(
+        self,
+        *,
+        webhook_id: str = "",
+        before_id: str = "",
+        limit: int = 0,
+    ) -> commands_pb2.WebhookDeliveryList:
+        """Send ``ListWebhookDeliveries``; answered with ``Reply.webhook_deliveries``."""
+        message = commands_pb2.ListWebhookDeliveries(
+            webhook_id=webhook_id,
+            before_id=before_id,
+            limit=limit,
+        )
+        return await self.call(message)
+
+    async def redeliver_webhook(
+        self,
+        *,
+        webhook_id: str = "",
+        seq: int = 0,
+    ) -> commands_pb2.WebhookDeliveryReply:
+        """Send ``RedeliverWebhook``; answered with ``Reply.webhook_delivery``."""
+        message = commands_pb2.RedeliverWebhook(
+            webhook_id=webhook_id,
+            seq=seq,
+        )
+        return await self.call(message)
+
+    async def set_webhook_filters(
+        self,
+        *,
+        webhook_id: str = "",
+        expected_version: int = 0,
+        project_ids: Iterable[str] = (),
+        entity_types: Iterable[EntityType] = (),
+        actions: Iterable[Action] = (),
+    ) -> commands_pb2.WebhookReply:
+        """Send ``SetWebhookFilters``; answered with ``Reply.webhook``."""
+        message = commands_pb2.SetWebhookFilters(
+            webhook_id=webhook_id,
+            expected_version=expected_version,
+            project_ids=project_ids,
+            entity_types=entity_types,
+            actions=actions,
+        )
+        return await self.call(message)
+
+    async def rotate_webhook_secret(
+        self,
+        *,
+        webhook_id: str = "",
+        expected_version: int = 0,
+        secret: str | None = None,
+    ) -> commands_pb2.WebhookReply:
+        """Send ``RotateWebhookSecret``; answered with ``Reply.webhook``."""
+        message = commands_pb2.RotateWebhookSecret(
+            webhook_id=webhook_id,
+            expected_version=expected_version,
+            secret=secret,
         )
         return await self.call(message)
 

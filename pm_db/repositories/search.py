@@ -1,4 +1,4 @@
-"""Full-text search over the items a caller may read (the FTS5 index of migration 9).
+"""Full-text search over the items a caller may read (the FTS5 index of migration 10).
 
 One literal statement: the index's matches joined to their live items (on the
 rowid and, as a guard, the id) and projects, narrowed to the projects the

@@ -2624,6 +2624,11 @@ class Subscribe(_message.Message):
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     RESUME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.bool
+    """Also the tenant scope: tenant-wide events (llm_context rows without a
+    project), which every user of the tenant may read, in the same stream.
+    """
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -2637,10 +2642,11 @@ class Subscribe(_message.Message):
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         resume: Global___ResumePosition | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["resume", b"resume"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2654,6 +2660,7 @@ class SubscribeReply(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     MUST_REFETCH_FIELD_NUMBER: _builtins.int
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     epoch: _builtins.str
     seq: _builtins.int
     """The seq after which live events start (replayed events come before it)."""
@@ -2661,6 +2668,8 @@ class SubscribeReply(_message.Message):
     """The position is unknown (older than retention, or another epoch):
     reload with snapshot queries, then subscribe from their seq.
     """
+    tenant: _builtins.bool
+    """the tenant scope is part of this subscription"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -2670,10 +2679,11 @@ class SubscribeReply(_message.Message):
         seq: _builtins.int = ...,
         must_refetch: _builtins.bool = ...,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2688,16 +2698,20 @@ class Unsubscribe(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.bool
+    """end the tenant scope"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2708,16 +2722,20 @@ class UnsubscribeReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.bool
+    """the tenant scope was subscribed and is no more"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3122,10 +3140,413 @@ class RevokeApiKey(_message.Message):
 Global___RevokeApiKey: _TypeAlias = RevokeApiKey  # noqa: Y015
 
 @_typing.final
-class CreateLabel(_message.Message):
-    """---- labels ----------------------------------------------------------------
+class CreateWebhook(_message.Message):
+    """an endpoint the tenant's events are posted to, signed (docs/webhooks.md),
+    from the next event on; no `secret` = one is generated and returned in
+    `secret` of this reply only; the URL must not resolve to a private address
+    (`PM_WEBHOOK_ALLOW_PRIVATE`); the name is unique among live endpoints
+    role: tenant admin
+    """
 
-    `name` unique among the project's live labels, ignoring case (`CONFLICT`);
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPES_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    url: _builtins.str
+    secret: _builtins.str
+    """16-200 characters"""
+    @_builtins.property
+    def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: every project"""
+
+    @_builtins.property
+    def entity_types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.EntityType.ValueType]:
+        """empty: every entity type"""
+
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.Action.ValueType]:
+        """empty: every action"""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        url: _builtins.str = ...,
+        secret: _builtins.str | None = ...,
+        project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        entity_types: _abc.Iterable[_entities_pb2.EntityType.ValueType] | None = ...,
+        actions: _abc.Iterable[_entities_pb2.Action.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "secret", b"secret"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "actions", b"actions", "entity_types", b"entity_types", "name", b"name", "project_ids", b"project_ids", "secret", b"secret", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__secret: _TypeAlias = _typing.Literal["secret"]  # noqa: Y015
+    _WhichOneofArgType__secret: _TypeAlias = _typing.Literal["_secret", b"_secret"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__secret) -> _WhichOneofReturnType__secret | None: ...
+
+Global___CreateWebhook: _TypeAlias = CreateWebhook  # noqa: Y015
+
+@_typing.final
+class WebhookReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """Only in the reply of create_webhook or rotate_webhook_secret, and only for a
+    generated secret.
+    """
+    @_builtins.property
+    def webhook(self) -> _entities_pb2.Webhook: ...
+    def __init__(
+        self,
+        *,
+        webhook: _entities_pb2.Webhook | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["webhook", b"webhook"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "webhook", b"webhook"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookReply: _TypeAlias = WebhookReply  # noqa: Y015
+
+@_typing.final
+class UpdateWebhook(_message.Message):
+    """name and URL
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    expected_version: _builtins.int
+    name: _builtins.str
+    url: _builtins.str
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+        name: _builtins.str | None = ...,
+        url: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_url", b"_url", "name", b"name", "url", b"url"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_url", b"_url", "expected_version", b"expected_version", "name", b"name", "url", b"url", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    _WhichOneofReturnType__url: _TypeAlias = _typing.Literal["url"]  # noqa: Y015
+    _WhichOneofArgType__url: _TypeAlias = _typing.Literal["_url", b"_url"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__url) -> _WhichOneofReturnType__url | None: ...
+
+Global___UpdateWebhook: _TypeAlias = UpdateWebhook  # noqa: Y015
+
+@_typing.final
+class SetWebhookFilters(_message.Message):
+    """replaces the three filters (each empty: everything)
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    PROJECT_IDS_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPES_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    expected_version: _builtins.int
+    @_builtins.property
+    def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def entity_types(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.EntityType.ValueType]: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_entities_pb2.Action.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+        project_ids: _abc.Iterable[_builtins.str] | None = ...,
+        entity_types: _abc.Iterable[_entities_pb2.EntityType.ValueType] | None = ...,
+        actions: _abc.Iterable[_entities_pb2.Action.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "entity_types", b"entity_types", "expected_version", b"expected_version", "project_ids", b"project_ids", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetWebhookFilters: _TypeAlias = SetWebhookFilters  # noqa: Y015
+
+@_typing.final
+class RotateWebhookSecret(_message.Message):
+    """a new secret for the next deliveries; no `secret` = one is generated and
+    returned in `secret` of this reply only
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    expected_version: _builtins.int
+    secret: _builtins.str
+    """16-200 characters"""
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+        secret: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "secret", b"secret"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "expected_version", b"expected_version", "secret", b"secret", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__secret: _TypeAlias = _typing.Literal["secret"]  # noqa: Y015
+    _WhichOneofArgType__secret: _TypeAlias = _typing.Literal["_secret", b"_secret"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__secret) -> _WhichOneofReturnType__secret | None: ...
+
+Global___RotateWebhookSecret: _TypeAlias = RotateWebhookSecret  # noqa: Y015
+
+@_typing.final
+class PauseWebhook(_message.Message):
+    """stops deliveries; events go on being kept and are delivered on resume
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseWebhook: _TypeAlias = PauseWebhook  # noqa: Y015
+
+@_typing.final
+class ResumeWebhook(_message.Message):
+    """a paused or disabled endpoint delivers again from its last acknowledged
+    event; the failure count starts over
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeWebhook: _TypeAlias = ResumeWebhook  # noqa: Y015
+
+@_typing.final
+class DeleteWebhook(_message.Message):
+    """soft delete; deliveries stop
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteWebhook: _TypeAlias = DeleteWebhook  # noqa: Y015
+
+@_typing.final
+class ListWebhooks(_message.Message):
+    """the live endpoints, never their secrets
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWebhooks: _TypeAlias = ListWebhooks  # noqa: Y015
+
+@_typing.final
+class WebhookList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def webhooks(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.Webhook]: ...
+    def __init__(
+        self,
+        *,
+        webhooks: _abc.Iterable[_entities_pb2.Webhook] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["webhooks", b"webhooks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookList: _TypeAlias = WebhookList  # noqa: Y015
+
+@_typing.final
+class ListWebhookDeliveries(_message.Message):
+    """the endpoint's delivery log, newest first (the newest 1,000 attempts are
+    kept); `before_id` paging; `limit` default 100, at most 1,000
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    BEFORE_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    before_id: _builtins.str
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        before_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before_id", b"before_id", "limit", b"limit", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWebhookDeliveries: _TypeAlias = ListWebhookDeliveries  # noqa: Y015
+
+@_typing.final
+class WebhookDeliveryList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.WebhookDelivery]: ...
+    def __init__(
+        self,
+        *,
+        deliveries: _abc.Iterable[_entities_pb2.WebhookDelivery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookDeliveryList: _TypeAlias = WebhookDeliveryList  # noqa: Y015
+
+@_typing.final
+class RedeliverWebhook(_message.Message):
+    """posts the stored event `seq` to the endpoint once more, now, whatever its
+    state; the attempt is in the reply and the delivery log; the acknowledged
+    position does not move
+    role: tenant admin
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    seq: _builtins.int
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["seq", b"seq", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeliverWebhook: _TypeAlias = RedeliverWebhook  # noqa: Y015
+
+@_typing.final
+class WebhookDeliveryReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def delivery(self) -> _entities_pb2.WebhookDelivery: ...
+    def __init__(
+        self,
+        *,
+        delivery: _entities_pb2.WebhookDelivery | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookDeliveryReply: _TypeAlias = WebhookDeliveryReply  # noqa: Y015
+
+@_typing.final
+class CreateLabel(_message.Message):
+    """`name` unique among the project's live labels, ignoring case (`CONFLICT`);
     `color` `#rrggbb` (default `#6b7280`)
     role: editor
     """
