@@ -32,11 +32,12 @@ from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
 
 Json = dict[str, Any]
 
-#: The commands an agent works with, in the order tools are listed (``list_work_items``
-#: with its filters is the way to find items).
+#: The commands an agent works with, in the order tools are listed (``search`` finds items
+#: by words, ``list_work_items`` by its filters).
 TOOL_COMMANDS: Final = (
     "list_projects",
     "get_project",
+    "search",
     "list_work_items",
     "get_work_item",
     "create_work_item",

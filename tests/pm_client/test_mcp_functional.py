@@ -77,6 +77,7 @@ CALLS: Final[list[tuple[str, dict[str, Any], tuple[str, str] | None]]] = [
     ("update_llm_context", {"context_id": "<row>", "priority": 90},
      ("llm_context", "ACTION_UPDATED")),
     ("list_llm_context", {"project_id": "SHOP", "exclude_global": True}, None),
+    ("search", {"query": "api", "project_id": "SHOP"}, None),
     ("list_work_items", {"project_id": "SHOP", "types": ["task"]}, None),
     ("list_blocked_items", {"project_id": "SHOP"}, None),
     ("get_work_item", {"display_key": "SHOP-2"}, None),
@@ -122,6 +123,7 @@ async def test_every_tool_works_and_a_subscriber_sees_each_write(server: Server)
 
         assert outputs["get_project"]["project"]["id"] == project.id
         assert [i["display_key"] for i in outputs["list_work_items"]["items"]] == ["SHOP-2"]
+        assert [h["item"]["display_key"] for h in outputs["search"]["hits"]] == ["SHOP-2"]
         blocked = outputs["list_blocked_items"]["items"]
         assert [(b["item"]["display_key"], [x["display_key"] for x in b["blockers"]])
                 for b in blocked] == [("SHOP-1", ["SHOP-2"])]  # fmt: skip
