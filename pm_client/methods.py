@@ -1020,12 +1020,14 @@ class CommandMethods:
         sprint_id: str = "",
         expected_version: int = 0,
         status: SprintStatus = entities_pb2.SPRINT_STATUS_UNSPECIFIED,
+        move_open_items_to: str | None = None,
     ) -> commands_pb2.SprintReply:
         """Send ``TransitionSprint``; answered with ``Reply.sprint``."""
         message = commands_pb2.TransitionSprint(
             sprint_id=sprint_id,
             expected_version=expected_version,
             status=status,
+            move_open_items_to=move_open_items_to,
         )
         return await self.call(message)
 

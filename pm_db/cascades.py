@@ -54,6 +54,13 @@ WHERE sprint_id = ? AND deleted_at IS NULL
 RETURNING *
 """
 
+# An ended sprint's unfinished items move on (to a sprint, or NULL: the backlog); done stays.
+MOVE_OPEN_SPRINT_ITEMS: Final = """
+UPDATE work_items SET sprint_id = ?, version = version + 1, updated_at = ?
+WHERE sprint_id = ? AND status <> 'done' AND deleted_at IS NULL
+RETURNING *
+"""
+
 
 class Cascades:
     """The cascades of one unit of work, stamped with its time."""
@@ -77,6 +84,14 @@ class Cascades:
     def release_sprint_items(self, sprint_id: str) -> list[WorkItem]:
         """Move the sprint's live items to the backlog; the items as they are now."""
         rows = self._conn.execute(RELEASE_SPRINT_ITEMS, (self._stamp, sprint_id)).fetchall()
+        return sorted((work_items.from_row(row) for row in rows), key=lambda item: item.id)
+
+    def move_open_sprint_items(self, sprint_id: str, to_sprint_id: str | None) -> list[WorkItem]:
+        """Move the ended sprint's live items that are not done to ``to_sprint_id`` (None:
+        the backlog); the items as they are now."""
+        rows = self._conn.execute(
+            MOVE_OPEN_SPRINT_ITEMS, (to_sprint_id, self._stamp, sprint_id)
+        ).fetchall()
         return sorted((work_items.from_row(row) for row in rows), key=lambda item: item.id)
 
     def _run(self, statements: tuple[_Statement, ...], owner_id: str) -> list[Cascaded]:

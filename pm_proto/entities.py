@@ -43,6 +43,7 @@ from pm_core.models import (
     Webhook,
     WorkItem,
 )
+from pm_core.rules.lanes import LaneLoad
 from pm_proto import enums
 from pm_proto.activity import activity_entry_to_pb, field_change_to_pb
 from pm_proto.dates import to_date_text
@@ -151,6 +152,10 @@ def dependency_to_pb(dependency: Dependency) -> pb.Dependency:
 
 def swim_lane_to_pb(lane: SwimLane) -> pb.SwimLane:
     return to_pb(lane, pb.SwimLane)
+
+
+def lane_load_to_pb(load: LaneLoad) -> pb.LaneLoad:
+    return pb.LaneLoad(lane_id=load.lane_id, item_count=load.item_count, over_limit=load.over_limit)
 
 
 def llm_context_to_pb(context: LlmContext) -> pb.LlmContext:

@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 
 from pm_core.enums import Action, EntityType, UserKind
 from pm_core.models import Entity, FieldChange, WorkItem
+from pm_core.rules.lanes import LaneLoad
 from pm_db.cascades import Cascaded
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
@@ -33,6 +34,8 @@ class Change:
     #: The entity's message when the handler already built it (for its reply): the event
     #: takes it as is instead of building it again.
     message: Message | None = None
+    #: For a work item moved into a lane (its status changed): that lane's load after it.
+    lane_load: LaneLoad | None = None
 
 
 def deleted_along(cascaded: Iterable[Cascaded], project_key: str = "") -> tuple[Change, ...]:
@@ -50,10 +53,11 @@ def deleted_along(cascaded: Iterable[Cascaded], project_key: str = "") -> tuple[
 
 
 def released_from_sprint(
-    items: Iterable[WorkItem], sprint_id: str, project_key: str
+    items: Iterable[WorkItem], sprint_id: str, project_key: str, to_sprint_id: str | None = None
 ) -> tuple[Change, ...]:
-    """An update of its own for each item a deleted sprint gave back to the backlog."""
-    moved = (FieldChange(field="sprint_id", old=sprint_id, new=None),)
+    """An update of its own for each item a deleted or ended sprint gave away (to the
+    backlog, or to ``to_sprint_id``)."""
+    moved = (FieldChange(field="sprint_id", old=sprint_id, new=to_sprint_id),)
     return tuple(
         Change(
             EntityType.WORK_ITEM,
@@ -88,6 +92,8 @@ def encode_event(
         changes=[_field_change(c) for c in change.changes],
         cascaded_ids=list(change.cascaded_ids),
     )
+    if change.lane_load is not None:
+        event.lane_load.CopyFrom(pb_entities.lane_load_to_pb(change.lane_load))
     if change.message is None:
         pb_entities.set_entity(event, change.entity, project_key=change.project_key)
     else:

@@ -73,7 +73,13 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         p = add(name, transition, text)
         _sprint_arg(p)
         add_version(p)
-        p.set_defaults(status=TRANSITIONS[name])
+        p.set_defaults(status=TRANSITIONS[name], move_to=None)
+        if name != "start":
+            p.add_argument(
+                "--move-to",
+                metavar="SPRINT",
+                help="a planned sprint (name or id) for its unfinished items (default: backlog)",
+            )
 
     p = add("delete", delete, "delete a sprint that is not active (its items go to the backlog)")
     _sprint_arg(p)
@@ -154,10 +160,15 @@ async def update(s: Session, args: argparse.Namespace) -> Output:
 
 
 async def transition(s: Session, args: argparse.Namespace) -> Output:
+    sprint_id = await _sprint_id(s, args)
+    move_to = None
+    if args.move_to is not None:
+        move_to = await _sprint_id(s, argparse.Namespace(**{**vars(args), "sprint": args.move_to}))
     reply = await s.pm.transition_sprint(
-        sprint_id=await _sprint_id(s, args),
+        sprint_id=sprint_id,
         status=args.status,
         expected_version=args.expected_version,
+        move_open_items_to=move_to,
     )
     verb = {v: k for k, v in TRANSITIONS.items()}[args.status]
     past = {"start": "started", "complete": "completed", "cancel": "cancelled"}[verb]

@@ -83,3 +83,30 @@ def check_holds_items(sprint: Sprint, project_id: str) -> None:
             "sprint_id",
             f"items cannot be added to a {sprint.status} sprint",
         )
+
+
+def check_destination(ending: Sprint, target: SprintStatus, destination: Sprint | None) -> None:
+    """Refuse where ``ending``'s unfinished items would go when it moves to ``target``.
+
+    Only a sprint that ends (completed or cancelled) gives its unfinished items
+    away; they go to the backlog (``destination`` None) or to a planned sprint
+    of the same project, the one the team plans to do them in next.
+    """
+    if destination is None:
+        return
+    if target not in TERMINAL:
+        raise ValidationError(
+            "move_open_items_to", "only a sprint that is completed or cancelled moves its items"
+        )
+    if destination.project_id != ending.project_id or destination.id == ending.id:
+        raise RuleViolationError(
+            "sprint.destination",
+            "move_open_items_to",
+            "unfinished items move to another sprint of the same project",
+        )
+    if destination.status != SprintStatus.PLANNED:
+        raise RuleViolationError(
+            "sprint.destination",
+            "move_open_items_to",
+            f"unfinished items move to a planned sprint, not a {destination.status} one",
+        )

@@ -4,7 +4,9 @@ The rules live in :mod:`pm_core.rules.sprints` (transitions, one active sprint
 per project, no edits once completed or cancelled, end after start); this
 module loads what they need and writes the result. The partial unique index
 ``sprints_one_active`` backs the one-active rule in the database itself and
-its violation surfaces as the same ``sprint.one_active`` error.
+its violation surfaces as the same ``sprint.one_active`` error. Names are unique
+among a project's live sprints (``sprints_name_live``; CONFLICT naming the
+sprint that holds the name), since commands and people name sprints by name.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import json
 import sqlite3
 from collections.abc import Collection
 from datetime import datetime
-from typing import Final
+from typing import Final, NoReturn
 
 from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, SprintStatus
-from pm_core.errors import DeleteBlockedError, NotFoundError, RuleViolationError
+from pm_core.errors import DeleteBlockedError, DuplicateError, NotFoundError, RuleViolationError
 from pm_core.models import Sprint, SprintPatch
 from pm_core.rules.sprints import check_dates, check_mutable, check_transition
 from pm_core.validation import build, merge
@@ -33,6 +35,7 @@ from pm_db.repositories._support import check_version, check_written, is_unique_
 ENTITY: Final = EntityType.SPRINT
 UPDATABLE: Final = SprintPatch.field_names()
 ONE_ACTIVE_RULE: Final = "sprint.one_active"
+_NAME_INDEX: Final = "sprints.project_id, sprints.name"
 
 _COLUMNS: Final = (
     "id, project_id, name, goal, status, starts_at, ends_at, version, "
@@ -56,6 +59,9 @@ SELECT_BY_PROJECT_STATUSES: Final = f"""
 SELECT {_COLUMNS} FROM sprints
 WHERE project_id = ? AND deleted_at IS NULL AND status IN (SELECT value FROM json_each(?))
 ORDER BY starts_at IS NULL, starts_at, created_at, id
+"""
+SELECT_BY_NAME: Final = f"""
+SELECT {_COLUMNS} FROM sprints WHERE project_id = ? AND name = ? AND deleted_at IS NULL
 """
 SELECT_ACTIVE: Final = f"""
 SELECT {_COLUMNS} FROM sprints
@@ -104,20 +110,23 @@ class SprintRepository:
         )
         if self._conn.execute(PROJECT_IS_LIVE, (project_id,)).fetchone() is None:
             raise NotFoundError("project", project_id)
-        self._conn.execute(
-            INSERT,
-            (
-                sprint.id,
-                sprint.project_id,
-                sprint.name,
-                sprint.goal,
-                sprint.status,
-                db_time_or_none(sprint.starts_at),
-                db_time_or_none(sprint.ends_at),
-                db_time(now),
-                db_time(now),
-            ),
-        )
+        try:
+            self._conn.execute(
+                INSERT,
+                (
+                    sprint.id,
+                    sprint.project_id,
+                    sprint.name,
+                    sprint.goal,
+                    sprint.status,
+                    db_time_or_none(sprint.starts_at),
+                    db_time_or_none(sprint.ends_at),
+                    db_time(now),
+                    db_time(now),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            self._raise_duplicate(exc, sprint)
         return sprint
 
     def find(self, sprint_id: str) -> Sprint | None:
@@ -179,6 +188,13 @@ class SprintRepository:
         )
         return self._write(current, new)
 
+    def _raise_duplicate(self, exc: sqlite3.IntegrityError, sprint: Sprint) -> NoReturn:
+        """Translate a clash on the live-name index; re-raise anything else."""
+        if not is_unique_violation(exc, _NAME_INDEX):
+            raise exc
+        row = self._conn.execute(SELECT_BY_NAME, (sprint.project_id, sprint.name)).fetchone()
+        raise DuplicateError(ENTITY, "name", None if row is None else row["id"]) from exc
+
     def soft_delete(self, sprint_id: str, expected_version: int | None) -> Sprint:
         """Delete a sprint that is not running (``uow.cascades`` moves its items to the
         backlog)."""
@@ -219,6 +235,9 @@ class SprintRepository:
                 ),
             )
         except sqlite3.IntegrityError as exc:
+            # The name index's columns start with the one-active index's: test it first.
+            if is_unique_violation(exc, _NAME_INDEX):
+                self._raise_duplicate(exc, new)
             if is_unique_violation(exc, "sprints.project_id"):
                 raise RuleViolationError(
                     ONE_ACTIVE_RULE, "status", "another sprint of this project is already active"

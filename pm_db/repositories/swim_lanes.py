@@ -2,14 +2,19 @@
 
 A lane shows the items whose status is the lane's ``status``; ``position``
 orders the lanes left to right (ties fall back to creation order) and
-``wip_limit`` caps how many items the lane should hold. Lane names are unique
-among a project's live lanes (exact, case-sensitive match); a deleted lane's
-name is free again.
+``wip_limit`` caps how many items the lane should hold (reported by
+:meth:`SwimLaneRepository.loads`, never enforced). Lane names are unique
+among a project's live lanes (exact, case-sensitive match; CONFLICT), and so
+are their statuses (``swim_lane.one_per_status``, :mod:`pm_core.rules.lanes`),
+both backed by partial unique indexes; a deleted lane's name and status are
+free again.
 """
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final, NoReturn
 
@@ -17,6 +22,8 @@ from pm_core.changes import Updated, diff
 from pm_core.enums import EntityType, WorkItemStatus
 from pm_core.errors import DuplicateError, NotFoundError
 from pm_core.models import SwimLane, SwimLanePatch
+from pm_core.rules import lanes as lane_rules
+from pm_core.rules.lanes import LaneLoad
 from pm_core.validation import build, merge
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
 from pm_db.repositories._support import check_version, check_written, is_unique_violation
@@ -32,6 +39,7 @@ DEFAULT_LANES: Final[tuple[tuple[str, WorkItemStatus], ...]] = (
     ("Done", WorkItemStatus.DONE),
 )
 _NAME_INDEX: Final = "swim_lanes.project_id, swim_lanes.name"
+_STATUS_INDEX: Final = "swim_lanes.project_id, swim_lanes.status"
 
 _COLUMNS: Final = (
     "id, project_id, name, status, position, wip_limit, version, created_at, updated_at, deleted_at"
@@ -50,6 +58,9 @@ SELECT_LIVE: Final = f"SELECT {_COLUMNS} FROM swim_lanes WHERE id = ? AND delete
 SELECT_BY_NAME: Final = f"""
 SELECT {_COLUMNS} FROM swim_lanes WHERE project_id = ? AND name = ? AND deleted_at IS NULL
 """
+SELECT_BY_STATUS: Final = f"""
+SELECT {_COLUMNS} FROM swim_lanes WHERE project_id = ? AND status = ? AND deleted_at IS NULL
+"""
 SELECT_BY_PROJECT: Final = f"""
 SELECT {_COLUMNS} FROM swim_lanes
 WHERE project_id = ? AND deleted_at IS NULL
@@ -59,6 +70,21 @@ UPDATE: Final = """
 UPDATE swim_lanes SET name = ?, status = ?, position = ?, wip_limit = ?, version = ?,
                       updated_at = ?
 WHERE id = ? AND version = ? AND deleted_at IS NULL
+"""
+# Live items per status: what each lane shows.
+COUNT_ITEMS_BY_STATUS: Final = """
+SELECT status, count(*) AS n FROM work_items
+WHERE project_id = ? AND deleted_at IS NULL
+GROUP BY status
+"""
+# The lane of one status and its item count, in one statement (it runs in a status change's
+# write).
+SELECT_LOAD_OF_STATUS: Final = """
+SELECT lane.id, lane.wip_limit, (
+    SELECT count(*) FROM work_items
+    WHERE project_id = lane.project_id AND status = lane.status AND deleted_at IS NULL
+) FROM swim_lanes AS lane
+WHERE lane.project_id = ? AND lane.status = ? AND lane.deleted_at IS NULL
 """
 SOFT_DELETE: Final = """
 UPDATE swim_lanes SET deleted_at = ?, updated_at = ?, version = version + 1
@@ -138,6 +164,19 @@ class SwimLaneRepository:
         """Live lanes of the project, left to right."""
         return [from_row(row) for row in self._conn.execute(SELECT_BY_PROJECT, (project_id,))]
 
+    def loads(self, project_id: str, lanes: Iterable[SwimLane]) -> builtins.list[LaneLoad]:
+        """Each of ``lanes``' item count and whether it is over its WIP limit."""
+        counts = {
+            WorkItemStatus(row["status"]): row["n"]
+            for row in self._conn.execute(COUNT_ITEMS_BY_STATUS, (project_id,))
+        }
+        return lane_rules.loads(lanes, counts)
+
+    def load_of_status(self, project_id: str, status: WorkItemStatus) -> LaneLoad | None:
+        """The load of the lane showing ``status`` (None when no live lane shows it)."""
+        row = self._conn.execute(SELECT_LOAD_OF_STATUS, (project_id, status)).fetchone()
+        return None if row is None else lane_rules.LaneLoad(row[0], row[2], row[1])
+
     def update(
         self, lane_id: str, expected_version: int | None, patch: SwimLanePatch
     ) -> Updated[SwimLane]:
@@ -184,7 +223,10 @@ class SwimLaneRepository:
         )
 
     def _raise_duplicate(self, exc: sqlite3.IntegrityError, lane: SwimLane) -> NoReturn:
-        """Translate a clash on the live-name index; re-raise anything else."""
+        """Translate a clash on the live-name or live-status index; re-raise anything else."""
+        if is_unique_violation(exc, _STATUS_INDEX):
+            row = self._conn.execute(SELECT_BY_STATUS, (lane.project_id, lane.status)).fetchone()
+            raise lane_rules.status_taken(lane.status, None if row is None else from_row(row))
         if not is_unique_violation(exc, _NAME_INDEX):
             raise exc
         row = self._conn.execute(SELECT_BY_NAME, (lane.project_id, lane.name)).fetchone()

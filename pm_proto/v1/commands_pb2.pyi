@@ -502,7 +502,9 @@ Global___CreateWorkItem: _TypeAlias = CreateWorkItem  # noqa: Y015
 
 @_typing.final
 class UpdateWorkItem(_message.Message):
-    """includes reparent, move to sprint, reorder (`position`), type change
+    """includes reparent, move to sprint, reorder (`position`), type change; a
+    status change carries the new lane's `lane_load` in reply and event (a lane
+    over its WIP limit takes the item, `over_limit` says so)
     role: editor
     """
 
@@ -777,16 +779,25 @@ class WorkItemReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_FIELD_NUMBER: _builtins.int
+    LANE_LOAD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def item(self) -> _entities_pb2.WorkItem: ...
+    @_builtins.property
+    def lane_load(self) -> _entities_pb2.LaneLoad:
+        """Set when an update moved the item into a lane (its status changed): that
+        lane's load after the change (over_limit: past its WIP limit, the event says
+        so too).
+        """
+
     def __init__(
         self,
         *,
         item: _entities_pb2.WorkItem | None = ...,
+        lane_load: _entities_pb2.LaneLoad | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "lane_load", b"lane_load"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "lane_load", b"lane_load"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -963,6 +974,7 @@ Global___BulkUpdateReply: _TypeAlias = BulkUpdateReply  # noqa: Y015
 class CreateSprint(_message.Message):
     """---- sprints ---------------------------------------------------------------
 
+    the name is unique among the project's live sprints (CONFLICT)
     role: editor
     """
 
@@ -999,7 +1011,8 @@ Global___CreateSprint: _TypeAlias = CreateSprint  # noqa: Y015
 
 @_typing.final
 class UpdateSprint(_message.Message):
-    """completed and cancelled sprints are immutable
+    """completed and cancelled sprints are immutable; the name is unique among
+    the project's live sprints (CONFLICT)
     role: editor
     """
 
@@ -1053,7 +1066,9 @@ Global___UpdateSprint: _TypeAlias = UpdateSprint  # noqa: Y015
 @_typing.final
 class TransitionSprint(_message.Message):
     """planned → active or cancelled; active → completed or cancelled; one active
-    sprint per project
+    sprint per project; ending a sprint (completed or cancelled) moves its
+    unfinished items (status not done) to `move_open_items_to` (a planned
+    sprint of the project; absent or "": the backlog), an `updated` event each
     role: editor
     """
 
@@ -1062,21 +1077,26 @@ class TransitionSprint(_message.Message):
     SPRINT_ID_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    MOVE_OPEN_ITEMS_TO_FIELD_NUMBER: _builtins.int
     sprint_id: _builtins.str
     expected_version: _builtins.int
     status: _entities_pb2.SprintStatus.ValueType
+    move_open_items_to: _builtins.str
     def __init__(
         self,
         *,
         sprint_id: _builtins.str = ...,
         expected_version: _builtins.int = ...,
         status: _entities_pb2.SprintStatus.ValueType = ...,
+        move_open_items_to: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_move_open_items_to", b"_move_open_items_to", "move_open_items_to", b"move_open_items_to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "sprint_id", b"sprint_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_move_open_items_to", b"_move_open_items_to", "expected_version", b"expected_version", "move_open_items_to", b"move_open_items_to", "sprint_id", b"sprint_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__move_open_items_to: _TypeAlias = _typing.Literal["move_open_items_to"]  # noqa: Y015
+    _WhichOneofArgType__move_open_items_to: _TypeAlias = _typing.Literal["_move_open_items_to", b"_move_open_items_to"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__move_open_items_to) -> _WhichOneofReturnType__move_open_items_to | None: ...
 
 Global___TransitionSprint: _TypeAlias = TransitionSprint  # noqa: Y015
 
@@ -1917,7 +1937,8 @@ Global___DependencyList: _TypeAlias = DependencyList  # noqa: Y015
 class CreateSwimLane(_message.Message):
     """---- swim lanes ------------------------------------------------------------
 
-    a board column for one status
+    a board column for one status: one live lane per status per project
+    (`VALIDATION_ERROR` rule `swim_lane.one_per_status`), names unique (CONFLICT)
     role: editor
     """
 
@@ -1959,7 +1980,9 @@ Global___CreateSwimLane: _TypeAlias = CreateSwimLane  # noqa: Y015
 
 @_typing.final
 class UpdateSwimLane(_message.Message):
-    """role: editor"""
+    """the same rules as create_swim_lane
+    role: editor
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2037,7 +2060,9 @@ Global___DeleteSwimLane: _TypeAlias = DeleteSwimLane  # noqa: Y015
 
 @_typing.final
 class ListSwimLanes(_message.Message):
-    """role: viewer"""
+    """left to right, with each lane's load (`loads`: item count, over its WIP limit)
+    role: viewer
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -2082,18 +2107,24 @@ class SwimLaneList(_message.Message):
 
     LANES_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
+    LOADS_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     @_builtins.property
     def lanes(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.SwimLane]: ...
+    @_builtins.property
+    def loads(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.LaneLoad]:
+        """One per lane, in the order of `lanes`: its item count and whether it is over its WIP limit."""
+
     def __init__(
         self,
         *,
         lanes: _abc.Iterable[_entities_pb2.SwimLane] | None = ...,
         seq: _builtins.int = ...,
+        loads: _abc.Iterable[_entities_pb2.LaneLoad] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lanes", b"lanes", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lanes", b"lanes", "loads", b"loads", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

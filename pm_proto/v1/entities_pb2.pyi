@@ -782,6 +782,34 @@ class SwimLane(_message.Message):
 Global___SwimLane: _TypeAlias = SwimLane  # noqa: Y015
 
 @_typing.final
+class LaneLoad(_message.Message):
+    """A lane's load: the project's live items with the lane's status, against its WIP limit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LANE_ID_FIELD_NUMBER: _builtins.int
+    ITEM_COUNT_FIELD_NUMBER: _builtins.int
+    OVER_LIMIT_FIELD_NUMBER: _builtins.int
+    lane_id: _builtins.str
+    item_count: _builtins.int
+    over_limit: _builtins.bool
+    """item_count is above the lane's wip_limit (never for a lane without one)."""
+    def __init__(
+        self,
+        *,
+        lane_id: _builtins.str = ...,
+        item_count: _builtins.int = ...,
+        over_limit: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_count", b"item_count", "lane_id", b"lane_id", "over_limit", b"over_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LaneLoad: _TypeAlias = LaneLoad  # noqa: Y015
+
+@_typing.final
 class LlmContext(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

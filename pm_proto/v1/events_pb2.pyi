@@ -48,6 +48,7 @@ class Event(_message.Message):
     CHANGES_FIELD_NUMBER: _builtins.int
     CASCADED_IDS_FIELD_NUMBER: _builtins.int
     ACTOR_KIND_FIELD_NUMBER: _builtins.int
+    LANE_LOAD_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Position in the tenant's event log: strictly increasing, no gaps within
     a project's stream as the server delivers it. 0 for presence events,
@@ -96,6 +97,13 @@ class Event(_message.Message):
         deleted sprint moved to the backlog, the timer a StartTimer stopped).
         """
 
+    @_builtins.property
+    def lane_load(self) -> _entities_pb2.LaneLoad:
+        """A work item moved into a lane (its status changed): that lane's load after
+        the change. over_limit: the lane is past its WIP limit (the move is
+        allowed; this says so).
+        """
+
     def __init__(
         self,
         *,
@@ -121,10 +129,11 @@ class Event(_message.Message):
         changes: _abc.Iterable[_entities_pb2.FieldChange] | None = ...,
         cascaded_ids: _abc.Iterable[_builtins.str] | None = ...,
         actor_kind: _entities_pb2.UserKind.ValueType = ...,
+        lane_load: _entities_pb2.LaneLoad | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "dependency", b"dependency", "entity", b"entity", "item_label", b"item_label", "label", b"label", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "dependency", b"dependency", "entity", b"entity", "item_label", b"item_label", "label", b"label", "lane_load", b"lane_load", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_id", b"actor_id", "actor_kind", b"actor_kind", "cascaded_ids", b"cascaded_ids", "changes", b"changes", "comment", b"comment", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "entity_type", b"entity_type", "item_label", b"item_label", "label", b"label", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "project_id", b"project_id", "seq", b"seq", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_id", b"actor_id", "actor_kind", b"actor_kind", "cascaded_ids", b"cascaded_ids", "changes", b"changes", "comment", b"comment", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "entity_type", b"entity_type", "item_label", b"item_label", "label", b"label", "lane_load", b"lane_load", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "project_id", b"project_id", "seq", b"seq", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_entity: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context", "presence", "label", "item_label"]  # noqa: Y015
     _WhichOneofArgType_entity: _TypeAlias = _typing.Literal["entity", b"entity"]  # noqa: Y015

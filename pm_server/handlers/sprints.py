@@ -6,8 +6,11 @@ loses no work (its items go back to the backlog and the sprint row is only
 soft-deleted). The life-cycle rules (``sprint.transition``,
 ``sprint.one_active``, ``sprint.immutable``) and the date rules live in
 :mod:`pm_core.rules.sprints` and reach the client as VALIDATION_ERROR with
-the rule. An active sprint cannot be deleted (DELETE_BLOCKED). A user who
-cannot read the sprint's project is told the sprint does not exist.
+the rule. Ending a sprint (completed or cancelled) moves its unfinished
+items (not done) to the backlog or to the planned sprint the command names,
+each with an ``updated`` event of its own. An active sprint cannot be deleted
+(DELETE_BLOCKED). A user who cannot read the sprint's project is told the
+sprint does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
 from pm_core.models import Sprint, SprintPatch
+from pm_core.rules import sprints as sprint_rules
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
 from pm_proto import enums as pb_enums
@@ -73,15 +77,33 @@ async def update_sprint(ctx: Context, cmd: commands_pb2.UpdateSprint) -> bytes:
 async def transition_sprint(ctx: Context, cmd: commands_pb2.TransitionSprint) -> bytes:
     principal = ctx.principal
     target = pb_enums.from_pb_sprint_status(cmd.status, "status")
+    destination_id = cmd.move_open_items_to or None
 
     def unit(uow: UnitOfWork) -> Mutation:
-        _authorise(uow, principal, cmd.sprint_id)
+        loaded = _authorise(uow, principal, cmd.sprint_id)
+        destination = (
+            None
+            if destination_id is None
+            else access.readable_sprint(uow, principal, destination_id, loaded.project)
+        )
+        sprint_rules.check_destination(loaded.entity, target, destination)
         updated = uow.sprints.transition(cmd.sprint_id, cmd.expected_version or None, target)
         sprint = updated.entity
-        change = Change(
-            EntityType.SPRINT, Action.UPDATED, sprint, sprint.project_id, updated.changes
+        moved = (
+            uow.cascades.move_open_sprint_items(sprint.id, destination_id)
+            if target in sprint_rules.TERMINAL
+            else []
         )
-        return Mutation(_reply(sprint), change)
+        change = Change(
+            EntityType.SPRINT,
+            Action.UPDATED,
+            sprint,
+            sprint.project_id,
+            updated.changes,
+            cascaded_ids=[item.id for item in moved],
+        )
+        side = released_from_sprint(moved, sprint.id, loaded.project.key, destination_id)
+        return Mutation(_reply(sprint), change, side_changes=side)
 
     return await mutate(ctx, unit)
 

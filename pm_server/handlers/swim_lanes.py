@@ -9,7 +9,9 @@ Roles per command:
 
 A caller who is not a member of the lane's project gets NOT_FOUND naming the
 lane (or the project, for create and list), never the lane. Lane names are
-unique among a project's live lanes (CONFLICT). In an update
+unique among a project's live lanes (CONFLICT), and a project has one live
+lane per status (``swim_lane.one_per_status``). The list carries each lane's
+load: its item count and whether it is over its WIP limit. In an update
 ``clear_wip_limit`` removes the limit; sending it together with a
 ``wip_limit`` is a VALIDATION_ERROR on ``wip_limit``.
 """
@@ -88,13 +90,15 @@ async def list_swim_lanes(ctx: Context, cmd: commands_pb2.ListSwimLanes) -> enve
 
     def read(uow: UnitOfWork) -> envelope_pb2.Reply:
         access.project(uow, principal, cmd.project_id, Role.VIEWER)
+        lanes = uow.swim_lanes.list(cmd.project_id)
         return envelope_pb2.Reply(
             swim_lanes=commands_pb2.SwimLaneList(
-                lanes=[
-                    pb_entities.swim_lane_to_pb(lane)
-                    for lane in uow.swim_lanes.list(cmd.project_id)
-                ],
+                lanes=[pb_entities.swim_lane_to_pb(lane) for lane in lanes],
                 seq=uow.events.latest_seq(),
+                loads=[
+                    pb_entities.lane_load_to_pb(load)
+                    for load in uow.swim_lanes.loads(cmd.project_id, lanes)
+                ],
             )
         )
 

@@ -7,7 +7,10 @@ such a project named in a create or update. Replies and events carry the
 display key (``PM-12``). Deleting an item deletes its comments, time entries
 and dependencies with it; their ids are the event's ``cascaded_ids``. An item
 with live children cannot be deleted (DELETE_BLOCKED, the children as
-blockers).
+blockers). An item moved into a lane (its status changed) gets that lane's
+load in its reply and event: a lane over its WIP limit takes the item
+anyway, and says it is over. A create carries none: its write stays within
+its statement budget, and a new item starts in the backlog unless told.
 
 ``bulk_update_work_items`` (editor of every item's project) applies one set of
 changes to up to 500 items in one unit of work: each item is loaded and
@@ -30,6 +33,7 @@ from pm_core.errors import ConflictError, NotFoundError, PmError, ValidationErro
 from pm_core.keys import format_display_key
 from pm_core.models import FieldChange, Project, Sprint, WorkItem, WorkItemPatch
 from pm_core.patches import UNSET
+from pm_core.rules.lanes import LaneLoad
 from pm_db.repositories.work_items import WorkItemFilter
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
@@ -63,6 +67,7 @@ def _mutation(
     *,
     cascaded_ids: Sequence[str] = (),
     side_changes: tuple[Change, ...] = (),
+    lane_load: LaneLoad | None = None,
 ) -> Mutation:
     """The reply and the event of one change to an item, sharing one message built once."""
     message = pb_entities.work_item_to_pb(item, project.key)
@@ -75,8 +80,11 @@ def _mutation(
         cascaded_ids,
         project_key=project.key,
         message=message,
+        lane_load=lane_load,
     )
     reply = envelope_pb2.Reply(work_item=commands_pb2.WorkItemReply(item=message))
+    if lane_load is not None:
+        reply.work_item.lane_load.CopyFrom(pb_entities.lane_load_to_pb(lane_load))
     return Mutation(reply, change, side_changes=side_changes)
 
 
@@ -155,7 +163,15 @@ async def update_work_item(ctx: Context, cmd: commands_pb2.UpdateWorkItem) -> by
         except ConflictError as exc:
             exc.project_key = project.key  # so the current item carries its display key
             raise
-        return _mutation(Action.UPDATED, updated.entity, project, updated.changes)
+        # Moved into another lane (its status changed): say how full that lane is now. A
+        # full lane takes the item anyway; the reply and the event say it is over.
+        moved = any(c.field == "status" for c in updated.changes)
+        lane_load = (
+            uow.swim_lanes.load_of_status(project.id, updated.entity.status) if moved else None
+        )
+        return _mutation(
+            Action.UPDATED, updated.entity, project, updated.changes, lane_load=lane_load
+        )
 
     return await mutate(ctx, unit)
 

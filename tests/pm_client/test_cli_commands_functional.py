@@ -293,6 +293,20 @@ async def test_item_delete_removes_a_leaf_and_refuses_a_parent(cli: InThreadCli)
 # -- sprints -------------------------------------------------------------------------------
 
 
+async def test_sprint_complete_moves_unfinished_items_to_the_named_sprint(cli: InThreadCli):
+    ok(await cli("project", "create", "PM", "Board"))
+    ok(await cli("sprint", "create", "Now", "-p", "PM"))
+    ok(await cli("sprint", "create", "Next", "-p", "PM"))
+    ok(await cli("sprint", "start", "Now", "-p", "PM"))
+    ok(await cli("item", "create", "-p", "PM", "--type", "task", "Open work"))  # PM-1
+    ok(await cli("item", "move", "PM-1", "--sprint", "active"))
+    done = await js(cli, "sprint", "complete", "Now", "-p", "PM", "--move-to", "next")
+    assert done["status"] == "completed"
+    following = await js(cli, "sprint", "list", "-p", "PM", "-s", "planned")
+    item = (await js(cli, "item", "show", "PM-1"))["item"]
+    assert item["sprint_id"] == following["sprints"][0]["id"]
+
+
 async def test_sprint_life_cycle_by_name(cli: InThreadCli):
     ok(await cli("project", "create", "PM", "Board"))
     created = await js(
@@ -440,6 +454,9 @@ async def test_dep_all_and_blocked_read_the_whole_project(cli: InThreadCli):
 
 async def test_lane_create_list_update_delete(cli: InThreadCli):
     ok(await cli("project", "create", "PM", "Board"))
+    defaults = (await js(cli, "lane", "list", "-p", "PM"))["lanes"]
+    todo = next(entry["id"] for entry in defaults if entry["status"] == "todo")
+    ok(await cli("lane", "delete", todo))  # one lane per status: the default makes way
     lane = await js(cli, "lane", "create", "Blocked", "--status", "todo", "--wip", "3", "-p", "PM")
     assert (lane["name"], lane["status"], lane["wip_limit"]) == ("Blocked", "todo", 3)
 

@@ -243,6 +243,10 @@ async def test_typed_calls_for_dependencies_lanes_activity_context_presence(serv
         await pm.delete_dependency(dependency_id=blocks.dependency.id)
         assert not (await pm.list_dependencies(item_id=b.id)).incoming
 
+        # One lane per status: the default "To Do" lane makes way.
+        defaults = await pm.list_swim_lanes(project_id=project.id)
+        (todo,) = [x for x in defaults.lanes if x.status == entities_pb2.WORK_ITEM_STATUS_TODO]
+        await pm.delete_swim_lane(lane_id=todo.id)
         lane = (
             await pm.create_swim_lane(
                 project_id=project.id, name="Blocked", status=entities_pb2.WORK_ITEM_STATUS_TODO

@@ -13,6 +13,7 @@ from pm_core.enums import SprintStatus
 from pm_core.errors import (
     ConflictError,
     DeleteBlockedError,
+    DuplicateError,
     InvalidTransitionError,
     NotFoundError,
     RuleViolationError,
@@ -398,3 +399,27 @@ def test_created_sprint_reads_back_equal(
 
     assert uow.sprints.get(sprint.id) == sprint
     assert (sprint.goal, sprint.starts_at, sprint.ends_at) == (goal, starts_at, ends_at)
+    uow.sprints.soft_delete(sprint.id, None)  # frees the name for the next example
+
+
+def test_create_sprint_with_a_live_name_raises_duplicate_naming_the_holder(
+    uow: UnitOfWork, project: Project
+) -> None:
+    first = uow.sprints.create(project_id=project.id, name="S1")
+    with pytest.raises(DuplicateError) as caught:
+        uow.sprints.create(project_id=project.id, name="S1")
+    assert (caught.value.key, caught.value.entity_id) == ("name", first.id)
+
+
+def test_rename_sprint_to_a_live_name_raises_duplicate(uow: UnitOfWork, project: Project) -> None:
+    uow.sprints.create(project_id=project.id, name="S1")
+    second = uow.sprints.create(project_id=project.id, name="S2")
+    with pytest.raises(DuplicateError):
+        uow.sprints.update(second.id, None, SprintPatch(name="S1"))
+
+
+def test_deleted_sprint_frees_its_name(uow: UnitOfWork, project: Project) -> None:
+    first = uow.sprints.create(project_id=project.id, name="S1")
+    uow.sprints.soft_delete(first.id, None)
+    again = uow.sprints.create(project_id=project.id, name="S1")
+    assert again.id != first.id

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pm_core.enums import WorkItemStatus
-from pm_core.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
+from pm_core.enums import WorkItemStatus, WorkItemType
+from pm_core.errors import (
+    ConflictError,
+    DuplicateError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+)
 from pm_core.models import FieldChange, Project, SwimLanePatch, User
 from pm_core.text import NAME_MAX
 from pm_db.codec import db_time
@@ -54,7 +60,8 @@ def test_create_lane_reads_back_through_every_read(
 def test_create_lane_without_position_goes_after_the_last_live_lane(
     uow: UnitOfWork, project: Project
 ) -> None:
-    uow.swim_lanes.create_defaults(project.id)
+    defaults = uow.swim_lanes.create_defaults(project.id)
+    uow.swim_lanes.soft_delete(defaults[4].id, 1)  # frees the done status
     far = uow.swim_lanes.create(
         project_id=project.id, name="Far", status=WorkItemStatus.DONE, position=9
     )
@@ -62,7 +69,7 @@ def test_create_lane_without_position_goes_after_the_last_live_lane(
 
     lane = uow.swim_lanes.create(project_id=project.id, name="Archive", status=WorkItemStatus.DONE)
 
-    assert lane.position == 5
+    assert lane.position == 4
     assert uow.swim_lanes.list(project.id)[-1] == lane
 
 
@@ -109,11 +116,49 @@ def test_create_lane_with_invalid_field_raises_validation_error(
 def test_create_lane_with_a_live_name_raises_duplicate(uow: UnitOfWork, project: Project) -> None:
     lanes = uow.swim_lanes.create_defaults(project.id)
 
+    uow.swim_lanes.soft_delete(lanes[3].id, 1)  # frees in_review, so only the name clashes
     with pytest.raises(DuplicateError) as excinfo:
-        uow.swim_lanes.create(project_id=project.id, name="Done", status=WorkItemStatus.DONE)
+        uow.swim_lanes.create(project_id=project.id, name="Done", status=WorkItemStatus.IN_REVIEW)
 
     assert (excinfo.value.key, excinfo.value.entity_id) == ("name", lanes[4].id)
+
+
+def test_second_live_lane_of_a_status_breaks_the_rule_naming_the_holder(
+    uow: UnitOfWork, project: Project
+) -> None:
+    lanes = uow.swim_lanes.create_defaults(project.id)
+
+    with pytest.raises(RuleViolationError) as excinfo:
+        uow.swim_lanes.create(project_id=project.id, name="QA", status=WorkItemStatus.IN_REVIEW)
+    assert (excinfo.value.rule, excinfo.value.field) == ("swim_lane.one_per_status", "status")
+    assert "'In Review'" in excinfo.value.message
+    with pytest.raises(RuleViolationError):
+        uow.swim_lanes.update(lanes[0].id, None, SwimLanePatch(status=WorkItemStatus.DONE))
     assert uow.swim_lanes.list(project.id) == lanes
+
+
+def test_lane_loads_count_live_items_of_each_status_against_the_limit(
+    uow: UnitOfWork, project: Project, user: User
+) -> None:
+    lanes = uow.swim_lanes.create_defaults(project.id)
+    limited = uow.swim_lanes.update(lanes[2].id, None, SwimLanePatch(wip_limit=1)).entity
+    for title in ("a", "b"):
+        uow.work_items.create(
+            project_id=project.id,
+            created_by=user.id,
+            type=WorkItemType.TASK,
+            title=title,
+            status=WorkItemStatus.IN_PROGRESS,
+        )
+    loads = uow.swim_lanes.loads(project.id, uow.swim_lanes.list(project.id))
+    assert [(load.lane_id, load.item_count, load.over_limit) for load in loads] == [
+        (lanes[0].id, 0, False),
+        (lanes[1].id, 0, False),
+        (limited.id, 2, True),
+        (lanes[3].id, 0, False),
+        (lanes[4].id, 0, False),
+    ]
+    assert uow.swim_lanes.load_of_status(project.id, WorkItemStatus.IN_PROGRESS) == loads[2]
 
 
 def test_same_lane_name_in_another_project_is_allowed(

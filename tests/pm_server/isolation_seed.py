@@ -129,6 +129,10 @@ async def seed_board(owner: WsClient, editor_id: str, key: str, marker: str) -> 
             ),
         )
     ).dependency.dependency
+    # A project has one lane per status: free in_review (a default lane) for the seeded one.
+    defaults = (await r("list_swim_lanes", commands_pb2.ListSwimLanes(project_id=pid))).swim_lanes
+    (review,) = [x for x in defaults.lanes if x.status == entities_pb2.WORK_ITEM_STATUS_IN_REVIEW]
+    await r("delete_swim_lane", commands_pb2.DeleteSwimLane(lane_id=review.id))
     lane = (
         await r(
             "create_swim_lane",

@@ -61,6 +61,11 @@ async def make_changes(alice: WsClient, project_id: str) -> int:
         )
     ).dependency.dependency
     await r("delete_dependency", commands_pb2.DeleteDependency(dependency_id=dependency.id))
+    lanes = (
+        await r("list_swim_lanes", commands_pb2.ListSwimLanes(project_id=project_id))
+    ).swim_lanes
+    (todo,) = [x for x in lanes.lanes if x.status == entities_pb2.WORK_ITEM_STATUS_TODO]
+    await r("delete_swim_lane", commands_pb2.DeleteSwimLane(lane_id=todo.id))  # one per status
     await r(
         "create_swim_lane",
         commands_pb2.CreateSwimLane(
@@ -84,7 +89,7 @@ async def make_changes(alice: WsClient, project_id: str) -> int:
             project_id=project_id, user_id="carol", role=entities_pb2.ROLE_EDITOR
         ),
     )
-    return 14
+    return 15
 
 
 async def test_every_mutation_reaches_the_other_client_in_order_as_stored(server: Server) -> None:

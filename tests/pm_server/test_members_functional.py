@@ -142,10 +142,12 @@ async def test_change_member_role_is_seen_with_field_change(server: Server) -> N
     b = await board(server)
     await add(b.alice, b.project.id, "bob", VIEWER)
     await b.dave.next_event()
-    lane = commands_pb2.CreateSwimLane(
-        project_id=b.project.id, name="QA", status=entities_pb2.WORK_ITEM_STATUS_IN_REVIEW
+    lanes = await b.alice.request(
+        "list_swim_lanes", commands_pb2.ListSwimLanes(project_id=b.project.id)
     )
-    assert (await b.bob.error("create_swim_lane", lane)).code == envelope_pb2.FORBIDDEN
+    review = lanes.swim_lanes.lanes[3].id
+    rename = commands_pb2.UpdateSwimLane(lane_id=review, name="QA")
+    assert (await b.bob.error("update_swim_lane", rename)).code == envelope_pb2.FORBIDDEN
 
     reply = await b.alice.request(
         "change_member_role",
@@ -163,7 +165,7 @@ async def test_change_member_role_is_seen_with_field_change(server: Server) -> N
     assert event.member == member
     assert changes_of(event) == {"role": ("viewer", "editor")}
 
-    await b.bob.request("create_swim_lane", lane)  # the new role holds at once
+    await b.bob.request("update_swim_lane", rename)  # the new role holds at once
 
 
 async def test_change_member_role_to_the_role_held_writes_nothing(server: Server) -> None:

@@ -366,3 +366,146 @@ async def test_list_sprints_filters_by_status_and_carries_the_seq(board: Board) 
     for client in (board.dave, board.outsider):
         hidden = await client.error("list_sprints", commands_pb2.ListSprints(project_id=pid))
         assert (code(hidden), hidden.entity) == ("NOT_FOUND", "project")
+
+
+# -- names, and what an ending sprint does with its unfinished items ----------------
+
+
+async def test_sprint_names_are_unique_among_the_projects_live_sprints(board: Board) -> None:
+    first = await create_sprint(board, "Sprint 1")
+    taken = await board.bob.error(
+        "create_sprint", commands_pb2.CreateSprint(project_id=board.project.id, name="Sprint 1")
+    )
+    assert (code(taken), taken.entity_id) == ("CONFLICT", first.id)
+    second = await create_sprint(board, "Sprint 2")
+    renamed = await board.bob.error(
+        "update_sprint", commands_pb2.UpdateSprint(sprint_id=second.id, name="Sprint 1")
+    )
+    assert (code(renamed), renamed.entity_id) == ("CONFLICT", first.id)
+    await board.carol.no_event()
+    # Another project may use the name, and a deleted sprint frees it.
+    other = await create_project(board.alice, "OTH", "Other")
+    await board.alice.request(
+        "create_sprint", commands_pb2.CreateSprint(project_id=other.id, name="Sprint 1")
+    )
+    await board.bob.request("delete_sprint", commands_pb2.DeleteSprint(sprint_id=first.id))
+    await board.carol.next_event()
+    assert (await create_sprint(board, "Sprint 1")).id != first.id
+
+
+async def planned_items(board: Board, sprint_id: str) -> dict[str, entities_pb2.WorkItem]:
+    """Three items in the sprint: "open" (todo), "doing" (in progress) and "done"."""
+    items = {}
+    for title, status in (
+        ("open", entities_pb2.WORK_ITEM_STATUS_TODO),
+        ("doing", entities_pb2.WORK_ITEM_STATUS_IN_PROGRESS),
+        ("done", entities_pb2.WORK_ITEM_STATUS_DONE),
+    ):
+        reply = await board.bob.request(
+            "create_work_item",
+            commands_pb2.CreateWorkItem(
+                project_id=board.project.id,
+                type=entities_pb2.WORK_ITEM_TYPE_TASK,
+                title=title,
+                status=status,
+                sprint_id=sprint_id,
+            ),
+        )
+        items[title] = reply.work_item.item
+        await board.carol.next_event()
+    return items
+
+
+async def sprint_of(board: Board, item_id: str) -> str:
+    got = await board.carol.request("get_work_item", commands_pb2.GetWorkItem(item_id=item_id))
+    return got.work_item.item.sprint_id
+
+
+@pytest.mark.parametrize("ending", [COMPLETED, CANCELLED])
+async def test_ending_a_sprint_moves_its_unfinished_items_to_the_backlog(
+    board: Board, ending: Status
+) -> None:
+    sprint = await create_sprint(board)
+    await transition(board, sprint.id, ACTIVE)
+    items = await planned_items(board, sprint.id)
+    await board.bob.request(
+        "transition_sprint", commands_pb2.TransitionSprint(sprint_id=sprint.id, status=ending)
+    )
+    event = await board.carol.next_event()
+    assert (event.entity_type, event.sprint.status) == (SPRINT, ending)
+    moved = {items["open"].id, items["doing"].id}
+    assert set(event.cascaded_ids) == moved
+    item_events = [await board.carol.next_event() for _ in moved]
+    assert {e.entity_id for e in item_events} == moved
+    for e in item_events:
+        assert changes(e) == {"sprint_id": (sprint.id, None)}
+        assert not e.work_item.HasField("sprint_id")
+    await board.carol.no_event()
+    assert await sprint_of(board, items["done"].id) == sprint.id  # done work stays
+
+
+async def test_completing_a_sprint_moves_unfinished_items_to_a_planned_sprint(
+    board: Board,
+) -> None:
+    sprint = await create_sprint(board, "now")
+    following = await create_sprint(board, "next")
+    await transition(board, sprint.id, ACTIVE)
+    items = await planned_items(board, sprint.id)
+    await board.bob.request(
+        "transition_sprint",
+        commands_pb2.TransitionSprint(
+            sprint_id=sprint.id, status=COMPLETED, move_open_items_to=following.id
+        ),
+    )
+    await board.carol.next_event()
+    for _ in range(2):
+        e = await board.carol.next_event()
+        assert changes(e) == {"sprint_id": (sprint.id, following.id)}
+        assert e.work_item.sprint_id == following.id
+    assert await sprint_of(board, items["open"].id) == following.id
+    assert await sprint_of(board, items["done"].id) == sprint.id
+
+
+async def test_ending_a_sprint_refuses_a_destination_that_is_not_a_planned_sprint(
+    board: Board,
+) -> None:
+    sprint = await create_sprint(board, "now")
+    done = await create_sprint(board, "done")
+    await transition(board, done.id, CANCELLED)
+    await transition(board, sprint.id, ACTIVE)
+    items = await planned_items(board, sprint.id)
+    other = await create_project(board.alice, "OTH", "Other")
+    elsewhere = await board.alice.request(
+        "create_sprint", commands_pb2.CreateSprint(project_id=other.id, name="elsewhere")
+    )
+    hidden = await board.outsider.request(
+        "create_project", commands_pb2.CreateProject(key="HID", name="Hidden")
+    )
+    hidden_sprint = await board.outsider.request(
+        "create_sprint",
+        commands_pb2.CreateSprint(project_id=hidden.project.project.id, name="hidden"),
+    )
+
+    def complete(destination: str) -> commands_pb2.TransitionSprint:
+        return commands_pb2.TransitionSprint(
+            sprint_id=sprint.id, status=COMPLETED, move_open_items_to=destination
+        )
+
+    for destination in (done.id, sprint.id, elsewhere.sprint.sprint.id):
+        error = await board.alice.error("transition_sprint", complete(destination))
+        assert (code(error), error.rule, error.field) == (
+            "VALIDATION_ERROR",
+            "sprint.destination",
+            "move_open_items_to",
+        )
+    unseen = await board.alice.error("transition_sprint", complete(hidden_sprint.sprint.sprint.id))
+    assert (code(unseen), unseen.entity_id) == ("NOT_FOUND", hidden_sprint.sprint.sprint.id)
+    not_ending = await board.bob.error(
+        "transition_sprint",
+        commands_pb2.TransitionSprint(
+            sprint_id=done.id, status=ACTIVE, move_open_items_to=sprint.id
+        ),
+    )
+    assert (code(not_ending), not_ending.field) == ("VALIDATION_ERROR", "move_open_items_to")
+    await board.carol.no_event()
+    assert await sprint_of(board, items["open"].id) == sprint.id

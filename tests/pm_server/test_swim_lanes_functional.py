@@ -28,6 +28,8 @@ class Board:
 
 
 async def board(server: Server) -> Board:
+    """The default board without its "To Do" and "In Review" lanes, so that the tests can
+    create lanes of those statuses (a project has one live lane per status)."""
     alice = await server.client("acme", "alice")
     erin = await server.client("acme", "erin")
     vic = await server.client("acme", "vic")
@@ -36,6 +38,9 @@ async def board(server: Server) -> Board:
         await alice.request(
             "add_member", commands_pb2.AddMember(project_id=project.id, user_id=user, role=role)
         )
+    for lane in (await lanes(alice, project.id)).lanes:
+        if lane.status in (TODO, IN_REVIEW):
+            await alice.request("delete_swim_lane", commands_pb2.DeleteSwimLane(lane_id=lane.id))
     await subscribe(vic, project.id)
     return Board(project, alice, erin, vic)
 
@@ -100,7 +105,7 @@ async def test_create_swim_lane_by_viewer_is_forbidden(server: Server) -> None:
     )
     assert (error.code, error.rule) == (envelope_pb2.FORBIDDEN, "role.editor")
     await b.vic.no_event()
-    assert len((await lanes(b.alice, b.project.id)).lanes) == 5
+    assert len((await lanes(b.alice, b.project.id)).lanes) == 3
 
 
 async def test_create_swim_lane_with_taken_name_conflicts(server: Server) -> None:
@@ -298,16 +303,101 @@ async def test_delete_swim_lane_with_stale_version_conflicts(server: Server) -> 
 
 async def test_list_swim_lanes_left_to_right_with_seq(server: Server) -> None:
     b = await board(server)
-    tied = await new_lane(b, "Triage", position=1)  # ties with "To Do": older lane first
+    tied = await new_lane(b, "Triage", position=2)  # ties with "In Progress": older lane first
     listed = await lanes(b.vic, b.project.id)
-    assert [lane.name for lane in listed.lanes] == [
-        "Backlog",
-        "To Do",
-        "Triage",
-        "In Progress",
-        "In Review",
-        "Done",
-    ]
+    assert [lane.name for lane in listed.lanes] == ["Backlog", "In Progress", "Triage", "Done"]
     assert listed.lanes[2] == tied
     head = await b.alice.request("subscribe", commands_pb2.Subscribe(project_ids=[b.project.id]))
     assert listed.seq == head.subscribed.seq
+
+
+# -- one lane per status, WIP limits -----------------------------------------------
+
+
+async def test_second_lane_of_a_status_is_refused_with_the_rule(server: Server) -> None:
+    b = await board(server)
+    qa = await new_lane(b, "QA")
+    error = await b.erin.error(
+        "create_swim_lane",
+        commands_pb2.CreateSwimLane(project_id=b.project.id, name="Review 2", status=IN_REVIEW),
+    )
+    assert (error.code, error.rule, error.field) == (
+        envelope_pb2.VALIDATION_ERROR,
+        "swim_lane.one_per_status",
+        "status",
+    )
+    assert "'QA'" in error.message
+    moved = await b.erin.error(
+        "update_swim_lane",
+        commands_pb2.UpdateSwimLane(
+            lane_id=(await lanes(b.erin, b.project.id)).lanes[0].id, status=IN_REVIEW
+        ),
+    )
+    assert moved.rule == "swim_lane.one_per_status"
+    await b.vic.no_event()
+    await b.erin.request("delete_swim_lane", commands_pb2.DeleteSwimLane(lane_id=qa.id))
+    await b.vic.next_event()
+    await new_lane(b, "Review 2")  # the status is free again
+
+
+async def new_item(b: Board, title: str, status: Any = TODO) -> entities_pb2.WorkItem:
+    reply = await b.erin.request(
+        "create_work_item",
+        commands_pb2.CreateWorkItem(
+            project_id=b.project.id,
+            type=entities_pb2.WORK_ITEM_TYPE_TASK,
+            title=title,
+            status=status,
+        ),
+    )
+    await b.vic.next_event()
+    return reply.work_item.item
+
+
+async def test_list_swim_lanes_carries_each_lanes_load(server: Server) -> None:
+    b = await board(server)
+    review = await new_lane(b, "QA", wip_limit=1)
+    for title in ("a", "b"):
+        await new_item(b, title, IN_REVIEW)
+    await new_item(b, "c", entities_pb2.WORK_ITEM_STATUS_BACKLOG)
+    listed = await lanes(b.vic, b.project.id)
+    loads = {load.lane_id: (load.item_count, load.over_limit) for load in listed.loads}
+    assert [load.lane_id for load in listed.loads] == [lane.id for lane in listed.lanes]
+    by_name = {lane.name: lane.id for lane in listed.lanes}
+    assert loads[review.id] == (2, True)
+    assert loads[by_name["Backlog"]] == (1, False)
+    assert loads[by_name["Done"]] == (0, False)
+
+
+async def test_moving_an_item_into_a_full_lane_is_allowed_and_says_it_is_over(
+    server: Server,
+) -> None:
+    b = await board(server)
+    review = await new_lane(b, "QA", wip_limit=1)
+    first = await new_item(b, "first")
+    second = await new_item(b, "second")
+    into = await b.erin.request(
+        "update_work_item", commands_pb2.UpdateWorkItem(item_id=first.id, status=IN_REVIEW)
+    )
+    assert (into.work_item.lane_load.lane_id, into.work_item.lane_load.item_count) == (
+        review.id,
+        1,
+    )
+    assert not into.work_item.lane_load.over_limit
+    assert (await b.vic.next_event()).lane_load == into.work_item.lane_load
+
+    over = await b.erin.request(
+        "update_work_item", commands_pb2.UpdateWorkItem(item_id=second.id, status=IN_REVIEW)
+    )
+    assert over.work_item.item.status == IN_REVIEW
+    load = over.work_item.lane_load
+    assert (load.lane_id, load.item_count, load.over_limit) == (review.id, 2, True)
+    event = await b.vic.next_event()
+    assert event.lane_load == load
+
+    # A change that leaves the item in its lane carries no load.
+    retitled = await b.erin.request(
+        "update_work_item", commands_pb2.UpdateWorkItem(item_id=second.id, title="renamed")
+    )
+    assert not retitled.work_item.HasField("lane_load")
+    assert not (await b.vic.next_event()).HasField("lane_load")
