@@ -659,6 +659,14 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.GetSprintReport,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.SprintReport: ...
+    @overload
+    async def call(
+        self,
         message: Message,
         *,
         request_id: str | None = None,
@@ -1891,5 +1899,16 @@ class CommandMethods:
             label_id=label_id,
             limit=limit,
             offset=offset,
+        )
+        return await self.call(message)
+
+    async def get_sprint_report(
+        self,
+        *,
+        sprint_id: str = "",
+    ) -> commands_pb2.SprintReport:
+        """Send ``GetSprintReport``; answered with ``Reply.sprint_report``."""
+        message = commands_pb2.GetSprintReport(
+            sprint_id=sprint_id,
         )
         return await self.call(message)

@@ -132,14 +132,19 @@ class HierarchyError(RuleViolationError):
 
 
 class DependencyCycleError(RuleViolationError):
-    """A ``blocks`` dependency that would close a cycle; ``path`` is the cycle."""
+    """A ``blocks`` dependency that would close a cycle; ``path`` is the cycle (item ids).
 
-    def __init__(self, path: Sequence[str]) -> None:
+    ``keys``, when known, are the same items' display keys (``SHOP-3``): the message,
+    which people read, names the items by them; ``path`` keeps the ids for programs.
+    """
+
+    def __init__(self, path: Sequence[str], keys: Sequence[str] | None = None) -> None:
         self.path: tuple[str, ...] = tuple(path)
+        self.keys: tuple[str, ...] | None = None if keys is None else tuple(keys)
         super().__init__(
             "dependency.cycle",
             "to_item_id",
-            "dependency would create a cycle: " + " -> ".join(self.path),
+            "dependency would create a cycle: " + " -> ".join(self.keys or self.path),
         )
 
 
@@ -269,8 +274,17 @@ class FileAlreadyExistsError(ConflictError):
 class DeleteBlockedError(PmError):
     code = "DELETE_BLOCKED"
 
-    def __init__(self, entity: str, entity_id: str, reason: str, blockers: Sequence[str]) -> None:
-        super().__init__(f"{entity} cannot be deleted: {reason}")
+    def __init__(
+        self,
+        entity: str,
+        entity_id: str,
+        reason: str,
+        blockers: Sequence[str],
+        *,
+        label: str | None = None,
+    ) -> None:
+        # ``label``: how people know the row (a display key), else the entity's name.
+        super().__init__(f"{label or entity} cannot be deleted: {reason}")
         self.entity = entity
         self.entity_id = entity_id
         self.reason = reason

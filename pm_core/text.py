@@ -80,6 +80,15 @@ Email = Annotated[
 Sql = Annotated[str, StringConstraints(max_length=SQL_MAX), AfterValidator(check_multi_line)]
 
 
+def with_article(word: str) -> str:
+    """``"epic" -> "an epic"``, ``"story" -> "a story"``: messages people read say it right.
+
+    By the first letter, which is right for every word pm puts in a message (item types,
+    sprint and item statuses); "an hour"-style exceptions do not occur among them.
+    """
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def email_key(email: str) -> str:
     """How emails are compared and stored for sign-in: trimmed, lower case.
 

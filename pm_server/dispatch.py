@@ -57,6 +57,7 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "transition_sprint": sprints.transition_sprint,
     "delete_sprint": sprints.delete_sprint,
     "list_sprints": sprints.list_sprints,
+    "get_sprint_report": sprints.get_sprint_report,
     "create_comment": comments.create_comment,
     "edit_comment": comments.edit_comment,
     "delete_comment": comments.delete_comment,

@@ -81,6 +81,9 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
                 help="a planned sprint (name or id) for its unfinished items (default: backlog)",
             )
 
+    p = add("report", report, "per day: scope, done and remaining items and points (burndown)")
+    _sprint_arg(p)
+
     p = add("delete", delete, "delete a sprint that is not active (its items go to the backlog)")
     _sprint_arg(p)
     add_version(p)
@@ -173,6 +176,25 @@ async def transition(s: Session, args: argparse.Namespace) -> Output:
     verb = {v: k for k, v in TRANSITIONS.items()}[args.status]
     past = {"start": "started", "complete": "completed", "cancel": "cancelled"}[verb]
     return Output(to_json(reply.sprint), f"{past} sprint {sprint_line(reply.sprint)}")
+
+
+async def report(s: Session, args: argparse.Namespace) -> Output:
+    reply = await s.pm.get_sprint_report(sprint_id=await _sprint_id(s, args))
+    rows = [
+        (
+            d.date,
+            d.scope_items,
+            d.done_items,
+            d.remaining_items,
+            d.scope_points,
+            d.done_points,
+            d.remaining_points,
+        )
+        for d in reply.days
+    ]
+    heads = ("day", "items", "done", "left", "points", "done pts", "left pts")
+    text = f"sprint {sprint_line(reply.sprint)}\n" + table(heads, rows, empty="no days")
+    return Output(to_json(reply), text)
 
 
 async def delete(s: Session, args: argparse.Namespace) -> Output:

@@ -15,6 +15,7 @@ from typing import Final
 from pm_core.enums import WorkItemType
 from pm_core.errors import HierarchyError
 from pm_core.models import WorkItem
+from pm_core.text import with_article
 
 ALLOWED_PARENT_TYPE: Final[Mapping[WorkItemType, WorkItemType | None]] = MappingProxyType(
     {
@@ -28,8 +29,8 @@ ALLOWED_PARENT_TYPE: Final[Mapping[WorkItemType, WorkItemType | None]] = Mapping
 def _parent_type_message(child_type: WorkItemType) -> str:
     allowed = ALLOWED_PARENT_TYPE[child_type]
     if allowed is None:
-        return f"a {child_type} cannot have a parent"
-    return f"the parent of a {child_type} must be a {allowed}"
+        return f"{with_article(child_type)} cannot have a parent"
+    return f"the parent of {with_article(child_type)} must be {with_article(allowed)}"
 
 
 def check_parent(child_type: WorkItemType, child_project_id: str, parent: WorkItem | None) -> None:
@@ -61,7 +62,7 @@ def check_type_change(
         if ALLOWED_PARENT_TYPE[child_type] != new_type:
             raise HierarchyError(
                 "hierarchy.child_type",
-                f"a {new_type} cannot have a {child_type} as a child; "
+                f"{with_article(new_type)} cannot have {with_article(child_type)} as a child; "
                 f"{_parent_type_message(child_type)}",
                 "type",
             )

@@ -20,6 +20,7 @@ from typing import Final
 from pm_core.enums import SprintStatus
 from pm_core.errors import InvalidTransitionError, RuleViolationError, ValidationError
 from pm_core.models import Sprint
+from pm_core.text import with_article
 
 TRANSITIONS: Final[Mapping[SprintStatus, frozenset[SprintStatus]]] = MappingProxyType(
     {
@@ -56,7 +57,7 @@ def check_mutable(sprint: Sprint) -> None:
     """Refuse editing a completed or cancelled sprint."""
     if sprint.status in TERMINAL:
         raise RuleViolationError(
-            "sprint.immutable", "status", f"a {sprint.status} sprint cannot be changed"
+            "sprint.immutable", "status", f"{with_article(sprint.status)} sprint cannot be changed"
         )
 
 
@@ -81,7 +82,7 @@ def check_holds_items(sprint: Sprint, project_id: str) -> None:
         raise RuleViolationError(
             "work_item.sprint_closed",
             "sprint_id",
-            f"items cannot be added to a {sprint.status} sprint",
+            f"items cannot be added to {with_article(sprint.status)} sprint",
         )
 
 
@@ -108,5 +109,6 @@ def check_destination(ending: Sprint, target: SprintStatus, destination: Sprint 
         raise RuleViolationError(
             "sprint.destination",
             "move_open_items_to",
-            f"unfinished items move to a planned sprint, not a {destination.status} one",
+            "unfinished items move to a planned sprint, not "
+            f"{with_article(destination.status)} one",
         )

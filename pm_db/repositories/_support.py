@@ -5,13 +5,29 @@ Not a base class: each repository keeps its own literal SQL and ``_from_row``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Final, TypeVar
 
 from pm_core.errors import ConflictError
 from pm_core.models import Entity
 
 E = TypeVar("E", bound=Entity)
+
+
+# The display keys (KEY-n) of some work items, for messages people read.
+DISPLAY_KEYS: Final = """
+SELECT w.id, p.key || '-' || w.item_number FROM work_items AS w
+JOIN projects AS p ON p.id = w.project_id
+WHERE w.id IN (SELECT value FROM json_each(?))
+"""
+
+
+def display_keys(conn: sqlite3.Connection, item_ids: Sequence[str]) -> list[str]:
+    """Each item's display key, in the order of ``item_ids`` (an unknown id stays as is)."""
+    found = dict(conn.execute(DISPLAY_KEYS, (json.dumps(list(item_ids)),)).fetchall())
+    return [found.get(item_id, item_id) for item_id in item_ids]
 
 
 def check_version(entity: str, current: E, expected_version: int | None) -> None:

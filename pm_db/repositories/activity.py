@@ -8,6 +8,7 @@ Ids are UUIDv7, so id order is time order and pages are cut on the id.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any, Final
 from pm_core.enums import Action, EntityType, UserKind
 from pm_core.errors import ValidationError
 from pm_core.models import ActivityEntry, FieldChange
+from pm_core.rules.sprint_report import FieldHistory
 from pm_core.validation import build
 from pm_db.codec import db_time, from_json, new_id, parse_db_time, to_json
 
@@ -39,6 +41,14 @@ SELECT {_COLUMNS} FROM activity_log
 WHERE project_id = ? AND (? IS NULL OR id < ?)
 ORDER BY id DESC
 LIMIT ?
+"""
+
+
+# The logged changes of some fields of some entities (the sprint report's replay).
+SELECT_FIELD_HISTORY: Final = """
+SELECT entity_id, field, old_value, created_at FROM activity_log
+WHERE entity_type = ? AND entity_id IN (SELECT value FROM json_each(?))
+  AND field IN (SELECT value FROM json_each(?))
 """
 
 
@@ -93,6 +103,18 @@ class ActivityLogRepository:
         ]
         self._conn.executemany(INSERT, [_to_row(entry) for entry in entries])
         return entries
+
+    def field_history(
+        self, entity_type: EntityType, entity_ids: Sequence[str], fields: Sequence[str]
+    ) -> list[FieldHistory]:
+        """Every logged change of ``fields`` of the entities, in no particular order."""
+        rows = self._conn.execute(
+            SELECT_FIELD_HISTORY,
+            (entity_type, json.dumps(list(entity_ids)), json.dumps(list(fields))),
+        )
+        return [
+            FieldHistory(row[0], parse_db_time(row[3]), row[1], from_json(row[2])) for row in rows
+        ]
 
     def list_for_entity(
         self,

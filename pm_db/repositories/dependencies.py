@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Final
 
 from pm_core.enums import DependencyType, EntityType
-from pm_core.errors import DuplicateError, NotFoundError
+from pm_core.errors import DependencyCycleError, DuplicateError, NotFoundError
 from pm_core.models import Dependency, WorkItem
 from pm_core.rules.dependencies import check_cap, check_endpoints, check_no_cycle
 from pm_core.validation import build
 from pm_db.codec import db_time, new_id, parse_db_time, parse_db_time_or_none
-from pm_db.repositories._support import check_written, is_unique_violation
+from pm_db.repositories._support import check_written, display_keys, is_unique_violation
 from pm_db.repositories.work_items import from_row as work_item_from_row
 
 ENTITY: Final = EntityType.DEPENDENCY
@@ -126,7 +126,11 @@ class DependencyRepository:
         check_cap(to_item.id, self._live_count(to_item.id), field="to_item_id")
         if dependency.type == DependencyType.BLOCKS:
             edges = self._conn.execute(SELECT_BLOCKS_EDGES, (dependency.project_id,)).fetchall()
-            check_no_cycle([(row[0], row[1]) for row in edges], from_item.id, to_item.id)
+            try:
+                check_no_cycle([(row[0], row[1]) for row in edges], from_item.id, to_item.id)
+            except DependencyCycleError as exc:  # name the items as people know them
+                keys = display_keys(self._conn, exc.path)
+                raise DependencyCycleError(exc.path, keys) from None
         try:
             self._conn.execute(
                 INSERT,

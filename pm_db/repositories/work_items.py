@@ -10,6 +10,7 @@ is None matches everything), so reading this file shows every SQL it runs.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Collection
@@ -34,7 +35,7 @@ from pm_db.codec import (
     parse_db_time,
     parse_db_time_or_none,
 )
-from pm_db.repositories._support import check_version, check_written
+from pm_db.repositories._support import check_version, check_written, display_keys
 from pm_db.repositories.sprints import from_row as sprint_from_row
 
 ENTITY: Final = EntityType.WORK_ITEM
@@ -42,6 +43,19 @@ UPDATABLE: Final = WorkItemPatch.field_names()
 MAX_LIMIT: Final = 1000
 
 # The item number comes from the project's counter (which also proves the project live).
+# Every item that is or was in a sprint, deleted ones included (a sprint report counts them
+# on the days they were there): those in it now, and those the activity log saw leave it.
+SELECT_EVER_IN_SPRINT: Final = """
+SELECT * FROM work_items
+WHERE project_id = :project_id AND (
+    sprint_id = :sprint_id
+    OR id IN (
+        SELECT entity_id FROM activity_log
+        WHERE project_id = :project_id AND entity_type = 'work_item' AND field = 'sprint_id'
+          AND (old_value = :logged OR new_value = :logged)
+    )
+)
+"""
 ALLOCATE_NUMBER: Final = """
 UPDATE projects SET next_item_number = next_item_number + 1
 WHERE id = ? AND deleted_at IS NULL
@@ -357,13 +371,25 @@ class WorkItemRepository:
         check_written(cursor, ENTITY, current)
         return Updated(new, changed)
 
+    def ever_in_sprint(self, project_id: str, sprint_id: str) -> builtins.list[WorkItem]:
+        """Every item that is or was in the sprint, as it is now (deleted ones included)."""
+        params = {"project_id": project_id, "sprint_id": sprint_id, "logged": json.dumps(sprint_id)}
+        return [from_row(row) for row in self._conn.execute(SELECT_EVER_IN_SPRINT, params)]
+
     def soft_delete(self, item_id: str, expected_version: int | None) -> WorkItem:
         """Delete an item without live children (``uow.cascades`` deletes what hangs off it)."""
         current = self.get(item_id)
         check_version(ENTITY, current, expected_version)
         children = [row["id"] for row in self._conn.execute(SELECT_CHILDREN, (item_id,))]
         if children:
-            raise DeleteBlockedError(ENTITY, item_id, "it still has child items", children)
+            key, *child_keys = display_keys(self._conn, [item_id, *children])
+            raise DeleteBlockedError(
+                ENTITY,
+                item_id,
+                "it still has child items: " + ", ".join(child_keys),
+                children,
+                label=key,
+            )
         stamp = db_time(self._now)
         cursor = self._conn.execute(SOFT_DELETE, (stamp, stamp, item_id, current.version))
         check_written(cursor, ENTITY, current)

@@ -1934,6 +1934,102 @@ class DependencyList(_message.Message):
 Global___DependencyList: _TypeAlias = DependencyList  # noqa: Y015
 
 @_typing.final
+class GetSprintReport(_message.Message):
+    """---- sprint report ---------------------------------------------------------
+
+    per UTC day, from the sprint's start (or creation) to its end date (or the
+    day it ended), never past today: scope, done and remaining, in items and
+    story points, rebuilt from the activity log (the burndown's data)
+    role: viewer
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPRINT_ID_FIELD_NUMBER: _builtins.int
+    sprint_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        sprint_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sprint_id", b"sprint_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSprintReport: _TypeAlias = GetSprintReport  # noqa: Y015
+
+@_typing.final
+class SprintReportDay(_message.Message):
+    """One day of a sprint report, as it stood at the day's end (an ended sprint's
+    last day: just before it ended). Items without points count as 0 points.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    SCOPE_ITEMS_FIELD_NUMBER: _builtins.int
+    DONE_ITEMS_FIELD_NUMBER: _builtins.int
+    REMAINING_ITEMS_FIELD_NUMBER: _builtins.int
+    SCOPE_POINTS_FIELD_NUMBER: _builtins.int
+    DONE_POINTS_FIELD_NUMBER: _builtins.int
+    REMAINING_POINTS_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """YYYY-MM-DD, UTC"""
+    scope_items: _builtins.int
+    done_items: _builtins.int
+    remaining_items: _builtins.int
+    scope_points: _builtins.int
+    done_points: _builtins.int
+    remaining_points: _builtins.int
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        scope_items: _builtins.int = ...,
+        done_items: _builtins.int = ...,
+        remaining_items: _builtins.int = ...,
+        scope_points: _builtins.int = ...,
+        done_points: _builtins.int = ...,
+        remaining_points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "done_items", b"done_items", "done_points", b"done_points", "remaining_items", b"remaining_items", "remaining_points", b"remaining_points", "scope_items", b"scope_items", "scope_points", b"scope_points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SprintReportDay: _TypeAlias = SprintReportDay  # noqa: Y015
+
+@_typing.final
+class SprintReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPRINT_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    @_builtins.property
+    def sprint(self) -> _entities_pb2.Sprint: ...
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___SprintReportDay]: ...
+    def __init__(
+        self,
+        *,
+        sprint: _entities_pb2.Sprint | None = ...,
+        days: _abc.Iterable[Global___SprintReportDay] | None = ...,
+        seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sprint", b"sprint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "seq", b"seq", "sprint", b"sprint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SprintReport: _TypeAlias = SprintReport  # noqa: Y015
+
+@_typing.final
 class CreateSwimLane(_message.Message):
     """---- swim lanes ------------------------------------------------------------
 

@@ -10,7 +10,9 @@ the rule. Ending a sprint (completed or cancelled) moves its unfinished
 items (not done) to the backlog or to the planned sprint the command names,
 each with an ``updated`` event of its own. An active sprint cannot be deleted
 (DELETE_BLOCKED). A user who cannot read the sprint's project is told the
-sprint does not exist.
+sprint does not exist. ``get_sprint_report`` (viewer) rebuilds each day's
+scope, done and remaining work from the activity log
+(:mod:`pm_core.rules.sprint_report`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from pm_auth.tokens import Principal
 from pm_core.enums import Action, EntityType, Role
 from pm_core.models import Sprint, SprintPatch
+from pm_core.rules import sprint_report as report
 from pm_core.rules import sprints as sprint_rules
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto import entities as pb_entities
@@ -143,6 +146,39 @@ async def list_sprints(ctx: Context, cmd: commands_pb2.ListSprints) -> envelope_
         )
 
     return await ctx.db.read(read)
+
+
+async def get_sprint_report(ctx: Context, cmd: commands_pb2.GetSprintReport) -> envelope_pb2.Reply:
+    principal = ctx.principal
+
+    def read(uow: UnitOfWork) -> envelope_pb2.Reply:
+        sprint = access.sprint(uow, principal, cmd.sprint_id, Role.VIEWER).entity
+        items = uow.work_items.ever_in_sprint(sprint.project_id, sprint.id)
+        history = uow.activity.field_history(
+            EntityType.WORK_ITEM, [item.id for item in items], report.FIELDS
+        )
+        days = report.build_report(sprint, report.report_days(sprint, uow.now), items, history)
+        return envelope_pb2.Reply(
+            sprint_report=commands_pb2.SprintReport(
+                sprint=pb_entities.sprint_to_pb(sprint),
+                days=[_report_day(day) for day in days],
+                seq=uow.events.latest_seq(),
+            )
+        )
+
+    return await ctx.db.read(read)
+
+
+def _report_day(day: report.ReportDay) -> commands_pb2.SprintReportDay:
+    return commands_pb2.SprintReportDay(
+        date=day.day.isoformat(),
+        scope_items=day.scope_items,
+        done_items=day.done_items,
+        remaining_items=day.remaining_items,
+        scope_points=day.scope_points,
+        done_points=day.done_points,
+        remaining_points=day.remaining_points,
+    )
 
 
 def _authorise(uow: UnitOfWork, principal: Principal, sprint_id: str) -> Loaded[Sprint]:

@@ -190,3 +190,23 @@ def test_would_create_cycle_matches_reference_ancestor_search(case):
                 assert cursor not in seen
                 seen.append(cursor)
                 cursor = moved[cursor]
+
+
+@pytest.mark.parametrize(
+    ("child", "parent", "message"),
+    [
+        (EPIC, STORY, "an epic cannot have a parent"),
+        (STORY, TASK, "the parent of a story must be an epic"),
+        (TASK, EPIC, "the parent of a task must be a story"),
+    ],
+)
+def test_check_parent_messages_read_right(child, parent, message):
+    with pytest.raises(HierarchyError) as caught:
+        check_parent(child, "p1", item(parent))
+    assert caught.value.message == message
+
+
+def test_check_type_change_message_reads_right():
+    with pytest.raises(HierarchyError) as caught:
+        check_type_change(EPIC, None, [TASK])
+    assert caught.value.message.startswith("an epic cannot have a task as a child")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pm_core.errors import ValidationError
 from pm_core.models import Comment, Project, WorkItem
-from pm_core.text import COMMENT_MAX, DESCRIPTION_MAX, NAME_MAX, TITLE_MAX
+from pm_core.text import COMMENT_MAX, DESCRIPTION_MAX, NAME_MAX, TITLE_MAX, with_article
 from pm_core.validation import build
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -133,3 +133,11 @@ def test_any_printable_title_within_limit_is_kept_verbatim(title):
 def test_any_title_with_inner_control_character_is_refused(before, control, after):
     # Inner: leading and trailing whitespace (tab, newline) is stripped, not refused.
     assert refused_field(title=before + control + after) == "title"
+
+
+@pytest.mark.parametrize(
+    ("word", "said"),
+    [("epic", "an epic"), ("story", "a story"), ("active", "an active"), ("task", "a task")],
+)
+def test_with_article_says_a_or_an(word: str, said: str) -> None:
+    assert with_article(word) == said

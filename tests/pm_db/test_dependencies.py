@@ -123,7 +123,9 @@ def test_blocks_closing_a_longer_loop_names_the_cycle(deps, link, a, b, c) -> No
     with pytest.raises(DependencyCycleError) as info:
         link(c, a)
     assert info.value.path == (c.id, a.id, b.id, c.id)
-    assert info.value.message.endswith(" -> ".join((c.id, a.id, b.id, c.id)))
+    keys = tuple(f"PM-{x.item_number}" for x in (c, a, b, c))
+    assert info.value.keys == keys
+    assert info.value.message.endswith(" -> ".join(keys))  # display keys, for people
     assert info.value.rule == "dependency.cycle"
     assert deps.list_for_item(c.id)[0] == []  # the edge that closed the loop was not written
 

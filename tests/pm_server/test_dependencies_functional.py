@@ -74,6 +74,8 @@ async def test_create_dependency_that_closes_a_cycle_names_the_cycle(server: Ser
         "to_item_id",
     )
     assert list(error.path) == [c, a, bb, c]
+    # People read the message: it names the items by their display keys.
+    assert error.message == "dependency would create a cycle: PM-3 -> PM-1 -> PM-2 -> PM-3"
     # relates_to has no direction: the same pair is fine.
     await link(b.bob, c, a, RELATES_TO)
     assert (await b.vic.next_event()).dependency.type == RELATES_TO

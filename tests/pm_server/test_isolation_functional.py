@@ -127,6 +127,7 @@ def schema_id_fields() -> list[tuple[str, str]]:
 EXTRA_ID_FIELDS: Final = (
     ("list_work_items", "descendants_of"),
     ("list_work_items", "ancestors_of"),
+    ("transition_sprint", "move_open_items_to"),
 )
 
 _D, _G, _U = Expect.DENY, Expect.SAME_AS_GHOST, Expect.TENANT_USER
@@ -188,6 +189,8 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("transition_sprint", "sprint_id"): ("sprint", _D),
     ("delete_sprint", "sprint_id"): ("sprint", _D),
     ("list_sprints", "project_id"): ("project", _D),
+    ("transition_sprint", "move_open_items_to"): ("sprint", _D),
+    ("get_sprint_report", "sprint_id"): ("sprint", _D),
     ("create_comment", "work_item_id"): ("story", _D),
     ("edit_comment", "comment_id"): ("comment", _D),
     ("delete_comment", "comment_id"): ("comment", _D),
@@ -329,6 +332,7 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     ),
     "delete_sprint": lambda o: P.DeleteSprint(sprint_id=o.sprint_id),
     "list_sprints": lambda o: P.ListSprints(project_id=o.project_id),
+    "get_sprint_report": lambda o: P.GetSprintReport(sprint_id=o.sprint_id),
     "create_comment": lambda o: P.CreateComment(work_item_id=o.story_id, body="b"),
     "edit_comment": lambda o: P.EditComment(comment_id=o.comment_id, body="b2"),
     "delete_comment": lambda o: P.DeleteComment(comment_id=o.comment_id),

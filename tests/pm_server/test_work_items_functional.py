@@ -330,6 +330,9 @@ async def test_delete_work_item_with_children_is_blocked_by_them(server: Server)
     error = await b.bob.error("delete_work_item", commands_pb2.DeleteWorkItem(item_id=epic.id))
     assert (code(error), error.entity, error.entity_id) == ("DELETE_BLOCKED", "work_item", epic.id)
     assert list(error.blockers) == [child.id]
+    assert error.message == (
+        f"{epic.display_key} cannot be deleted: it still has child items: {child.display_key}"
+    )
     await b.vic.no_event()
 
 

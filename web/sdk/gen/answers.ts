@@ -79,6 +79,7 @@ export const ANSWERED_BY = {
   attachLabel: "itemLabel",
   detachLabel: "itemLabel",
   search: "searchResults",
+  getSprintReport: "sprintReport",
 } as const;
 
 /** Commands whose effect belongs to one connection: not sent again after a reconnect. */
