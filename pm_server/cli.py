@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pm_client import cli as client_cli
-from pm_server import __version__, tenant_cli, user_cli
+from pm_server import __version__, tenant_args, user_args
 
 if TYPE_CHECKING:
     from pm_server.settings import Settings
@@ -69,9 +69,9 @@ def parser() -> argparse.ArgumentParser:
         "http://PM_HOST:PM_PORT, then /#token=...)",
     )
 
-    tenant_cli.register(commands)
+    tenant_args.register(commands)
     client_cli.register(commands)
-    user_cli.register(commands)  # after the client's: it joins their ``pm user`` group
+    user_args.register(commands)  # after the client's: it joins their ``pm user`` group
     return parser
 
 
@@ -89,13 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         return _token(args)
     if args.command == "tenant":
+        from pm_server import tenant_cli  # noqa: PLC0415 - see module docstring
+
         settings = _settings("pm tenant")
         return 2 if settings is None else tenant_cli.run(args, settings)
-    operator = getattr(args, "operator_command", None)
-    if operator is not None:  # pm user set-password: on the data dir, not a server
-        os.umask(PRIVATE_UMASK)  # it may create the database's WAL: the operator's alone
+    if getattr(args, "operator_command", None) is not None:  # pm user set-password
+        from pm_server import user_cli  # noqa: PLC0415 - see module docstring
+
+        # On the data dir, not a server: it may create the database's WAL, the operator's alone.
+        os.umask(PRIVATE_UMASK)
         settings = _settings("pm user set-password")
-        return 2 if settings is None else int(operator(args, settings))
+        return 2 if settings is None else user_cli.run(args, settings)
     return client_cli.run(args)
 
 

@@ -14,7 +14,7 @@ as the first line of standard input (``printf '%s\\n' "$PW" | pm user
 set-password acme alice@example.com``).
 
 ``pm user`` is shared with the client commands (``pm user invite``, ``list``);
-this module adds its operator command to that group.
+its operator command joins that group in :mod:`pm_server.user_args`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import json
 import sqlite3
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final, TextIO
+from typing import TextIO
 
 from pm_auth.passwords import check_new_password
 from pm_core.errors import NotFoundError, PmError, TenantNotFoundError, ValidationError
@@ -35,13 +34,9 @@ from pm_db.codec import new_id, utc_now
 from pm_db.paths import TenantPaths, connect
 from pm_db.unit_of_work import UnitOfWork
 from pm_server.settings import Settings
-from pm_server.tenant_cli import EXIT_OK, exit_code
-
-COMMAND: Final = "set-password"
-_DESCRIPTION: Final = (
-    "`set-password` (operator, on the data dir): reads the password from the terminal or "
-    "stdin, ends the user's sessions"
-)
+from pm_server.tenant_args import EXIT_OK
+from pm_server.tenant_cli import exit_code
+from pm_server.user_args import COMMAND
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,45 +44,6 @@ class PasswordSet:
     user_id: str
     created: bool
     revoked: int
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``pm user set-password`` (to the ``pm user`` group if the client made one)."""
-    user = commands.choices.get("user")
-    if user is None:
-        user = commands.add_parser(
-            "user",
-            help="users of a tenant",
-            description=f"users of a tenant; {_DESCRIPTION}",
-        )
-    else:  # the client's group: its description (README's row) names this command too
-        user.description = f"{user.description}; {_DESCRIPTION}"
-    sub = _subcommands(user) or user.add_subparsers(
-        dest="user_command", metavar="COMMAND", required=True
-    )
-    p = sub.add_parser(
-        COMMAND,
-        help="operator: set or reset a user's sign-in password in the data dir "
-        "(ends the user's sessions); the password is read from the terminal or stdin",
-    )
-    p.add_argument("tenant", metavar="TENANT")
-    p.add_argument("email", metavar="EMAIL")
-    p.add_argument("--data-dir", type=Path, help="data directory (default: PM_DATA_DIR)")
-    p.add_argument("--create", action="store_true", help="create the user and account if none")
-    p.add_argument("--name", help="display name of a created user (default: the email)")
-    p.add_argument("--admin", action="store_true", help="a created user is a tenant admin")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(operator_command=run)
-
-
-def _subcommands(
-    parser: argparse.ArgumentParser,
-) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
-    """The sub-command action of a parser (argparse has no public way to reach it)."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return None
 
 
 def run(args: argparse.Namespace, settings: Settings, stdin: TextIO = sys.stdin) -> int:
