@@ -26,8 +26,10 @@ from bench.scenarios.cluster import scenario_7
 from bench.scenarios.creates import scenario_1, scenario_2
 from bench.scenarios.fanout import scenario_3
 from bench.scenarios.growth import scenario_6
+from bench.scenarios.http import scenario_8
 from bench.scenarios.idle import scenario_5
 from bench.scenarios.tenants import scenario_4
+from bench.scenarios.webhooks import scenario_9
 from bench.server import BENCH_SETTINGS
 from bench.workers import raise_fd_limit, uvloop_available
 
@@ -42,6 +44,8 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "5": scenario_5,
     "6": scenario_6,
     "7": scenario_7,
+    "8": scenario_8,
+    "9": scenario_9,
 }
 BASELINES: dict[str, Callable[[Run], dict[str, Any]]] = {
     "echo": measure.echo,
@@ -69,6 +73,8 @@ ORDER: tuple[tuple[str, str], ...] = (
     ("baselines", "open_databases"),
     ("scenarios", "6"),
     ("scenarios", "7"),
+    ("scenarios", "8"),
+    ("scenarios", "9"),
 )
 
 
@@ -77,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under 2 minutes")
     parser.add_argument(
         "--only",
-        help="comma-separated scenarios (1-6) and baselines (echo, fanout, group_commit, "
+        help="comma-separated scenarios (1-9) and baselines (echo, fanout, group_commit, "
         "churn, idle, open_databases) to run; results go to bench/results/partial.*",
     )
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of the server here")

@@ -49,6 +49,13 @@ class Sizes:
     #: the scenario stays under ~40 s).
     s7_warmup_s: float = 1.0
     s7_duration_s: float = 5.0
+    # 8: the HTTP door against the WebSocket (sequential, then closed loop with s8_clients)
+    s8_clients: int = 50
+    s8_warmup: int = 100
+    s8_requests: int = 2_000
+    # 9: webhook delivery lag: creates paced at s9_rate per second for s9_seconds
+    s9_rate: float = 500.0
+    s9_seconds: float = 10.0
 
 
 FULL = Sizes(
@@ -96,6 +103,8 @@ QUICK = Sizes(
     s7_relay_requests=300,
     s7_warmup_s=0.5,
     s7_duration_s=2.0,
+    s8_requests=500,
+    s9_seconds=3.0,
 )
 
 

@@ -17,7 +17,7 @@ import itertools
 import random
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from bench.client import Client, EventsCallback, close_all, connect_many, session
@@ -69,6 +69,10 @@ async def sequential_creates(params: dict[str, Any], ctl: Control) -> dict[str, 
 # -- 2 and 4: closed-loop creates -------------------------------------------------
 
 
+#: One create, whatever the door: awaits its answer.
+Create = Callable[[str], Awaitable[object]]
+
+
 async def closed_loop_creates(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
     """Each client sends its next create as soon as its previous reply came."""
     async with session() as http:
@@ -76,28 +80,47 @@ async def closed_loop_creates(params: dict[str, Any], ctl: Control) -> dict[str,
         ctl.signal("ready", len(clients))
         window = await ctl.wait("go")
         project_id = params["project_id"]
-        measure_from, until = window["measure_from"], window["until"]
-        latencies = array("d")
-        total = 0
 
-        async def loop(client: Client, index: int) -> None:
-            nonlocal total
-            await _sleep_until(window["start"])
-            for n in itertools.count():
-                started_wall = time.time()
-                if started_wall >= until:
-                    return
-                started = time.perf_counter()
-                await client.request(
-                    "create_work_item", create_item(project_id, f"Client {index} item {n}")
-                )
-                total += 1
-                if started_wall >= measure_from:
-                    latencies.append(time.perf_counter() - started)
+        def create(client: Client) -> Create:
+            async def one(title: str) -> object:
+                return await client.request("create_work_item", create_item(project_id, title))
 
-        await asyncio.gather(*(loop(c, i) for i, c in enumerate(clients)))
+            return one
+
+        latencies, total = await closed_loops([create(c) for c in clients], window)
         await close_all(clients)
-    return {"latencies": latencies.tobytes(), "total": total, "window": until - measure_from}
+    return {
+        "latencies": latencies.tobytes(),
+        "total": total,
+        "window": window["until"] - window["measure_from"],
+    }
+
+
+async def closed_loops(
+    creates: Sequence[Create], window: dict[str, float]
+) -> tuple[array[float], int]:
+    """Run each of ``creates`` in a loop of its own from the window's start to its end, the
+    next create sent when the previous one was answered: the round trips of the creates
+    started in the measured part of the window, and how many were answered in all."""
+    measure_from, until = window["measure_from"], window["until"]
+    latencies = array("d")
+    total = 0
+
+    async def loop(create: Create, index: int) -> None:
+        nonlocal total
+        await _sleep_until(window["start"])
+        for n in itertools.count():
+            started_wall = time.time()
+            if started_wall >= until:
+                return
+            started = time.perf_counter()
+            await create(f"Client {index} item {n}")
+            total += 1
+            if started_wall >= measure_from:
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(loop(c, i) for i, c in enumerate(creates)))
+    return latencies, total
 
 
 async def tenant_round_robin(params: dict[str, Any], ctl: Control) -> dict[str, Any]:

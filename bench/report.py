@@ -170,6 +170,39 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                     relay["direct"][f"{q}_ms"],
                 )
             )
+    out += _door_figures(s)
+    return out
+
+
+def _door_figures(s: dict[str, Any]) -> list[Figure]:
+    """Scenario 8 (each HTTP figure against the WebSocket's of the same run) and 9."""
+    out: list[Figure] = []
+    eight = s.get("8")
+    if eight:
+        ws = "WebSocket, same server"
+        for phase, who in (
+            ("sequential", "1 client"),
+            ("concurrent", f"{eight['clients']} clients"),
+        ):
+            http, sock = eight[f"http_{phase}"], eight[f"websocket_{phase}"]
+            if phase == "concurrent":
+                rate = http["creates_per_s"]
+                out.append(
+                    Figure("8", f"HTTP creates/s, {who}", "/s", rate, ws, sock["creates_per_s"])
+                )
+            for q in ("p50", "p99"):
+                value, base = http["latency"][f"{q}_ms"], sock["latency"][f"{q}_ms"]
+                out.append(Figure("8", f"HTTP create round trip {q}, {who}", "ms", value, ws, base))
+    nine = s.get("9")
+    if nine:
+        at = f"at {nine['rate']:g} events/s"
+        for q in ("p50", "p99"):
+            out.append(
+                Figure("9", f"webhook lag commit to receipt {q} {at}", "ms", nine["lag"][f"{q}_ms"])
+            )
+        out.append(Figure("9", f"webhook deliveries/s {at}", "/s", nine["deliveries_per_s"]))
+        out.append(Figure("9", "webhook events missing", "", nine["events_missing"]))
+        out.append(Figure("9", "webhook events posted twice", "", nine["duplicates"]))
     return out
 
 
@@ -331,6 +364,18 @@ def targets(results: dict[str, Any]) -> list[Target]:
             _check(cluster, lambda v: v >= 1.7),
         )
     )
+    http_share = ratio(
+        _get(s, "8", "http_concurrent", "creates_per_s"),
+        _get(s, "8", "websocket_concurrent", "creates_per_s"),
+    )
+    text = "HTTP ≥ 0.5 x WebSocket creates/s, 50 clients, same server"
+    out.append(Target("8", text, http_share, "x", _check(http_share, lambda v: v >= 0.5)))
+    nine = s.get("9") or {}
+    lag = _get(nine, "lag", "p99_ms")
+    whole = None if not nine else nine["events_missing"] == 0 and nine["in_order"]
+    lag_ok = _check(lag, lambda v: v <= 1000)
+    text = "webhook lag p99 ≤ 1 s at 500 events/s, every event, in seq order"
+    out.append(Target("9", text, lag, "ms", None if lag_ok is None else lag_ok and bool(whole)))
     return out
 
 
@@ -468,6 +513,11 @@ def _cpu_lines(results: dict[str, Any]) -> list[str]:
         if "paced" in fan
     ]
     rows.append(("4: many tenants", _get(s, "4", "cpu")))
+    rows.append(
+        ("8: 50 clients creating over the WebSocket", _get(s, "8", "websocket_concurrent", "cpu"))
+    )
+    rows.append(("8: 50 clients creating over HTTP", _get(s, "8", "http_concurrent", "cpu")))
+    rows.append(("9: webhook deliveries", _get(s, "9", "cpu")))
     rows.append(("baseline: echo, 50 clients", _get(b, "echo", "concurrent", "cpu")))
     rows += [
         (f"baseline: fan-out to {n}", fan.get("cpu")) for n, fan in (b.get("fanout") or {}).items()
@@ -573,6 +623,20 @@ def _method_lines(results: dict[str, Any]) -> list[str]:
             for n, level in six["levels"].items()
         )
         lines.append(f"   Seeding: {seeded}.")
+    lines += [
+        f"8. One server, no subscribers; for each door in turn: one client's "
+        f"{sizes.get('s8_requests', 0):,} sequential creates, then {sizes.get('s8_clients', 50)} "
+        f"clients each sending the next create when the previous answer came ({window}). HTTP: "
+        "`POST /v1/rpc/create_work_item` with the JSON body, one connection pool per load "
+        f"process; kept-alive connections: {_get(s, '8', 'kept_alive')}. The target is this "
+        "project's, not the issue's (which asks for the figures side by side).",
+        f"9. One endpoint for the tenant's work-item events, its receiver in a separate process "
+        f"(aiohttp on 127.0.0.1, answering 204); one writer starts {sizes.get('s9_rate', 0):g} "
+        f"creates/s on schedule for {sizes['warmup_s']:g} s warm-up and "
+        f"{sizes.get('s9_seconds', 0):g} s measured; lag = receipt time - the event's "
+        "`occurredAt` (same clock), over the events committed in the measured window. The 1 s "
+        "target is this project's.",
+    ]
     return lines
 
 
