@@ -5,8 +5,10 @@
   :class:`~pm_core.errors.TooManyConnectionsError` when one is full (its
   ``reason`` is the ``pm_connections_refused_total`` label).
 - **Rate limits** are token buckets, one per connection and one per tenant
-  (shared by all its connections). Every frame a client sends costs one token
-  of each; a frame that finds either bucket empty is refused with
+  (shared by all its connections). A request over HTTP has no connection of its
+  own: its first bucket is its *caller's* (one per token subject or API key, kept
+  between requests, with the rate and burst of a connection's). Every frame a
+  client sends costs one token of each; a frame that finds either bucket empty is refused with
   RATE_LIMITED, a ``retry_after`` and the bucket's rate. A connection's
   refusals are given successive *slots* one token apart (:class:`Pacer`), so
   that each refused request is told when it will find a token if the client
@@ -55,6 +57,9 @@ REFUSED_ORIGIN: Final = "origin"
 _SWEEP_EVERY: Final = 1_024
 #: Float slack: a client that waited exactly the time it was told gets its token.
 _EPSILON: Final = 1e-9
+#: HTTP callers whose bucket is remembered at most; past it the least recently seen is
+#: forgotten (a fresh bucket if it comes back). Full buckets are swept with idle tenants.
+CALLERS_CAP: Final = 10_000
 
 
 @dataclass(slots=True)
@@ -164,6 +169,8 @@ class ServerLimits:
         self._total = 0
         self._tenants: dict[str, _TenantUsage] = {}
         self._opens = 0
+        #: (tenant, caller) -> the bucket of an HTTP caller, least recently used first.
+        self._callers: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
         self.allowed_origins = frozenset(settings.allowed_origins)
         self.rate_limited = Counter(
             "pm_rate_limited",
@@ -178,11 +185,13 @@ class ServerLimits:
             registry=registry,
         )
 
-    def open(self, tenant_id: str, user_id: str) -> ConnectionLimits:
+    def open(self, tenant_id: str, user_id: str, caller: str | None = None) -> ConnectionLimits:
         """Count one more connection of ``user_id`` in ``tenant_id``, or refuse it.
 
         Raises :class:`TooManyConnectionsError` when a cap is full; otherwise the
-        caller must :meth:`ConnectionLimits.close` the result exactly once.
+        caller must :meth:`ConnectionLimits.close` the result exactly once. An HTTP
+        request names its ``caller`` (its token subject or API key): its first bucket
+        is then that caller's, kept between requests, not a fresh one.
         """
         settings = self.settings
         if self._total >= settings.max_connections:
@@ -201,11 +210,10 @@ class ServerLimits:
             )
         connection_bucket = None
         if settings.rate_limit_connection_per_second > 0:
-            connection_bucket = TokenBucket.full(
-                settings.rate_limit_connection_per_second,
-                settings.rate_limit_connection_burst,
-                now,
-            )
+            if caller is not None:
+                connection_bucket = self._caller_bucket((tenant_id, caller), now)
+            else:
+                connection_bucket = self._full_connection_bucket(now)
         self._total += 1
         usage.connections += 1
         usage.users[user_id] = usage.users.get(user_id, 0) + 1
@@ -213,6 +221,23 @@ class ServerLimits:
         if self._opens % _SWEEP_EVERY == 0:
             self._sweep(now)
         return ConnectionLimits(self, tenant_id, user_id, usage, connection_bucket)
+
+    def _full_connection_bucket(self, now: float) -> TokenBucket:
+        settings = self.settings
+        return TokenBucket.full(
+            settings.rate_limit_connection_per_second, settings.rate_limit_connection_burst, now
+        )
+
+    def _caller_bucket(self, key: tuple[str, str], now: float) -> TokenBucket:
+        callers = self._callers
+        bucket = callers.get(key)
+        if bucket is None:
+            bucket = callers[key] = self._full_connection_bucket(now)
+            if len(callers) > CALLERS_CAP:
+                callers.popitem(last=False)
+        else:
+            callers.move_to_end(key)
+        return bucket
 
     def tenant_connections(self, tenant_id: str) -> int:
         """Open connections of ``tenant_id`` served by this process."""
@@ -243,6 +268,9 @@ class ServerLimits:
         for tenant_id, usage in list(self._tenants.items()):
             if self._forgettable(usage, now):
                 del self._tenants[tenant_id]
+        for key, bucket in list(self._callers.items()):
+            if bucket.is_full(now):  # the same as a caller never seen
+                del self._callers[key]
 
     def admit(self, usage: _TenantUsage, connection_bucket: TokenBucket | None) -> Refusal | None:
         """Spend a token of both buckets: None, or the wait until both have one."""

@@ -19,8 +19,9 @@ What it adds is only what HTTP needs:
   reply, whether the first attempt came over HTTP or the WebSocket. Without
   the header the server picks a fresh id, so a retry writes again.
 - **Limits.** A request counts as an open connection of its user and tenant
-  while it runs (the same caps, 503 when full) and spends a token of the
-  tenant's rate bucket, the one its WebSocket connections share (429 with
+  while it runs (the same caps, 503 when full) and spends a token of its
+  caller's rate bucket (one per token subject or API key, at a connection's
+  rate) and of the tenant's, the one its WebSocket connections share (429 with
   ``Retry-After``); the body is bounded by ``PM_MAX_FRAME_BYTES`` (413); a
   browser's ``Origin`` must pass the WebSocket's rule (403).
 - **Errors.** The protocol's ``Error`` (same codes and fields) with the HTTP
@@ -211,7 +212,7 @@ async def _serve(request: web.Request, binary: bool | None, request_id: str) -> 
         raise HttpError(404, _unknown(name))
     principal = await _authenticate(state, request)
     logs.bind(tenant=principal.tenant_id, user=principal.user_id, request_id=request_id)
-    connection_limits = limits.open(principal.tenant_id, principal.user_id)
+    connection_limits = limits.open(principal.tenant_id, principal.user_id, _caller(principal))
     try:
         refusal = connection_limits.admit(lambda: request_id)
         if refusal is not None:
@@ -229,6 +230,13 @@ async def _serve(request: web.Request, binary: bool | None, request_id: str) -> 
     finally:
         connection_limits.close()
     return _reply(answers[0], request_id, binary)
+
+
+def _caller(principal: Principal) -> str:
+    """Whose rate bucket a request spends: its API key's, else its token subject's."""
+    if principal.api_key_id is not None:
+        return f"key:{principal.api_key_id}"
+    return f"user:{principal.user_id}"
 
 
 def _unknown(name: str) -> PmError:

@@ -263,6 +263,31 @@ async def test_rate_limited_requests_get_429_with_retry_after_from_the_tenants_b
         await runner.cleanup()
 
 
+async def test_each_caller_has_a_rate_bucket_of_its_own_kept_between_requests(
+    tmp_path: Path,
+) -> None:
+    server, runner = await start_server(
+        tmp_path / "data",
+        rate_limit_connection_per_second=0.01,
+        rate_limit_connection_burst=2,
+    )
+    try:
+        alice = [await post(server, "list_projects", {}) for _ in range(3)]
+        assert [status for status, _, _ in alice] == [200, 200, 429]
+        _, answer, headers = alice[-1]
+        assert answer["code"] == "RATE_LIMITED"
+        assert int(headers["Retry-After"]) >= 1
+        # Another caller of the same tenant is not held back by alice's requests.
+        status, answer, _ = await post(server, "list_projects", {}, user="bob")
+        assert status == 200, answer
+        # Nor is a WebSocket connection of alice's: it has a bucket of its own.
+        ws = await server.client("acme", "alice")
+        await ws.request("list_projects", commands_pb2.ListProjects())
+        await ws.close()
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_draining_server_answers_503(server: Server) -> None:
     status, _, _ = await post(server, "list_projects", {})
     assert status == 200
