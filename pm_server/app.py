@@ -26,6 +26,7 @@ from pm_server.auth.throttle import LoginThrottle, Rate
 from pm_server.connection import CLOSE_TENANT_DELETED, CLOSE_TRY_AGAIN_LATER
 from pm_server.hub import Hub
 from pm_server.limits import LIMITS, ServerLimits
+from pm_server.listener import keep_alive
 from pm_server.metrics import Metrics, StorageCollector
 from pm_server.settings import Settings
 from pm_server.state import STATE, ServerState
@@ -47,7 +48,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_state)
     app.on_shutdown.append(_on_shutdown)
-    app.on_response_prepare.append(_one_request_per_connection)
+    app.on_response_prepare.append(keep_alive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -265,16 +266,6 @@ async def purge_tenant(state: ServerState, tenant_id: str) -> tuple[int, int]:
 
     async with state.databases.use(tenant_id) as db:
         return await db.write(purge)
-
-
-async def _one_request_per_connection(request: web.Request, response: web.StreamResponse) -> None:
-    """Close every plain HTTP connection after its response, so that each request's head meets
-    the guard of :mod:`pm_server.listener` (a second request on a kept-alive connection would be
-    aiohttp's alone: an over-long head answered 400, with no deadline of its own). A WebSocket
-    upgrade (101) is unaffected."""
-    if response.status != 101:
-        response.force_close()
-        response.headers["Connection"] = "close"  # headers are built before this hook runs
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -15,14 +15,18 @@ request head is complete:
 - it may hold at most ``PM_MAX_REQUEST_HEAD_BYTES`` bytes, else ``431`` and
   close, with one INFO line that quotes nothing the client sent.
 
-Once the head is complete the guard hands the socket to aiohttp's protocol
-(``transport.set_protocol``) and costs nothing more. aiohttp's own per-line
-limits are set to the head limit, so the guard always answers first. The app
-closes every plain HTTP connection after its response (``Connection: close``),
-so a later request comes on a connection of its own and meets the guard too. Only
-a request pipelined in the same packets right behind the first is aiohttp's alone
-(400 for an over-long head); whatever aiohttp logs is scrubbed by
-:mod:`pm_server.logs`.
+Once the head is complete the guard passes bytes through untouched. Plain HTTP
+connections are kept alive (aiohttp's default), and the guard guards every request
+on them, not only the first: after each response the app re-arms it
+(:func:`keep_alive`), so the next head, from its first byte, meets the same
+deadline, size bound and count. An idle kept-alive connection is not counted
+(aiohttp closes it after ``keepalive_timeout``, set to the same deadline). A
+WebSocket upgrade makes the guard step aside (``transport.set_protocol``): frames
+cost nothing more. A response sent before the request's whole body came (an early
+refusal) closes its connection instead, since the guard could not tell the rest of
+that body from the next head. Only a request pipelined in the same packets right
+behind another is aiohttp's alone (400 for an over-long head); whatever aiohttp
+logs is scrubbed by :mod:`pm_server.logs`.
 """
 
 from __future__ import annotations
@@ -64,6 +68,24 @@ def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
         max_field_size=settings.max_request_head_bytes,
         keepalive_timeout=settings.handshake_timeout_seconds,
     )
+
+
+async def keep_alive(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: keep the connection for the client's next request, with the
+    guard re-armed for its head; step aside for a WebSocket upgrade (101). A response sent
+    before the request's whole body came (an early refusal) closes the connection: the guard
+    would count the rest of that body as the next head."""
+    transport = request.transport
+    guard = transport.get_protocol() if transport is not None else None
+    if not isinstance(guard, _Guard):
+        return  # not behind a guard (a test's bare site): aiohttp's own rules
+    if response.status == 101:
+        guard.step_aside()
+    elif request.content.is_eof():
+        guard.rearm()
+    else:
+        response.force_close()
+        response.headers["Connection"] = "close"  # headers are built before this hook runs
 
 
 class GuardedSite(web.BaseSite):
@@ -159,6 +181,10 @@ class _Guard(asyncio.Protocol):
         self._seen = 0
         self._tail = b""
         self._refused = False
+        #: Between requests of a kept-alive connection: the next byte starts a new head.
+        self._idle = False
+        #: The current head is complete: bytes pass through until the guard is re-armed.
+        self._passing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports quack like asyncio.Transport without subclassing it.
@@ -184,6 +210,13 @@ class _Guard(asyncio.Protocol):
         inner = self._inner
         if inner is None or self._transport is None or self._refused:
             return  # refused: whatever else arrives is dropped
+        if self._idle:
+            self._begin_head()
+            if self._refused:
+                return
+        elif self._passing:
+            inner.data_received(data)
+            return
         window = self._tail + data
         end = min((i + len(m) for m in _HEAD_ENDS if (i := window.find(m)) >= 0), default=-1)
         limit = self._owner.max_head_bytes
@@ -199,8 +232,38 @@ class _Guard(asyncio.Protocol):
             self._refuse_head()
             return
         self._done()
-        self._transport.set_protocol(inner)
+        self._passing = True
         inner.data_received(data)
+
+    def rearm(self) -> None:
+        """The response to the current request is on its way: the next bytes are a new head."""
+        if not self._refused and self._passing:
+            self._passing = False
+            self._idle = True
+
+    def step_aside(self) -> None:
+        """The connection is upgraded (a WebSocket): hand it to aiohttp's protocol for good."""
+        if self._inner is not None and self._transport is not None and not self._refused:
+            self._done()
+            self._transport.set_protocol(self._inner)
+
+    def _begin_head(self) -> None:
+        """A kept-alive connection starts its next request: count it and time it."""
+        self._idle = False
+        self._seen = 0
+        self._tail = b""
+        owner = self._owner
+        if owner.pending >= owner.max_pending:
+            self._refuse(
+                REFUSED_HANDSHAKES,
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                f"more than {owner.max_pending} connections are still sending their request",
+            )
+            return
+        owner.pending += 1
+        self._counted = True
+        self._timer = asyncio.get_running_loop().call_later(owner.timeout, self._expire)
 
     def eof_received(self) -> bool | None:
         if self._refused or self._inner is None:

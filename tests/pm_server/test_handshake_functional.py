@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -135,35 +136,108 @@ async def test_request_head_over_the_limit_gets_431_without_a_traceback(
     assert status == 431
 
 
-async def test_refused_upgrade_closes_its_connection_so_the_retry_meets_the_guard(
-    guarded: tuple[Server, web.AppRunner],
-) -> None:
-    server, _ = guarded
-    async with aiohttp.ClientSession() as session:
-        async with session.get(server.ws_url) as response:
-            assert response.status == 401
-            assert response.headers.get("Connection", "").lower() == "close"
-        big = {"Authorization": "Bearer " + "t" * 5_000}
-        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-            await session.ws_connect(server.ws_url, headers=big)
-        assert info.value.status == 431
+async def answer_on(
+    reader: asyncio.StreamReader,
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """One answer read off a connection that stays open: status, headers, JSON body."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    status_line, *lines = head.decode().strip().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(status_line.split()[1]), headers, json.loads(body) if body else {}
 
 
-async def test_every_http_request_meets_the_guard_even_after_another_on_its_connection(
+def rpc_request(
+    server: Server, command: str, body: bytes, content_type: str = "application/json"
+) -> bytes:
+    token = server.token("acme", "alice")
+    return (
+        f"POST /v1/rpc/{command} HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def test_requests_reuse_one_connection_and_each_head_meets_the_guard(
     guarded: tuple[Server, web.AppRunner],
 ) -> None:
     server, _ = guarded
     reader, writer = await open_raw(server)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    # The server answers and closes: a second request would need a connection of its own.
-    raw = await asyncio.wait_for(reader.read(), timeout=10)  # EOF: closed by the server
-    writer.close()
-    head = raw.partition(b"\r\n\r\n")[0].decode().lower()
-    assert head.startswith("http/1.1 200")
-    assert "connection: close" in head
-    # So the over-long request sent next meets the guard, and gets its 431.
-    reader, writer = await open_raw(server)
+    status, headers, _ = await answer_on(reader)
+    assert status == 200
+    assert headers.get("connection", "keep-alive").lower() != "close"
+    # The same TCP connection serves the next requests, a malformed one included.
+    writer.write(rpc_request(server, "list_projects", b"{}"))
+    status, headers, body = await answer_on(reader)
+    assert status == 200, body
+    writer.write(rpc_request(server, "create_project", b"{not json"))
+    status, headers, body = await answer_on(reader)
+    assert status == 400
+    assert body["code"] == "INVALID_MESSAGE"
+    assert headers.get("connection", "keep-alive").lower() != "close"
+    writer.write(rpc_request(server, "list_projects", b""))
+    status, _, body = await answer_on(reader)
+    assert status == 200, body
+    # A later head on the kept-alive connection meets the guard as the first did: 431.
     writer.write(HEAD + b"Authorization: Bearer " + b"t" * 5_000 + b"\r\n\r\n")
-    status, _ = await answer_of(reader)
+    status, body = await answer_of(reader)
     writer.close()
     assert status == 431
+    assert body["code"] == "INVALID_MESSAGE"
+    assert refused(server, "request_head_too_large") == 1
+
+
+async def test_a_later_head_sent_too_slowly_on_a_kept_alive_connection_is_cut(
+    guarded: tuple[Server, web.AppRunner],
+) -> None:
+    server, _ = guarded
+    reader, writer = await open_raw(server)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert (await answer_on(reader))[0] == 200
+    writer.write(HEAD[:10])  # and then nothing more
+    rest = await asyncio.wait_for(reader.read(), timeout=10)  # EOF: the server closed it
+    writer.close()
+    assert rest == b"" or rest.startswith(b"HTTP/1.1 408")
+
+
+async def test_an_answer_sent_before_the_whole_body_came_closes_its_connection(
+    guarded: tuple[Server, web.AppRunner],
+) -> None:
+    server, _ = guarded
+    reader, writer = await open_raw(server)
+    # Refused (415) whole: the body had come, the connection serves the next request.
+    writer.write(rpc_request(server, "list_projects", b"x" * 3_000, "text/plain"))
+    status, headers, body = await answer_on(reader)
+    assert status == 415
+    assert headers.get("connection", "keep-alive").lower() != "close"
+    # Refused before the whole body came: the rest of it cannot pass for a new head.
+    request = rpc_request(server, "list_projects", b"x" * 3_000, "text/plain")
+    writer.write(request[:-2_000])
+    status, headers, body = await answer_on(reader)
+    writer.write(request[-2_000:])  # read and dropped by aiohttp, then the connection closes
+    assert status == 415
+    assert body["code"] == "INVALID_MESSAGE"
+    assert headers["connection"].lower() == "close"
+    assert await asyncio.wait_for(reader.read(), timeout=10) == b""
+    writer.close()
+
+
+async def test_refused_upgrade_keeps_its_connection_and_the_retry_meets_the_guard(
+    guarded: tuple[Server, web.AppRunner],
+) -> None:
+    server, _ = guarded
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.get(server.ws_url) as response:
+            assert response.status == 401
+        big = {"Authorization": "Bearer " + "t" * 5_000}
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await session.ws_connect(server.ws_url, headers=big)
+        assert info.value.status == 431
+        # A good upgrade after both: the guard steps aside for the WebSocket.
+        ws = await session.ws_connect(
+            server.ws_url, headers={"Authorization": f"Bearer {server.token('acme', 'alice')}"}
+        )
+        assert await ws.receive_bytes(timeout=5)
+        await ws.close()
