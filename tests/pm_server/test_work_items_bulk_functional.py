@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pm_proto.v1 import commands_pb2, entities_pb2
 from tests.pm_server.boards import board, changes, code, new_item
 from tests.pm_server.conftest import Server, create_project
@@ -12,6 +14,8 @@ __all__ = ["shared_server"]
 
 EPIC = entities_pb2.WORK_ITEM_TYPE_EPIC
 TODO = entities_pb2.WORK_ITEM_STATUS_TODO
+DOING = entities_pb2.WORK_ITEM_STATUS_IN_PROGRESS
+BACKLOG = entities_pb2.WORK_ITEM_STATUS_BACKLOG
 HIGH = entities_pb2.PRIORITY_HIGH
 
 
@@ -104,3 +108,43 @@ async def test_bulk_update_takes_1_to_500_distinct_items_and_a_change(
     for command, field in cases:
         error = await b.bob.error("bulk_update_work_items", command)
         assert (code(error), error.field) == ("VALIDATION_ERROR", field)
+
+
+async def test_bulk_update_of_500_items_is_one_transaction_and_501_are_refused(
+    shared_server: Server,
+) -> None:
+    b = await board(shared_server, next_key("BU"))
+    items: list[entities_pb2.WorkItem] = []
+    for start in range(0, 501, 50):  # waves under the connection's in-flight bound (64)
+        wave = range(start, min(start + 50, 501))
+        items += await asyncio.gather(*(new_item(b.bob, b.project.id, f"Item {n}") for n in wave))
+    for _ in items:
+        assert (await b.vic.next_event()).action == entities_pb2.ACTION_CREATED
+    ids = [item.id for item in items]
+
+    error = await b.bob.error(
+        "bulk_update_work_items", commands_pb2.BulkUpdateWorkItems(item_ids=ids, status=DOING)
+    )
+    assert (code(error), error.field) == ("VALIDATION_ERROR", "item_ids")
+    await b.vic.no_event()
+    reply = await b.vic.request("get_work_item", commands_pb2.GetWorkItem(item_id=ids[0]))
+    assert reply.work_item.item.version == 1
+
+    reply = await b.bob.request(
+        "bulk_update_work_items",
+        commands_pb2.BulkUpdateWorkItems(item_ids=ids[:500], status=DOING),
+        timeout=30,
+    )
+    updated = reply.bulk_updated.items
+    assert [item.id for item in updated] == ids[:500]
+    assert {(item.status, item.version) for item in updated} == {(DOING, 2)}
+    # One unit of work: one clock reading for every row it wrote.
+    assert len({item.updated_at.ToJsonString() for item in updated}) == 1
+    events = [await b.vic.next_event() for _ in range(500)]
+    assert [event.entity_id for event in events] == ids[:500]
+    assert all(event.action == entities_pb2.ACTION_UPDATED for event in events)
+    assert all(set(changes(event)) == {"status"} for event in events)
+    assert [event.seq for event in events] == list(range(events[0].seq, events[0].seq + 500))
+    await b.vic.no_event()
+    reply = await b.vic.request("get_work_item", commands_pb2.GetWorkItem(item_id=ids[500]))
+    assert (reply.work_item.item.status, reply.work_item.item.version) == (BACKLOG, 1)
