@@ -28,6 +28,7 @@ from bench.scenarios.fanout import scenario_3
 from bench.scenarios.growth import scenario_6
 from bench.scenarios.http import scenario_8
 from bench.scenarios.idle import scenario_5
+from bench.scenarios.search import scenario_10
 from bench.scenarios.tenants import scenario_4
 from bench.scenarios.webhooks import scenario_9
 from bench.server import BENCH_SETTINGS
@@ -46,6 +47,7 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "7": scenario_7,
     "8": scenario_8,
     "9": scenario_9,
+    "10": scenario_10,
 }
 BASELINES: dict[str, Callable[[Run], dict[str, Any]]] = {
     "echo": measure.echo,
@@ -75,6 +77,7 @@ ORDER: tuple[tuple[str, str], ...] = (
     ("scenarios", "7"),
     ("scenarios", "8"),
     ("scenarios", "9"),
+    ("scenarios", "10"),
 )
 
 
@@ -83,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under 2 minutes")
     parser.add_argument(
         "--only",
-        help="comma-separated scenarios (1-9) and baselines (echo, fanout, group_commit, "
+        help="comma-separated scenarios (1-10) and baselines (echo, fanout, group_commit, "
         "churn, idle, open_databases) to run; results go to bench/results/partial.*",
     )
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of the server here")

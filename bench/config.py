@@ -56,6 +56,12 @@ class Sizes:
     # 9: webhook delivery lag: creates paced at s9_rate per second for s9_seconds
     s9_rate: float = 500.0
     s9_seconds: float = 10.0
+    # 10: search at s10_items in a tenant; creates with the search index and without it
+    s10_items: int = 100_000
+    s10_queries: int = 500
+    s10_clients: int = 20
+    #: With/without rounds of the creates (each swaps the order; the medians are compared).
+    s10_rounds: int = 4
 
 
 FULL = Sizes(
@@ -105,6 +111,9 @@ QUICK = Sizes(
     s7_duration_s=2.0,
     s8_requests=500,
     s9_seconds=3.0,
+    s10_items=10_000,
+    s10_queries=100,
+    s10_rounds=2,
 )
 
 

@@ -389,3 +389,26 @@ async def read_latency(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
         "lists": lists.tobytes(),
         "items_per_list": returned / max(1, len(lists)),
     }
+
+
+# -- 10: search ---------------------------------------------------------------------
+
+
+async def search_latency(params: dict[str, Any], ctl: Control) -> dict[str, Any]:
+    """Sequential ``search`` commands (20 hits a page), after ``warmup`` of them."""
+    queries: list[str] = params["queries"]
+    async with session() as http:
+        client = await Client.connect(http, params["url"], params["token"])
+        for text in queries[: params["warmup"]]:
+            await client.request("search", commands_pb2.Search(query=text))
+        latencies = array("d")
+        hits = 0
+        for text in queries:
+            started = time.perf_counter()
+            reply = await client.request("search", commands_pb2.Search(query=text))
+            latencies.append(time.perf_counter() - started)
+            hits += len(reply.search_results.hits)
+        await client.close()
+    if hits == 0:
+        raise RuntimeError("no search found anything: the index is empty")
+    return {"latencies": latencies.tobytes(), "hits_per_search": hits / max(1, len(queries))}

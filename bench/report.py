@@ -170,7 +170,7 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                     relay["direct"][f"{q}_ms"],
                 )
             )
-    out += _door_figures(s)
+    out += _door_figures(s) + _search_figures(s.get("10") or {})
     return out
 
 
@@ -203,6 +203,39 @@ def _door_figures(s: dict[str, Any]) -> list[Figure]:
         out.append(Figure("9", f"webhook deliveries/s {at}", "/s", nine["deliveries_per_s"]))
         out.append(Figure("9", "webhook events missing", "", nine["events_missing"]))
         out.append(Figure("9", "webhook events posted twice", "", nine["duplicates"]))
+    return out
+
+
+def _search_figures(ten: dict[str, Any]) -> list[Figure]:
+    if not ten:
+        return []
+    label = f"{ten['items']:,} items"
+    out = [
+        Figure("10", f"search {q}, {label}", "ms", ten["search"][f"{q}_ms"]) for q in ("p50", "p95")
+    ]
+    rates = ten["creates_per_s"]
+    out.append(
+        Figure(
+            "10",
+            f"creates/s, {ten['clients']} clients, with the search index",
+            "/s",
+            rates["with_index"],
+            "without it",
+            rates["without_index"],
+        )
+    )
+    cpu = ten.get("server_cpu_us_per_create")
+    if cpu:
+        out.append(
+            Figure(
+                "10",
+                "server CPU per create, with the search index",
+                "µs",
+                cpu["with_index"],
+                "without it",
+                cpu["without_index"],
+            )
+        )
     return out
 
 
@@ -376,6 +409,33 @@ def targets(results: dict[str, Any]) -> list[Target]:
     lag_ok = _check(lag, lambda v: v <= 1000)
     text = "webhook lag p99 ≤ 1 s at 500 events/s, every event, in seq order"
     out.append(Target("9", text, lag, "ms", None if lag_ok is None else lag_ok and bool(whole)))
+    out += _search_targets(s)
+    return out
+
+
+def _search_targets(s: dict[str, Any]) -> list[Target]:
+    out: list[Target] = []
+    items = _get(s, "10", "items")
+    search_p50 = _get(s, "10", "search", "p50_ms")
+    out.append(
+        Target(
+            "10",
+            f"search p50 ≤ 10 ms at {items or 100_000:,} items",
+            search_p50,
+            "ms",
+            _check(search_p50, lambda v: v <= 10),
+        )
+    )
+    create_ratio = _get(s, "10", "create_ratio")
+    out.append(
+        Target(
+            "10",
+            "creates/s with the search index ≥ 0.85 x without it",
+            create_ratio,
+            "x",
+            _check(create_ratio, lambda v: v >= 0.85),
+        )
+    )
     return out
 
 
@@ -637,6 +697,29 @@ def _method_lines(results: dict[str, Any]) -> list[str]:
         "`occurredAt` (same clock), over the events committed in the measured window. The 1 s "
         "target is this project's.",
     ]
+    if "s10_items" in sizes:
+        lines.append(
+            f"10. Through the server: {sizes['s10_items']:,} work items of random words written "
+            "into one tenant's database while the server is stopped (the search index's "
+            f"triggers index them); one client sends {sizes['s10_queries']:,} `search` commands "
+            "one at a time (one or two words, the first a prefix; 20 hits a page). Then "
+            f"{sizes['s10_clients']} editors create items in the same tenant as in scenario 2 "
+            "(no subscribers), with the index's triggers and with them dropped, alternated "
+            f"{sizes['s10_rounds']} round(s) each swapping which goes first, {window} each; "
+            "the ratio compares the medians. The server's CPU time per create (its CPU over "
+            "the window / the creates in it) is the same comparison by cost, which other work "
+            "on the machine skews less."
+        )
+    ten = s.get("10")
+    if ten:
+        rounds = ten["creates_per_s"]["rounds"]
+        lines.append(
+            f"    Seeding: {ten['items']:,} in {ten['seed_seconds']:.1f} s "
+            f"({ten['db_mib']:.0f} MiB); creates/s per round with the index "
+            f"{', '.join(f'{v:,.0f}' for v in rounds['with_index'])}, without "
+            f"{', '.join(f'{v:,.0f}' for v in rounds['without_index'])}; "
+            f"CPU per create, without / with: {_fmt(ten.get('create_cpu_ratio'), 'x')}."
+        )
     return lines
 
 

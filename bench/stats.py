@@ -16,12 +16,13 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 
 
 def summarize(seconds: Iterable[float]) -> dict[str, Any]:
-    """Count, p50, p90, p99 and max of latency samples given in seconds, as milliseconds."""
+    """Count, p50, p90, p95, p99 and max of latency samples given in seconds, as milliseconds."""
     ordered = sorted(seconds)
     return {
         "count": len(ordered),
         "p50_ms": percentile(ordered, 50) * 1000,
         "p90_ms": percentile(ordered, 90) * 1000,
+        "p95_ms": percentile(ordered, 95) * 1000,
         "p99_ms": percentile(ordered, 99) * 1000,
         "max_ms": (ordered[-1] * 1000) if ordered else math.nan,
     }

@@ -148,3 +148,30 @@ def test_report_judges_a_busy_machine_by_the_load_before_the_run(tmp_path: Path)
     results["loadavg_start"] = 1.4
     report.write(results, tmp_path / "r.json", tmp_path / "r.md")
     assert "busy with other work" in (tmp_path / "r.md").read_text()
+
+
+def test_report_judges_search_latency_and_the_index_cost_of_creates(tmp_path: Path):
+    results = _results(creates_per_s=3_000, p50_ms=0.8)
+    results["sizes"] |= {"s10_items": 1000, "s10_queries": 10, "s10_clients": 2, "s10_rounds": 1}
+    results["scenarios"]["10"] = {
+        "items": 1000,
+        "seed_seconds": 0.1,
+        "db_mib": 1.0,
+        "clients": 2,
+        "search": {"p50_ms": 4.0, "p95_ms": 12.0},
+        "creates_per_s": {
+            "with_index": 800.0,
+            "without_index": 1000.0,
+            "rounds": {"with_index": [800.0], "without_index": [1000.0]},
+        },
+        "create_ratio": 0.8,
+    }
+    report.write(results, tmp_path / "r.json", tmp_path / "r.md")
+
+    page = (tmp_path / "r.md").read_text()
+    assert "| 10 | search p50 ≤ 10 ms at 1,000 items | 4.00 ms | met |" in page
+    assert "| 10 | creates/s with the search index ≥ 0.85 x without it | 0.80x | **missed** |" in (
+        page
+    )
+    assert "| 10 | creates/s, 2 clients, with the search index | 800 /s | without it |" in page
+    assert "10. Through the server: 1,000 work items" in page
