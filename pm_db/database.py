@@ -47,7 +47,7 @@ from pm_core.errors import (
     TenantLostError,
     UnavailableError,
 )
-from pm_db import fencing, integrity
+from pm_db import blank, fencing, integrity
 from pm_db.codec import utc_now
 from pm_db.migrator import Migration, migrate
 from pm_db.paths import TenantPaths
@@ -180,7 +180,7 @@ class TenantDatabase:
         loop = asyncio.get_running_loop()
         try:
             writer, epoch, last_seq = await loop.run_in_executor(
-                write_executor, _open_writer, path, options, migrations, tenant_id, fence
+                write_executor, _open_writer, paths, tenant_id, options, migrations, fence
             )
         except sqlite3.DatabaseError as exc:
             if integrity.is_damage(exc):
@@ -455,13 +455,16 @@ def _connect(path: Path, options: StorageOptions) -> sqlite3.Connection:
 
 
 def _open_writer(
-    path: Path,
+    paths: TenantPaths,
+    tenant_id: str,
     options: StorageOptions,
     migrations: tuple[Migration, ...],
-    tenant_id: str = "",
     fence: int | None = None,
 ) -> tuple[sqlite3.Connection, str, int]:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the data dir
+    path = paths.db_path(tenant_id)
+    if not path.exists():  # a new tenant: a copy of the blank database (pm_db.blank)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the data dir
+        blank.create(paths, tenant_id, migrations)
     conn = _configured_writer(path, options)
     try:
         if migrate(conn, migrations):
