@@ -17,8 +17,9 @@
 // answers a repeated id with the reply it stored). Commands whose effect belongs to the
 // connection (subscribe, unsubscribe, presence) reject with ConnectionLost instead. Retryable
 // errors are retried with the same id after a pause while the request's time allows; after
-// RATE_LIMITED no frame at all is sent before retry_after_ms has passed, so following the
-// server's advice never gets the connection closed for flooding (1008).
+// RATE_LIMITED no frame at all is sent before retry_after_ms has passed, and from then on the
+// client paces its sends under the rate the server stated (Pacer), so following the server's
+// advice never gets the connection closed for flooding (1008).
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import {
@@ -41,6 +42,7 @@ import {
   type Welcome,
 } from "./gen/pm_proto/v1/envelope_pb.js";
 import type { Event } from "./gen/pm_proto/v1/events_pb.js";
+import { Pacer } from "./pacing.js";
 import { Positions } from "./positions.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -109,7 +111,7 @@ export class PmClient {
   private closed = false;
   private reconnecting = false;
   private failure: ClientError | undefined;
-  private pausedUntil = 0;
+  private readonly pacer = new Pacer();
   private reauthTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: PmClientOptions) {
@@ -287,8 +289,11 @@ export class PmClient {
     let attempt = 0;
     for (;;) {
       const ws = await untilDeadline(this.ready(), deadline);
-      await untilDeadline(sleep(this.pausedUntil - Date.now()), deadline);
-      if (ws !== this.ws) continue; // dropped while paused
+      const wait = this.pacer.delay(Date.now());
+      if (wait > 0) {
+        await untilDeadline(sleep(wait), deadline);
+        if (ws !== this.ws) continue; // dropped while paused
+      }
       if (command === "subscribe") this.positions.begin(projectIds);
       let answer: ServerMessage;
       try {
@@ -308,7 +313,8 @@ export class PmClient {
         const pause = this.retryPause(answer.kind.value, attempt);
         if (pause === undefined || Date.now() + pause >= deadline) return answer;
         attempt += 1;
-        await sleep(pause);
+        // After RATE_LIMITED the pacer holds the retry (with every other send) until its time.
+        if (answer.kind.value.code !== ErrorCode.RATE_LIMITED) await sleep(pause);
         continue;
       }
       if (answer.kind.case === "reply") this.afterReply(command, projectIds, answer.kind.value.result);
@@ -318,8 +324,9 @@ export class PmClient {
 
   private retryPause(error: PbError, attempt: number): number | undefined {
     if (error.code === ErrorCode.RATE_LIMITED) {
-      // Every frame waits, not only this request's: the bucket is the connection's.
-      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + error.retryAfterMs);
+      // Every frame is paced from now on, not only this request's: the bucket is the
+      // connection's.
+      this.pacer.refused(Date.now(), error.retryAfterMs, error.ratePerSecond);
     }
     if (!error.retryable) return undefined;
     if (error.retryAfterMs > 0) return error.retryAfterMs;

@@ -1,4 +1,4 @@
-// The SDK's pure parts, without a server: backoff, positions, token expiry.
+// The SDK's pure parts, without a server: backoff, pacing, positions, token expiry.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -6,6 +6,7 @@ import { Backoff } from "../backoff.js";
 import { expiryOf } from "../client.js";
 import { SubscribeReplySchema } from "../gen/pm_proto/v1/commands_pb.js";
 import { EventSchema } from "../gen/pm_proto/v1/events_pb.js";
+import { Pacer } from "../pacing.js";
 import { Positions } from "../positions.js";
 
 test("backoff grows to its cap and does not reset on connections that die at once", () => {
@@ -65,4 +66,25 @@ test("expiryOf reads a JWT's exp and ignores what is not one", () => {
   const payload = Buffer.from(JSON.stringify({ exp: 1_900_000_000 })).toString("base64url");
   assert.equal(expiryOf(`h.${payload}.s`), 1_900_000_000_000);
   assert.equal(expiryOf("not-a-jwt"), undefined);
+});
+
+test("the pacer sends freely until refused, then waits the retry time and spaces sends under the stated rate", () => {
+  const pacer = new Pacer();
+  assert.deepEqual([0, 1, 2].map(() => pacer.delay(1000)), [0, 0, 0]);
+  pacer.refused(1000, 200, 100); // retry in 200 ms; the limit is 100/s
+  const waits = [0, 1, 2, 3].map(() => pacer.delay(1000));
+  const step = 1000 / (100 * 0.95);
+  assert.equal(waits[0], 200);
+  for (let i = 1; i < waits.length; i++) assert.ok(Math.abs(waits[i]! - waits[i - 1]! - step) < 1e-9);
+  // Idle for a while: the next send goes at once, the one after it a step later.
+  assert.equal(pacer.delay(10_000), 0);
+  assert.ok(Math.abs(pacer.delay(10_000) - step) < 1e-9);
+});
+
+test("a refusal without a stated rate only holds sends until its retry time", () => {
+  const pacer = new Pacer();
+  pacer.refused(0, 300, 0);
+  assert.equal(pacer.delay(100), 200);
+  assert.equal(pacer.delay(100), 200);
+  assert.equal(pacer.delay(400), 0);
 });
