@@ -22,6 +22,7 @@ import pytest
 
 from pm_client import PmClient
 from pm_proto.v1 import entities_pb2 as pb
+from pm_proto.v1 import envelope_pb2
 from tests.web.browser import Server
 
 pytestmark = pytest.mark.timeout(300)
@@ -399,3 +400,97 @@ def test_showcase_board_drawer_and_burndown(
     alice.screenshot(path=str(shots / "web-burndown.png"))
     for name in ("web-board.png", "web-drawer.png", "web-burndown.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+class HeldFrames:
+    """Alice's WebSocket routed through the test: frames the page sends that ``hold`` picks are
+    kept back until :meth:`release`; everything else passes both ways untouched."""
+
+    def __init__(self) -> None:
+        self.hold: Any = lambda message: False
+        self.held: list[bytes] = []
+        self.server: Any = None
+
+    def route(self, ws: Any) -> None:
+        self.server = ws.connect_to_server()
+        ws.on_message(self.from_page)
+
+    def from_page(self, frame: str | bytes) -> None:
+        if isinstance(frame, bytes) and self.hold(envelope_pb2.ClientMessage.FromString(frame)):
+            self.held.append(frame)
+        else:
+            self.server.send(frame)
+
+    def release(self) -> None:
+        self.hold = lambda message: False
+        for frame in self.held:
+            self.server.send(frame)
+        self.held.clear()
+
+
+def test_switching_projects_while_one_loads_never_shows_the_old_project_in_the_new(
+    server: Server, pages: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    # A tenant of its own: Alice's projects there are these two, RACE1 first.
+    home = setup(server, "RACE1", ["Home card"], tenant="race")
+    away = setup(server, "RACE2", ["Away card"], tenant="race")
+    alice, bob = pages["alice"], pages["bob"]
+    open_board(bob, server, "bob", "Bob Builder", away, tenant="race")  # Bob is here on RACE2
+    frames = HeldFrames()
+    alice.route_web_socket(re.compile(r".*/v1/ws$"), frames.route)
+    open_board(alice, server, "alice", "Alice Smith", home, tenant="race")
+    expect(alice.locator(".card", has_text="Home card")).to_be_visible()
+    select = alice.get_by_label("Project", exact=True)
+
+    def back_home_then_release(check: str) -> None:
+        """Pick RACE1 again while frames are held, release them, and wait until the page has
+        handled their answers: an item created after them shows, then one Alice adds (its reply
+        comes after anything the page sent in answer to the released frames)."""
+        select.select_option(home.id)
+        expect(alice.locator(".card", has_text="Home card")).to_be_visible()
+        frames.release()
+
+        async def create() -> None:
+            async with as_user(server, "alice", "Alice Smith", "race") as pm:
+                await pm.create_work_item(
+                    project_id=home.id,
+                    type=pb.WORK_ITEM_TYPE_TASK,
+                    title=f"{check} from elsewhere",
+                    status=pb.WORK_ITEM_STATUS_TODO,
+                )
+
+        in_thread(create())
+        expect(alice.locator(".card", has_text=f"{check} from elsewhere")).to_be_visible()
+        todo = column(alice, pb.WORK_ITEM_STATUS_TODO)
+        todo.get_by_role("button", name="+ Add item").click()
+        todo.get_by_label("Title").fill(f"{check} added here")
+        todo.get_by_role("button", name="Add").click()
+        expect(alice.locator(".card", has_text=f"{check} added here")).to_be_visible()
+
+    # RACE2's listing is held: Alice goes back to RACE1 before it loads.
+    frames.hold = lambda m: (
+        m.WhichOneof("command") == "list_work_items" and m.list_work_items.project_id == away.id
+    )
+    select.select_option(away.id)
+    while not frames.held:
+        alice.wait_for_timeout(50)
+    back_home_then_release("First")
+    expect(alice.locator(".card", has_text="Away card")).to_have_count(0)
+    # The superseded load joined no presence: Bob, on RACE2 only, is not shown on RACE1.
+    expect(alice.locator('.presence .avatar[title="Bob Builder"]')).to_have_count(0)
+    expect(bob.locator('.presence .avatar[title="Alice Smith"]')).to_have_count(0)
+
+    # A move on RACE2 whose answer comes after Alice went back to RACE1.
+    select.select_option(away.id)
+    card = alice.locator(".card", has_text="Away card")
+    expect(card).to_be_visible()
+    frames.hold = lambda m: m.WhichOneof("command") == "update_work_item"
+    card.focus()
+    alice.keyboard.press("Alt+ArrowRight")
+    while not frames.held:
+        alice.wait_for_timeout(50)
+    back_home_then_release("Second")
+    expect(alice.locator(".card", has_text="Away card")).to_have_count(0)
+    expect(alice.locator(".card")).to_have_count(5)  # Home card, First x2, Second x2

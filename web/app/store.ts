@@ -52,6 +52,8 @@ export class Board {
   /** Items an event brought since the project was opened. */
   private readonly seenByEvent = new Set<string>();
   private ready = false;
+  /** Counts open() calls: an open whose number is no longer this one was superseded. */
+  private generation = 0;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly overlay = signal<Map<string, Patch>>(new Map());
 
@@ -117,8 +119,14 @@ export class Board {
    * events from the cached (epoch, seq): the server replays what was missed and nothing is
    * listed again. Without a cache (or when the server answers must_refetch): subscribe first,
    * then list, so no change falls between the two; rows are merged by version either way.
+   *
+   * Each call supersedes the one before: an open still waiting on the network when the user
+   * picks another project stops at its next step (it neither paints, lists, marks the board
+   * ready to save, nor joins presence), and gives back the subscription it took meanwhile.
    */
   async open(projectId: string, snapshot?: Snapshot): Promise<void> {
+    const generation = ++this.generation;
+    const superseded = () => generation !== this.generation;
     const previous = this.projectId.value;
     this.ready = false;
     batch(() => {
@@ -132,7 +140,7 @@ export class Board {
       await this.pm.call("leavePresence", { projectId: previous }).catch(() => undefined);
     }
     const cached = snapshot ?? (await this.cache?.load(projectId));
-    if (this.projectId.value !== projectId) return;
+    if (superseded()) return;
     let reload = true;
     if (cached !== undefined) {
       if (snapshot === undefined) this.paint(cached);
@@ -146,12 +154,31 @@ export class Board {
       });
       await this.pm.subscribe([projectId]);
     }
+    if (superseded()) {
+      this.release(projectId);
+      return;
+    }
     if (reload) await this.reload(projectId);
+    if (superseded()) return;
     this.ready = true;
     this.painted.value ??= "server";
     this.scheduleSave();
     const presence = await this.pm.call("joinPresence", { projectId });
+    if (superseded()) {
+      this.release(projectId);
+      return;
+    }
     this.present.value = new Set([...presence.userIds, ...this.present.value]);
+  }
+
+  /**
+   * Give back what an open superseded by another took (its subscription, its presence), unless
+   * the project shown now is that one again.
+   */
+  private release(projectId: string): void {
+    if (this.projectId.value === projectId) return;
+    void this.pm.call("unsubscribe", { projectIds: [projectId] }).catch(() => undefined);
+    void this.pm.call("leavePresence", { projectId }).catch(() => undefined);
   }
 
   /**
@@ -360,6 +387,8 @@ export class Board {
   }
 
   private confirm(item: WorkItem): void {
+    // A reply to a change made on the project shown before (answered after the switch).
+    if (item.projectId !== this.projectId.value) return;
     const known = this.confirmed.value.get(item.id);
     if (known !== undefined && known.version > item.version) return;
     this.confirmed.value = new Map(this.confirmed.value).set(item.id, item);
