@@ -1,14 +1,13 @@
 """A pm server and a headless Chromium for the board's browser tests, both per test module.
 
-Playwright (PyPI; its driver ships in the wheel) drives Debian's ``/usr/bin/chromium``: never a
-browser Playwright downloads. The flags are the ones this machine needs without a network:
-no sandbox (root), no GPU, no QUIC, and none of Chromium's background connections.
+Playwright drives Debian's ``/usr/bin/chromium`` with the flags of :mod:`tools.chromium`.
 Without Chromium or Playwright the tests are skipped with their reason; under ``CI=true`` they
 fail instead (``.ci/run`` installs chromium).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -23,17 +22,8 @@ from typing import IO, Any, NoReturn
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("PM_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tools.chromium import CHROMIUM, CHROMIUM_FLAGS
+
 SERVING = re.compile(rb"serving on http://[^\s:]+:(\d+) ")
 
 
@@ -46,9 +36,13 @@ def missing(reason: str) -> NoReturn:
 class Server:
     """``python -m pm_server serve`` as a process: stopped and started again on its port."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, settings: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
+        #: More ``PM_*`` variables of this server (``{"PM_SIGNIN": "true"}``).
+        self.settings = settings or {}
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -63,7 +57,12 @@ class Server:
 
     def env(self) -> dict[str, str]:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
-        return {**inherited, "PM_DATA_DIR": str(self.data_dir), "PM_LOG_LEVEL": "INFO"}
+        return {
+            **inherited,
+            **self.settings,
+            "PM_DATA_DIR": str(self.data_dir),
+            "PM_LOG_LEVEL": "INFO",
+        }
 
     def start(self) -> None:
         self.log_path.touch()
@@ -94,11 +93,12 @@ class Server:
             self._log.close()
             self._log = None
 
-    def pm(self, *args: str) -> str:
+    def pm(self, *args: str, stdin: str | None = None) -> str:
         """Run the ``pm`` command line on this server's data dir; its output."""
         done = subprocess.run(
             [sys.executable, "-m", "pm_server", *args],
             env={**self.env(), "PM_PORT": str(self.port)},
+            input=stdin,
             capture_output=True,
             text=True,
             check=True,
@@ -109,10 +109,11 @@ class Server:
         return self.pm("token", "--tenant", tenant, "--user", user, "--name", name)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+@contextlib.contextmanager
+def serving(settings: dict[str, str] | None = None) -> Iterator[Server]:
+    """A started server on a data dir of its own, stopped and removed after."""
     folder = Path(tempfile.mkdtemp(prefix="pm-board-"))
-    srv = Server(folder / "data", folder / "server.log")
+    srv = Server(folder / "data", folder / "server.log", settings)
     srv.start()
     try:
         yield srv
@@ -121,6 +122,14 @@ def server() -> Iterator[Server]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with serving() as srv:
+        yield srv
+
+
+# Per module, not per session: Playwright's sync API keeps its event loop running in this
+# thread while it is open, and the asyncio tests of other modules cannot run beside it.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
