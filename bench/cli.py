@@ -22,6 +22,7 @@ from bench import report
 from bench.baselines import measure
 from bench.config import FULL, QUICK, Run
 from bench.machine import describe, load_average
+from bench.scenarios.board import scenario_11
 from bench.scenarios.cluster import scenario_7
 from bench.scenarios.creates import scenario_1, scenario_2
 from bench.scenarios.fanout import scenario_3
@@ -48,6 +49,7 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "8": scenario_8,
     "9": scenario_9,
     "10": scenario_10,
+    "11": scenario_11,
 }
 BASELINES: dict[str, Callable[[Run], dict[str, Any]]] = {
     "echo": measure.echo,
@@ -78,6 +80,7 @@ ORDER: tuple[tuple[str, str], ...] = (
     ("scenarios", "8"),
     ("scenarios", "9"),
     ("scenarios", "10"),
+    ("scenarios", "11"),
 )
 
 
@@ -86,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under 2 minutes")
     parser.add_argument(
         "--only",
-        help="comma-separated scenarios (1-10) and baselines (echo, fanout, group_commit, "
+        help="comma-separated scenarios (1-11) and baselines (echo, fanout, group_commit, "
         "churn, idle, open_databases) to run; results go to bench/results/partial.*",
     )
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of the server here")

@@ -62,6 +62,11 @@ class Sizes:
     s10_clients: int = 20
     #: With/without rounds of the creates (each swaps the order; the medians are compared).
     s10_rounds: int = 4
+    # 11: the web board (1,000 items) in headless Chromium
+    #: Cold loads (a new browser context each), and reloads from the IndexedDB cache.
+    s11_paint_runs: int = 5
+    #: Remote changes, one at a time, whose time to the page's next frame is measured.
+    s11_changes: int = 50
 
 
 FULL = Sizes(
@@ -114,6 +119,8 @@ QUICK = Sizes(
     s10_items=10_000,
     s10_queries=100,
     s10_rounds=2,
+    s11_paint_runs=3,
+    s11_changes=20,
 )
 
 

@@ -170,7 +170,7 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                     relay["direct"][f"{q}_ms"],
                 )
             )
-    out += _door_figures(s) + _search_figures(s.get("10") or {})
+    out += _door_figures(s) + _search_figures(s.get("10") or {}) + _board_figures(s.get("11") or {})
     return out
 
 
@@ -236,6 +236,46 @@ def _search_figures(ten: dict[str, Any]) -> list[Figure]:
                 cpu["without_index"],
             )
         )
+    return out
+
+
+def _board_figures(eleven: dict[str, Any]) -> list[Figure]:
+    """Scenario 11's figures: the board in Chromium (none when the scenario was skipped)."""
+    if not eleven or "skipped" in eleven:
+        return []
+    items = f"{eleven['items']:,} items"
+    cold = eleven["cold_first_paint"]
+    out = [
+        Figure(
+            "11",
+            f"cold first paint p50, {items} ({cold['cards_at_first_paint']} cards in it)",
+            "ms",
+            cold["p50_ms"],
+        ),
+        Figure(
+            "11",
+            f"cold load to all {items} in the DOM p50",
+            "ms",
+            _get(eleven, "cold_all_cards", "p50_ms"),
+        ),
+        Figure(
+            "11",
+            f"first paint from the IndexedDB cache p50, {items}",
+            "ms",
+            eleven["cached_first_paint"]["p50_ms"],
+        ),
+    ]
+    for q in ("p50", "p95"):
+        out.append(
+            Figure(
+                "11",
+                f"remote change visible {q} (from the send)",
+                "ms",
+                eleven["remote_change"][f"{q}_ms"],
+            )
+        )
+    bundle = eleven["bundle"]
+    out.append(Figure("11", "bundle JS + CSS gzipped", "KB", bundle["gzip_bytes"] / 1000))
     return out
 
 
@@ -410,6 +450,7 @@ def targets(results: dict[str, Any]) -> list[Target]:
     text = "webhook lag p99 ≤ 1 s at 500 events/s, every event, in seq order"
     out.append(Target("9", text, lag, "ms", None if lag_ok is None else lag_ok and bool(whole)))
     out += _search_targets(s)
+    out += _board_targets(s.get("11") or {})
     return out
 
 
@@ -437,6 +478,41 @@ def _search_targets(s: dict[str, Any]) -> list[Target]:
         )
     )
     return out
+
+
+def _board_targets(eleven: dict[str, Any]) -> list[Target]:
+    measured = bool(eleven) and "skipped" not in eleven
+    cold = _get(eleven, "cold_first_paint", "p50_ms") if measured else None
+    cached = _get(eleven, "cached_first_paint", "p50_ms") if measured else None
+    change = _get(eleven, "remote_change", "p95_ms") if measured else None
+    gzipped = _get(eleven, "bundle", "gzip_bytes") if measured else None
+    kb = None if gzipped is None else gzipped / 1000
+    return [
+        Target(
+            "11",
+            "board of 1,000 items: cold first paint p50 ≤ 1 s",
+            cold,
+            "ms",
+            _check(cold, lambda v: v <= 1000),
+        ),
+        Target(
+            "11",
+            "first paint from the IndexedDB cache p50 ≤ 200 ms",
+            cached,
+            "ms",
+            _check(cached, lambda v: v <= 200),
+        ),
+        Target(
+            "11",
+            "remote change visible p95 ≤ 100 ms after commit",
+            change,
+            "ms",
+            _check(change, lambda v: v <= 100),
+        ),
+        Target(
+            "11", "bundle (JS + CSS) ≤ 250 KB gzipped", kb, "KB", _check(kb, lambda v: v <= 250)
+        ),
+    ]
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -720,6 +796,23 @@ def _method_lines(results: dict[str, Any]) -> list[str]:
             f"{', '.join(f'{v:,.0f}' for v in rounds['without_index'])}; "
             f"CPU per create, without / with: {_fmt(ten.get('create_cpu_ratio'), 'x')}."
         )
+    lines.append(
+        f"11. The board (1,000 items written into one project's database while the server is "
+        f"stopped, 200 per status) in Debian's headless Chromium through Playwright: "
+        f"{sizes.get('s11_paint_runs', 5)} cold loads (a new browser context each: empty HTTP "
+        "cache and IndexedDB), then as many reloads of one context with its WebSocket held "
+        "unanswered (what paints came from the IndexedDB cache), then "
+        f"{sizes.get('s11_changes', 50)} renames of cards by a Python client, one at a time. "
+        "Times are the page's own: an init script's MutationObserver notes `performance.now()` "
+        "when the first card (or a card's new title) enters the DOM and the first paint is the "
+        "`requestAnimationFrame` after it (first paint counts from the navigation's start); a "
+        "remote change is the page's wall clock (`performance.timeOrigin + performance.now()`) "
+        "at that frame minus the client's `time.time()` just before it sent the change, an "
+        "upper bound of commit-to-visible. Bundle: the committed JS and CSS gzipped at level 9."
+    )
+    eleven = s.get("11")
+    if eleven and "skipped" in eleven:
+        lines.append(f"   **Skipped in this run**: {eleven['skipped']}.")
     return lines
 
 

@@ -99,7 +99,8 @@ export function Shell({ board, onSignOut }: { board: Board; onSignOut: () => voi
             ))}
           </nav>
           <div class="workspace">
-            {view === "board" && <BoardView board={board} />}
+            {/* keyed by project: a newly opened board paints its first cards first again */}
+            {view === "board" && <BoardView key={board.projectId.value} board={board} />}
             {view === "planning" && <Planning board={board} />}
             {view === "burndown" && <Burndown board={board} />}
             {selected !== undefined && <Drawer board={board} item={selected} />}
