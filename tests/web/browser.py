@@ -43,6 +43,7 @@ class Server:
         self.log_path = log_path
         #: More ``PM_*`` variables of this server (``{"PM_SIGNIN": "true"}``).
         self.settings = settings or {}
+        self._tokens: dict[tuple[str, str, str], str] = {}
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -106,7 +107,11 @@ class Server:
         return done.stdout.strip()
 
     def token(self, tenant: str, user: str, name: str) -> str:
-        return self.pm("token", "--tenant", tenant, "--user", user, "--name", name)
+        """A development token from ``pm token``; minted once per module (a process each)."""
+        key = (tenant, user, name)
+        if key not in self._tokens:
+            self._tokens[key] = self.pm("token", "--tenant", tenant, "--user", user, "--name", name)
+        return self._tokens[key]
 
 
 @contextlib.contextmanager
