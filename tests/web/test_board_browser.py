@@ -397,6 +397,8 @@ def test_showcase_board_drawer_and_burndown(
     alice.get_by_role("button", name="Close").click()
     alice.get_by_role("tab", name="Burndown").click()
     expect(alice.locator(".burndown .actual")).to_have_count(1)
+    # The server's report: 7 items of 27 points in the sprint, 5 of them done (2 items) today.
+    expect(alice.locator(".burndown")).to_contain_text("7 items, 27 points; 22 remaining")
     alice.screenshot(path=str(shots / "web-burndown.png"))
     for name in ("web-board.png", "web-drawer.png", "web-burndown.png"):
         assert (shots / name).stat().st_size > 10_000

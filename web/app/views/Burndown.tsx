@@ -1,72 +1,73 @@
-// The active sprint's burndown, computed here from the activity of its items (burndown.ts).
+// The active sprint's burndown, from the server's sprint report (get_sprint_report): per UTC
+// day, the points of the sprint's items not done at the day's end, rebuilt by the server from
+// the activity log, against the ideal line from the sprint's scope now (its last day's) at its
+// start to zero at its end. Asked again whenever an item of the sprint changes.
 import { useEffect, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { EntityType, SprintStatus } from "../../sdk/gen/pm_proto/v1/entities_pb.js";
-import { burndown, type Day, type StatusChange } from "../burndown.js";
+import type { SprintReportDay } from "../../sdk/gen/pm_proto/v1/commands_pb.js";
+import { SprintStatus } from "../../sdk/gen/pm_proto/v1/entities_pb.js";
 import type { Board } from "../store.js";
 
-const STATUS_JSON: Record<number, string> = { 1: '"backlog"', 2: '"todo"', 3: '"in_progress"', 4: '"in_review"', 5: '"done"' };
+const DAY = 24 * 60 * 60 * 1000;
+
+/** A report day's date (YYYY-MM-DD, UTC) as ms since the epoch, at the day's end. */
+function dayEnd(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`) + DAY;
+}
 
 export function Burndown({ board }: { board: Board }) {
   const sprint = board.sprints.value.find((s) => s.status === SprintStatus.ACTIVE);
   const items = [...board.items.value.values()].filter((i) => sprint !== undefined && i.sprintId === sprint.id);
-  const [days, setDays] = useState<Day[]>([]);
+  const [days, setDays] = useState<SprintReportDay[]>([]);
   const key = items.map((i) => `${i.id}:${String(i.version)}`).join(",");
 
   useEffect(() => {
-    if (sprint?.startsAt === undefined || sprint.endsAt === undefined) return;
-    const start = timestampDate(sprint.startsAt).getTime();
-    const end = timestampDate(sprint.endsAt).getTime();
-    void Promise.all(
-      items.map(async (item) => {
-        const activity = await board.pm.call("listActivity", {
-          scope: { case: "entity", value: { type: EntityType.WORK_ITEM, id: item.id } },
-          limit: 200,
-        });
-        const changes: StatusChange[] = activity.entries
-          .flatMap((a) =>
-            a.field === "status" && a.createdAt !== undefined
-              ? [{ at: timestampDate(a.createdAt).getTime(), from: a.oldJson, to: a.newJson }]
-              : [],
-          )
-          .sort((a, b) => a.at - b.at);
-        return [item.id, changes] as const;
-      }),
-    ).then((pairs) => {
-      const sprintItems = items.map((i) => ({ id: i.id, points: i.storyPoints ?? 0, status: STATUS_JSON[i.status] ?? "" }));
-      setDays(burndown(sprintItems, new Map(pairs), start, end, Date.now()));
-    });
+    if (sprint === undefined) return;
+    let current = true;
+    void board.pm.call("getSprintReport", { sprintId: sprint.id }).then(
+      (report) => {
+        if (current) setDays(report.days);
+      },
+      () => undefined, // the sprint is gone meanwhile: its event changes the page anyway
+    );
+    return () => {
+      current = false;
+    };
   }, [sprint?.id, key]);
 
   if (sprint === undefined) return <p class="empty">No active sprint: start one under Planning.</p>;
   const width = 640;
   const height = 280;
   const pad = 36;
-  const total = Math.max(1, ...days.map((d) => Math.max(d.remaining, d.ideal)));
-  const span = days.length > 1 ? (days.at(-1)?.at ?? 0) - (days[0]?.at ?? 0) : 1;
-  const first = days[0]?.at ?? 0;
-  const end = sprint.endsAt === undefined ? first + span : timestampDate(sprint.endsAt).getTime();
-  const x = (at: number) => pad + ((at - first) / Math.max(1, end - first)) * (width - 2 * pad);
+  const points = days.map((d) => ({ at: dayEnd(d.date), remaining: Number(d.remainingPoints) }));
+  const scope = Number(days.at(-1)?.scopePoints ?? 0n);
+  const total = Math.max(1, scope, ...points.map((d) => d.remaining));
+  const first = sprint.startsAt === undefined ? (points[0]?.at ?? 0) - DAY : timestampDate(sprint.startsAt).getTime();
+  const end = sprint.endsAt === undefined ? (points.at(-1)?.at ?? first + DAY) : timestampDate(sprint.endsAt).getTime();
+  const x = (at: number) => pad + ((Math.min(at, end) - first) / Math.max(1, end - first)) * (width - 2 * pad);
   const y = (v: number) => height - pad - (v / total) * (height - 2 * pad);
-  const line = (pick: (d: Day) => number) => days.map((d) => `${x(d.at).toFixed(1)},${y(pick(d)).toFixed(1)}`).join(" ");
+  const line = points.map((d) => `${x(d.at).toFixed(1)},${y(d.remaining).toFixed(1)}`).join(" ");
+  const last = days.at(-1);
   return (
     <section class="burndown" aria-label="Burndown">
       <h2>
-        {sprint.name}: burndown <span class="muted">(points not done, per day; computed from activity)</span>
+        {sprint.name}: burndown <span class="muted">(points not done at each day's end; the server's sprint report)</span>
       </h2>
       <svg width={width} height={height} role="img" aria-label="Burndown chart">
         <line x1={pad} y1={height - pad} x2={width - pad} y2={height - pad} class="axis" />
         <line x1={pad} y1={pad} x2={pad} y2={height - pad} class="axis" />
         <text x={pad - 6} y={y(total) + 4} class="label" text-anchor="end">{total}</text>
         <text x={pad - 6} y={height - pad + 4} class="label" text-anchor="end">0</text>
-        <polyline points={[x(first), y(total), x(end), y(0)].map((v) => v.toFixed(1)).join(" ")} class="ideal" />
-        <polyline points={line((d) => d.remaining)} class="actual" />
-        {days.map((d) => (
+        <polyline points={[x(first), y(scope), x(end), y(0)].map((v) => v.toFixed(1)).join(" ")} class="ideal" />
+        {points.length > 0 && <polyline points={line} class="actual" />}
+        {points.map((d) => (
           <circle key={d.at} cx={x(d.at)} cy={y(d.remaining)} r={3} class="dot" />
         ))}
       </svg>
       <p class="muted">
-        {items.length} items, {items.reduce((s, i) => s + (i.storyPoints ?? 0), 0)} points; {days.at(-1)?.remaining ?? 0} remaining.
+        {last === undefined
+          ? "No report yet."
+          : `${String(last.scopeItems)} items, ${String(last.scopePoints)} points; ${String(last.remainingPoints)} remaining (${String(last.doneItems)} items done).`}
       </p>
     </section>
   );
