@@ -18,7 +18,11 @@ ENTITY: Final = EntityType.SWIM_LANE
 SPELLING: Final = crud.Spelling(
     name="lane",
     help="swim lanes (board columns): create, list, update, delete",
-    description="swim lanes (board columns)",
+    description=(
+        "swim lanes (board columns): one live lane per status, a project starts with one for "
+        "each; `list --json` carries each lane's item count and whether it is over its WIP "
+        "limit (`loads`)"
+    ),
     options={"wip_limit": "--wip", "clear_wip_limit": "--clear-wip"},
 )
 
