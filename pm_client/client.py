@@ -62,7 +62,16 @@ from pm_client.errors import (
     RequestTimeout,
     ServerError,
 )
-from pm_client.events import END, TENANT_SCOPE, EventStream, Failed, Item, Positions
+from pm_client.events import (
+    END,
+    INBOX_SCOPE,
+    TENANT_SCOPE,
+    EventStream,
+    Failed,
+    Item,
+    Positions,
+    scopes_of,
+)
 from pm_client.handshake import Connector
 from pm_client.methods import CommandMethods
 from pm_client.pacing import Pacer
@@ -164,12 +173,21 @@ class PmClient(CommandMethods):
     @property
     def subscribed(self) -> list[str]:
         """The project ids subscribed to (kept across reconnects)."""
-        return [scope for scope in self._positions.project_ids if scope != TENANT_SCOPE]
+        return [
+            scope
+            for scope in self._positions.project_ids
+            if scope not in (TENANT_SCOPE, INBOX_SCOPE)
+        ]
 
     @property
     def tenant_subscribed(self) -> bool:
         """Whether the tenant scope is subscribed to (kept across reconnects)."""
         return TENANT_SCOPE in self._positions.project_ids
+
+    @property
+    def notifications_subscribed(self) -> bool:
+        """Whether the caller's inbox is subscribed to (kept across reconnects)."""
+        return INBOX_SCOPE in self._positions.project_ids
 
     @property
     def connected(self) -> bool:
@@ -358,7 +376,7 @@ class PmClient(CommandMethods):
         if command == "subscribe":
             self._queue_events(self._positions.end(project_ids, reply.subscribed))
         elif command == "unsubscribe":
-            self._positions.unsubscribed(_scopes(reply.unsubscribed))
+            self._positions.unsubscribed(scopes_of(reply.unsubscribed))
         elif command == "join_presence":
             self._present_in.update(project_ids)
         elif command == "leave_presence":
@@ -420,22 +438,29 @@ class PmClient(CommandMethods):
         *,
         resume: commands_pb2.ResumePosition | tuple[str, int] | None = None,
         tenant: bool = False,
+        notifications: bool = False,
     ) -> commands_pb2.SubscribeReply:
         """Receive the events of these projects, from ``resume = (epoch, seq)`` or from now.
 
         Subscribe every project in one call to get one ordered stream. The
         reply's ``must_refetch`` says the position could not be honoured.
         ``tenant``: also the tenant-wide events (``llm_context`` rows without
-        a project), whose ``project_id`` is empty.
+        a project), whose ``project_id`` is empty. ``notifications``: the
+        caller's inbox instead (subscribed on its own), a ``notification``
+        event for each notification the caller gets.
         """
         if isinstance(resume, tuple):
             resume = commands_pb2.ResumePosition(epoch=resume[0], seq=resume[1])
-        return await super().subscribe(project_ids=project_ids, resume=resume, tenant=tenant)
+        return await super().subscribe(
+            project_ids=project_ids, resume=resume, tenant=tenant, notifications=notifications
+        )
 
     async def unsubscribe(
-        self, project_ids: Iterable[str] = (), *, tenant: bool = False
+        self, project_ids: Iterable[str] = (), *, tenant: bool = False, notifications: bool = False
     ) -> commands_pb2.UnsubscribeReply:
-        return await super().unsubscribe(project_ids=project_ids, tenant=tenant)
+        return await super().unsubscribe(
+            project_ids=project_ids, tenant=tenant, notifications=notifications
+        )
 
     # -- events ------------------------------------------------------------------
 
@@ -616,8 +641,9 @@ class PmClient(CommandMethods):
 
     async def _resubscribe(self, project_ids: list[str], seq: int) -> None:
         command = commands_pb2.Subscribe(
-            project_ids=[scope for scope in project_ids if scope != TENANT_SCOPE],
+            project_ids=[s for s in project_ids if s not in (TENANT_SCOPE, INBOX_SCOPE)],
             tenant=TENANT_SCOPE in project_ids,
+            notifications=INBOX_SCOPE in project_ids,
         )
         command.resume.epoch, command.resume.seq = self._positions.epoch, seq
         self._positions.begin(project_ids)
@@ -644,21 +670,10 @@ def _closed_text(code: int | None) -> str:
     return f"the server closed the connection (code {code})"
 
 
-def _scopes(
-    message: commands_pb2.Subscribe
-    | commands_pb2.SubscribeReply
-    | commands_pb2.Unsubscribe
-    | commands_pb2.UnsubscribeReply,
-) -> list[str]:
-    """The project ids of a (un)subscribe command or reply, plus the tenant scope's key."""
-    scopes = list(dict.fromkeys(message.project_ids))
-    return [*scopes, TENANT_SCOPE] if message.tenant else scopes
-
-
 def _projects_of(message: Message) -> list[str]:
     """The project ids a subscribe or presence command names (the tenant scope as "")."""
     if isinstance(message, commands_pb2.Subscribe):
-        return _scopes(message)
+        return scopes_of(message)
     if isinstance(message, commands_pb2.JoinPresence | commands_pb2.LeavePresence):
         return [message.project_id]
     return []

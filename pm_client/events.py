@@ -9,7 +9,9 @@ every later event once. An event at or below its group's position is a
 duplicate and is dropped.
 
 The tenant scope (tenant-wide events, whose ``project_id`` is empty) is kept
-as one more "project" with the key :data:`TENANT_SCOPE`.
+as one more "project" with the key :data:`TENANT_SCOPE`, and the caller's inbox
+(``notification`` events, subscribed on their own) with the key
+:data:`INBOX_SCOPE`.
 
 While a subscribe is in flight, events of its projects are held back and
 released after the reply, so a live event that overtakes the reply is neither
@@ -28,6 +30,29 @@ from pm_proto.v1 import commands_pb2, events_pb2
 
 #: The key of the tenant scope among the project ids (tenant-wide events have no project).
 TENANT_SCOPE: Final = ""
+#: The key of the caller's inbox (``Subscribe.notifications``) among the project ids.
+INBOX_SCOPE: Final = "\x00inbox"
+
+
+def scope_of(event: events_pb2.Event) -> str:
+    """The key of the stream ``event`` belongs to."""
+    return INBOX_SCOPE if event.HasField("notification") else event.project_id
+
+
+def scopes_of(
+    message: commands_pb2.Subscribe
+    | commands_pb2.SubscribeReply
+    | commands_pb2.Unsubscribe
+    | commands_pb2.UnsubscribeReply,
+) -> list[str]:
+    """The project ids of a (un)subscribe command or reply, plus the keys of the tenant
+    scope and the inbox."""
+    scopes = list(dict.fromkeys(message.project_ids))
+    if message.tenant:
+        scopes.append(TENANT_SCOPE)
+    if message.notifications:
+        scopes.append(INBOX_SCOPE)
+    return scopes
 
 
 @dataclass(slots=True)
@@ -63,10 +88,11 @@ class Positions:
         """Whether to hand ``event`` out now (held or duplicate events are not)."""
         if event.seq == 0:  # presence: not stored, not ordered, never replayed
             return True
-        if self._subscribing.get(event.project_id):
+        scope = scope_of(event)
+        if self._subscribing.get(scope):
             self._held.append(event)
             return False
-        group = self._groups.get(event.project_id)
+        group = self._groups.get(scope)
         if group is not None:
             if event.seq <= group.seq:
                 return False
@@ -100,7 +126,7 @@ class Positions:
             self.last_seq = reply.seq
         else:
             self.last_seq = max(self.last_seq, reply.seq)
-        scopes = list(reply.project_ids) + ([TENANT_SCOPE] if reply.tenant else [])
+        scopes = scopes_of(reply)
         self._remove(scopes)
         group = _Group(scopes, reply.seq)
         for project_id in group.project_ids:

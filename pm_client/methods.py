@@ -667,6 +667,38 @@ class CommandMethods:
     @overload
     async def call(
         self,
+        message: commands_pb2.WatchWorkItem,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WatchReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.UnwatchWorkItem,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.WatchReply: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.ListNotifications,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.NotificationList: ...
+    @overload
+    async def call(
+        self,
+        message: commands_pb2.MarkNotificationsRead,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> commands_pb2.NotificationsMarked: ...
+    @overload
+    async def call(
+        self,
         message: Message,
         *,
         request_id: str | None = None,
@@ -1501,12 +1533,14 @@ class CommandMethods:
         project_ids: Iterable[str] = (),
         resume: commands_pb2.ResumePosition | None = None,
         tenant: bool = False,
+        notifications: bool = False,
     ) -> commands_pb2.SubscribeReply:
         """Send ``Subscribe``; answered with ``Reply.subscribed``."""
         message = commands_pb2.Subscribe(
             project_ids=project_ids,
             resume=resume,
             tenant=tenant,
+            notifications=notifications,
         )
         return await self.call(message)
 
@@ -1515,11 +1549,13 @@ class CommandMethods:
         *,
         project_ids: Iterable[str] = (),
         tenant: bool = False,
+        notifications: bool = False,
     ) -> commands_pb2.UnsubscribeReply:
         """Send ``Unsubscribe``; answered with ``Reply.unsubscribed``."""
         message = commands_pb2.Unsubscribe(
             project_ids=project_ids,
             tenant=tenant,
+            notifications=notifications,
         )
         return await self.call(message)
 
@@ -1910,5 +1946,55 @@ class CommandMethods:
         """Send ``GetSprintReport``; answered with ``Reply.sprint_report``."""
         message = commands_pb2.GetSprintReport(
             sprint_id=sprint_id,
+        )
+        return await self.call(message)
+
+    async def watch_work_item(
+        self,
+        *,
+        work_item_id: str = "",
+    ) -> commands_pb2.WatchReply:
+        """Send ``WatchWorkItem``; answered with ``Reply.watch``."""
+        message = commands_pb2.WatchWorkItem(
+            work_item_id=work_item_id,
+        )
+        return await self.call(message)
+
+    async def unwatch_work_item(
+        self,
+        *,
+        work_item_id: str = "",
+    ) -> commands_pb2.WatchReply:
+        """Send ``UnwatchWorkItem``; answered with ``Reply.watch``."""
+        message = commands_pb2.UnwatchWorkItem(
+            work_item_id=work_item_id,
+        )
+        return await self.call(message)
+
+    async def list_notifications(
+        self,
+        *,
+        before: int = 0,
+        limit: int = 0,
+        unread_only: bool = False,
+    ) -> commands_pb2.NotificationList:
+        """Send ``ListNotifications``; answered with ``Reply.notifications``."""
+        message = commands_pb2.ListNotifications(
+            before=before,
+            limit=limit,
+            unread_only=unread_only,
+        )
+        return await self.call(message)
+
+    async def mark_notifications_read(
+        self,
+        *,
+        notification_ids: Iterable[str] = (),
+        up_to: int = 0,
+    ) -> commands_pb2.NotificationsMarked:
+        """Send ``MarkNotificationsRead``; answered with ``Reply.notifications_marked``."""
+        message = commands_pb2.MarkNotificationsRead(
+            notification_ids=notification_ids,
+            up_to=up_to,
         )
         return await self.call(message)

@@ -94,6 +94,16 @@ class EntityType(StrEnum):
     LLM_CONTEXT = "llm_context"
     LABEL = "label"
     ITEM_LABEL = "item_label"
+    WATCH = "watch"
+    NOTIFICATION = "notification"
+
+
+class NotificationReason(StrEnum):
+    """Why a user's inbox got a notification."""
+
+    ASSIGNED = "assigned"
+    MENTIONED = "mentioned"
+    WATCHED = "watched"
 
 
 class Action(StrEnum):

@@ -23,6 +23,7 @@ from pm_core.enums import (
     DependencyType,
     EntityType,
     LlmContextType,
+    NotificationReason,
     Priority,
     ProjectStatus,
     Role,
@@ -164,6 +165,35 @@ class ItemLabel(Entity):
     work_item_id: Id
     label_id: Id
     created_by: Id
+
+
+class Watch(Entity):
+    """A user's own choice to watch an item or not (one live row per item and user).
+
+    An item's creator and its assignee watch it without a row; a row says otherwise
+    for one user: ``watching`` False for one who unwatched it, True for anyone who
+    chose to watch it."""
+
+    project_id: Id
+    work_item_id: Id
+    user_id: Id
+    watching: bool = True
+
+
+class Notification(Entity):
+    """One entry of a user's inbox: what happened to an item they are concerned with.
+
+    ``seq`` is the tenant seq of the event that caused it (one notification per user and
+    event), the position a resume of the user's inbox subscription counts from."""
+
+    user_id: Id
+    project_id: Id
+    work_item_id: Id
+    comment_id: Id | None = None
+    actor_id: Id
+    reason: NotificationReason
+    seq: Annotated[int, Field(ge=1)]
+    read_at: AwareDatetime | None = None
 
 
 class Sprint(Entity):

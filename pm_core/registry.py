@@ -28,12 +28,14 @@ from pm_core.models import (
     ItemLabel,
     Label,
     LlmContext,
+    Notification,
     Project,
     ProjectMember,
     Sprint,
     SwimLane,
     TimeEntry,
     User,
+    Watch,
     WorkItem,
 )
 
@@ -142,6 +144,29 @@ ENTITIES: Final[tuple[EntitySpec, ...]] = (
             Ref("from_item_id", EntityType.WORK_ITEM, cascade=True),
             Ref("to_item_id", EntityType.WORK_ITEM, cascade=True),
             Ref("created_by", EntityType.USER),
+        ),
+    ),
+    EntitySpec(
+        EntityType.WATCH,
+        Watch,
+        "watches",
+        _in_project(
+            Ref("work_item_id", EntityType.WORK_ITEM, cascade=True),
+            Ref("user_id", EntityType.USER),
+        ),
+    ),
+    # A user's own: no cascade, so a deleted project or item never publishes who was
+    # notified of it to its subscribers; the rows age out by retention (docs/storage.md).
+    EntitySpec(
+        EntityType.NOTIFICATION,
+        Notification,
+        "notifications",
+        (
+            Ref("user_id", EntityType.USER),
+            Ref("project_id", EntityType.PROJECT),
+            Ref("work_item_id", EntityType.WORK_ITEM),
+            Ref("comment_id", EntityType.COMMENT),
+            Ref("actor_id", EntityType.USER),
         ),
     ),
     EntitySpec(EntityType.SWIM_LANE, SwimLane, "swim_lanes", _in_project()),

@@ -28,6 +28,7 @@ from pm_db.repositories.live_rows import LiveRowRepository
 from pm_db.repositories.llm_context import LlmContextRepository
 from pm_db.repositories.members import MemberRepository
 from pm_db.repositories.meta import TenantMetaRepository
+from pm_db.repositories.notifications import NotificationRepository
 from pm_db.repositories.projects import ProjectRepository
 from pm_db.repositories.refresh_tokens import RefreshTokenRepository
 from pm_db.repositories.search import SearchRepository
@@ -35,6 +36,7 @@ from pm_db.repositories.sprints import SprintRepository
 from pm_db.repositories.swim_lanes import SwimLaneRepository
 from pm_db.repositories.time_entries import TimeEntryRepository
 from pm_db.repositories.users import UserRepository
+from pm_db.repositories.watches import WatchRepository
 from pm_db.repositories.webhook_deliveries import WebhookDeliveryRepository
 from pm_db.repositories.webhooks import WebhookRepository
 from pm_db.repositories.work_items import WorkItemRepository
@@ -108,6 +110,16 @@ class UnitOfWork:
     def item_labels(self) -> ItemLabelRepository:
         """Which labels which items carry."""
         return ItemLabelRepository(self.conn, self.now)
+
+    @cached_property
+    def watches(self) -> WatchRepository:
+        """Who watches which item."""
+        return WatchRepository(self.conn, self.now)
+
+    @cached_property
+    def notifications(self) -> NotificationRepository:
+        """Each user's inbox."""
+        return NotificationRepository(self.conn, self.now)
 
     @cached_property
     def search(self) -> SearchRepository:

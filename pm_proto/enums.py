@@ -22,6 +22,7 @@ from pm_core.enums import (
     DependencyType,
     EntityType,
     LlmContextType,
+    NotificationReason,
     Priority,
     ProjectStatus,
     Role,
@@ -88,6 +89,7 @@ ENTITY_TYPE: Final = EnumPair.by_name(EntityType, pb.EntityType)
 ACTION: Final = EnumPair.by_name(Action, pb.Action)
 USER_KIND: Final = EnumPair.by_name(UserKind, pb.UserKind)
 WEBHOOK_STATE: Final = EnumPair.by_name(WebhookState, pb.WebhookState)
+NOTIFICATION_REASON: Final = EnumPair.by_name(NotificationReason, pb.NotificationReason)
 
 to_pb_project_status: Final = PROJECT_STATUS.to_pb
 from_pb_project_status: Final = PROJECT_STATUS.from_pb
@@ -113,3 +115,5 @@ to_pb_user_kind: Final = USER_KIND.to_pb
 from_pb_user_kind: Final = USER_KIND.from_pb
 to_pb_webhook_state: Final = WEBHOOK_STATE.to_pb
 from_pb_webhook_state: Final = WEBHOOK_STATE.from_pb
+to_pb_notification_reason: Final = NOTIFICATION_REASON.to_pb
+from_pb_notification_reason: Final = NOTIFICATION_REASON.from_pb

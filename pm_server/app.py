@@ -193,7 +193,8 @@ def build_sign_in(settings: Settings, databases: TenantDatabases) -> SignIn:
 
 
 async def _maintain(state: ServerState) -> None:
-    """Purge events past retention and old idempotency records of the open tenants."""
+    """Purge events past retention, old idempotency records and old notifications of the
+    open tenants."""
     settings = state.settings
     while True:
         await asyncio.sleep(settings.maintenance_interval_seconds)
@@ -260,6 +261,8 @@ async def purge_tenant(state: ServerState, tenant_id: str) -> tuple[int, int]:
         keys = uow.idempotency.purge_older_than(
             uow.now - timedelta(hours=settings.idempotency_retention_hours)
         )
+        # Inboxes: read notifications after 30 days, any after 90 (docs/storage.md).
+        uow.notifications.purge_expired()
         # Expired refresh tokens are refused anyway; a day's margin keeps reuse reports.
         uow.refresh_tokens.purge_expired_before(uow.now - timedelta(days=1))
         return events, keys

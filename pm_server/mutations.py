@@ -9,9 +9,11 @@ changed): only then is the stored reply looked up, the retry's own writes are
 rolled back, and the first reply answers it. So the first run of a request,
 the common case, reads no idempotency key at all. An update that changes
 nothing changed no row and gets neither activity rows nor an event (only the
-idempotency record). Only after the commit are the events published (in
-commit order, by the database's ``on_commit`` hook) and the reply returned to
-be sent, encoded once (the request id is spliced in front of it). Nothing is
+idempotency record). The notifications the changes call for
+(:mod:`pm_server.notifying`) are written in the same transaction, each with
+its change's seq. Only after the commit are the events published (in commit
+order, by the database's ``on_commit`` hook) and the reply returned to be
+sent, encoded once (the request id is spliced in front of it). Nothing is
 published for a rolled-back write.
 """
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pm_core.enums import Action
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import envelope_pb2
+from pm_server import notifying
 from pm_server.context import Context
 from pm_server.events import Change, encode_event
 from pm_server.tenant_stream import scope_of
@@ -49,7 +52,8 @@ class Mutation:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    #: Where it is delivered: its project, the tenant scope, or nowhere (None).
+    #: Where it is delivered: its project, the tenant scope, a user's inbox
+    #: (:func:`~pm_server.notifying.inbox_scope`), or nowhere (None).
     project_id: str | None
     seq: int
     event: bytes
@@ -91,12 +95,14 @@ async def mutate(ctx: Context, unit: Callable[[UnitOfWork], Mutation]) -> bytes:
         try:
             mutation = unit(uow)
             reply = mutation.reply.SerializeToString()
-            changes = (mutation.change,) if mutation.change is not None else ()
-            events = tuple(
-                record(uow, c)
-                for c in (*changes, *mutation.side_changes)
-                if not _changes_nothing(c)
-            )
+            main = (mutation.change,) if mutation.change is not None else ()
+            changes = [c for c in (*main, *mutation.side_changes) if not _changes_nothing(c)]
+            events = tuple(record(uow, c) for c in changes)
+            pending = notifying.follow_up(uow, changes, user_id)
+            if pending:
+                seqs = {id(c): e.seq for c, e in zip(changes, events, strict=True)}
+                inbox = notifying.write(uow, pending, seqs, user_id)
+                events += tuple(Published(scope, seq, event) for scope, seq, event in inbox)
             uow.idempotency.record(user_id, request_id, reply)
         except Exception:
             # A retry of a committed request fails (its key is taken, or its first run changed

@@ -43,6 +43,8 @@ TOOL_COMMANDS: Final = (
     "create_work_item",
     "update_work_item",
     "create_comment",
+    "watch_work_item",
+    "list_notifications",
     "create_dependency",
     "list_blocked_items",
     "start_timer",

@@ -2752,9 +2752,15 @@ class Subscribe(_message.Message):
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     RESUME_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
     tenant: _builtins.bool
     """Also the tenant scope: tenant-wide events (llm_context rows without a
     project), which every user of the tenant may read, in the same stream.
+    """
+    notifications: _builtins.bool
+    """Also the caller's own inbox: a `notification` event for each notification
+    the caller gets, replayed and live under the same rules (its `seq` is the
+    event seq of the change that caused it).
     """
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -2770,10 +2776,11 @@ class Subscribe(_message.Message):
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         resume: Global___ResumePosition | None = ...,
         tenant: _builtins.bool = ...,
+        notifications: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["resume", b"resume"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "resume", b"resume", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notifications", b"notifications", "project_ids", b"project_ids", "resume", b"resume", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2788,6 +2795,7 @@ class SubscribeReply(_message.Message):
     MUST_REFETCH_FIELD_NUMBER: _builtins.int
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
     epoch: _builtins.str
     seq: _builtins.int
     """The seq after which live events start (replayed events come before it)."""
@@ -2797,6 +2805,8 @@ class SubscribeReply(_message.Message):
     """
     tenant: _builtins.bool
     """the tenant scope is part of this subscription"""
+    notifications: _builtins.bool
+    """the caller's inbox is part of this subscription"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -2807,10 +2817,11 @@ class SubscribeReply(_message.Message):
         must_refetch: _builtins.bool = ...,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         tenant: _builtins.bool = ...,
+        notifications: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "project_ids", b"project_ids", "seq", b"seq", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "must_refetch", b"must_refetch", "notifications", b"notifications", "project_ids", b"project_ids", "seq", b"seq", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2826,8 +2837,11 @@ class Unsubscribe(_message.Message):
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
     tenant: _builtins.bool
     """end the tenant scope"""
+    notifications: _builtins.bool
+    """end the inbox subscription"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -2835,10 +2849,11 @@ class Unsubscribe(_message.Message):
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         tenant: _builtins.bool = ...,
+        notifications: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notifications", b"notifications", "project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2850,8 +2865,11 @@ class UnsubscribeReply(_message.Message):
 
     PROJECT_IDS_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
     tenant: _builtins.bool
     """the tenant scope was subscribed and is no more"""
+    notifications: _builtins.bool
+    """the inbox was subscribed and is no more"""
     @_builtins.property
     def project_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -2859,10 +2877,11 @@ class UnsubscribeReply(_message.Message):
         *,
         project_ids: _abc.Iterable[_builtins.str] | None = ...,
         tenant: _builtins.bool = ...,
+        notifications: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notifications", b"notifications", "project_ids", b"project_ids", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -4044,3 +4063,192 @@ class SearchResults(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchResults: _TypeAlias = SearchResults  # noqa: Y015
+
+@_typing.final
+class WatchWorkItem(_message.Message):
+    """---- notifications ---------------------------------------------------------
+
+    the caller watches the item: its changes and new comments reach the
+    caller's inbox (its creator and its assignee watch it unless they
+    unwatch it); the caller's `Watch` (`watching` true), unchanged when it
+    said so already
+    role: viewer
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    work_item_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        work_item_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_item_id", b"work_item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchWorkItem: _TypeAlias = WatchWorkItem  # noqa: Y015
+
+@_typing.final
+class UnwatchWorkItem(_message.Message):
+    """the caller's `Watch` (`watching` false); `NOT_FOUND` (`watch`) when the
+    caller does not watch the item
+    role: viewer
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    work_item_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        work_item_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["work_item_id", b"work_item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnwatchWorkItem: _TypeAlias = UnwatchWorkItem  # noqa: Y015
+
+@_typing.final
+class WatchReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def watch(self) -> _entities_pb2.Watch: ...
+    def __init__(
+        self,
+        *,
+        watch: _entities_pb2.Watch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["watch", b"watch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["watch", b"watch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchReply: _TypeAlias = WatchReply  # noqa: Y015
+
+@_typing.final
+class ListNotifications(_message.Message):
+    """the caller's inbox, newest first: `limit` (default 50, at most 500),
+    `before` a cursor (`next_cursor` of the previous page), `unread_only`;
+    with the caller's unread count
+    role: own
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BEFORE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    UNREAD_ONLY_FIELD_NUMBER: _builtins.int
+    before: _builtins.int
+    """0: from the newest"""
+    limit: _builtins.int
+    """0: 50"""
+    unread_only: _builtins.bool
+    def __init__(
+        self,
+        *,
+        before: _builtins.int = ...,
+        limit: _builtins.int = ...,
+        unread_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "unread_only", b"unread_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotifications: _TypeAlias = ListNotifications  # noqa: Y015
+
+@_typing.final
+class NotificationList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    UNREAD_COUNT_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    next_cursor: _builtins.int
+    """0: no more; else send it as `before`"""
+    unread_count: _builtins.int
+    seq: _builtins.int
+    """subscribe to the inbox from here"""
+    @_builtins.property
+    def notifications(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.Notification]: ...
+    def __init__(
+        self,
+        *,
+        notifications: _abc.Iterable[_entities_pb2.Notification] | None = ...,
+        next_cursor: _builtins.int = ...,
+        unread_count: _builtins.int = ...,
+        seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_cursor", b"next_cursor", "notifications", b"notifications", "seq", b"seq", "unread_count", b"unread_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationList: _TypeAlias = NotificationList  # noqa: Y015
+
+@_typing.final
+class MarkNotificationsRead(_message.Message):
+    """marks the caller's notifications read: those of `notification_ids` (ids
+    not in the caller's inbox are ignored, at most 1,000), or with none every
+    one up to seq `up_to` (0: all); the notifications marked now, and the
+    unread count left
+    role: own
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATION_IDS_FIELD_NUMBER: _builtins.int
+    UP_TO_FIELD_NUMBER: _builtins.int
+    up_to: _builtins.int
+    @_builtins.property
+    def notification_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        notification_ids: _abc.Iterable[_builtins.str] | None = ...,
+        up_to: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notification_ids", b"notification_ids", "up_to", b"up_to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkNotificationsRead: _TypeAlias = MarkNotificationsRead  # noqa: Y015
+
+@_typing.final
+class NotificationsMarked(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
+    UNREAD_COUNT_FIELD_NUMBER: _builtins.int
+    unread_count: _builtins.int
+    @_builtins.property
+    def notifications(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.Notification]: ...
+    def __init__(
+        self,
+        *,
+        notifications: _abc.Iterable[_entities_pb2.Notification] | None = ...,
+        unread_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notifications", b"notifications", "unread_count", b"unread_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationsMarked: _TypeAlias = NotificationsMarked  # noqa: Y015

@@ -205,6 +205,8 @@ class _EntityTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EntityType
     ENTITY_TYPE_LLM_CONTEXT: _EntityType.ValueType  # 10
     ENTITY_TYPE_LABEL: _EntityType.ValueType  # 20
     ENTITY_TYPE_ITEM_LABEL: _EntityType.ValueType  # 21
+    ENTITY_TYPE_WATCH: _EntityType.ValueType  # 45
+    ENTITY_TYPE_NOTIFICATION: _EntityType.ValueType  # 46
 
 class EntityType(_EntityType, metaclass=_EntityTypeEnumTypeWrapper): ...
 
@@ -221,6 +223,8 @@ ENTITY_TYPE_SWIM_LANE: EntityType.ValueType  # 9
 ENTITY_TYPE_LLM_CONTEXT: EntityType.ValueType  # 10
 ENTITY_TYPE_LABEL: EntityType.ValueType  # 20
 ENTITY_TYPE_ITEM_LABEL: EntityType.ValueType  # 21
+ENTITY_TYPE_WATCH: EntityType.ValueType  # 45
+ENTITY_TYPE_NOTIFICATION: EntityType.ValueType  # 46
 Global___EntityType: _TypeAlias = EntityType  # noqa: Y015
 
 class _UserKind:
@@ -258,6 +262,31 @@ ACTION_CREATED: Action.ValueType  # 1
 ACTION_UPDATED: Action.ValueType  # 2
 ACTION_DELETED: Action.ValueType  # 3
 Global___Action: _TypeAlias = Action  # noqa: Y015
+
+class _NotificationReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NotificationReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NotificationReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NOTIFICATION_REASON_UNSPECIFIED: _NotificationReason.ValueType  # 0
+    NOTIFICATION_REASON_ASSIGNED: _NotificationReason.ValueType  # 1
+    """the item was assigned to the user"""
+    NOTIFICATION_REASON_MENTIONED: _NotificationReason.ValueType  # 2
+    """a comment on the item names the user (@name)"""
+    NOTIFICATION_REASON_WATCHED: _NotificationReason.ValueType  # 3
+    """an item the user watches changed or got a comment"""
+
+class NotificationReason(_NotificationReason, metaclass=_NotificationReasonEnumTypeWrapper): ...
+
+NOTIFICATION_REASON_UNSPECIFIED: NotificationReason.ValueType  # 0
+NOTIFICATION_REASON_ASSIGNED: NotificationReason.ValueType  # 1
+"""the item was assigned to the user"""
+NOTIFICATION_REASON_MENTIONED: NotificationReason.ValueType  # 2
+"""a comment on the item names the user (@name)"""
+NOTIFICATION_REASON_WATCHED: NotificationReason.ValueType  # 3
+"""an item the user watches changed or got a comment"""
+Global___NotificationReason: _TypeAlias = NotificationReason  # noqa: Y015
 
 class _WebhookState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -974,6 +1003,124 @@ class ItemLabel(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ItemLabel: _TypeAlias = ItemLabel  # noqa: Y015
+
+@_typing.final
+class Watch(_message.Message):
+    """A user's choice to watch an item or not. An item's creator and assignee
+    watch it with no Watch; one says otherwise for its user.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    WATCHING_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    project_id: _builtins.str
+    work_item_id: _builtins.str
+    user_id: _builtins.str
+    watching: _builtins.bool
+    """false: unwatched (a creator or assignee who opted out)"""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
+        project_id: _builtins.str = ...,
+        work_item_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        watching: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deleted_at", b"deleted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deleted_at", b"deleted_at", "id", b"id", "project_id", b"project_id", "updated_at", b"updated_at", "user_id", b"user_id", "version", b"version", "watching", b"watching", "work_item_id", b"work_item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Watch: _TypeAlias = Watch  # noqa: Y015
+
+@_typing.final
+class Notification(_message.Message):
+    """One entry of a user's inbox."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    WORK_ITEM_ID_FIELD_NUMBER: _builtins.int
+    COMMENT_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    READ_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    version: _builtins.int
+    user_id: _builtins.str
+    project_id: _builtins.str
+    work_item_id: _builtins.str
+    comment_id: _builtins.str
+    """the comment that mentioned the user, or was added"""
+    actor_id: _builtins.str
+    reason: Global___NotificationReason.ValueType
+    seq: _builtins.int
+    """The seq of the event that caused it: the inbox's order and cursor."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def read_at(self) -> _timestamp_pb2.Timestamp:
+        """absent while unread"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
+        user_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        work_item_id: _builtins.str = ...,
+        comment_id: _builtins.str | None = ...,
+        actor_id: _builtins.str = ...,
+        reason: Global___NotificationReason.ValueType = ...,
+        seq: _builtins.int = ...,
+        read_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_comment_id", b"_comment_id", "comment_id", b"comment_id", "created_at", b"created_at", "deleted_at", b"deleted_at", "read_at", b"read_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_comment_id", b"_comment_id", "actor_id", b"actor_id", "comment_id", b"comment_id", "created_at", b"created_at", "deleted_at", b"deleted_at", "id", b"id", "project_id", b"project_id", "read_at", b"read_at", "reason", b"reason", "seq", b"seq", "updated_at", b"updated_at", "user_id", b"user_id", "version", b"version", "work_item_id", b"work_item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__comment_id: _TypeAlias = _typing.Literal["comment_id"]  # noqa: Y015
+    _WhichOneofArgType__comment_id: _TypeAlias = _typing.Literal["_comment_id", b"_comment_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__comment_id) -> _WhichOneofReturnType__comment_id | None: ...
+
+Global___Notification: _TypeAlias = Notification  # noqa: Y015
 
 @_typing.final
 class FieldChange(_message.Message):

@@ -45,6 +45,8 @@ class Event(_message.Message):
     PRESENCE_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     ITEM_LABEL_FIELD_NUMBER: _builtins.int
+    NOTIFICATION_FIELD_NUMBER: _builtins.int
+    WATCH_FIELD_NUMBER: _builtins.int
     CHANGES_FIELD_NUMBER: _builtins.int
     CASCADED_IDS_FIELD_NUMBER: _builtins.int
     ACTOR_KIND_FIELD_NUMBER: _builtins.int
@@ -88,6 +90,12 @@ class Event(_message.Message):
     @_builtins.property
     def item_label(self) -> _entities_pb2.ItemLabel: ...
     @_builtins.property
+    def notification(self) -> _entities_pb2.Notification:
+        """Only on the recipient's own inbox subscription (Subscribe.notifications)."""
+
+    @_builtins.property
+    def watch(self) -> _entities_pb2.Watch: ...
+    @_builtins.property
     def changes(self) -> _containers.RepeatedCompositeFieldContainer[_entities_pb2.FieldChange]:
         """For updates: each changed field with its old and new value."""
 
@@ -126,16 +134,18 @@ class Event(_message.Message):
         presence: Global___Presence | None = ...,
         label: _entities_pb2.Label | None = ...,
         item_label: _entities_pb2.ItemLabel | None = ...,
+        notification: _entities_pb2.Notification | None = ...,
+        watch: _entities_pb2.Watch | None = ...,
         changes: _abc.Iterable[_entities_pb2.FieldChange] | None = ...,
         cascaded_ids: _abc.Iterable[_builtins.str] | None = ...,
         actor_kind: _entities_pb2.UserKind.ValueType = ...,
         lane_load: _entities_pb2.LaneLoad | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "dependency", b"dependency", "entity", b"entity", "item_label", b"item_label", "label", b"label", "lane_load", b"lane_load", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "dependency", b"dependency", "entity", b"entity", "item_label", b"item_label", "label", b"label", "lane_load", b"lane_load", "llm_context", b"llm_context", "member", b"member", "notification", b"notification", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "watch", b"watch", "work_item", b"work_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_id", b"actor_id", "actor_kind", b"actor_kind", "cascaded_ids", b"cascaded_ids", "changes", b"changes", "comment", b"comment", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "entity_type", b"entity_type", "item_label", b"item_label", "label", b"label", "lane_load", b"lane_load", "llm_context", b"llm_context", "member", b"member", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "project_id", b"project_id", "seq", b"seq", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "work_item", b"work_item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_id", b"actor_id", "actor_kind", b"actor_kind", "cascaded_ids", b"cascaded_ids", "changes", b"changes", "comment", b"comment", "dependency", b"dependency", "entity", b"entity", "entity_id", b"entity_id", "entity_type", b"entity_type", "item_label", b"item_label", "label", b"label", "lane_load", b"lane_load", "llm_context", b"llm_context", "member", b"member", "notification", b"notification", "occurred_at", b"occurred_at", "presence", b"presence", "project", b"project", "project_id", b"project_id", "seq", b"seq", "sprint", b"sprint", "swim_lane", b"swim_lane", "time_entry", b"time_entry", "watch", b"watch", "work_item", b"work_item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_entity: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context", "presence", "label", "item_label"]  # noqa: Y015
+    _WhichOneofReturnType_entity: _TypeAlias = _typing.Literal["project", "member", "work_item", "sprint", "comment", "time_entry", "dependency", "swim_lane", "llm_context", "presence", "label", "item_label", "notification", "watch"]  # noqa: Y015
     _WhichOneofArgType_entity: _TypeAlias = _typing.Literal["entity", b"entity"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_entity) -> _WhichOneofReturnType_entity | None: ...
 

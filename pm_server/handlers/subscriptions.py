@@ -20,6 +20,15 @@ the tenant-wide events every user of the tenant may read, replayed and live
 under the same rules, as one more subscription keyed ``TENANT_SCOPE``. It
 needs no role: the connection's user belongs to the tenant.
 
+``notifications = true`` adds the caller's inbox (:mod:`pm_server.notifying`):
+a ``notification`` event for each notification the caller gets, keyed
+``inbox_scope(user)``. Its events carry the seq of the change that caused
+them, so the one resume position covers it too: replayed from the inbox
+table (not the event log), held and deduplicated like any subscription's.
+It needs no role either: it is the caller's own. It is subscribed on its own
+(with no project and no tenant scope): one subscribe is one stream in seq
+order, and the inbox's seqs are those of changes in any project.
+
 A connection holds at most ``Session.max_subscriptions`` projects
 (``PM_MAX_SUBSCRIPTIONS_PER_CONNECTION``): a subscribe that would pass it is a
 VALIDATION_ERROR on ``project_ids`` and changes nothing. A subscribe that
@@ -35,12 +44,14 @@ from typing import Final
 
 from pm_core.enums import Role
 from pm_core.errors import ValidationError
-from pm_core.models import StoredEvent
+from pm_core.models import Notification, StoredEvent
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.timestamps import to_timestamp
 from pm_proto.v1 import commands_pb2, envelope_pb2
 from pm_server import access
 from pm_server.context import Context
+from pm_server.notifying import INBOX_PREFIX, inbox_scope
+from pm_server.notifying import encode as encode_notification
 from pm_server.session import Subscription
 from pm_server.tenant_stream import TENANT_SCOPE, readable
 
@@ -50,14 +61,26 @@ MAX_PROJECTS_PER_SUBSCRIBE: Final = 1_000
 
 async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.Reply:
     project_ids = list(dict.fromkeys(cmd.project_ids))
-    if not project_ids and not cmd.tenant:
-        raise ValidationError("project_ids", "name at least one project, or the tenant scope")
+    if not project_ids and not cmd.tenant and not cmd.notifications:
+        raise ValidationError(
+            "project_ids", "name at least one project, the tenant scope or the notifications"
+        )
+    if cmd.notifications and (project_ids or cmd.tenant):
+        raise ValidationError(
+            "notifications", "subscribe to the notifications on their own, with no project"
+        )
     if TENANT_SCOPE in project_ids:
         raise ValidationError("project_ids", "a project id cannot be empty")
+    if any(project_id.startswith(INBOX_PREFIX) for project_id in project_ids):
+        raise ValidationError("project_ids", "not a project id")
     if len(project_ids) > MAX_PROJECTS_PER_SUBSCRIBE:
         raise ValidationError("project_ids", f"at most {MAX_PROJECTS_PER_SUBSCRIBE} projects")
-    scopes = [*project_ids, TENANT_SCOPE] if cmd.tenant else project_ids
     principal = ctx.principal
+    scopes = [
+        *project_ids,
+        *([TENANT_SCOPE] if cmd.tenant else []),
+        *([inbox_scope(principal.user_id)] if cmd.notifications else []),
+    ]
     connection = ctx.connection
     session = connection.session
     if session.would_exceed(scopes):  # checked with no await before registering
@@ -112,6 +135,7 @@ async def subscribe(ctx: Context, cmd: commands_pb2.Subscribe) -> envelope_pb2.R
             must_refetch=must_refetch,
             project_ids=project_ids,
             tenant=cmd.tenant,
+            notifications=cmd.notifications,
         )
     )
 
@@ -128,6 +152,33 @@ def _can_resume(
 
 
 async def _replay(ctx: Context, subscriptions: dict[str, Subscription], after: int) -> None:
+    inbox = subscriptions.get(inbox_scope(ctx.principal.user_id))
+    if inbox is not None:  # subscribed on its own
+        await _replay_inbox(ctx, inbox, after)
+    else:
+        await _replay_log(ctx, subscriptions, after)
+
+
+async def _replay_inbox(ctx: Context, subscription: Subscription, after: int) -> None:
+    """The caller's notifications after ``after``, from the inbox table, then live."""
+    connection = ctx.connection
+    user_id = ctx.principal.user_id
+
+    def read_page(uow: UnitOfWork, start: int) -> list[Notification]:
+        return uow.notifications.after(user_id, start, REPLAY_PAGE)
+
+    while not connection.closing and connection.session.is_current(subscription):
+        page = await ctx.db.read(functools.partial(read_page, start=after))
+        for notification in page:
+            connection.replayed(subscription, notification.seq, encode_notification(notification))
+        if len(page) < REPLAY_PAGE:
+            break
+        after = page[-1].seq
+        await connection.drained()
+    connection.go_live(subscription)
+
+
+async def _replay_log(ctx: Context, subscriptions: dict[str, Subscription], after: int) -> None:
     connection = ctx.connection
     session = connection.session
     project_ids = [scope for scope in subscriptions if scope != TENANT_SCOPE]
@@ -163,11 +214,17 @@ async def unsubscribe(ctx: Context, cmd: commands_pb2.Unsubscribe) -> envelope_p
         project_id
         for project_id in dict.fromkeys(cmd.project_ids)
         if project_id != TENANT_SCOPE
+        and not project_id.startswith(INBOX_PREFIX)
         and ctx.hub.unsubscribe(ctx.tenant_id, project_id, ctx.connection)
     ]
     tenant = cmd.tenant and ctx.hub.unsubscribe(ctx.tenant_id, TENANT_SCOPE, ctx.connection)
+    inbox = cmd.notifications and ctx.hub.unsubscribe(
+        ctx.tenant_id, inbox_scope(ctx.principal.user_id), ctx.connection
+    )
     return envelope_pb2.Reply(
-        unsubscribed=commands_pb2.UnsubscribeReply(project_ids=removed, tenant=tenant)
+        unsubscribed=commands_pb2.UnsubscribeReply(
+            project_ids=removed, tenant=tenant, notifications=inbox
+        )
     )
 
 

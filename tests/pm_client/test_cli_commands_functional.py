@@ -572,3 +572,24 @@ async def test_context_pack_markdown_reads_as_a_briefing(cli: InThreadCli):
     small = await js(cli, "context", "pack", "-p", "PM", "--budget", "1000")
     assert small["tokens"] <= 1000
     assert (await cli("context", "pack", "-p", "PM", "--budget", "10")).code == 2
+
+
+async def test_inbox_lists_marks_read_and_watches(cli: InThreadCli):
+    await board(cli)
+    ok(await cli("member", "add", "bob", "--role", "editor", "-p", "PM"))
+    ok(await cli("item", "update", "PM-3", "--assignee", "bob"))
+    listed = await js(cli, "inbox", "list", user="bob")
+    assert [(n["reason"], n["actor_id"]) for n in listed["notifications"]] == [
+        ("assigned", "alice")
+    ]
+    assert listed["unread_count"] == 1
+    text = ok(await cli("inbox", "list", user="bob")).stdout
+    assert "PM-3" in text
+    assert "1 unread" in text
+    marked = await js(cli, "inbox", "read", user="bob")
+    assert marked["unread_count"] == 0
+    assert (await js(cli, "inbox", "list", "--unread", user="bob"))["notifications"] == []
+    watch = await js(cli, "inbox", "watch", "PM-4", user="bob")
+    assert watch["watching"] is True
+    assert (await js(cli, "inbox", "unwatch", "PM-4", user="bob"))["watching"] is False
+    assert (await cli("inbox", "unwatch", "PM-4", user="bob")).code != 0

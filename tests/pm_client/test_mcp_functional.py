@@ -64,6 +64,8 @@ CALLS: Final[list[tuple[str, dict[str, Any], tuple[str, str] | None]]] = [
      ("work_item", "ACTION_UPDATED")),
     ("create_comment", {"work_item_id": "SHOP-2", "body": "API first."},
      ("comment", "ACTION_CREATED")),
+    ("watch_work_item", {"work_item_id": "SHOP-1"}, ("watch", "ACTION_CREATED")),
+    ("list_notifications", {"unread_only": True}, None),
     ("create_dependency", {"from_item_id": "SHOP-2", "to_item_id": "SHOP-1", "type": "blocks"},
      ("dependency", "ACTION_CREATED")),
     ("start_timer", {"work_item_id": "SHOP-2"}, ("time_entry", "ACTION_CREATED")),

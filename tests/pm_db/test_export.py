@@ -22,6 +22,7 @@ from pm_core.enums import (
     DependencyType,
     EntityType,
     LlmContextType,
+    NotificationReason,
     Priority,
     Role,
     SprintStatus,
@@ -35,7 +36,7 @@ from pm_core.errors import (
     TenantExistsError,
     TenantNotFoundError,
 )
-from pm_core.models import FieldChange, LlmContextPatch, WorkItemPatch
+from pm_core.models import FieldChange, LlmContextPatch, Notification, WorkItemPatch
 from pm_db import admin, export
 from pm_db.export import TABLES
 from pm_db.migrator import Migration, load_migrations, migrate
@@ -151,6 +152,7 @@ class Filler:
         self.users: list[str] = []
         self.projects: list[str] = []
         self.rows: dict[str, list[str]] = {}
+        self.seq = 0
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         return self.data.draw(strategy)
@@ -354,6 +356,38 @@ class Filler:
             )
             if attached is not None and self.draw(st.booleans()):
                 self.do(lambda uow, a: uow.item_labels.detach(a.work_item_id, a.label_id), attached)
+        self.fill_inbox(project_id, items)
+
+    def fill_inbox(self, project_id: str, items: list[str]) -> None:
+        for _ in range(self.draw(st.integers(0, 4))):
+            user = self.user()
+            self.do(
+                lambda uow, u, w: uow.watches.choose(uow.work_items.get(self.some(items)), u, w),
+                user,
+                self.draw(st.booleans()),
+            )
+        for _ in range(self.draw(st.integers(0, 4))):
+            self.seq += 1
+            notification = Notification(
+                id=f"n-{self.seq}",
+                user_id=self.user(),
+                project_id=project_id,
+                work_item_id=self.some(items),
+                comment_id=self.pick(self.rows.get("comment", [])),
+                actor_id=self.user(),
+                reason=self.draw(st.sampled_from(NotificationReason)),
+                seq=self.seq,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            if notification.work_item_id == "missing":
+                continue
+            self.do(lambda uow, n: uow.notifications.add([n]), notification)
+            if self.draw(st.booleans()):
+                self.do(
+                    lambda uow, n: uow.notifications.mark_read(n.user_id, ids=[n.id]),
+                    notification,
+                )
 
     def fill_context(self) -> None:
         for _ in range(self.draw(st.integers(0, 3))):

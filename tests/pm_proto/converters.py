@@ -29,12 +29,14 @@ from pm_core.models import (
     ItemLabel,
     Label,
     LlmContext,
+    Notification,
     Project,
     ProjectMember,
     Sprint,
     SwimLane,
     TimeEntry,
     User,
+    Watch,
     Webhook,
     WorkItem,
 )
@@ -44,6 +46,7 @@ from pm_proto.enums import (
     from_pb_dependency_type,
     from_pb_entity_type,
     from_pb_llm_context_type,
+    from_pb_notification_reason,
     from_pb_priority,
     from_pb_project_status,
     from_pb_role,
@@ -273,6 +276,40 @@ def item_label_from_pb(msg: pb.ItemLabel) -> ItemLabel:
             "work_item_id": msg.work_item_id,
             "label_id": msg.label_id,
             "created_by": msg.created_by,
+        },
+    )
+
+
+def watch_from_pb(msg: pb.Watch) -> Watch:
+    return build(
+        Watch,
+        {
+            "id": msg.id,
+            "version": msg.version,
+            **_times(msg),
+            "project_id": msg.project_id,
+            "work_item_id": msg.work_item_id,
+            "user_id": msg.user_id,
+            "watching": msg.watching,
+        },
+    )
+
+
+def notification_from_pb(msg: pb.Notification) -> Notification:
+    return build(
+        Notification,
+        {
+            "id": msg.id,
+            "version": msg.version,
+            **_times(msg),
+            "user_id": msg.user_id,
+            "project_id": msg.project_id,
+            "work_item_id": msg.work_item_id,
+            "comment_id": msg.comment_id if msg.HasField("comment_id") else None,
+            "actor_id": msg.actor_id,
+            "reason": from_pb_notification_reason(msg.reason, "reason"),
+            "seq": msg.seq,
+            "read_at": get_time(msg, "read_at"),
         },
     )
 

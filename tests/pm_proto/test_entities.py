@@ -25,12 +25,14 @@ from pm_core.models import (
     Label,
     LlmContext,
     Model,
+    Notification,
     Project,
     ProjectMember,
     Sprint,
     SwimLane,
     TimeEntry,
     User,
+    Watch,
     Webhook,
     WorkItem,
 )
@@ -73,6 +75,7 @@ from tests.pm_proto.converters import (
     item_label_from_pb,
     label_from_pb,
     llm_context_from_pb,
+    notification_from_pb,
     project_from_pb,
     project_member_from_pb,
     set_time,
@@ -80,6 +83,7 @@ from tests.pm_proto.converters import (
     swim_lane_from_pb,
     time_entry_from_pb,
     user_from_pb,
+    watch_from_pb,
     webhook_from_pb,
     work_item_from_pb,
 )
@@ -268,6 +272,18 @@ labels = entities(
     color=st.from_regex(r"#[0-9a-f]{6}", fullmatch=True),
 )
 item_labels = entities(ItemLabel, project_id=ids, work_item_id=ids, label_id=ids, created_by=ids)
+watches = entities(Watch, project_id=ids, work_item_id=ids, user_id=ids, watching=st.booleans())
+notifications = entities(
+    Notification,
+    user_id=ids,
+    project_id=ids,
+    work_item_id=ids,
+    comment_id=opt(ids),
+    actor_id=ids,
+    reason=st.sampled_from(core_enums.NotificationReason),
+    seq=st.integers(1, 2**62),
+    read_at=opt(times),
+)
 field_changes = plain_models(FieldChange, field=st.text(ANY_TEXT), old=json_values, new=json_values)
 activity_entries = plain_models(
     ActivityEntry,
@@ -296,6 +312,14 @@ def _item_label_to_pb(attached: ItemLabel) -> pb.ItemLabel:
     return to_pb(attached, pb.ItemLabel)
 
 
+def _watch_to_pb(watch: Watch) -> pb.Watch:
+    return to_pb(watch, pb.Watch)
+
+
+def _notification_to_pb(notification: Notification) -> pb.Notification:
+    return to_pb(notification, pb.Notification)
+
+
 # model class, strategy, to_pb, from_pb, message class
 CASES: list[tuple[type[Model], Any, Callable[[Any], Message], Callable[[Any], Model], Any]] = [
     (User, users, user_to_pb, user_from_pb, pb.User),
@@ -310,6 +334,8 @@ CASES: list[tuple[type[Model], Any, Callable[[Any], Message], Callable[[Any], Mo
     (LlmContext, llm_contexts, llm_context_to_pb, llm_context_from_pb, pb.LlmContext),
     (Label, labels, _label_to_pb, label_from_pb, pb.Label),
     (ItemLabel, item_labels, _item_label_to_pb, item_label_from_pb, pb.ItemLabel),
+    (Watch, watches, _watch_to_pb, watch_from_pb, pb.Watch),
+    (Notification, notifications, _notification_to_pb, notification_from_pb, pb.Notification),
     (FieldChange, field_changes, field_change_to_pb, field_change_from_pb, pb.FieldChange),
     (
         ActivityEntry,

@@ -547,6 +547,40 @@ def _label(draw: st.DrawFn, t: Targets) -> Poison:
     return "delete_label", P.DeleteLabel(label_id=label)
 
 
+def _inbox(draw: st.DrawFn, t: Targets) -> Poison:
+    """Watches and the inbox: foreign items, a watch she does not hold, bad paging."""
+    choice = draw(
+        st.sampled_from(
+            [
+                *("watch_foreign", "unwatch_foreign", "not_watching", "limit", "before"),
+                *("both", "up_to", "too_many"),
+            ]
+        )
+    )
+    if choice == "watch_foreign":
+        return "watch_work_item", P.WatchWorkItem(work_item_id=_foreign_item(draw, t))
+    if choice == "unwatch_foreign":
+        return "unwatch_work_item", P.UnwatchWorkItem(work_item_id=_foreign_item(draw, t))
+    if choice == "not_watching":  # the seed has her watch story2 (assigned), not the epic
+        return "unwatch_work_item", P.UnwatchWorkItem(work_item_id=t.p.epic_id)
+    if choice == "limit":
+        limit = draw(st.one_of(st.integers(INT32[0], -1), st.integers(501, INT32[1])))
+        return "list_notifications", P.ListNotifications(limit=limit)
+    if choice == "before":
+        return "list_notifications", P.ListNotifications(before=draw(st.integers(INT64[0], -1)))
+    if choice == "both":
+        return "mark_notifications_read", P.MarkNotificationsRead(
+            notification_ids=[GHOST_ID], up_to=draw(st.integers(1, INT64[1]))
+        )
+    if choice == "up_to":
+        return "mark_notifications_read", P.MarkNotificationsRead(
+            up_to=draw(st.integers(INT64[0], -1))
+        )
+    return "mark_notifications_read", P.MarkNotificationsRead(
+        notification_ids=[f"n{i}" for i in range(1_001)]
+    )
+
+
 def _llm_context(draw: st.DrawFn, t: Targets) -> Poison:
     rule = E.LLM_CONTEXT_TYPE_BUSINESS_RULE
     pid = t.p.project_id
@@ -770,6 +804,7 @@ POISONS: Final[tuple[PoisonMaker, ...]] = (
     _time_entry,
     _lane,
     _label,
+    _inbox,
     _llm_context,
     _admin_only,
     _create_project,

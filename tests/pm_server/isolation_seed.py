@@ -47,10 +47,14 @@ class BoardIds:
     activity_id: str
     label_id: str
     item_label_id: str
+    watch_id: str
     marker: str
     #: An API key of the tenant (set by the tests that create one; tenant-wide, as keys are).
     api_key_id: str = ""
     webhook_id: str = ""
+    #: The editor's notification of being assigned ``story2`` (set by the tests that read
+    #: the editor's inbox: only the editor may).
+    notification_id: str = ""
 
     def row_ids(self) -> list[str]:
         """The ids of the board's rows (not its users)."""
@@ -161,6 +165,13 @@ async def seed_board(owner: WsClient, editor_id: str, key: str, marker: str) -> 
     item_label = (
         await r("attach_label", commands_pb2.AttachLabel(work_item_id=story.id, label_id=label.id))
     ).item_label.item_label
+    # The editor is notified of this assignment (and watches story2 from now on).
+    await r(
+        "update_work_item", commands_pb2.UpdateWorkItem(item_id=story2.id, assignee_id=editor_id)
+    )
+    watch = (
+        await r("watch_work_item", commands_pb2.WatchWorkItem(work_item_id=story.id))
+    ).watch.watch
     members = (await r("list_members", commands_pb2.ListMembers(project_id=pid))).members
     member = next(m for m in members.members if m.user_id == editor_id)
     activity = (
@@ -186,6 +197,7 @@ async def seed_board(owner: WsClient, editor_id: str, key: str, marker: str) -> 
         activity_id=activity.id,
         label_id=label.id,
         item_label_id=item_label.id,
+        watch_id=watch.id,
         marker=marker,
     )
 

@@ -229,6 +229,42 @@ async def test_every_process_serves_every_tenant(whole: Cluster) -> None:
             await client.close()
 
 
+async def test_a_notification_reaches_its_user_through_a_process_that_does_not_own_the_tenant(
+    whole: Cluster,
+) -> None:
+    a, b, c = whole.nodes
+    owner_side = await whole.connect(a, "inbox", "alice")
+    bob = await whole.connect(c, "inbox", "bob")  # relayed to the owner, a
+    clients = [owner_side, bob]
+    try:
+        assert (await whole.owner("inbox")) is a
+        await bob.request("subscribe", commands_pb2.Subscribe(notifications=True))
+        project = await create_project(owner_side, "INBOX")
+        await owner_side.request(
+            "add_member",
+            commands_pb2.AddMember(
+                project_id=project.id, user_id="bob", role=entities_pb2.ROLE_EDITOR
+            ),
+        )
+        alice = await whole.connect(b, "inbox", "alice")  # the change through a third process
+        clients.append(alice)
+        reply = await alice.request(
+            "create_work_item",
+            commands_pb2.CreateWorkItem(
+                project_id=project.id,
+                type=entities_pb2.WORK_ITEM_TYPE_TASK,
+                title="for bob",
+                assignee_id="bob",
+            ),
+        )
+        event = await asyncio.wait_for(bob.events.get(), 10)
+        assert event.notification.work_item_id == reply.work_item.item.id
+        assert event.notification.reason == entities_pb2.NOTIFICATION_REASON_ASSIGNED
+    finally:
+        for client in clients:
+            await client.close()
+
+
 async def test_a_tenant_evicted_with_connections_open_keeps_its_owner(whole: Cluster) -> None:
     """The last node keeps one tenant open: a tenant it evicts while one of its clients is
     still connected stays its own (no other process takes it), and that idle subscriber

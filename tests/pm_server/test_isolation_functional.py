@@ -179,6 +179,10 @@ ID_FIELDS: Final[dict[tuple[str, str], tuple[str, Expect]]] = {
     ("attach_label", "label_id"): ("label", _D),
     ("detach_label", "work_item_id"): ("story", _D),
     ("detach_label", "label_id"): ("label", _D),
+    ("watch_work_item", "work_item_id"): ("story", _D),
+    ("unwatch_work_item", "work_item_id"): ("story", _D),
+    # Another user's notification is as good as none: nothing is marked.
+    ("mark_notifications_read", "notification_ids"): ("notification", _G),
     ("search", "project_id"): ("project", _D),
     # Filters of a search of one's own projects: a foreign id simply matches nothing.
     ("search", "assignee_id"): ("user", _U),
@@ -258,6 +262,8 @@ ENTITY_KINDS: Final = {
     entities_pb2.ENTITY_TYPE_LLM_CONTEXT: ("context", _D),
     entities_pb2.ENTITY_TYPE_LABEL: ("label", _D),
     entities_pb2.ENTITY_TYPE_ITEM_LABEL: ("item_label", _D),
+    entities_pb2.ENTITY_TYPE_WATCH: ("watch", _D),
+    entities_pb2.ENTITY_TYPE_NOTIFICATION: ("notification", _D),
     # A user's own history is tenant-wide, as the user is.
     entities_pb2.ENTITY_TYPE_USER: ("user", _U),
 }
@@ -396,6 +402,9 @@ BASES: Final[dict[str, Callable[[BoardIds], Message]]] = {
     "attach_label": lambda o: P.AttachLabel(work_item_id=o.story2_id, label_id=o.label_id),
     "detach_label": lambda o: P.DetachLabel(work_item_id=o.story_id, label_id=o.label_id),
     "search": lambda o: P.Search(query="story"),
+    "watch_work_item": lambda o: P.WatchWorkItem(work_item_id=o.story2_id),
+    "unwatch_work_item": lambda o: P.UnwatchWorkItem(work_item_id=o.story_id),
+    "mark_notifications_read": lambda o: P.MarkNotificationsRead(notification_ids=["n"]),
 }
 
 
@@ -422,6 +431,8 @@ def value_of(board: BoardIds, kind: str) -> str:
         "webhook": "webhook_id",
         "label": "label_id",
         "item_label": "item_label_id",
+        "watch": "watch_id",
+        "notification": "notification_id",
     }
     value: str = getattr(board, names[kind])
     return value
@@ -481,8 +492,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     server, runner = await start_server(data_dir)
     try:
         owner = await server.client(TENANT_A, "a-owner")
-        await server.client(TENANT_A, "a-editor")
+        editor = await server.client(TENANT_A, "a-editor")
         board = await seed_board(owner, "a-editor", "SECA", MARKER_A)
+        inbox = await editor.request("list_notifications", P.ListNotifications())
+        (notification,) = inbox.notifications.notifications
+        board = dataclasses.replace(board, notification_id=notification.id)
         # A live API key of the tenant, created by a tenant admin of it.
         admin = await server.client(TENANT_A, "a-admin", admin=True)
         key = await admin.request("create_api_key", P.CreateApiKey(name=f"{MARKER_A} bot"))

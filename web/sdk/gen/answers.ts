@@ -80,6 +80,10 @@ export const ANSWERED_BY = {
   detachLabel: "itemLabel",
   search: "searchResults",
   getSprintReport: "sprintReport",
+  watchWorkItem: "watch",
+  unwatchWorkItem: "watch",
+  listNotifications: "notifications",
+  markNotificationsRead: "notificationsMarked",
 } as const;
 
 /** Commands whose effect belongs to one connection: not sent again after a reconnect. */

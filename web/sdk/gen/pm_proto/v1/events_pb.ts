@@ -8,7 +8,7 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Action, Comment, Dependency, EntityType, FieldChange, ItemLabel, Label, LaneLoad, LlmContext, Project, ProjectMember, Sprint, SwimLane, TimeEntry, UserKind, WorkItem } from "./entities_pb.js";
+import type { Action, Comment, Dependency, EntityType, FieldChange, ItemLabel, Label, LaneLoad, LlmContext, Notification, Project, ProjectMember, Sprint, SwimLane, TimeEntry, UserKind, Watch, WorkItem } from "./entities_pb.js";
 import { file_pm_proto_v1_entities } from "./entities_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pm_proto/v1/events.proto.
  */
 export const file_pm_proto_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChhwbV9wcm90by92MS9ldmVudHMucHJvdG8SBXBtLnYxIpUGCgVFdmVudBILCgNzZXEYASABKAMSEgoKcHJvamVjdF9pZBgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRIvCgtvY2N1cnJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoLZW50aXR5X3R5cGUYBSABKA4yES5wbS52MS5FbnRpdHlUeXBlEhEKCWVudGl0eV9pZBgGIAEoCRIdCgZhY3Rpb24YByABKA4yDS5wbS52MS5BY3Rpb24SIQoHcHJvamVjdBgKIAEoCzIOLnBtLnYxLlByb2plY3RIABImCgZtZW1iZXIYCyABKAsyFC5wbS52MS5Qcm9qZWN0TWVtYmVySAASJAoJd29ya19pdGVtGAwgASgLMg8ucG0udjEuV29ya0l0ZW1IABIfCgZzcHJpbnQYDSABKAsyDS5wbS52MS5TcHJpbnRIABIhCgdjb21tZW50GA4gASgLMg4ucG0udjEuQ29tbWVudEgAEiYKCnRpbWVfZW50cnkYDyABKAsyEC5wbS52MS5UaW1lRW50cnlIABInCgpkZXBlbmRlbmN5GBAgASgLMhEucG0udjEuRGVwZW5kZW5jeUgAEiQKCXN3aW1fbGFuZRgRIAEoCzIPLnBtLnYxLlN3aW1MYW5lSAASKAoLbGxtX2NvbnRleHQYEiABKAsyES5wbS52MS5MbG1Db250ZXh0SAASIwoIcHJlc2VuY2UYEyABKAsyDy5wbS52MS5QcmVzZW5jZUgAEh0KBWxhYmVsGB4gASgLMgwucG0udjEuTGFiZWxIABImCgppdGVtX2xhYmVsGB8gASgLMhAucG0udjEuSXRlbUxhYmVsSAASIwoHY2hhbmdlcxgUIAMoCzISLnBtLnYxLkZpZWxkQ2hhbmdlEhQKDGNhc2NhZGVkX2lkcxgVIAMoCRIjCgphY3Rvcl9raW5kGBYgASgOMg8ucG0udjEuVXNlcktpbmQSIgoJbGFuZV9sb2FkGCMgASgLMg8ucG0udjEuTGFuZUxvYWRCCAoGZW50aXR5IiwKCFByZXNlbmNlEg8KB3VzZXJfaWQYASABKAkSDwoHcHJlc2VudBgCIAEoCGIGcHJvdG8z", [file_google_protobuf_timestamp, file_pm_proto_v1_entities]);
+  fileDesc("ChhwbV9wcm90by92MS9ldmVudHMucHJvdG8SBXBtLnYxIuEGCgVFdmVudBILCgNzZXEYASABKAMSEgoKcHJvamVjdF9pZBgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRIvCgtvY2N1cnJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoLZW50aXR5X3R5cGUYBSABKA4yES5wbS52MS5FbnRpdHlUeXBlEhEKCWVudGl0eV9pZBgGIAEoCRIdCgZhY3Rpb24YByABKA4yDS5wbS52MS5BY3Rpb24SIQoHcHJvamVjdBgKIAEoCzIOLnBtLnYxLlByb2plY3RIABImCgZtZW1iZXIYCyABKAsyFC5wbS52MS5Qcm9qZWN0TWVtYmVySAASJAoJd29ya19pdGVtGAwgASgLMg8ucG0udjEuV29ya0l0ZW1IABIfCgZzcHJpbnQYDSABKAsyDS5wbS52MS5TcHJpbnRIABIhCgdjb21tZW50GA4gASgLMg4ucG0udjEuQ29tbWVudEgAEiYKCnRpbWVfZW50cnkYDyABKAsyEC5wbS52MS5UaW1lRW50cnlIABInCgpkZXBlbmRlbmN5GBAgASgLMhEucG0udjEuRGVwZW5kZW5jeUgAEiQKCXN3aW1fbGFuZRgRIAEoCzIPLnBtLnYxLlN3aW1MYW5lSAASKAoLbGxtX2NvbnRleHQYEiABKAsyES5wbS52MS5MbG1Db250ZXh0SAASIwoIcHJlc2VuY2UYEyABKAsyDy5wbS52MS5QcmVzZW5jZUgAEh0KBWxhYmVsGB4gASgLMgwucG0udjEuTGFiZWxIABImCgppdGVtX2xhYmVsGB8gASgLMhAucG0udjEuSXRlbUxhYmVsSAASKwoMbm90aWZpY2F0aW9uGC4gASgLMhMucG0udjEuTm90aWZpY2F0aW9uSAASHQoFd2F0Y2gYLyABKAsyDC5wbS52MS5XYXRjaEgAEiMKB2NoYW5nZXMYFCADKAsyEi5wbS52MS5GaWVsZENoYW5nZRIUCgxjYXNjYWRlZF9pZHMYFSADKAkSIwoKYWN0b3Jfa2luZBgWIAEoDjIPLnBtLnYxLlVzZXJLaW5kEiIKCWxhbmVfbG9hZBgjIAEoCzIPLnBtLnYxLkxhbmVMb2FkQggKBmVudGl0eSIsCghQcmVzZW5jZRIPCgd1c2VyX2lkGAEgASgJEg8KB3ByZXNlbnQYAiABKAhiBnByb3RvMw", [file_google_protobuf_timestamp, file_pm_proto_v1_entities]);
 
 /**
  * One committed mutation. Stored in the tenant's event log exactly as sent.
@@ -140,6 +140,20 @@ export type Event = Message<"pm.v1.Event"> & {
      */
     value: ItemLabel;
     case: "itemLabel";
+  } | {
+    /**
+     * Only on the recipient's own inbox subscription (Subscribe.notifications).
+     *
+     * @generated from field: pm.v1.Notification notification = 46;
+     */
+    value: Notification;
+    case: "notification";
+  } | {
+    /**
+     * @generated from field: pm.v1.Watch watch = 47;
+     */
+    value: Watch;
+    case: "watch";
   } | { case: undefined; value?: undefined };
 
   /**
