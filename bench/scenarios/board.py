@@ -2,7 +2,7 @@
 
 - **Cold first paint**: a new browser context (empty HTTP cache, empty IndexedDB) navigates to
   the board; the time from navigation start to the first frame with cards in it (the board
-  paints the first cards of each column first, more than a screen holds), and to the frame
+  paints the first cards of each column first, about what a screen holds), and to the frame
   with all 1,000 in the DOM.
 - **From the IndexedDB cache**: the same context reloads with its WebSocket held unanswered
   (Playwright routes it and never connects it), so whatever paints came from the cache; the

@@ -3,7 +3,7 @@
 //
 // A board of a thousand cards stays quick: each card is a memoised component, so a change
 // re-renders the cards it changed and not the others; and a column first shows its first
-// FIRST_CARDS cards (more than a screen holds), the rest following MORE_CARDS a frame, so the
+// FIRST_CARDS cards (about what a screen holds), the rest following MORE_CARDS a frame, so the
 // first paint does not wait for cards below the fold.
 import { memo } from "preact/compat";
 import { useEffect, useState } from "preact/hooks";
@@ -24,7 +24,7 @@ const PRIORITY_NAMES: Record<number, string> = {
 };
 
 /** Cards of each column in the first paint of a board, then how many more each frame. */
-const FIRST_CARDS = 30;
+const FIRST_CARDS = 12;
 const MORE_CARDS = 100;
 
 /** Where among a column's cards a drop at `y` lands (the cards' midpoints split it). */
