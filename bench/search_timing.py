@@ -31,6 +31,8 @@ from typing import Any
 
 import uuid_utils
 
+from bench.fixtures import OWNER
+from bench.scenarios.search import INSERT_ITEM, vocabulary
 from pm_core.enums import Role, WorkItemType
 from pm_core.search import match_query
 from pm_db.codec import db_time
@@ -38,7 +40,6 @@ from pm_db.migrator import load_migrations, migrate
 from pm_db.repositories.search import SearchFilter
 from pm_db.unit_of_work import UnitOfWork
 
-OWNER = "owner"
 _TRIGGERS = (
     "search_item_created",
     "search_item_edited",
@@ -46,19 +47,6 @@ _TRIGGERS = (
     "search_comment_created",
     "search_comment_changed",
 )
-INSERT_ITEM = """
-INSERT INTO work_items (id, project_id, item_number, type, title, description, status, priority,
-                        position, created_by, version, created_at, updated_at)
-VALUES (?, ?, ?, 'task', ?, ?, 'todo', 'medium', ?, ?, 1, ?, ?)
-"""
-
-
-def vocabulary(rng: random.Random, size: int = 5000) -> list[str]:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    words: set[str] = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(letters) for _ in range(rng.randint(4, 9))))
-    return sorted(words)
 
 
 def open_db(path: Path) -> sqlite3.Connection:

@@ -189,19 +189,9 @@ class _Guard(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports quack like asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
-        owner = self._owner
-        if owner.pending >= owner.max_pending:
-            self._refuse(
-                REFUSED_HANDSHAKES,
-                HTTPStatus.SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
-                f"more than {owner.max_pending} connections are still sending their request",
-            )
+        if not self._start_head():
             return
-        owner.pending += 1
-        self._counted = True
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(owner.timeout, self._expire)
+        owner = self._owner
         assert owner.factory is not None
         self._inner = owner.factory()
         self._inner.connection_made(self._transport)
@@ -252,6 +242,10 @@ class _Guard(asyncio.Protocol):
         self._idle = False
         self._seen = 0
         self._tail = b""
+        self._start_head()
+
+    def _start_head(self) -> bool:
+        """Count a request head among those pending and time it; False if refused (too many)."""
         owner = self._owner
         if owner.pending >= owner.max_pending:
             self._refuse(
@@ -260,10 +254,11 @@ class _Guard(asyncio.Protocol):
                 "UNAVAILABLE",
                 f"more than {owner.max_pending} connections are still sending their request",
             )
-            return
+            return False
         owner.pending += 1
         self._counted = True
         self._timer = asyncio.get_running_loop().call_later(owner.timeout, self._expire)
+        return True
 
     def eof_received(self) -> bool | None:
         if self._refused or self._inner is None:
