@@ -91,7 +91,14 @@ export class Board {
       const projectId = this.projectId.value;
       if (projectId === undefined) return;
       this.notify("The board was reloaded: the server's data changed under it (restored).");
-      void this.reload(projectId).then(() => this.scheduleSave());
+      // Its position already stands at the new head: no save until the rows do too.
+      const generation = this.generation;
+      this.ready = false;
+      void this.reload(projectId).then(() => {
+        if (generation !== this.generation) return;
+        this.ready = true;
+        this.scheduleSave();
+      });
     });
   }
 
@@ -125,6 +132,7 @@ export class Board {
    * ready to save, nor joins presence), and gives back the subscription it took meanwhile.
    */
   async open(projectId: string, snapshot?: Snapshot): Promise<void> {
+    this.saveNow(); // the project left, as it stands: its last changes are not lost
     const generation = ++this.generation;
     const superseded = () => generation !== this.generation;
     const previous = this.projectId.value;
@@ -264,20 +272,38 @@ export class Board {
     });
   }
 
+  /**
+   * Save the board to the cache a moment from now (changes come in bursts). What is saved is
+   * the board as it stands when the timer fires, and only while it is loaded: `ready` is false
+   * from the start of an open (or a must_refetch reload) until its rows and position match.
+   */
   private scheduleSave(): void {
-    const projectId = this.projectId.value;
-    if (!this.ready || this.cache === undefined || projectId === undefined || this.saveTimer !== undefined) return;
+    if (!this.ready || this.cache === undefined || this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      const position = this.pm.positionOf(projectId);
-      if (position === undefined || this.projectId.value !== projectId) return;
-      void this.cache?.save(projectId, {
-        ...position,
-        items: [...this.confirmed.value.values()],
-        lanes: this.lanes.value,
-        sprints: this.sprints.value,
-      });
+      this.save();
     }, 300);
+  }
+
+  /** A save still waiting for its timer, now (the board is about to show another project). */
+  private saveNow(): void {
+    if (this.saveTimer === undefined) return;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    this.save();
+  }
+
+  private save(): void {
+    const projectId = this.projectId.value;
+    if (!this.ready || projectId === undefined) return;
+    const position = this.pm.positionOf(projectId);
+    if (position === undefined) return;
+    void this.cache?.save(projectId, {
+      ...position,
+      items: [...this.confirmed.value.values()],
+      lanes: this.lanes.value,
+      sprints: this.sprints.value,
+    });
   }
 
   /** An event from the server (others' changes, and the echo of ours). */
