@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import sqlite3
 import time
@@ -37,7 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Final, Literal, TypeVar, cast
 
 from pm_core.errors import (
     PmError,
@@ -185,7 +186,11 @@ class TenantDatabase:
         except sqlite3.DatabaseError as exc:
             if integrity.is_damage(exc):
                 raise TenantDamagedError(tenant_id) from exc
+            if isinstance(exc, sqlite3.OperationalError):  # e.g. the disk is full
+                raise _storage_unavailable(tenant_id, exc) from exc
             raise
+        except OSError as exc:  # creating a new tenant's file: the disk is full, read-only
+            raise _storage_unavailable(tenant_id, exc) from exc
         return cls(
             tenant_id,
             path,
@@ -480,6 +485,25 @@ def _open_writer(
         conn.close()
         raise
     return conn, str(epoch), last_seq
+
+
+def _storage_unavailable(tenant_id: str, exc: OSError | sqlite3.OperationalError) -> PmError:
+    """A tenant that could not be opened or created for want of storage: retryable, logged
+    with its cause (the client's message names no path)."""
+    full = (
+        exc.errno in _FULL_ERRNOS
+        if isinstance(exc, OSError)
+        else exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+    )
+    log.error("tenant=%s could not be opened: %s", tenant_id, exc)
+    return UnavailableError(
+        "the tenant's storage is full: try again later"
+        if full
+        else "the tenant's storage could not be opened: try again later"
+    )
+
+
+_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _configured_writer(path: Path, options: StorageOptions) -> sqlite3.Connection:

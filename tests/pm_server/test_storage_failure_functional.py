@@ -1,18 +1,24 @@
-"""Storage that fails under a running server: a damaged file, a file removed or replaced.
+"""Storage that fails under a running server: a damaged file, a file removed or replaced, a
+full disk.
 
 A damaged tenant is refused with a JSON 503 (UNAVAILABLE, not retryable) and one log
 line, not a 500 and a traceback per attempt; a damaged page met by a read takes the
 tenant out of service. A database file removed or replaced under load stops the writer
 before its next commit: nothing is acknowledged after that, and every write acknowledged
-before it is in the copy the server saves under ``<data_dir>/rescued/``.
+before it is in the copy the server saves under ``<data_dir>/rescued/``. A new tenant on a
+full disk is refused with a retryable JSON 503 and made once there is room again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +29,8 @@ from pm_db.paths import TenantPaths
 from pm_db.provisioning import create_tenant
 from pm_db.unit_of_work import UnitOfWork
 from pm_proto.v1 import commands_pb2, entities_pb2, envelope_pb2
-from tests.pm_server.conftest import Server, create_project
+from tests.pm_server.conftest import Server, create_project, start_server
+from tests.pm_server.test_rpc_functional import post
 from tests.pm_server.test_tenant_cli_functional import pm
 from tests.pm_server.wsclient import ServerError, WsClient
 
@@ -173,3 +180,72 @@ async def test_a_database_removed_under_load_acknowledges_nothing_it_did_not_sav
     assert any(str(rescued) in r.getMessage() for r in caplog.records)
     for client in writers:
         assert await client.closed() == 4004
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs of the test's own: a disk that fills. Mounting needs root."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"*** SKIPPED: a full disk needs a tmpfs mount (root): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    """Write a file until the disk has no room left; the file."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError as exc:
+        stopped = exc.errno
+    finally:
+        os.close(fd)
+    assert stopped == errno.ENOSPC
+    return filler
+
+
+async def test_a_new_tenant_on_a_full_disk_gets_a_retryable_503_and_is_made_once_there_is_room(
+    small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, runner = await start_server(small_disk / "data")
+    try:
+        alice = await server.client()
+        project = await create_project(alice)
+        filler = _fill(small_disk)
+
+        with caplog.at_level(logging.INFO):
+            status, body = await _upgrade(server, "newcomer")
+
+        assert status == 503
+        assert body["code"] == "UNAVAILABLE"
+        assert "retryable" not in body  # the same request may succeed later
+        assert body["message"] == "the tenant's storage is full: try again later"
+        assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.ERROR)
+        http_status, http_body, _ = await post(
+            server, "list_projects", {}, token=server.token("httpcomer")
+        )
+        assert (http_status, http_body["code"]) == (503, "UNAVAILABLE")
+        assert not list(TenantPaths(server.data_dir).root.glob(".blank-*")), "a half-made copy"
+        # The tenant that was there reads on.
+        listed = await alice.request("list_projects", commands_pb2.ListProjects())
+        assert [p.id for p in listed.projects.projects] == [project.id]
+
+        filler.unlink()
+        newcomer = await server.client(tenant="newcomer")
+        assert (await create_project(newcomer)).key == "PM"
+    finally:
+        for client in server.clients:
+            await client.close()
+        await runner.cleanup()
