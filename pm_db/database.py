@@ -3,8 +3,8 @@
 All mutations of a tenant go through one write connection. Callers hand
 :meth:`TenantDatabase.write` a plain function of a :class:`UnitOfWork`; a
 writer task takes every queued function, runs them on a worker thread inside
-one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (each in its own savepoint, so a failure
-rolls back only itself), and resolves each caller only after that commit. One
+one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (a failure rolls back only itself: see
+:func:`_run_batch`), and resolves each caller only after that commit. One
 thread hop per batch instead of one per statement, and group commit for free.
 
 Reads run on separate ``query_only`` connections inside a read transaction, so
@@ -553,34 +553,31 @@ def _run_batch(
     fns: list[Callable[[UnitOfWork], object]],
     before_commit: Callable[[], None] | None = None,
 ) -> list[Outcome]:
-    """Run each function in its own savepoint inside one transaction, then commit.
+    """Run the functions in order inside one transaction, then commit.
 
-    Returns one (ok, result-or-exception) per function. If the transaction
-    itself fails (BEGIN, a savepoint, COMMIT), nothing was committed and every
-    function fails with the same retryable error. Whatever is rolled back gives
-    the event seqs it took back, so committed seqs stay without gaps.
-    ``before_commit`` may refuse the commit by raising TenantLostError or
-    TenantFencedError: then the transaction is rolled back and every function fails with it.
+    Returns one (ok, result-or-exception) per function, each as if it had run in a savepoint
+    of its own: a failure rolls back only that function. The first pass takes no savepoints
+    (each costs two statements, and makes the full-text index write out what it holds as a
+    segment of its own); when a function fails there, the transaction is rolled back and the
+    batch runs again with a savepoint per function (the functions are plain functions of the
+    database, so the second pass sees what the first saw). If the transaction itself fails
+    (BEGIN, a savepoint, COMMIT), nothing was committed and every function fails with the
+    same retryable error. Whatever is rolled back gives the event seqs it took back, so
+    committed seqs stay without gaps. ``before_commit`` may refuse the commit by raising
+    TenantLostError or TenantFencedError: then the transaction is rolled back and every
+    function fails with it.
     """
-    if len(fns) == 1:
-        return [_run_alone(conn, seq, fns[0], before_commit)]
-    outcomes: list[Outcome] = []
     start = seq.last
     try:
         conn.execute("BEGIN IMMEDIATE")
-        for fn in fns:
-            conn.execute("SAVEPOINT unit_of_work")
-            mark = seq.last
-            try:
-                result = fn(UnitOfWork(conn, utc_now(), seq))
-            except Exception as exc:
-                seq.last = mark
-                conn.execute("ROLLBACK TO unit_of_work")
-                conn.execute("RELEASE unit_of_work")
-                outcomes.append((False, exc))
-            else:
-                conn.execute("RELEASE unit_of_work")
-                outcomes.append((True, result))
+        outcomes = _run_together(conn, seq, fns)
+        if not all(ok for ok, _ in outcomes):
+            seq.last = start
+            conn.execute("ROLLBACK")
+            if len(fns) == 1:
+                return outcomes
+            conn.execute("BEGIN IMMEDIATE")
+            outcomes = _run_apart(conn, seq, fns)
         if before_commit is not None:
             before_commit()
         conn.execute("COMMIT")
@@ -595,33 +592,39 @@ def _run_batch(
     return outcomes
 
 
-def _run_alone(
-    conn: sqlite3.Connection,
-    seq: EventSeq,
-    fn: Callable[[UnitOfWork], object],
-    before_commit: Callable[[], None] | None = None,
-) -> Outcome:
-    """A batch of one needs no savepoint: its failure rolls back the whole transaction."""
-    start = seq.last
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+def _run_together(
+    conn: sqlite3.Connection, seq: EventSeq, fns: list[Callable[[UnitOfWork], object]]
+) -> list[Outcome]:
+    """The functions with no savepoint, up to the first that fails (the last outcome)."""
+    outcomes: list[Outcome] = []
+    for fn in fns:
+        try:
+            outcomes.append((True, fn(UnitOfWork(conn, utc_now(), seq))))
+        except Exception as exc:
+            outcomes.append((False, exc))
+            break
+    return outcomes
+
+
+def _run_apart(
+    conn: sqlite3.Connection, seq: EventSeq, fns: list[Callable[[UnitOfWork], object]]
+) -> list[Outcome]:
+    """Each function in a savepoint of its own: one that fails is rolled back alone."""
+    outcomes: list[Outcome] = []
+    for fn in fns:
+        conn.execute("SAVEPOINT unit_of_work")
+        mark = seq.last
         try:
             result = fn(UnitOfWork(conn, utc_now(), seq))
         except Exception as exc:
-            seq.last = start
-            conn.execute("ROLLBACK")
-            return (False, exc)
-        if before_commit is not None:
-            before_commit()
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        seq.last = start
-        return (False, _transaction_failure(conn, exc))
-    except (TenantLostError, TenantFencedError) as lost:
-        seq.last = start
-        _roll_back(conn)
-        return (False, lost)
-    return (True, result)
+            seq.last = mark
+            conn.execute("ROLLBACK TO unit_of_work")
+            conn.execute("RELEASE unit_of_work")
+            outcomes.append((False, exc))
+        else:
+            conn.execute("RELEASE unit_of_work")
+            outcomes.append((True, result))
+    return outcomes
 
 
 def _roll_back(conn: sqlite3.Connection) -> None:

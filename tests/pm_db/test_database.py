@@ -11,8 +11,11 @@ from typing import cast
 
 import pytest
 
+from pm_core.enums import WorkItemType
 from pm_core.errors import NotFoundError, StorageClosedError, UnavailableError, ValidationError
 from pm_db.database import StorageOptions, TenantDatabase, _run_batch
+from pm_db.paths import TenantPaths
+from pm_db.provisioning import create_tenant
 from pm_db.repositories.events import EventSeq
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
@@ -127,6 +130,59 @@ def test_batch_of_one_that_cannot_begin_is_unavailable(tmp_path: Path) -> None:
         conn.close()
     assert not ok
     assert isinstance(error, UnavailableError)
+
+
+def test_savepoints_are_taken_only_in_a_batch_where_a_unit_failed(tmp_path: Path) -> None:
+    def setup(uow: UnitOfWork) -> str:
+        uow.users.upsert(user_id="alice", display_name="Alice")
+        return uow.projects.create(key="PM", name="Board", created_by="alice").id
+
+    paths = TenantPaths(tmp_path)
+    project_id = create_tenant(paths, "acme", setup)
+    runs: list[str] = []
+
+    def create(title: str, *, fail: bool = False) -> Callable[[UnitOfWork], str]:
+        def unit(uow: UnitOfWork) -> str:
+            runs.append(title)
+            uow.work_items.create(
+                project_id=project_id, type=WorkItemType.TASK, title=title, created_by="alice"
+            )
+            if fail:
+                raise ValidationError("title", "refused after its row was written")
+            return title
+
+        return unit
+
+    conn = sqlite3.connect(paths.db_path("acme"), isolation_level=None)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        clean = _run_batch(conn, EventSeq(0), [create("alpha"), create("beta")])
+        assert not [s for s in statements if "SAVEPOINT" in s or "ROLLBACK" in s]
+        statements.clear()
+        mixed = _run_batch(
+            conn, EventSeq(0), [create("gamma"), create("delta", fail=True), create("omega")]
+        )
+        # The pass with no savepoint stopped at delta and was rolled back whole; the
+        # second ran each unit in a savepoint of its own.
+        assert runs == ["alpha", "beta", "gamma", "delta", "gamma", "delta", "omega"]
+        assert statements.count("SAVEPOINT unit_of_work") == 3
+        assert statements.count("ROLLBACK TO unit_of_work") == 1
+        titles = {row[0] for row in conn.execute("SELECT title FROM work_items")}
+        indexed = {row[0] for row in conn.execute("SELECT title FROM search_index")}
+        found = {
+            row[0]
+            for row in conn.execute(
+                "SELECT title FROM search_index WHERE search_index MATCH 'delta OR omega'"
+            )
+        }
+    finally:
+        conn.close()
+    assert clean == [(True, "alpha"), (True, "beta")]
+    assert [ok for ok, _ in mixed] == [True, False, True]
+    assert isinstance(mixed[1][1], ValidationError)
+    assert titles == indexed == {"alpha", "beta", "gamma", "omega"}
+    assert found == {"omega"}
 
 
 def append_event(fail: bool) -> Callable[[UnitOfWork], int]:
