@@ -1,4 +1,5 @@
-"""Relaying a WebSocket to the process that owns its tenant (a cluster, docs/scaling.md).
+"""Relaying a WebSocket, or an HTTP command, to the process that owns its tenant (a
+cluster, docs/scaling.md).
 
 A connection that reaches a process that does not own its tenant is carried to
 the owner: this process opens a WebSocket to the owner's address with the same
@@ -13,6 +14,13 @@ The upgrade is answered only once the owner accepted: an owner's refusal (401,
 403, 503) reaches the client as the same status, and an owner that cannot be
 reached is 503 (retryable). A relayed request is never relayed again (no loops):
 a process that does not own its tenant refuses it with 503.
+
+An HTTP command (``POST /v1/rpc/<command>``) is forwarded the same way: the same
+path, body, bearer, ``Content-Type`` and ``Idempotency-Key`` to the owner, whose
+answer (status, body, ``Content-Type``, ``Retry-After``, ``WWW-Authenticate``)
+is the client's. The owner applies every rule (rate buckets included); the
+relaying process has checked only what it can without the tenant (the origin,
+the command's name, the body's size, the bearer).
 """
 
 from __future__ import annotations
@@ -20,10 +28,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
+
+from pm_core.errors import InvalidTenantIdError, TenantElsewhereError, UnauthenticatedError
+from pm_core.tenancy import check_tenant_id
+
+if TYPE_CHECKING:  # only built in a cluster: a single process never imports it
+    from pm_server.ownership import Ownership
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +47,30 @@ RELAYED: Final = "X-PM-Relayed-By"
 CONNECT_SECONDS: Final = 5.0
 
 _REFUSALS: Final = {401: "UNAUTHENTICATED", 403: "FORBIDDEN"}
+#: Request headers an HTTP command takes to the owner, and answer headers it brings back.
+_FORWARDED: Final = ("Authorization", "Content-Type", "Accept", "Idempotency-Key")
+_RETURNED: Final = ("Content-Type", "Retry-After", "WWW-Authenticate")
+#: Seconds an HTTP command may take at the owner (its own deadline is shorter).
+FORWARD_SECONDS: Final = 60.0
 #: Close codes that only describe a close and may not be sent in a close frame (RFC 6455).
 _UNSENDABLE: Final = frozenset({1005, 1006, 1015})
 
 
 def is_relayed(request: web.Request) -> bool:
     return RELAYED in request.headers
+
+
+async def owner_elsewhere(cluster: Ownership, request: web.Request, tenant_id: str) -> str | None:
+    """The address of the process to relay to, or None when this one serves ``tenant_id``.
+    A request relayed here already is not relayed again: TenantElsewhereError (503)."""
+    try:
+        check_tenant_id(tenant_id)  # before it names a key in Redis
+    except InvalidTenantIdError:
+        raise UnauthenticatedError("invalid tenant") from None
+    address = await cluster.route(tenant_id)
+    if address is not None and is_relayed(request):  # the owners disagree for a moment
+        raise TenantElsewhereError(tenant_id, address)
+    return address
 
 
 class Relays:
@@ -98,6 +130,33 @@ class Relays:
         finally:
             self.open.discard(ws)
         return ws
+
+    async def forward(self, request: web.Request, address: str, body: bytes) -> web.Response:
+        """The owner's answer to this HTTP command (503 when it cannot be reached)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
+        headers[RELAYED] = self.node_id
+        try:
+            async with (
+                asyncio.timeout(FORWARD_SECONDS),
+                self._session.post(
+                    f"{address}{request.rel_url}", data=body, headers=headers
+                ) as answer,
+            ):
+                payload = await answer.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.info("relay to %s failed: %s", address, exc.__class__.__name__)
+            return web.json_response(
+                {"code": "UNAVAILABLE", "message": "the tenant's server cannot be reached"},
+                status=503,
+            )
+        self.total += 1
+        response = web.Response(body=payload, status=answer.status)
+        for name in _RETURNED:
+            if name in answer.headers:
+                response.headers[name] = answer.headers[name]
+        return response
 
     async def close_all(self, code: int, reason: str) -> None:
         """Close every relayed connection (shutdown): its client reconnects and resumes."""

@@ -26,6 +26,8 @@ What it adds is only what HTTP needs:
   browser's ``Origin`` must pass the WebSocket's rule (403).
 - **Errors.** The protocol's ``Error`` (same codes and fields) with the HTTP
   status of its code (:data:`HTTP_STATUS`).
+- **A cluster.** A request for a tenant another process owns is forwarded to
+  it and answered with its answer (:mod:`pm_server.relay`).
 
 The commands bound to a connection (:data:`WEBSOCKET_ONLY`) are not served
 here. ``docs/http.md`` documents all of it; ``GET /v1/openapi.json``
@@ -47,7 +49,7 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from pm_auth.secrets import SecretKind, looks_like
+from pm_auth.secrets import SecretKind, looks_like, parse_secret
 from pm_auth.tokens import Principal
 from pm_core.errors import (
     ForbiddenError,
@@ -67,6 +69,7 @@ from pm_server.context import Answer
 from pm_server.dispatch import HANDLERS
 from pm_server.errors import error_message
 from pm_server.limits import LIMITS, REFUSED_ORIGIN, origin_allowed
+from pm_server.relay import owner_elsewhere
 from pm_server.state import STATE, ServerState
 
 PREFIX: Final = "/v1/rpc"
@@ -210,7 +213,10 @@ async def _serve(request: web.Request, binary: bool | None, request_id: str) -> 
     command_type = COMMANDS.get(name)
     if command_type is None:
         raise HttpError(404, _unknown(name))
-    principal = await _authenticate(state, request)
+    token = _bearer(request)
+    if (forwarded := await _forward_to_owner(request, state, token)) is not None:
+        return forwarded
+    principal = await _authenticate(state, token)
     logs.bind(tenant=principal.tenant_id, user=principal.user_id, request_id=request_id)
     connection_limits = limits.open(principal.tenant_id, principal.user_id, _caller(principal))
     try:
@@ -275,8 +281,25 @@ def _bearer(request: web.Request) -> str:
     return credentials.strip()
 
 
-async def _authenticate(state: ServerState, request: web.Request) -> Principal:
-    token = _bearer(request)
+async def _forward_to_owner(
+    request: web.Request, state: ServerState, token: str
+) -> web.Response | None:
+    """In a cluster, the owner's answer when another process owns the caller's tenant; None
+    when this one serves it (or there is no cluster). The tenant comes from the verified
+    token, or from an API key's own text (the key is verified by the owner)."""
+    if state.cluster is None or state.relays is None:
+        return None
+    if looks_like(token, SecretKind.API_KEY):
+        tenant_id = parse_secret(token, SecretKind.API_KEY).tenant_id
+    else:
+        tenant_id = (await state.verifier.verify_current(token)).tenant_id
+    address = await owner_elsewhere(state.cluster, request, tenant_id)
+    if address is None:
+        return None
+    return await state.relays.forward(request, address, await _body(request, state))
+
+
+async def _authenticate(state: ServerState, token: str) -> Principal:
     if looks_like(token, SecretKind.API_KEY):
         principal, _user = await verify_api_key(state, token)
         return principal

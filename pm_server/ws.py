@@ -37,17 +37,14 @@ from pm_auth.secrets import SecretKind, looks_like, parse_secret
 from pm_auth.tokens import Principal
 from pm_core.errors import (
     InvalidMessageError,
-    InvalidTenantIdError,
     PmError,
     RateLimitedError,
-    TenantElsewhereError,
     TenantGoneError,
     TooManyConnectionsError,
     UnauthenticatedError,
     UnavailableError,
 )
 from pm_core.models import User
-from pm_core.tenancy import check_tenant_id
 from pm_proto import entities as pb_entities
 from pm_proto.frames import decode_client, encode, reply_frame, request_id_of
 from pm_proto.v1 import envelope_pb2
@@ -72,7 +69,7 @@ from pm_server.limits import (
     ServerLimits,
     origin_allowed,
 )
-from pm_server.relay import is_relayed
+from pm_server.relay import owner_elsewhere
 from pm_server.session import CLOSE_SLOW_CONSUMER
 from pm_server.state import STATE, ServerState
 
@@ -163,15 +160,9 @@ async def _relay_to_owner(
     when this one serves it (or there is no cluster)."""
     if state.cluster is None or state.relays is None:
         return None
-    try:
-        check_tenant_id(tenant_id)  # before it names a key in Redis
-    except InvalidTenantIdError:
-        raise UnauthenticatedError("invalid tenant") from None
-    address = await state.cluster.route(tenant_id)
+    address = await owner_elsewhere(state.cluster, request, tenant_id)
     if address is None:
         return None
-    if is_relayed(request):  # never relayed twice: the owners disagree for a moment
-        raise TenantElsewhereError(tenant_id, address)
     return await state.relays.relay(request, address, token, (SUBPROTOCOL,))
 
 

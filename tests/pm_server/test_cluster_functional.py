@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -227,6 +228,44 @@ async def test_every_process_serves_every_tenant(whole: Cluster) -> None:
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_an_http_command_to_a_process_that_does_not_own_the_tenant_gets_the_owners_answer(
+    whole: Cluster,
+) -> None:
+    a, b, c = whole.nodes
+    watcher = await whole.connect(a, "east", "alice")  # a owns the tenant from here on
+    try:
+        assert (await whole.owner("east")) is a
+        token = whole.token("east", "alice")
+
+        async def post(node: Node, command: str, body: dict[str, object], key: str) -> Any:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    f"{node.base_url}/v1/rpc/{command}",
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                ) as response,
+            ):
+                return response.status, await response.json()
+
+        status, created = await post(b, "create_project", {"key": "EAST", "name": "E"}, "k1")
+        assert status == 200, created
+        project = created["project"]["project"]
+        # The same request again through the third process: the owner's stored reply.
+        assert await post(c, "create_project", {"key": "EAST", "name": "E"}, "k1") == (
+            200,
+            created,
+        )
+        # A refusal comes back as the owner gave it.
+        status, refused = await post(b, "create_project", {"key": "e", "name": "E"}, "k2")
+        assert (status, refused["code"]) == (422, "VALIDATION_ERROR")
+        listed = await watcher.request("list_projects", commands_pb2.ListProjects())
+        assert [p.id for p in listed.projects.projects] == [project["id"]]
+        assert (await whole.owner("east")) is a
+    finally:
+        await watcher.close()
 
 
 async def test_a_notification_reaches_its_user_through_a_process_that_does_not_own_the_tenant(
