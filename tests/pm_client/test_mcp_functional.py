@@ -68,6 +68,11 @@ CALLS: Final[list[tuple[str, dict[str, Any], tuple[str, str] | None]]] = [
     ("list_notifications", {"unread_only": True}, None),
     ("create_dependency", {"from_item_id": "SHOP-2", "to_item_id": "SHOP-1", "type": "blocks"},
      ("dependency", "ACTION_CREATED")),
+    ("create_sprint", {"project_id": "SHOP", "name": "Sprint 1",
+                       "starts_at": "2026-03-02T00:00:00Z", "ends_at": "2026-03-16T00:00:00Z"},
+     ("sprint", "ACTION_CREATED")),
+    ("list_sprints", {"project_id": "SHOP"}, None),
+    ("get_sprint_report", {"sprint_id": "<sprint>"}, None),
     ("start_timer", {"work_item_id": "SHOP-2"}, ("time_entry", "ACTION_CREATED")),
     ("stop_timer", {}, ("time_entry", "ACTION_UPDATED")),
     ("create_time_entry", {"work_item_id": "SHOP-2", "started_at": "2026-03-01T09:00:00Z",
@@ -110,12 +115,16 @@ async def test_every_tool_works_and_a_subscriber_sees_each_write(server: Server)
         assert "epic" in schema["properties"]["type"]["enum"]
 
         outputs: dict[str, Any] = {}
-        row_id = ""
+        row_id = sprint_id = ""
         for name, given, effect in CALLS:
             arguments = {**given, "context_id": row_id} if "context_id" in given else given
+            if "sprint_id" in given:
+                arguments = {**given, "sprint_id": sprint_id}
             outputs[name] = result(await mcp.call_tool(name, arguments))
             if name == "create_llm_context":
                 row_id = outputs[name]["context"]["id"]
+            if name == "create_sprint":
+                sprint_id = outputs[name]["sprint"]["id"]
             if effect is None:
                 continue
             event = await owner.next_event(timeout=10)
@@ -134,6 +143,8 @@ async def test_every_tool_works_and_a_subscriber_sees_each_write(server: Server)
         assert [c["body"] for c in item["comments"]] == ["API first."]
         assert len(item["dependencies"]["outgoing"]) == 1
         assert item["activity"]
+        assert [s["name"] for s in outputs["list_sprints"]["sprints"]] == ["Sprint 1"]
+        assert outputs["get_sprint_report"]["sprint"]["id"] == sprint_id
         pack = outputs["get_context_pack"]
         assert pack["tokens"] <= 2000
         assert "### Card data" in pack["text"]
@@ -239,3 +250,10 @@ async def test_readme_mcp_examples_run_against_a_live_server(
         "comment",
         "Form next: the API is merged.",
     )
+
+
+def test_the_readme_names_every_tool_in_order() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### The MCP way", 1)[1]
+    listing = section.split("protocol names:", 1)[1].split("Each input schema", 1)[0]
+    assert re.findall(r"`([a-z_]+)`", listing) == list(TOOL_COMMANDS)
