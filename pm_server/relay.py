@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Final
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from pm_core.errors import InvalidTenantIdError, TenantElsewhereError, UnauthenticatedError
+from pm_core.errors import (
+    InvalidTenantIdError,
+    TenantElsewhereError,
+    UnauthenticatedError,
+    UnavailableError,
+)
 from pm_core.tenancy import check_tenant_id
 
 if TYPE_CHECKING:  # only built in a cluster: a single process never imports it
@@ -132,7 +137,8 @@ class Relays:
         return ws
 
     async def forward(self, request: web.Request, address: str, body: bytes) -> web.Response:
-        """The owner's answer to this HTTP command (503 when it cannot be reached)."""
+        """The owner's answer to this HTTP command; UnavailableError when it cannot be
+        reached."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
         headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
@@ -147,10 +153,8 @@ class Relays:
                 payload = await answer.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.info("relay to %s failed: %s", address, exc.__class__.__name__)
-            return web.json_response(
-                {"code": "UNAVAILABLE", "message": "the tenant's server cannot be reached"},
-                status=503,
-            )
+            # The door answers it in the request's own encoding, as any refusal.
+            raise UnavailableError("the tenant's server cannot be reached") from None
         self.total += 1
         response = web.Response(body=payload, status=answer.status)
         for name in _RETURNED:

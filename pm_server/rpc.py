@@ -214,9 +214,18 @@ async def _serve(request: web.Request, binary: bool | None, request_id: str) -> 
     if command_type is None:
         raise HttpError(404, _unknown(name))
     token = _bearer(request)
-    if (forwarded := await _forward_to_owner(request, state, token)) is not None:
+    is_key = looks_like(token, SecretKind.API_KEY)
+    # An access token is verified once, here; an API key by the process that serves its tenant.
+    principal = None if is_key else await state.verifier.verify_current(token)
+    tenant_id = (
+        principal.tenant_id
+        if principal is not None
+        else parse_secret(token, SecretKind.API_KEY).tenant_id
+    )
+    if (forwarded := await _forward_to_owner(request, state, tenant_id)) is not None:
         return forwarded
-    principal = await _authenticate(state, token)
+    if principal is None:
+        principal, _user = await verify_api_key(state, token)
     logs.bind(tenant=principal.tenant_id, user=principal.user_id, request_id=request_id)
     connection_limits = limits.open(principal.tenant_id, principal.user_id, _caller(principal))
     try:
@@ -282,28 +291,16 @@ def _bearer(request: web.Request) -> str:
 
 
 async def _forward_to_owner(
-    request: web.Request, state: ServerState, token: str
+    request: web.Request, state: ServerState, tenant_id: str
 ) -> web.Response | None:
-    """In a cluster, the owner's answer when another process owns the caller's tenant; None
-    when this one serves it (or there is no cluster). The tenant comes from the verified
-    token, or from an API key's own text (the key is verified by the owner)."""
+    """In a cluster, the owner's answer when another process owns ``tenant_id``; None when
+    this one serves it (or there is no cluster)."""
     if state.cluster is None or state.relays is None:
         return None
-    if looks_like(token, SecretKind.API_KEY):
-        tenant_id = parse_secret(token, SecretKind.API_KEY).tenant_id
-    else:
-        tenant_id = (await state.verifier.verify_current(token)).tenant_id
     address = await owner_elsewhere(state.cluster, request, tenant_id)
     if address is None:
         return None
     return await state.relays.forward(request, address, await _body(request, state))
-
-
-async def _authenticate(state: ServerState, token: str) -> Principal:
-    if looks_like(token, SecretKind.API_KEY):
-        principal, _user = await verify_api_key(state, token)
-        return principal
-    return await state.verifier.verify_current(token)
 
 
 async def _provision(provisioned: Provisioned, state: ServerState, principal: Principal) -> None:
