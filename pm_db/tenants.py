@@ -108,6 +108,13 @@ class TenantDatabases:
         """Open tenants, least recently used first."""
         return list(self._open)
 
+    async def closed(self, tenant_id: str) -> None:
+        """Return once ``tenant_id`` is not being closed: an evicted database closes in
+        the background, and holds its file until its checkpoint is done."""
+        task = self._closing.get(tenant_id)
+        if task is not None:
+            await asyncio.wait({task})
+
     def open_databases(self) -> list[TenantDatabase]:
         """The open databases, least recently used first (for metrics)."""
         return list(self._open.values())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pm_core.errors import InvalidTenantIdError, StorageClosedError
+from pm_core.errors import InvalidTenantIdError, StorageClosedError, TenantBusyError
 from pm_db.database import TenantDatabase
 from pm_db.tenants import TenantDatabases
 from pm_db.unit_of_work import UnitOfWork
@@ -184,6 +184,41 @@ async def test_eviction_checkpoints_the_wal(tmp_path: Path) -> None:
         await databases.close()  # waits for that close too
     # Only the eviction closed "a" (close() closes what is still open), and it checkpointed.
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def test_closed_waits_for_an_evicted_database_to_let_go_of_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pm_db import admin, database
+
+    release = threading.Event()
+    close_connections = database._close_connections
+
+    def slow_close(*args: object) -> None:
+        release.wait(10)
+        close_connections(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database, "_close_connections", slow_close)
+    databases = TenantDatabases(tmp_path, max_open=1)
+    try:
+        async with databases.use("a") as db:
+            await db.write(lambda uow: uow.users.upsert(user_id="u", display_name="U"))
+        async with databases.use("b"):
+            pass
+        assert databases.open_tenants() == ["b"]
+        with pytest.raises(TenantBusyError), admin.exclusive(db.path, "a"):
+            pass  # still closing: it holds its lock
+        waiting = asyncio.ensure_future(databases.closed("a"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        release.set()
+        await asyncio.wait_for(waiting, 10)
+        with admin.exclusive(db.path, "a"):  # now free
+            pass
+        await databases.closed("never-opened")  # nothing to wait for
+    finally:
+        release.set()
+        await databases.close()
 
 
 async def test_tenants_with_identical_row_ids_never_see_each_other(

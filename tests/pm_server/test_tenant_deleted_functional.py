@@ -22,6 +22,7 @@ async def test_connections_of_a_deleted_tenant_are_closed_and_it_is_not_recreate
         other = await srv.client("other", "carol")  # opening it evicts "doomed" (cap 1)
         await create_project(other, "STAY")
         assert srv.state.databases.open_tenants() == ["other"]
+        await srv.state.databases.closed("doomed")  # evicted; it closes in the background
 
         delete_tenant(srv.state.databases.paths, "doomed")
 
