@@ -34,6 +34,10 @@ layers: $(STAMP)
 # sockets, so three workers keep two cores busy. Every server a test starts listens on a port
 # the system picks (tests/serve_process.py), so parallel tests never share one.
 PYTEST_WORKERS ?= 3
+# Every worker, server and CLI process the suite starts compiles the project's modules (and
+# rewrites the tests' asserts) again unless bytecode is cached: a machine that sets
+# PYTHONDONTWRITEBYTECODE would spend about a tenth of the suite's CPU doing that.
+pytest: export PYTHONDONTWRITEBYTECODE :=
 pytest: $(STAMP)
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
