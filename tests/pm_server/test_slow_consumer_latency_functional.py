@@ -11,8 +11,12 @@ subscribes and never reads again: updates are made until its kernel buffers are
 full and the server's writer for it is stuck (events pile up in its queue),
 then the measured updates run while it is stuck, and its queue overflows
 ``max_queued_events`` part-way through them, so the close (4008) happens inside
-the measured window too. The bounds are generous: this shows the slow consumer
-is isolated, it is not a benchmark.
+the measured window too.
+
+Isolation is shown without a clock: each of those updates reaches all 100
+subscribers while the slow consumer's own events still wait in its queue. The
+latencies are printed (``pytest -s``) for reading, never asserted: on a loaded
+machine a stall says nothing about the server.
 """
 
 from __future__ import annotations
@@ -208,6 +212,8 @@ async def test_slow_consumer_does_not_delay_delivery_to_100_subscribers(tmp_path
             with_slow[ordinal] = await _update(writer, project.id, arrivals, ordinal, "b")
             if closed_after is None and slow.closing:
                 closed_after = n
+            if closed_after is None:  # all 100 have it; the slow one still has a backlog
+                assert _backlog(slow) > 0, f"update {n}: the slow consumer got unstuck"
         # It was stuck for a good part of the measured updates, then closed among them.
         assert closed_after is not None, "the slow consumer was not closed"
         assert closed_after >= UPDATES // 3, closed_after
@@ -228,7 +234,6 @@ async def test_slow_consumer_does_not_delay_delivery_to_100_subscribers(tmp_path
         a = _latencies(subscribers, baseline)
         b = _latencies(subscribers, with_slow)
         f = _latencies(subscribers, filling)
-        a_p99, b_p99 = _percentile(a, 0.99), _percentile(b, 0.99)
         duration = time.perf_counter() - started
         report = (
             f"{SUBSCRIBERS} subscribers, ~27 KB events. Without slow consumer: {_figures(a)}. "
@@ -237,9 +242,6 @@ async def test_slow_consumer_does_not_delay_delivery_to_100_subscribers(tmp_path
             f"then backlog {stuck_at}): {_figures(f)}. Test so far {duration:.1f} s."
         )
         print(f"\n{report}")
-        assert b_p99 <= max(5 * a_p99, a_p99 + 0.5), report
-        assert max(b) <= 2.0, report
-        assert max(f) <= 2.0, report
         await slow_ws.close()
     finally:
         for subscriber in subscribers:
