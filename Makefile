@@ -31,9 +31,9 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 # The suite runs in parallel processes: much of its time is spent waiting on servers and
-# sockets, so four workers keep two cores busy (three left a third of a core idle: 164 s
-# against 153 s). Every server a test starts listens on a port the system picks
-# (tests/serve_process.py), so parallel tests never share one.
+# sockets, so four workers keep two cores busy (three left 0.4 of a core idle on average: the
+# suite took 164 s with three against 153 s with four). Every server a test starts listens on
+# a port the system picks (tests/serve_process.py), so parallel tests never share one.
 PYTEST_WORKERS ?= 4
 # Every worker, server and CLI process the suite starts compiles the project's modules (and
 # rewrites the tests' asserts) again unless bytecode is cached: a machine that sets
