@@ -217,12 +217,7 @@ async def _serve(request: web.Request, binary: bool | None, request_id: str) -> 
     is_key = looks_like(token, SecretKind.API_KEY)
     # An access token is verified once, here; an API key by the process that serves its tenant.
     principal = None if is_key else await state.verifier.verify_current(token)
-    tenant_id = (
-        principal.tenant_id
-        if principal is not None
-        else parse_secret(token, SecretKind.API_KEY).tenant_id
-    )
-    if (forwarded := await _forward_to_owner(request, state, tenant_id)) is not None:
+    if (forwarded := await _forward_to_owner(request, state, token, principal)) is not None:
         return forwarded
     if principal is None:
         principal, _user = await verify_api_key(state, token)
@@ -291,12 +286,18 @@ def _bearer(request: web.Request) -> str:
 
 
 async def _forward_to_owner(
-    request: web.Request, state: ServerState, tenant_id: str
+    request: web.Request, state: ServerState, token: str, principal: Principal | None
 ) -> web.Response | None:
-    """In a cluster, the owner's answer when another process owns ``tenant_id``; None when
-    this one serves it (or there is no cluster)."""
+    """In a cluster, the owner's answer when another process owns the caller's tenant (the
+    verified token's, or the API key's own); None when this one serves it (or there is no
+    cluster)."""
     if state.cluster is None or state.relays is None:
         return None
+    tenant_id = (
+        principal.tenant_id
+        if principal is not None
+        else parse_secret(token, SecretKind.API_KEY).tenant_id
+    )
     address = await owner_elsewhere(state.cluster, request, tenant_id)
     if address is None:
         return None
